@@ -1,0 +1,1 @@
+//! Baseline programs for `bench/*.sh`; see `docs/benchmarks.md`.

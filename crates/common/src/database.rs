@@ -1,0 +1,93 @@
+//! The PostgreSQL pool and the project's migrations (`migrations/` at the repository root).
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
+use sqlx::PgPool;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub host: String,
+    pub port: u16,
+    pub username: String,
+    pub password: SecretString,
+    pub database_name: String,
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    /// How long a request waits for a connection before giving up (keeps webhook answers fast).
+    #[serde(default = "default_acquire_timeout_ms")]
+    pub acquire_timeout_ms: u64,
+    #[serde(default)]
+    pub require_ssl: bool,
+}
+
+fn default_max_connections() -> u32 {
+    10
+}
+
+fn default_acquire_timeout_ms() -> u64 {
+    2_000
+}
+
+impl DatabaseSettings {
+    /// Options for the server without a database (to create or drop databases).
+    pub fn server_options(&self) -> PgConnectOptions {
+        let options = PgConnectOptions::new()
+            .host(&self.host)
+            .port(self.port)
+            .username(&self.username)
+            .ssl_mode(if self.require_ssl { PgSslMode::Require } else { PgSslMode::Prefer });
+        if self.password.expose_secret().is_empty() {
+            options
+        } else {
+            options.password(self.password.expose_secret())
+        }
+    }
+
+    pub fn connect_options(&self) -> PgConnectOptions {
+        self.server_options().database(&self.database_name)
+    }
+
+    /// A pool that connects lazily, so a service starts (and reports itself not ready) while the
+    /// database is down, instead of crashing.
+    pub fn lazy_pool(&self) -> PgPool {
+        PgPoolOptions::new()
+            .max_connections(self.max_connections)
+            .acquire_timeout(Duration::from_millis(self.acquire_timeout_ms))
+            .connect_lazy_with(self.connect_options())
+    }
+}
+
+/// Applies every pending migration. Migrations are idempotent to re-run and safe across replicas
+/// (sqlx takes an advisory lock).
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    sqlx::migrate!("../../migrations").run(pool).await
+}
+
+/// Creates `name` on the server if it does not exist.
+pub async fn create_database_if_missing(
+    settings: &DatabaseSettings,
+    name: &str,
+) -> Result<(), sqlx::Error> {
+    use sqlx::Connection;
+    let mut conn =
+        sqlx::PgConnection::connect_with(&settings.server_options().database("postgres")).await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await?;
+    if !exists {
+        // Identifiers cannot be bound as parameters; quote it.
+        let quoted = name.replace('"', "\"\"");
+        sqlx::query(&format!("CREATE DATABASE \"{quoted}\"")).execute(&mut conn).await?;
+    }
+    Ok(())
+}
+
+/// Readiness probe: one round trip.
+pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1").execute(pool).await.map(|_| ())
+}

@@ -1,0 +1,142 @@
+//! `/healthz` (the process is alive), `/readyz` (its dependencies answer) and `/metrics`
+//! (Prometheus text), mounted on a service's HTTP server.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{web, HttpResponse};
+use futures::future::join_all;
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde_json::json;
+
+type CheckFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+type CheckFn = Arc<dyn Fn() -> CheckFuture + Send + Sync>;
+
+/// When a service counts as ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadyWhen {
+    /// Every dependency answers.
+    All,
+    /// At least one does: for a service that can fall back from one to the other (the subscriber
+    /// keeps accepting into its PostgreSQL outbox while the broker is down, so taking it out of
+    /// the load balancer then would lose the very fallback it has).
+    Any,
+}
+
+/// Named dependency checks, run concurrently on each `/readyz`, each bounded by `timeout`.
+#[derive(Clone)]
+pub struct Readiness {
+    checks: Vec<(&'static str, CheckFn)>,
+    ready_when: ReadyWhen,
+    timeout: Duration,
+}
+
+impl Readiness {
+    pub fn new(ready_when: ReadyWhen) -> Self {
+        Self { checks: Vec::new(), ready_when, timeout: Duration::from_secs(2) }
+    }
+
+    pub fn check<F, Fut>(mut self, name: &'static str, check: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.checks.push((name, Arc::new(move || Box::pin(check()) as CheckFuture)));
+        self
+    }
+
+    /// Runs every check; returns (ready, per-check results).
+    pub async fn evaluate(&self) -> (bool, Vec<(&'static str, Result<(), String>)>) {
+        let timeout = self.timeout;
+        let results = join_all(self.checks.iter().map(|(name, check)| async move {
+            let outcome = match tokio::time::timeout(timeout, check()).await {
+                Ok(result) => result,
+                Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
+            };
+            (*name, outcome)
+        }))
+        .await;
+        let ok = results.iter().filter(|(_, r)| r.is_ok()).count();
+        let ready = match self.ready_when {
+            ReadyWhen::All => ok == results.len(),
+            ReadyWhen::Any => ok > 0 || results.is_empty(),
+        };
+        (ready, results)
+    }
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "alive" }))
+}
+
+async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
+    let (ready, results) = readiness.evaluate().await;
+    let all_ok = results.iter().all(|(_, r)| r.is_ok());
+    let checks: serde_json::Map<String, serde_json::Value> = results
+        .into_iter()
+        .map(|(name, r)| (name.to_string(), json!(r.err().unwrap_or_else(|| "ok".to_string()))))
+        .collect();
+    let status = match (ready, all_ok) {
+        (true, true) => "ready",
+        (true, false) => "degraded",
+        (false, _) => "unavailable",
+    };
+    let body = json!({ "status": status, "checks": checks });
+    if ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+async fn metrics_text(handle: web::Data<PrometheusHandle>) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(handle.render())
+}
+
+/// Mounts the three endpoints: `app.configure(ops_routes(readiness, handle))`.
+pub fn ops_routes(
+    readiness: Readiness,
+    handle: PrometheusHandle,
+) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(web::Data::new(readiness))
+            .app_data(web::Data::new(handle))
+            .route("/healthz", web::get().to(healthz))
+            .route("/readyz", web::get().to(readyz))
+            .route("/metrics", web::get().to(metrics_text));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(ready_when: ReadyWhen, a: bool, b: bool) -> Readiness {
+        let result = |ok: bool| if ok { Ok(()) } else { Err("down".to_string()) };
+        Readiness::new(ready_when)
+            .check("a", move || async move { result(a) })
+            .check("b", move || async move { result(b) })
+    }
+
+    #[tokio::test]
+    async fn all_needs_every_check_and_any_needs_one() {
+        assert!(with(ReadyWhen::All, true, true).evaluate().await.0);
+        assert!(!with(ReadyWhen::All, true, false).evaluate().await.0);
+        assert!(with(ReadyWhen::Any, false, true).evaluate().await.0);
+        assert!(!with(ReadyWhen::Any, false, false).evaluate().await.0);
+    }
+
+    #[tokio::test]
+    async fn a_hanging_check_times_out() {
+        let mut readiness = Readiness::new(ReadyWhen::All).check("slow", || async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Ok(())
+        });
+        readiness.timeout = Duration::from_millis(20);
+        let (ready, results) = readiness.evaluate().await;
+        assert!(!ready);
+        assert!(results[0].1.as_ref().unwrap_err().contains("no answer"));
+    }
+}

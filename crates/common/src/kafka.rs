@@ -1,0 +1,283 @@
+//! Kafka through rdkafka: settings, topic names, producer and consumer builders, topic creation.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{FutureProducer, Producer};
+use rdkafka::types::RDKafkaErrorCode;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct KafkaSettings {
+    /// Comma-separated `host:port` list.
+    pub brokers: String,
+    #[serde(default)]
+    pub topics: Topics,
+    /// How long a produced record may wait for the broker's acknowledgement before the producer
+    /// gives up on it (librdkafka `message.timeout.ms`).
+    #[serde(default = "default_message_timeout_ms")]
+    pub message_timeout_ms: u64,
+    /// Extra librdkafka properties (for example `security.protocol`), applied last.
+    #[serde(default)]
+    pub extra: BTreeMap<String, String>,
+}
+
+fn default_message_timeout_ms() -> u64 {
+    30_000
+}
+
+/// Topic names, in one place. Every topic is keyed by the provider's user id.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Topics {
+    /// `fitex.v1.ProviderNotification` records from the subscriber.
+    pub notifications: String,
+}
+
+impl Default for Topics {
+    fn default() -> Self {
+        Self { notifications: "fitex.provider-notifications.v1".to_string() }
+    }
+}
+
+impl Topics {
+    /// Every topic with its partition count, for `ensure_topics`.
+    pub fn all(&self) -> Vec<TopicSpec> {
+        vec![TopicSpec { name: self.notifications.clone(), partitions: 8 }]
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicSpec {
+    pub name: String,
+    pub partitions: i32,
+}
+
+impl KafkaSettings {
+    fn base_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.brokers);
+        config
+    }
+
+    fn apply_extra(&self, config: &mut ClientConfig) {
+        for (key, value) in &self.extra {
+            config.set(key, value);
+        }
+    }
+
+    /// Durable producer: idempotent (no duplicates from its own retries), `acks=all`.
+    pub fn producer_config(&self, client_id: &str) -> ClientConfig {
+        let mut config = self.base_config();
+        config
+            .set("client.id", client_id)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("message.timeout.ms", self.message_timeout_ms.to_string())
+            .set("linger.ms", "2")
+            .set("compression.type", "lz4");
+        self.apply_extra(&mut config);
+        config
+    }
+
+    pub fn producer(&self, client_id: &str) -> Result<FutureProducer, KafkaError> {
+        self.producer_config(client_id).create()
+    }
+
+    pub fn recovering_producer(&self, client_id: &str) -> Result<RecoveringProducer, KafkaError> {
+        RecoveringProducer::new(self.producer_config(client_id))
+    }
+
+    /// Consumer in `group_id` that commits offsets only when told to (after the database commit).
+    pub fn consumer_config(&self, group_id: &str, client_id: &str) -> ClientConfig {
+        let mut config = self.base_config();
+        config
+            .set("group.id", group_id)
+            .set("client.id", client_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("session.timeout.ms", "10000");
+        self.apply_extra(&mut config);
+        config
+    }
+
+    pub fn admin(&self) -> Result<AdminClient<DefaultClientContext>, KafkaError> {
+        let mut config = self.base_config();
+        self.apply_extra(&mut config);
+        config.create()
+    }
+}
+
+/// A producer that replaces itself when it is broken.
+///
+/// An idempotent producer can end up refused for good while the broker itself is fine: fenced after
+/// an epoch bump that followed a timed-out record (a librdkafka fatal error), or holding producer
+/// state that a restarted broker no longer accepts (librdkafka then retries until each record
+/// times out). A fresh producer (new producer id) recovers. Callers report each send's outcome;
+/// the producer is replaced at once on a fatal error or a non-transient refusal, and after
+/// `REPLACE_AFTER_FAILURES` failed sends in a row otherwise — at most once per
+/// `MIN_REPLACEMENT_INTERVAL`, so a long outage costs one new client every few seconds, not a churn.
+#[derive(Clone)]
+pub struct RecoveringProducer {
+    config: ClientConfig,
+    state: Arc<RwLock<ProducerState>>,
+}
+
+struct ProducerState {
+    producer: FutureProducer,
+    created: Instant,
+    failures_in_a_row: u32,
+}
+
+const REPLACE_AFTER_FAILURES: u32 = 3;
+const MIN_REPLACEMENT_INTERVAL: Duration = Duration::from_secs(5);
+
+impl RecoveringProducer {
+    pub fn new(config: ClientConfig) -> Result<Self, KafkaError> {
+        let producer = config.create()?;
+        let state = ProducerState { producer, created: Instant::now(), failures_in_a_row: 0 };
+        Ok(Self { config, state: Arc::new(RwLock::new(state)) })
+    }
+
+    /// The producer to use now (cheap: a handle to a shared client).
+    pub fn get(&self) -> FutureProducer {
+        self.state.read().unwrap_or_else(|e| e.into_inner()).producer.clone()
+    }
+
+    /// A send went through: the producer works.
+    pub fn record_success(&self) {
+        let failures = self.state.read().unwrap_or_else(|e| e.into_inner()).failures_in_a_row;
+        if failures > 0 {
+            self.state.write().unwrap_or_else(|e| e.into_inner()).failures_in_a_row = 0;
+        }
+    }
+
+    /// A send failed with `failure`; replaces the producer when it looks broken. Returns whether
+    /// it did.
+    pub fn record_failure(&self, failure: &crate::outbox::SendFailure) -> bool {
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        state.failures_in_a_row += 1;
+        let fatal = state.producer.client().fatal_error();
+        let refused = matches!(
+            failure,
+            crate::outbox::SendFailure::Refused(KafkaError::MessageProduction(code)) if !is_transient(*code)
+        );
+        let broken =
+            fatal.is_some() || refused || state.failures_in_a_row >= REPLACE_AFTER_FAILURES;
+        if !broken || state.created.elapsed() < MIN_REPLACEMENT_INTERVAL {
+            return false;
+        }
+        match self.config.create::<FutureProducer>() {
+            Ok(fresh) => {
+                tracing::warn!(
+                    ?fatal,
+                    %failure,
+                    failures_in_a_row = state.failures_in_a_row,
+                    "Kafka producer looks broken; replaced it"
+                );
+                metrics::counter!("fitex_kafka_producer_recreated_total").increment(1);
+                *state = ProducerState {
+                    producer: fresh,
+                    created: Instant::now(),
+                    failures_in_a_row: 0,
+                };
+                true
+            }
+            Err(error) => {
+                tracing::error!(%error, "Kafka producer looks broken and could not be replaced");
+                false
+            }
+        }
+    }
+}
+
+/// Errors that mean "the broker is away or busy; try again later" rather than "this producer is
+/// refused".
+fn is_transient(code: RDKafkaErrorCode) -> bool {
+    use RDKafkaErrorCode::*;
+    matches!(
+        code,
+        MessageTimedOut
+            | QueueFull
+            | RequestTimedOut
+            | AllBrokersDown
+            | BrokerTransportFailure
+            | NotLeaderForPartition
+            | LeaderNotAvailable
+            | NotEnoughReplicas
+            | NotEnoughReplicasAfterAppend
+            | NetworkException
+            | Resolve
+            | UnknownTopicOrPartition
+            | PurgeQueue
+            | PurgeInflight
+    )
+}
+
+/// Creates the topics that do not exist yet; existing ones are left as they are.
+pub async fn ensure_topics(
+    settings: &KafkaSettings,
+    topics: &[TopicSpec],
+) -> Result<(), KafkaError> {
+    let admin = settings.admin()?;
+    let new_topics: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|t| NewTopic::new(&t.name, t.partitions, TopicReplication::Fixed(1)))
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    for result in admin.create_topics(&new_topics, &options).await? {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((name, code)) => {
+                return Err(KafkaError::AdminOp(code)).inspect_err(|_| {
+                    tracing::error!(topic = %name, error = %code, "could not create topic");
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Readiness probe: asks the broker for cluster metadata within `timeout`.
+pub async fn ping(producer: &FutureProducer, timeout: Duration) -> Result<(), KafkaError> {
+    let producer = producer.clone();
+    tokio::task::spawn_blocking(move || producer.client().fetch_metadata(None, timeout).map(|_| ()))
+        .await
+        .unwrap_or(Err(KafkaError::Canceled))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> KafkaSettings {
+        KafkaSettings {
+            brokers: "127.0.0.1:1".into(),
+            topics: Topics::default(),
+            message_timeout_ms: 1500,
+            extra: BTreeMap::from([("linger.ms".to_string(), "7".to_string())]),
+        }
+    }
+
+    #[test]
+    fn producer_is_idempotent_with_acks_all_and_extras_win() {
+        let config = settings().producer_config("t");
+        assert_eq!(config.get("enable.idempotence"), Some("true"));
+        assert_eq!(config.get("acks"), Some("all"));
+        assert_eq!(config.get("message.timeout.ms"), Some("1500"));
+        assert_eq!(config.get("linger.ms"), Some("7"));
+    }
+
+    #[test]
+    fn consumers_never_commit_on_their_own() {
+        let config = settings().consumer_config("g", "c");
+        assert_eq!(config.get("enable.auto.commit"), Some("false"));
+        assert_eq!(config.get("enable.auto.offset.store"), Some("false"));
+    }
+}

@@ -1,0 +1,11 @@
+//! Shared foundations of the FitEx Sync services: each service's `main` wires these together.
+
+pub mod config;
+pub mod database;
+pub mod health;
+pub mod kafka;
+pub mod metrics;
+pub mod outbox;
+pub mod shutdown;
+pub mod telemetry;
+pub mod trace_context;

@@ -1,0 +1,260 @@
+//! The Kafka outbox: records a service accepted but could not hand to the broker in time are
+//! committed to PostgreSQL (`kafka_outbox`) and published later by a relay, which deletes what the
+//! broker acknowledged. Several replicas may relay at once: rows are claimed with
+//! `FOR UPDATE SKIP LOCKED`, so each is published by one of them.
+//!
+//! Ordering: a relayed record can land after a newer record that went straight to the broker.
+//! Consumers treat events as "something changed, fetch the current state", so order does not matter
+//! for correctness; `event_id` lets them drop duplicates.
+
+use std::time::Duration;
+
+use futures::future::join_all;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+use crate::kafka::RecoveringProducer;
+use rdkafka::util::Timeout;
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::shutdown::Shutdown;
+
+/// A record ready for Kafka: what the producer sends and what the outbox stores.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingRecord {
+    pub event_id: Uuid,
+    pub topic: String,
+    pub key: String,
+    pub payload: Vec<u8>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl OutgoingRecord {
+    fn kafka_headers(&self) -> OwnedHeaders {
+        self.headers
+            .iter()
+            .fold(OwnedHeaders::new_with_capacity(self.headers.len()), |h, (k, v)| {
+                h.insert(Header { key: k, value: Some(v.as_bytes()) })
+            })
+    }
+
+    /// Sends the record and waits for the broker's acknowledgement, at most `deadline`.
+    pub async fn send(
+        &self,
+        producer: &FutureProducer,
+        deadline: Duration,
+    ) -> Result<(), SendFailure> {
+        let record = FutureRecord::to(&self.topic)
+            .key(&self.key)
+            .payload(&self.payload)
+            .headers(self.kafka_headers());
+        match tokio::time::timeout(deadline, producer.send(record, Timeout::After(deadline))).await
+        {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err((error, _))) => Err(SendFailure::Refused(error)),
+            Err(_) => Err(SendFailure::NoAcknowledgement(deadline)),
+        }
+    }
+}
+
+/// Why a record was not acknowledged.
+#[derive(Debug, thiserror::Error)]
+pub enum SendFailure {
+    #[error("no acknowledgement within {} ms", .0.as_millis())]
+    NoAcknowledgement(Duration),
+    #[error("{0}")]
+    Refused(rdkafka::error::KafkaError),
+}
+
+/// Sends every record concurrently through `producer`; returns the indices of those the broker
+/// did not acknowledge, with why. After a failure the producer is replaced if it is broken.
+pub async fn send_all(
+    producer: &RecoveringProducer,
+    records: &[OutgoingRecord],
+    deadline: Duration,
+) -> Vec<(usize, SendFailure)> {
+    let current = producer.get();
+    let results = join_all(records.iter().map(|r| r.send(&current, deadline))).await;
+    let failures: Vec<(usize, SendFailure)> = results
+        .into_iter()
+        .enumerate()
+        .filter_map(|(index, result)| result.err().map(|e| (index, e)))
+        .collect();
+    match failures.first() {
+        Some((_, failure)) => {
+            producer.record_failure(failure);
+        }
+        None => producer.record_success(),
+    }
+    failures
+}
+
+/// Commits `records` to the outbox in one transaction (an event already there is kept once).
+pub async fn insert(
+    pool: &PgPool,
+    source: &str,
+    records: &[&OutgoingRecord],
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    insert_in(&mut tx, source, records).await?;
+    tx.commit().await
+}
+
+/// Adds `records` to the outbox inside the caller's transaction (the transactional-outbox form).
+pub async fn insert_in(
+    tx: &mut Transaction<'_, Postgres>,
+    source: &str,
+    records: &[&OutgoingRecord],
+) -> Result<(), sqlx::Error> {
+    for record in records {
+        let headers: serde_json::Map<String, serde_json::Value> = record
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        sqlx::query(
+            "INSERT INTO kafka_outbox (event_id, source, topic, record_key, payload, headers)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(record.event_id)
+        .bind(source)
+        .bind(&record.topic)
+        .bind(&record.key)
+        .bind(&record.payload)
+        .bind(serde_json::Value::Object(headers))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct OutboxRow {
+    id: i64,
+    event_id: Uuid,
+    topic: String,
+    record_key: String,
+    payload: Vec<u8>,
+    headers: serde_json::Value,
+}
+
+impl OutboxRow {
+    fn into_record(self) -> (i64, OutgoingRecord) {
+        let headers = match self.headers {
+            serde_json::Value::Object(map) => map
+                .into_iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_string())))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let record = OutgoingRecord {
+            event_id: self.event_id,
+            topic: self.topic,
+            key: self.record_key,
+            payload: self.payload,
+            headers,
+        };
+        (self.id, record)
+    }
+}
+
+/// What one relay pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RelayPass {
+    pub published: usize,
+    pub failed: usize,
+}
+
+/// Publishes up to `batch_size` outbox records of `source`; deletes the acknowledged ones and
+/// records the error on the others (they stay for the next pass).
+pub async fn relay_once(
+    pool: &PgPool,
+    producer: &RecoveringProducer,
+    source: &str,
+    batch_size: i64,
+    deadline: Duration,
+) -> Result<RelayPass, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let rows: Vec<OutboxRow> = sqlx::query_as(
+        "SELECT id, event_id, topic, record_key, payload, headers FROM kafka_outbox
+         WHERE source = $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(source)
+    .bind(batch_size)
+    .fetch_all(&mut *tx)
+    .await?;
+    if rows.is_empty() {
+        return Ok(RelayPass::default());
+    }
+    let (ids, records): (Vec<i64>, Vec<OutgoingRecord>) =
+        rows.into_iter().map(OutboxRow::into_record).unzip();
+    let failures = send_all(producer, &records, deadline).await;
+    let failed_ids: Vec<i64> = failures.iter().map(|(index, _)| ids[*index]).collect();
+    let published: Vec<i64> = ids.iter().copied().filter(|id| !failed_ids.contains(id)).collect();
+    sqlx::query("DELETE FROM kafka_outbox WHERE id = ANY($1)")
+        .bind(&published)
+        .execute(&mut *tx)
+        .await?;
+    if let Some((_, error)) = failures.first() {
+        sqlx::query(
+            "UPDATE kafka_outbox SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1)",
+        )
+        .bind(&failed_ids)
+        .bind(error.to_string())
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(RelayPass { published: published.len(), failed: failed_ids.len() })
+}
+
+/// Records waiting in the outbox for `source`.
+pub async fn depth(pool: &PgPool, source: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM kafka_outbox WHERE source = $1")
+        .bind(source)
+        .fetch_one(pool)
+        .await
+}
+
+/// The relay loop: a pass every `interval` (at once again while passes come back full), until
+/// `shutdown`. Exports `fitex_outbox_depth` and `fitex_outbox_relayed_total`.
+pub async fn run_relay(
+    pool: PgPool,
+    producer: RecoveringProducer,
+    source: &'static str,
+    interval: Duration,
+    batch_size: i64,
+    deadline: Duration,
+    shutdown: Shutdown,
+) {
+    let depth_gauge = metrics::gauge!("fitex_outbox_depth", "source" => source);
+    let relayed = metrics::counter!("fitex_outbox_relayed_total", "source" => source);
+    loop {
+        match relay_once(&pool, &producer, source, batch_size, deadline).await {
+            Ok(pass) => {
+                relayed.increment(pass.published as u64);
+                if pass.published > 0 {
+                    tracing::info!(
+                        source,
+                        published = pass.published,
+                        failed = pass.failed,
+                        "outbox relayed"
+                    );
+                }
+                if pass.failed == 0 && pass.published as i64 == batch_size {
+                    continue;
+                }
+            }
+            Err(error) => tracing::warn!(source, %error, "outbox relay pass failed"),
+        }
+        if let Ok(n) = depth(&pool, source).await {
+            depth_gauge.set(n as f64);
+        }
+        tokio::select! {
+            _ = shutdown.wait() => break,
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! `tracing` set-up: JSON lines in production, readable text locally; `RUST_LOG` filters.
+
+use serde::Deserialize;
+use tracing_subscriber::{fmt, prelude::*, EnvFilter};
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TelemetrySettings {
+    #[serde(default)]
+    pub log_format: LogFormat,
+    /// Default filter when `RUST_LOG` is unset.
+    #[serde(default = "default_filter")]
+    pub log_filter: String,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self { log_format: LogFormat::default(), log_filter: default_filter() }
+    }
+}
+
+fn default_filter() -> String {
+    "info,rdkafka=warn,sqlx=warn".to_string()
+}
+
+/// Installs the global subscriber. Call once, first thing in `main`; later calls are no-ops.
+pub fn init(service: &'static str, settings: &TelemetrySettings) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log_filter));
+    let registry = tracing_subscriber::registry().with(filter);
+    let result = match settings.log_format {
+        LogFormat::Json => registry
+            .with(fmt::layer().json().flatten_event(true).with_current_span(true))
+            .try_init(),
+        LogFormat::Pretty => registry.with(fmt::layer().with_target(false)).try_init(),
+    };
+    if result.is_ok() {
+        tracing::info!(service, "telemetry initialised");
+    }
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test: brings the local stack up first (installing what is missing), then the whole
+# workspace's unit, integration and end-to-end tests against the real broker and PostgreSQL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+bash scripts/stack-up.sh
+
+# Databases left by earlier runs' tests (each test creates its own).
+psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d postgres -Atc \
+  "SELECT datname FROM pg_database WHERE datname LIKE 'fitex_test_%'" |
+  while read -r db; do dropdb -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" --if-exists "$db" || true; done
+
+cargo fmt --all -- --check
+# End-to-end tests start the real service binaries.
+cargo build --workspace --bins
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast --test-threads 4
+else
+  cargo test --workspace --no-fail-fast
+fi

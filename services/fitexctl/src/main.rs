@@ -1,0 +1,241 @@
+//! `fitexctl`: the operators' command line. Reads the same configuration as the services.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use fitex_common::database::DatabaseSettings;
+use fitex_common::kafka::KafkaSettings;
+use fitex_proto::{Message, ProviderNotification};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message as _};
+use rdkafka::TopicPartitionList;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+#[derive(Parser)]
+#[command(name = "fitexctl", version, about = "Operate a FitEx Sync deployment")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the database if needed and apply every pending migration.
+    Migrate,
+    /// Kafka topics.
+    Topics {
+        #[command(subcommand)]
+        command: TopicsCommand,
+    },
+    /// Events on a topic.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+    /// The Kafka outbox (records waiting for the broker).
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
+    /// Send sample Fitbit notifications, signed with the configured client secret, to a subscriber.
+    SendSample {
+        /// The subscriber's Fitbit webhook URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080/webhooks/fitbit")]
+        url: String,
+        /// How many users to notify about (one request per user, one activities notification each,
+        /// plus the reference test vectors).
+        #[arg(long, default_value_t = 5)]
+        users: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum TopicsCommand {
+    /// Create every topic the services use (existing ones are left alone).
+    Ensure,
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// Print the provider notifications on the notifications topic, from the beginning.
+    Tail {
+        /// Stop after this many events.
+        #[arg(long, default_value_t = 20)]
+        count: usize,
+        /// Stop after this many seconds without reaching `count`.
+        #[arg(long, default_value_t = 10)]
+        timeout_s: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// How many records wait in the outbox, per source, and the oldest.
+    Status,
+}
+
+#[derive(Deserialize)]
+struct Settings {
+    database: DatabaseSettings,
+    kafka: KafkaSettings,
+    fitbit: FitbitSettings,
+}
+
+#[derive(Deserialize)]
+struct FitbitSettings {
+    client_secrets: Vec<SecretString>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings: Settings = fitex_common::config::load().context("loading configuration")?;
+    match cli.command {
+        Command::Migrate => migrate(&settings.database).await,
+        Command::Topics { command: TopicsCommand::Ensure } => {
+            let topics = settings.kafka.topics.all();
+            fitex_common::kafka::ensure_topics(&settings.kafka, &topics)
+                .await
+                .with_context(|| format!("creating topics on {}", settings.kafka.brokers))?;
+            for topic in topics {
+                println!("topic {} ({} partitions) ready", topic.name, topic.partitions);
+            }
+            Ok(())
+        }
+        Command::Events { command: EventsCommand::Tail { count, timeout_s } } => {
+            tail(&settings.kafka, count, Duration::from_secs(timeout_s))
+        }
+        Command::Outbox { command: OutboxCommand::Status } => {
+            outbox_status(&settings.database).await
+        }
+        Command::SendSample { url, users } => send_sample(&settings.fitbit, &url, users).await,
+    }
+}
+
+async fn migrate(database: &DatabaseSettings) -> anyhow::Result<()> {
+    fitex_common::database::create_database_if_missing(database, &database.database_name)
+        .await
+        .with_context(|| format!("creating database {}", database.database_name))?;
+    let pool = database.lazy_pool();
+    fitex_common::database::migrate(&pool).await.context("applying migrations")?;
+    println!("database {} migrated", database.database_name);
+    Ok(())
+}
+
+async fn outbox_status(database: &DatabaseSettings) -> anyhow::Result<()> {
+    let pool = database.lazy_pool();
+    let rows: Vec<(String, i64, Option<chrono::DateTime<chrono::Utc>>, Option<String>)> =
+        sqlx::query_as(
+            "SELECT source, count(*), min(created_at),
+                (array_agg(last_error ORDER BY id DESC) FILTER (WHERE last_error IS NOT NULL))[1]
+         FROM kafka_outbox GROUP BY source ORDER BY source",
+        )
+        .fetch_all(&pool)
+        .await
+        .context("reading the outbox")?;
+    if rows.is_empty() {
+        println!("outbox empty");
+    }
+    for (source, count, oldest, error) in rows {
+        let oldest = oldest.map(|t| t.to_rfc3339()).unwrap_or_default();
+        println!(
+            "{source}: {count} waiting, oldest {oldest}, last error: {}",
+            error.unwrap_or_else(|| "-".into())
+        );
+    }
+    Ok(())
+}
+
+fn tail(kafka: &KafkaSettings, count: usize, timeout: Duration) -> anyhow::Result<()> {
+    let topic = &kafka.topics.notifications;
+    let consumer: BaseConsumer = kafka
+        .consumer_config(&format!("fitexctl-tail-{}", std::process::id()), "fitexctl")
+        .create()
+        .context("creating a consumer")?;
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .with_context(|| format!("reading metadata of {topic} from {}", kafka.brokers))?;
+    let mut assignment = TopicPartitionList::new();
+    for partition in metadata.topics()[0].partitions() {
+        assignment.add_partition_offset(topic, partition.id(), rdkafka::Offset::Beginning)?;
+    }
+    consumer.assign(&assignment)?;
+    let deadline = std::time::Instant::now() + timeout;
+    let mut seen = 0;
+    while seen < count && std::time::Instant::now() < deadline {
+        let Some(message) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        let message = message?;
+        let event = ProviderNotification::decode(message.payload().unwrap_or_default())
+            .context("decoding a ProviderNotification")?;
+        let traceparent = message
+            .headers()
+            .and_then(|h| h.iter().find(|h| h.key == "traceparent").and_then(|h| h.value))
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .unwrap_or_default();
+        seen += 1;
+        println!(
+            "[p{} @{}] key={} {} {} date={} subscription={} event={} traceparent={}",
+            message.partition(),
+            message.offset(),
+            message.key().map(String::from_utf8_lossy).unwrap_or_default(),
+            event.owner_id,
+            event.collection_type,
+            if event.date.is_empty() { "-" } else { &event.date },
+            event.subscription_id,
+            event.event_id,
+            traceparent,
+        );
+    }
+    println!("{seen} event(s) read from {topic}");
+    Ok(())
+}
+
+async fn send_sample(fitbit: &FitbitSettings, url: &str, users: usize) -> anyhow::Result<()> {
+    let Some(secret) = fitbit.client_secrets.first() else {
+        bail!("fitbit.client_secrets is empty: nothing to sign with");
+    };
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
+    let today = chrono::Utc::now().date_naive().format("%Y-%m-%d").to_string();
+    let mut bodies: Vec<String> = (0..users)
+        .map(|i| {
+            let user = format!("DEMO{i:02}");
+            format!(
+                r#"[{{"collectionType":"activities","date":"{today}","ownerId":"{user}","ownerType":"user","subscriptionId":"{user}-activities"}}]"#
+            )
+        })
+        .collect();
+    // One batch for several users and types, as Fitbit sends after a multi-user sync.
+    bodies.push(format!(
+        r#"[{{"collectionType":"activities","date":"{today}","ownerId":"B4TZHW","ownerType":"user","subscriptionId":"B4TZHW-activities"}},{{"collectionType":"sleep","date":"{today}","ownerId":"B4TZHW","ownerType":"user","subscriptionId":"B4TZHW-sleep"}},{{"collectionType":"userRevokedAccess","ownerId":"22AAAA","ownerType":"user","subscriptionId":"22AAAA-all"}}]"#
+    ));
+    for body in &bodies {
+        let signature = fitex_fitbit::sign(secret.expose_secret(), body.as_bytes());
+        let response = client
+            .post(url)
+            .header("Content-Type", "application/json")
+            .header("X-Fitbit-Signature", signature)
+            .body(body.clone())
+            .send()
+            .await
+            .with_context(|| format!("posting to {url}"))?;
+        println!(
+            "POST {} notification(s) → {}",
+            body.matches("ownerId").count(),
+            response.status()
+        );
+    }
+    // And one forged request, which the subscriber must refuse.
+    let forged = client
+        .post(url)
+        .header("Content-Type", "application/json")
+        .header("X-Fitbit-Signature", "e6OUUBQCnrnhuvS7PvLRUOmF0TU=")
+        .body(bodies[0].clone())
+        .send()
+        .await?;
+    println!("POST with a forged signature → {} (expected 404)", forged.status());
+    Ok(())
+}

@@ -1,0 +1,11 @@
+use anyhow::Context;
+use fitex_subscriber::{Application, Settings};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings: Settings = fitex_common::config::load().context("loading configuration")?;
+    fitex_common::telemetry::init("subscriber", &settings.telemetry);
+    let app = Application::build(settings).await.context("starting the subscriber")?;
+    tracing::info!(port = app.port(), "subscriber listening");
+    app.run_until_stopped().await.context("running the subscriber")
+}

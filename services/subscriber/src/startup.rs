@@ -1,0 +1,141 @@
+//! Building the subscriber is a function that returns a bound, ready-to-run application; `main`
+//! and the tests both use it.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{web, App, HttpResponse, HttpServer};
+use fitex_common::health::{ops_routes, Readiness, ReadyWhen};
+use fitex_common::kafka::RecoveringProducer;
+use fitex_common::shutdown::Shutdown;
+use fitex_common::{database, kafka, outbox};
+use rdkafka::producer::Producer;
+use tokio::task::JoinHandle;
+
+use crate::fitbit_webhook::{self, FitbitWebhook};
+use crate::publisher::{Publisher, OUTBOX_SOURCE};
+use crate::settings::Settings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("invalid settings: {0}")]
+    Settings(String),
+    #[error("could not bind {address}: {source}")]
+    Bind { address: String, source: std::io::Error },
+    #[error("could not create the Kafka producer: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    relay: JoinHandle<()>,
+    producer: RecoveringProducer,
+    shutdown: Shutdown,
+}
+
+impl Application {
+    /// Binds the listener, creates the producer and database pool (both connect lazily, so the
+    /// service starts while either is down) and starts the outbox relay.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        settings.validate().map_err(StartupError::Settings)?;
+        let address = format!("{}:{}", settings.subscriber.host, settings.subscriber.port);
+        let listener = TcpListener::bind(&address)
+            .map_err(|source| StartupError::Bind { address: address.clone(), source })?;
+        let port =
+            listener.local_addr().map_err(|source| StartupError::Bind { address, source })?.port();
+
+        let mut kafka_settings = settings.kafka.clone();
+        // The producer gives up on a record at the publish deadline, so the request can fall back
+        // to the outbox in time; the relay retries later with the same producer.
+        kafka_settings.message_timeout_ms = settings.subscriber.publish_deadline_ms;
+        let producer = kafka_settings.recovering_producer("fitex-subscriber")?;
+        let pool = settings.database.lazy_pool();
+        let deadline = settings.subscriber.publish_deadline();
+        let publisher = Publisher::new(producer.clone(), pool.clone(), deadline);
+
+        let shutdown = Shutdown::new();
+        let relay = tokio::spawn(outbox::run_relay(
+            pool.clone(),
+            producer.clone(),
+            OUTBOX_SOURCE,
+            Duration::from_millis(settings.subscriber.relay_interval_ms),
+            settings.subscriber.relay_batch_size,
+            deadline,
+            shutdown.clone(),
+        ));
+
+        let readiness = {
+            let (producer, pool) = (producer.clone(), pool.clone());
+            Readiness::new(ReadyWhen::Any)
+                .check("kafka", move || {
+                    let producer = producer.clone();
+                    async move {
+                        kafka::ping(&producer.get(), Duration::from_secs(1))
+                            .await
+                            .map_err(|e| e.to_string())
+                    }
+                })
+                .check("database", move || {
+                    let pool = pool.clone();
+                    async move { database::ping(&pool).await.map_err(|e| e.to_string()) }
+                })
+        };
+        let metrics_handle = fitex_common::metrics::prometheus();
+        let fitbit = web::Data::new(FitbitWebhook {
+            verification_code: settings.fitbit.verification_code.clone(),
+            client_secrets: settings.fitbit.client_secrets.clone(),
+            max_body_bytes: settings.subscriber.max_body_bytes,
+            topic: settings.kafka.topics.notifications.clone(),
+            publisher,
+        });
+        let fitbit_path = settings.subscriber.fitbit_webhook_path.clone();
+
+        let server = HttpServer::new(move || {
+            App::new()
+                .configure(ops_routes(readiness.clone(), metrics_handle.clone()))
+                .service(
+                    web::resource(fitbit_path.as_str())
+                        .app_data(fitbit.clone())
+                        .route(web::get().to(fitbit_webhook::verify))
+                        .route(web::post().to(fitbit_webhook::notify)),
+                )
+                .default_service(web::to(HttpResponse::NotFound))
+        })
+        .workers(settings.subscriber.workers.max(1))
+        .shutdown_timeout(settings.subscriber.shutdown_timeout_s)
+        .listen(listener)
+        .map_err(|source| StartupError::Bind { address: format!("port {port}"), source })?
+        .run();
+
+        Ok(Self { port, server, relay, producer, shutdown })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server gracefully (no new connections, in-flight requests finish).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGTERM/SIGINT or `handle().stop(true)`: then in-flight requests finish (within
+    /// `shutdown_timeout_s`), the relay stops and the producer flushes what it still holds.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let served = self.server.await;
+        tracing::info!("subscriber stopped accepting; draining");
+        self.shutdown.trigger();
+        let _ = self.relay.await;
+        let producer = self.producer.get();
+        let flushed = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10)))
+            .await
+            .map_err(std::io::Error::other)?;
+        if let Err(error) = flushed {
+            tracing::warn!(%error, "producer did not flush every record before exit");
+        }
+        tracing::info!("subscriber stopped");
+        served
+    }
+}
