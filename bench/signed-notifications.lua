@@ -1,7 +1,9 @@
 -- wrk script: POSTs signed Fitbit notifications, one of many pre-signed bodies per request
 -- (different users, so records spread over partitions). Bodies come from $BENCH_BODIES (a file with
 -- "signature<TAB>body" lines). If $RATE (requests/s, all connections together) is set, each
--- connection paces itself to its share.
+-- connection paces itself to its share: it pauses 1000 * connections / RATE ms between a response
+-- and its next request, less $LATENCY_MS (the expected response time), so the offered rate is close
+-- to RATE. The achieved rate is reported, not assumed.
 local bodies = {}
 local index = 0
 local delay_ms = 0
@@ -13,7 +15,8 @@ function init(args)
   end
   local rate = tonumber(os.getenv("RATE") or "0")
   local connections = tonumber(os.getenv("CONNECTIONS") or "1")
-  if rate > 0 then delay_ms = 1000 * connections / rate end
+  local latency_ms = tonumber(os.getenv("LATENCY_MS") or "0")
+  if rate > 0 then delay_ms = math.max(0, 1000 * connections / rate - latency_ms) end
   index = math.random(#bodies)
 end
 

@@ -35,8 +35,8 @@ export BENCH_BODIES="$work/bodies.tsv"
 topic="bench.notifications.$(date +%s)"
 FITEX__KAFKA__TOPICS__NOTIFICATIONS=$topic "$bin/fitexctl" topics ensure >/dev/null
 
-run_wrk() { # url rate
-  RATE=${2:-0} CONNECTIONS=$CONNECTIONS wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" \
+run_wrk() { # url [rate] [expected latency ms, subtracted from each connection's pause]
+  RATE=${2:-0} LATENCY_MS=${3:-0} CONNECTIONS=$CONNECTIONS wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" \
     -s bench/signed-notifications.lua "$1" | grep '^RESULT'
 }
 field() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<<"$2"; }
@@ -63,7 +63,7 @@ bare_rps=$(field rps "$bare"); raw_rps=$(sed -E 's/.*rate=([0-9.]+).*/\1/' <<<"$
 lower=$(python3 -c "print(min($bare_rps, $raw_rps))")
 half=$(python3 -c "print(round($lower / 2))")
 echo "subscriber at half the lower baseline ($half req/s)" >&2
-halfrun=$(run_wrk http://127.0.0.1:18081/webhooks/fitbit "$half"); echo "$halfrun" >&2
+halfrun=$(run_wrk http://127.0.0.1:18081/webhooks/fitbit "$half" "$(field p50_ms "$full")"); echo "$halfrun" >&2
 
 python3 - "$bare" "$raw" "$full" "$halfrun" "$SECONDS_PER_RUN" "$CONNECTIONS" <<'PY'
 import os, platform, re, subprocess, sys, datetime
@@ -81,10 +81,10 @@ loopback; release build. Each request carries one signed notification (1,000 dis
 
 | what | requests/s | p50 ms | p99 ms | non-2xx |
 |---|---|---|---|---|
-| baseline: bare actix-web handler (204) | {bare_rps:.0} | {f('p50_ms', bare):.2f} | {f('p99_ms', bare):.2f} | {int(f('non2xx', bare))} |
-| baseline: raw rdkafka producer (acks=all, {conns} in flight) | {raw_rps:.0} | {f('p50_ms', raw):.2f} | {f('p99_ms', raw):.2f} | – |
-| subscriber, full load | {sub_rps:.0} | {f('p50_ms', full):.2f} | {f('p99_ms', full):.2f} | {int(f('non2xx', full))} |
-| subscriber at half the lower baseline ({lower/2:.0} req/s offered) | {f('rps', half):.0} | {f('p50_ms', half):.2f} | {f('p99_ms', half):.2f} | {int(f('non2xx', half))} |
+| baseline: bare actix-web handler (204) | {bare_rps:.0f} | {f('p50_ms', bare):.2f} | {f('p99_ms', bare):.2f} | {int(f('non2xx', bare))} |
+| baseline: raw rdkafka producer (acks=all, {conns} in flight) | {raw_rps:.0f} | {f('p50_ms', raw):.2f} | {f('p99_ms', raw):.2f} | – |
+| subscriber, full load | {sub_rps:.0f} | {f('p50_ms', full):.2f} | {f('p99_ms', full):.2f} | {int(f('non2xx', full))} |
+| subscriber at half the lower baseline ({lower/2:.0f} req/s offered) | {f('rps', half):.0f} | {f('p50_ms', half):.2f} | {f('p99_ms', half):.2f} | {int(f('non2xx', half))} |
 
 Subscriber / lower baseline = **{sub_rps / lower:.2f}** (target ≥ 0.80); p99 at half load =
 **{f('p99_ms', half):.2f} ms** (target < 25 ms).

@@ -40,6 +40,8 @@ enum Command {
         command: OutboxCommand,
     },
     /// Send sample Fitbit notifications, signed with the configured client secret, to a subscriber.
+    /// Exit 0 when URL answers 2xx within 3 s (container health checks; the image has no curl).
+    Probe { url: String },
     SendSample {
         /// The subscriber's Fitbit webhook URL.
         #[arg(long, default_value = "http://127.0.0.1:8080/webhooks/fitbit")]
@@ -91,8 +93,12 @@ struct FitbitSettings {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::Probe { url } = &cli.command {
+        return probe(url).await;
+    }
     let settings: Settings = fitex_common::config::load().context("loading configuration")?;
     match cli.command {
+        Command::Probe { .. } => unreachable!("handled above"),
         Command::Migrate => migrate(&settings.database).await,
         Command::Topics { command: TopicsCommand::Ensure } => {
             let topics = settings.kafka.topics.all();
@@ -112,6 +118,15 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::SendSample { url, users } => send_sample(&settings.fitbit, &url, users).await,
     }
+}
+
+async fn probe(url: &str) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(3)).build()?;
+    let response = client.get(url).send().await.with_context(|| format!("GET {url}"))?;
+    if !response.status().is_success() {
+        bail!("GET {url} → {}", response.status());
+    }
+    Ok(())
 }
 
 async fn migrate(database: &DatabaseSettings) -> anyhow::Result<()> {
@@ -178,11 +193,10 @@ fn tail(kafka: &KafkaSettings, count: usize, timeout: Duration) -> anyhow::Resul
             .unwrap_or_default();
         seen += 1;
         println!(
-            "[p{} @{}] key={} {} {} date={} subscription={} event={} traceparent={}",
+            "[p{} @{}] key={} {} date={} subscription={} event={} traceparent={}",
             message.partition(),
             message.offset(),
             message.key().map(String::from_utf8_lossy).unwrap_or_default(),
-            event.owner_id,
             event.collection_type,
             if event.date.is_empty() { "-" } else { &event.date },
             event.subscription_id,

@@ -11,6 +11,7 @@ use futures::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::metric_names;
@@ -105,7 +106,12 @@ pub async fn notify(
     payload: web::Payload,
     state: web::Data<FitbitWebhook>,
 ) -> Result<HttpResponse, WebhookError> {
-    let result = accept(&request, payload, &state).await;
+    // One span per request, carrying the trace id that the records carry on to the consumers.
+    let trace = TraceParent::continue_or_start(
+        request.headers().get("traceparent").and_then(|v| v.to_str().ok()),
+    );
+    let span = tracing::info_span!("fitbit_notifications", trace_id = %trace.trace_id_hex());
+    let result = accept(&request, payload, &state, trace).instrument(span).await;
     if let Err(error) = &result {
         metrics::counter!(metric_names::REJECTED, "provider" => PROVIDER, "reason" => error.reason())
             .increment(1);
@@ -117,6 +123,7 @@ async fn accept(
     request: &HttpRequest,
     payload: web::Payload,
     state: &FitbitWebhook,
+    trace: TraceParent,
 ) -> Result<HttpResponse, WebhookError> {
     let body = read_body(request, payload, state.max_body_bytes).await?;
     let signature = request.headers().get("X-Fitbit-Signature").map(|v| v.as_bytes());
@@ -133,9 +140,6 @@ async fn accept(
     let notifications =
         parse_notifications(&body).map_err(|e| WebhookError::InvalidBody(e.to_string()))?;
 
-    let trace = TraceParent::continue_or_start(
-        request.headers().get("traceparent").and_then(|v| v.to_str().ok()),
-    );
     let tracestate =
         request.headers().get("tracestate").and_then(|v| v.to_str().ok()).unwrap_or_default();
     let records: Vec<OutgoingRecord> = notifications
@@ -143,7 +147,7 @@ async fn accept(
         .map(|n| to_record(n, &state.topic, trace.child(), tracestate))
         .collect();
     for record in &records {
-        tracing::debug!(user = %record.key, event_id = %record.event_id, trace_id = %trace.trace_id_hex(), "publishing notification");
+        tracing::debug!(user = %record.key, event_id = %record.event_id, "publishing notification");
     }
     let delivery = state.publisher.publish(&records).await?;
     metrics::counter!(metric_names::ACCEPTED, "provider" => PROVIDER, "delivery" => delivery.label())
@@ -151,7 +155,6 @@ async fn accept(
     tracing::info!(
         notifications = records.len(),
         delivery = delivery.label(),
-        trace_id = %trace.trace_id_hex(),
         "accepted fitbit notifications"
     );
     Ok(HttpResponse::NoContent().finish())
