@@ -31,24 +31,51 @@ fn default_message_timeout_ms() -> u64 {
     30_000
 }
 
-/// Topic names, in one place. Every topic is keyed by the provider's user id.
+/// Topic names, in one place (see `docs/architecture.md` for keys and payloads).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct Topics {
-    /// `fitex.v1.ProviderNotification` records from the subscriber.
+    /// `fitex.v1.ProviderNotification` from the subscriber; key: provider user id.
     pub notifications: String,
+    /// `fitex.v1.ProviderNotification` waiting for a retry after a transient provider failure
+    /// (headers `attempt`, `not_before`); key: provider user id.
+    pub fetch_retries: String,
+    /// `fitex.v1.DeadLetter`: what could not be processed, with why.
+    pub dead_letters: String,
+    /// `fitex.v1.ActivityDayChanged` from the fetcher; key: participant id.
+    pub activity_days: String,
 }
 
 impl Default for Topics {
     fn default() -> Self {
-        Self { notifications: "fitex.provider-notifications.v1".to_string() }
+        Self {
+            notifications: "fitex.provider-notifications.v1".to_string(),
+            fetch_retries: "fitex.fetch-retries.v1".to_string(),
+            dead_letters: "fitex.dead-letters.v1".to_string(),
+            activity_days: "fitex.activity-days.v1".to_string(),
+        }
     }
 }
 
 impl Topics {
     /// Every topic with its partition count, for `ensure_topics`.
     pub fn all(&self) -> Vec<TopicSpec> {
-        vec![TopicSpec { name: self.notifications.clone(), partitions: 8 }]
+        vec![
+            TopicSpec { name: self.notifications.clone(), partitions: 8 },
+            TopicSpec { name: self.fetch_retries.clone(), partitions: 4 },
+            TopicSpec { name: self.dead_letters.clone(), partitions: 1 },
+            TopicSpec { name: self.activity_days.clone(), partitions: 8 },
+        ]
+    }
+
+    /// The same topics with `suffix` appended (tests and demo runs keep theirs apart).
+    pub fn with_suffix(&self, suffix: &str) -> Self {
+        Self {
+            notifications: format!("{}.{suffix}", self.notifications),
+            fetch_retries: format!("{}.{suffix}", self.fetch_retries),
+            dead_letters: format!("{}.{suffix}", self.dead_letters),
+            activity_days: format!("{}.{suffix}", self.activity_days),
+        }
     }
 }
 

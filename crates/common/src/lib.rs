@@ -8,4 +8,5 @@ pub mod metrics;
 pub mod outbox;
 pub mod shutdown;
 pub mod telemetry;
+pub mod token_cipher;
 pub mod trace_context;

@@ -218,17 +218,28 @@ pub async fn depth(pool: &PgPool, source: &str) -> Result<i64, sqlx::Error> {
         .await
 }
 
-/// The relay loop: a pass every `interval` (at once again while passes come back full), until
-/// `shutdown`. Exports `fitex_outbox_depth` and `fitex_outbox_relayed_total`.
+/// How the relay runs.
+#[derive(Clone)]
+pub struct RelaySettings {
+    pub source: &'static str,
+    /// Time between passes when nothing wakes the relay.
+    pub interval: Duration,
+    pub batch_size: i64,
+    /// How long a pass waits for the broker's acknowledgements.
+    pub deadline: Duration,
+    /// Wakes the relay at once (after a transaction added records).
+    pub wake: std::sync::Arc<tokio::sync::Notify>,
+}
+
+/// The relay loop: a pass every `interval` or when woken (at once again while passes come back
+/// full), until `shutdown`. Exports `fitex_outbox_depth` and `fitex_outbox_relayed_total`.
 pub async fn run_relay(
     pool: PgPool,
     producer: RecoveringProducer,
-    source: &'static str,
-    interval: Duration,
-    batch_size: i64,
-    deadline: Duration,
+    settings: RelaySettings,
     shutdown: Shutdown,
 ) {
+    let RelaySettings { source, interval, batch_size, deadline, wake } = settings;
     let depth_gauge = metrics::gauge!("fitex_outbox_depth", "source" => source);
     let relayed = metrics::counter!("fitex_outbox_relayed_total", "source" => source);
     loop {
@@ -255,6 +266,7 @@ pub async fn run_relay(
         tokio::select! {
             _ = shutdown.wait() => break,
             _ = tokio::time::sleep(interval) => {}
+            _ = wake.notified() => {}
         }
     }
 }

@@ -14,6 +14,9 @@ pub use prost_types::Timestamp;
 pub mod content_type {
     pub const PROVIDER_NOTIFICATION: &str =
         "application/x-protobuf; schema=fitex.v1.ProviderNotification";
+    pub const ACTIVITY_DAY_CHANGED: &str =
+        "application/x-protobuf; schema=fitex.v1.ActivityDayChanged";
+    pub const DEAD_LETTER: &str = "application/x-protobuf; schema=fitex.v1.DeadLetter";
 }
 
 #[cfg(test)]

@@ -54,7 +54,7 @@ pub async fn test_kafka_on(brokers: &str, partitions: i32) -> KafkaSettings {
     let suffix = Uuid::new_v4().simple().to_string();
     let settings = KafkaSettings {
         brokers: brokers.to_string(),
-        topics: Topics { notifications: format!("test.notifications.{suffix}") },
+        topics: Topics::default().with_suffix(&format!("test-{suffix}")),
         message_timeout_ms: 10_000,
         extra: BTreeMap::new(),
     };

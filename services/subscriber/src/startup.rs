@@ -59,10 +59,13 @@ impl Application {
         let relay = tokio::spawn(outbox::run_relay(
             pool.clone(),
             producer.clone(),
-            OUTBOX_SOURCE,
-            Duration::from_millis(settings.subscriber.relay_interval_ms),
-            settings.subscriber.relay_batch_size,
-            deadline,
+            outbox::RelaySettings {
+                source: OUTBOX_SOURCE,
+                interval: Duration::from_millis(settings.subscriber.relay_interval_ms),
+                batch_size: settings.subscriber.relay_batch_size,
+                deadline,
+                wake: Default::default(),
+            },
             shutdown.clone(),
         ));
 

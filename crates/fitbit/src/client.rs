@@ -1,0 +1,224 @@
+//! The Fitbit Web API over HTTP, behind the provider seam.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{NaiveDate, Utc};
+use fitex_provider::{ActivityProvider, DayActivity, Fetched, ProviderError, TokenGrant};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::api::{self, RateLimitHeaders, RANGE_RESOURCES};
+use crate::oauth;
+
+/// Where the API lives and who we are to it.
+#[derive(Clone, Debug)]
+pub struct FitbitApiSettings {
+    /// `https://api.fitbit.com` (or the simulator's base URL).
+    pub api_base_url: String,
+    /// `https://api.fitbit.com/oauth2/token`.
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub request_timeout: Duration,
+}
+
+#[derive(Clone)]
+pub struct FitbitApi {
+    http: reqwest::Client,
+    settings: FitbitApiSettings,
+}
+
+impl FitbitApi {
+    pub fn new(settings: FitbitApiSettings) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(settings.request_timeout)
+            .user_agent("fitex-sync")
+            .build()?;
+        Ok(Self { http, settings })
+    }
+
+    fn transient(error: reqwest::Error) -> ProviderError {
+        ProviderError::Transient(error.without_url().to_string())
+    }
+
+    /// One authenticated GET; returns the body of a 2xx answer with the rate-limit headers.
+    async fn get(
+        &self,
+        access_token: &SecretString,
+        path: &str,
+    ) -> Result<(Vec<u8>, RateLimitHeaders), ProviderError> {
+        let url = format!("{}{}", self.settings.api_base_url.trim_end_matches('/'), path);
+        let response = self
+            .http
+            .get(&url)
+            .bearer_auth(access_token.expose_secret())
+            .send()
+            .await
+            .map_err(Self::transient)?;
+        let status = response.status().as_u16();
+        let rate = RateLimitHeaders::from_pairs(
+            response.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))),
+        );
+        let body = response.bytes().await.map_err(Self::transient)?;
+        metrics::counter!("fitex_provider_requests_total", "provider" => "fitbit", "status" => status_class(status))
+            .increment(1);
+        if (200..300).contains(&status) {
+            Ok((body.to_vec(), rate))
+        } else {
+            Err(api::classify_error(status, &body, Some(&rate), Utc::now()))
+        }
+    }
+
+    async fn fetch_per_day(
+        &self,
+        token: &SecretString,
+        user: &str,
+        dates: &[NaiveDate],
+    ) -> Result<(Vec<DayActivity>, RateLimitHeaders, u32), ProviderError> {
+        let mut days = Vec::with_capacity(dates.len());
+        let mut rate = RateLimitHeaders::default();
+        for date in dates {
+            let (body, headers) =
+                self.get(token, &format!("/1/user/{user}/activities/date/{date}.json")).await?;
+            days.push(api::parse_daily_summary(*date, &body)?);
+            rate = headers;
+        }
+        Ok((days, rate, dates.len() as u32))
+    }
+
+    async fn fetch_range(
+        &self,
+        token: &SecretString,
+        user: &str,
+        dates: &[NaiveDate],
+    ) -> Result<(Vec<DayActivity>, RateLimitHeaders, u32), ProviderError> {
+        let (start, end) = (dates[0], dates[dates.len() - 1]);
+        let mut series = BTreeMap::new();
+        for resource in RANGE_RESOURCES {
+            // The last request's headers (the heart range, below) carry the freshest budget.
+            let (body, _) = self
+                .get(
+                    token,
+                    &format!("/1/user/{user}/activities/{resource}/date/{start}/{end}.json"),
+                )
+                .await?;
+            series.insert(resource, api::parse_time_series(resource, &body)?);
+        }
+        let (body, headers) = self
+            .get(token, &format!("/1/user/{user}/activities/heart/date/{start}/{end}.json"))
+            .await?;
+        let worn = api::parse_heart_range(&body)?;
+        Ok((
+            api::days_from_ranges(dates, &series, &worn),
+            headers,
+            RANGE_RESOURCES.len() as u32 + 1,
+        ))
+    }
+}
+
+fn status_class(status: u16) -> &'static str {
+    match status {
+        200..=299 => "2xx",
+        401 => "401",
+        403 => "403",
+        429 => "429",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// Longest span fetched with one set of range requests (the heart-rate range allows a year).
+const MAX_RANGE_DAYS: i64 = 365;
+
+#[async_trait::async_trait]
+impl ActivityProvider for FitbitApi {
+    fn name(&self) -> &'static str {
+        "fitbit"
+    }
+
+    fn request_cost(&self, dates: usize) -> u32 {
+        api::request_cost(dates)
+    }
+
+    async fn refresh(&self, refresh_token: &SecretString) -> Result<TokenGrant, ProviderError> {
+        let response = self
+            .http
+            .post(&self.settings.token_url)
+            .basic_auth(&self.settings.client_id, Some(self.settings.client_secret.expose_secret()))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token.expose_secret()),
+            ])
+            .send()
+            .await
+            .map_err(Self::transient)?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await.map_err(Self::transient)?;
+        metrics::counter!("fitex_provider_token_refreshes_total", "provider" => "fitbit", "status" => status_class(status))
+            .increment(1);
+        match status {
+            200..=299 => oauth::parse_token_response(&body, Utc::now()),
+            400 | 401 => {
+                let (kind, message) = api::error_type(&body);
+                if kind == "invalid_grant" || kind == "invalid_token" || kind == "expired_token" {
+                    Err(ProviderError::InvalidGrant(message))
+                } else {
+                    Err(ProviderError::Permanent(format!(
+                        "token endpoint HTTP {status}: {kind} {message}"
+                    )))
+                }
+            }
+            _ => Err(api::classify_error(status, &body, None, Utc::now())),
+        }
+    }
+
+    async fn fetch_days(
+        &self,
+        access_token: &SecretString,
+        user_id: &str,
+        dates: &[NaiveDate],
+    ) -> Result<Fetched, ProviderError> {
+        let mut dates = dates.to_vec();
+        dates.sort();
+        dates.dedup();
+        let mut fetched = Fetched { days: Vec::new(), requests: 0, budget: None };
+        // Contiguous chunks no longer than a range request allows.
+        let mut chunks: Vec<Vec<NaiveDate>> = Vec::new();
+        for date in dates {
+            match chunks.last_mut() {
+                Some(chunk) if (date - chunk[0]).num_days() < MAX_RANGE_DAYS => chunk.push(date),
+                _ => chunks.push(vec![date]),
+            }
+        }
+        for chunk in chunks {
+            let (days, rate, requests) = if api::use_range_requests(&chunk) {
+                self.fetch_range(access_token, user_id, &chunk).await?
+            } else {
+                self.fetch_per_day(access_token, user_id, &chunk).await?
+            };
+            fetched.days.extend(days);
+            fetched.requests += requests;
+            fetched.budget = rate.budget(Utc::now()).or(fetched.budget);
+        }
+        Ok(fetched)
+    }
+
+    async fn time_zone(
+        &self,
+        access_token: &SecretString,
+        user_id: &str,
+    ) -> Result<String, ProviderError> {
+        #[derive(serde::Deserialize)]
+        struct Profile {
+            user: ProfileUser,
+        }
+        #[derive(serde::Deserialize)]
+        struct ProfileUser {
+            timezone: String,
+        }
+        let (body, _) = self.get(access_token, &format!("/1/user/{user_id}/profile.json")).await?;
+        let profile: Profile = serde_json::from_slice(&body)
+            .map_err(|e| ProviderError::Permanent(format!("unreadable profile: {e}")))?;
+        Ok(profile.user.timezone)
+    }
+}

@@ -1,0 +1,118 @@
+//! The provider seam. The fetcher speaks to wearable platforms only through [`ActivityProvider`];
+//! Fitbit implements it (`fitex-fitbit`), and another platform is added by implementing it too,
+//! without touching the pipeline.
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+/// One user's activity on one of their local (civil) dates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DayActivity {
+    pub date: NaiveDate,
+    pub steps: i32,
+    pub distance_km: f64,
+    pub sedentary_minutes: i32,
+    pub lightly_active_minutes: i32,
+    pub fairly_active_minutes: i32,
+    pub very_active_minutes: i32,
+    /// Minutes with a heart-rate signal (the wear-time estimate); `None` when the provider gave
+    /// no such signal for the day.
+    pub worn_minutes: Option<i32>,
+}
+
+/// What the provider said about the user's remaining request budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateBudget {
+    pub limit: u32,
+    pub remaining: u32,
+    /// When the budget is renewed.
+    pub resets_at: DateTime<Utc>,
+}
+
+/// The result of fetching days: the data, how many requests it cost, and the budget left.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fetched {
+    pub days: Vec<DayActivity>,
+    pub requests: u32,
+    pub budget: Option<RateBudget>,
+}
+
+/// Tokens returned by a token refresh (or code exchange).
+#[derive(Clone)]
+pub struct TokenGrant {
+    pub access_token: SecretString,
+    pub refresh_token: Option<SecretString>,
+    pub expires_at: DateTime<Utc>,
+    pub scopes: String,
+    pub user_id: String,
+}
+
+impl std::fmt::Debug for TokenGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenGrant")
+            .field("expires_at", &self.expires_at)
+            .field("scopes", &self.scopes)
+            .field("user_id", &self.user_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the provider refused a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenProblem {
+    Expired,
+    Invalid,
+    MissingScope,
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum ProviderError {
+    /// 401/403 for the access token: refresh (if possible) or ask the participant to reconnect.
+    #[error("the provider refused the access token ({problem:?}): {message}")]
+    Unauthorized { problem: TokenProblem, message: String },
+    /// The refresh token is no longer valid (used, revoked, expired): only reconnecting helps.
+    #[error("the provider refused the refresh token: {0}")]
+    InvalidGrant(String),
+    /// Over the user's request budget: wait until `retry_after` has passed.
+    #[error("rate limited for {retry_after:?}")]
+    RateLimited { retry_after: Duration },
+    /// 5xx, timeouts, connection failures: worth retrying later.
+    #[error("provider unavailable: {0}")]
+    Transient(String),
+    /// Anything else (a 4xx we cannot fix by waiting, an unreadable answer).
+    #[error("provider request failed: {0}")]
+    Permanent(String),
+}
+
+/// What the pipeline needs from a wearable platform.
+#[async_trait::async_trait]
+pub trait ActivityProvider: Send + Sync {
+    /// Short stable name ("fitbit"), stored with data and connections.
+    fn name(&self) -> &'static str;
+
+    /// Exchanges a refresh token for a new grant. For providers that rotate refresh tokens the old
+    /// one stops working as soon as this succeeds: persist the new one before using it.
+    async fn refresh(&self, refresh_token: &SecretString) -> Result<TokenGrant, ProviderError>;
+
+    /// How many requests `fetch_days` spends on `dates` dates (to stay inside the rate budget).
+    fn request_cost(&self, dates: usize) -> u32;
+
+    /// Fetches `dates` (the user's civil dates) with as few requests as the API allows.
+    async fn fetch_days(
+        &self,
+        access_token: &SecretString,
+        user_id: &str,
+        dates: &[NaiveDate],
+    ) -> Result<Fetched, ProviderError>;
+
+    /// The user's IANA time zone.
+    async fn time_zone(
+        &self,
+        access_token: &SecretString,
+        user_id: &str,
+    ) -> Result<String, ProviderError>;
+}

@@ -1,0 +1,130 @@
+//! Coalescing: the notifications of one poll batch become one unit of work per user, so a burst of
+//! duplicates for a user-day costs one fetch and a user's several dates are fetched together.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+
+/// What one notification asks for, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub provider: String,
+    pub user_id: String,
+    pub kind: ChangeKind,
+    pub event_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// The user's activity changed on this local date.
+    Activity(NaiveDate),
+    /// The user revoked our access.
+    Revoked,
+    /// The user deleted their account.
+    Deleted,
+    /// A collection the pipeline does not use (sleep, foods, body, ...).
+    Ignored,
+}
+
+impl ChangeKind {
+    /// From a Fitbit `collectionType` and `date`.
+    pub fn from_collection(collection_type: &str, date: &str) -> Self {
+        match collection_type {
+            "activities" => match date.parse() {
+                Ok(date) => ChangeKind::Activity(date),
+                Err(_) => ChangeKind::Ignored,
+            },
+            "userRevokedAccess" => ChangeKind::Revoked,
+            "deleteUser" => ChangeKind::Deleted,
+            _ => ChangeKind::Ignored,
+        }
+    }
+}
+
+/// One user's work from a batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserWork {
+    pub dates: BTreeSet<NaiveDate>,
+    pub revoked: bool,
+    pub deleted: bool,
+    /// How many notifications this work stands for (for the metrics).
+    pub notifications: usize,
+    pub event_ids: Vec<String>,
+}
+
+/// Groups changes by (provider, user). Deletion wins over everything; revocation over fetching.
+pub fn coalesce(changes: impl IntoIterator<Item = Change>) -> BTreeMap<(String, String), UserWork> {
+    let mut work: BTreeMap<(String, String), UserWork> = BTreeMap::new();
+    for change in changes {
+        let entry = work.entry((change.provider, change.user_id)).or_default();
+        entry.notifications += 1;
+        entry.event_ids.push(change.event_id);
+        match change.kind {
+            ChangeKind::Activity(date) => {
+                entry.dates.insert(date);
+            }
+            ChangeKind::Revoked => entry.revoked = true,
+            ChangeKind::Deleted => entry.deleted = true,
+            ChangeKind::Ignored => {}
+        }
+    }
+    work
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(user: &str, kind: ChangeKind) -> Change {
+        Change { provider: "fitbit".into(), user_id: user.into(), kind, event_id: "e".into() }
+    }
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
+    }
+
+    #[test]
+    fn a_burst_for_one_user_day_is_one_unit_with_one_date() {
+        let work = coalesce((0..20).map(|_| change("A", ChangeKind::Activity(day(20)))));
+        assert_eq!(work.len(), 1);
+        let a = &work[&("fitbit".to_string(), "A".to_string())];
+        assert_eq!(a.dates, BTreeSet::from([day(20)]));
+        assert_eq!(a.notifications, 20);
+    }
+
+    #[test]
+    fn a_users_several_dates_come_together_and_users_stay_apart() {
+        let work = coalesce([
+            change("A", ChangeKind::Activity(day(20))),
+            change("B", ChangeKind::Activity(day(20))),
+            change("A", ChangeKind::Activity(day(21))),
+            change("A", ChangeKind::Ignored),
+        ]);
+        assert_eq!(work.len(), 2);
+        assert_eq!(work[&("fitbit".into(), "A".into())].dates, BTreeSet::from([day(20), day(21)]));
+        assert_eq!(work[&("fitbit".into(), "B".into())].dates.len(), 1);
+    }
+
+    #[test]
+    fn revocation_and_deletion_are_flagged() {
+        let work = coalesce([
+            change("A", ChangeKind::Activity(day(20))),
+            change("A", ChangeKind::Revoked),
+            change("B", ChangeKind::Deleted),
+        ]);
+        assert!(work[&("fitbit".into(), "A".into())].revoked);
+        assert!(work[&("fitbit".into(), "B".into())].deleted);
+    }
+
+    #[test]
+    fn collection_types_map_to_kinds() {
+        assert_eq!(
+            ChangeKind::from_collection("activities", "2026-11-20"),
+            ChangeKind::Activity(day(20))
+        );
+        assert_eq!(ChangeKind::from_collection("activities", ""), ChangeKind::Ignored);
+        assert_eq!(ChangeKind::from_collection("userRevokedAccess", ""), ChangeKind::Revoked);
+        assert_eq!(ChangeKind::from_collection("deleteUser", ""), ChangeKind::Deleted);
+        assert_eq!(ChangeKind::from_collection("sleep", "2026-11-20"), ChangeKind::Ignored);
+    }
+}

@@ -1,0 +1,319 @@
+//! Consuming notifications (and their retries) in batches: decode, coalesce per user, sync users
+//! concurrently, send transient failures to the retry topic and hopeless ones to the dead-letter
+//! topic, then — only when all of that is durable — commit the batch's offsets.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, Utc};
+use fitex_common::kafka::RecoveringProducer;
+use fitex_common::outbox::{self, OutgoingRecord};
+use fitex_common::shutdown::Shutdown;
+use fitex_common::trace_context::TraceParent;
+use fitex_proto::{content_type, DeadLetter, Message as _, ProviderNotification, Timestamp};
+use futures::StreamExt;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{Headers, Message, OwnedMessage};
+use rdkafka::{Offset, TopicPartitionList};
+use uuid::Uuid;
+
+use crate::coalesce::{coalesce, Change, ChangeKind, UserWork};
+use crate::store;
+use crate::sync::{Fetcher, SyncError, SyncOutcome};
+
+/// Header names on retry records.
+pub const ATTEMPT_HEADER: &str = "attempt";
+pub const NOT_BEFORE_HEADER: &str = "not_before_ms";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumeError {
+    #[error("Kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("could not hand failed events to the retry or dead-letter topic: {0}")]
+    Handoff(String),
+}
+
+/// One consumed record, detached from the consumer.
+struct Record {
+    message: OwnedMessage,
+    headers: BTreeMap<String, String>,
+}
+
+impl Record {
+    fn new(message: OwnedMessage) -> Self {
+        let headers = message
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| {
+                        (
+                            h.key.to_string(),
+                            String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self { message, headers }
+    }
+
+    fn attempt(&self) -> u32 {
+        self.headers.get(ATTEMPT_HEADER).and_then(|a| a.parse().ok()).unwrap_or(0)
+    }
+
+    fn not_before_ms(&self) -> i64 {
+        self.headers.get(NOT_BEFORE_HEADER).and_then(|a| a.parse().ok()).unwrap_or(0)
+    }
+
+    fn key(&self) -> String {
+        self.message.key().map(|k| String::from_utf8_lossy(k).into_owned()).unwrap_or_default()
+    }
+
+    fn payload(&self) -> &[u8] {
+        self.message.payload().unwrap_or_default()
+    }
+}
+
+/// Waits for the first record, then gathers more until `max` or `window` has passed.
+async fn collect_batch(
+    consumer: &StreamConsumer,
+    max: usize,
+    window: Duration,
+) -> Result<Vec<Record>, rdkafka::error::KafkaError> {
+    let first = consumer.recv().await?.detach();
+    let mut batch = vec![Record::new(first)];
+    let deadline = tokio::time::Instant::now() + window;
+    while batch.len() < max {
+        match tokio::time::timeout_at(deadline, consumer.recv()).await {
+            Ok(Ok(message)) => batch.push(Record::new(message.detach())),
+            Ok(Err(error)) => return Err(error),
+            Err(_) => break,
+        }
+    }
+    Ok(batch)
+}
+
+/// Runs until `shutdown`: each batch is processed and its offsets committed.
+pub async fn run(
+    fetcher: Arc<Fetcher>,
+    producer: RecoveringProducer,
+    consumer: StreamConsumer,
+    shutdown: Shutdown,
+) -> Result<(), ConsumeError> {
+    let window = Duration::from_millis(fetcher.settings.batch_window_ms);
+    loop {
+        let batch = tokio::select! {
+            _ = shutdown.wait() => return Ok(()),
+            batch = collect_batch(&consumer, fetcher.settings.batch_max.max(1), window) => batch?,
+        };
+        // Retry records wait for their time (the topic is in roughly due order).
+        let due = batch.iter().map(Record::not_before_ms).max().unwrap_or(0);
+        let wait_ms = due - Utc::now().timestamp_millis();
+        if wait_ms > 0 {
+            tokio::select! {
+                _ = shutdown.wait() => return Ok(()),
+                _ = tokio::time::sleep(Duration::from_millis(wait_ms as u64)) => {}
+            }
+        }
+        let started = Instant::now();
+        process_batch(&fetcher, &producer, &batch).await?;
+        commit(&consumer, &batch)?;
+        metrics::histogram!("fitex_fetcher_batch_seconds").record(started.elapsed().as_secs_f64());
+    }
+}
+
+fn commit(consumer: &StreamConsumer, batch: &[Record]) -> Result<(), rdkafka::error::KafkaError> {
+    let mut next: HashMap<(String, i32), i64> = HashMap::new();
+    for record in batch {
+        let key = (record.message.topic().to_string(), record.message.partition());
+        let offset = record.message.offset() + 1;
+        next.entry(key).and_modify(|o| *o = (*o).max(offset)).or_insert(offset);
+    }
+    let mut list = TopicPartitionList::new();
+    for ((topic, partition), offset) in next {
+        list.add_partition_offset(&topic, partition, Offset::Offset(offset))?;
+    }
+    consumer.commit(&list, CommitMode::Sync)
+}
+
+/// Processes one batch; returns only when every record is stored, deferred, or handed to the
+/// retry or dead-letter topic.
+async fn process_batch(
+    fetcher: &Fetcher,
+    producer: &RecoveringProducer,
+    batch: &[Record],
+) -> Result<(), ConsumeError> {
+    let mut handoff: Vec<OutgoingRecord> = Vec::new();
+    let mut changes = Vec::new();
+    let mut records_by_user: HashMap<(String, String), Vec<&Record>> = HashMap::new();
+    for record in batch {
+        match ProviderNotification::decode(record.payload()) {
+            Ok(event) => {
+                let provider = provider_name(event.provider);
+                let user = (provider.to_string(), event.owner_id.clone());
+                records_by_user.entry(user).or_default().push(record);
+                changes.push(Change {
+                    provider: provider.to_string(),
+                    user_id: event.owner_id,
+                    kind: ChangeKind::from_collection(&event.collection_type, &event.date),
+                    event_id: event.event_id,
+                });
+            }
+            Err(error) => {
+                metrics::counter!("fitex_fetcher_notifications_total", "outcome" => "undecodable")
+                    .increment(1);
+                handoff.push(dead_letter(
+                    fetcher,
+                    record,
+                    &format!("undecodable payload: {error}"),
+                    record.attempt(),
+                ));
+            }
+        }
+    }
+    metrics::counter!("fitex_fetcher_notifications_total", "outcome" => "received")
+        .increment(changes.len() as u64);
+    let work = coalesce(changes);
+    let concurrency = fetcher.settings.concurrency.max(1);
+    let results: Vec<((String, String), Result<(), SyncError>)> = futures::stream::iter(work)
+        .map(|(user, work)| async move {
+            let result = sync_work(fetcher, &user, &work).await;
+            (user, result)
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+
+    let policy = fetcher.settings.retry_policy();
+    for (user, result) in results {
+        let Err(error) = result else { continue };
+        let records = records_by_user.get(&user).map(Vec::as_slice).unwrap_or_default();
+        for record in records {
+            let attempts = record.attempt() + 1;
+            match &error {
+                SyncError::Transient(reason) if !policy.exhausted(attempts) => {
+                    handoff.push(retry(fetcher, record, attempts, reason));
+                }
+                SyncError::Transient(reason) => handoff.push(dead_letter(
+                    fetcher,
+                    record,
+                    &format!("gave up after {attempts} attempts: {reason}"),
+                    attempts,
+                )),
+                SyncError::Permanent(reason) => {
+                    handoff.push(dead_letter(fetcher, record, reason, attempts))
+                }
+            }
+        }
+    }
+    if handoff.is_empty() {
+        return Ok(());
+    }
+    let failures = outbox::send_all(producer, &handoff, Duration::from_secs(10)).await;
+    match failures.first() {
+        None => Ok(()),
+        Some((_, failure)) => Err(ConsumeError::Handoff(failure.to_string())),
+    }
+}
+
+fn provider_name(provider: i32) -> &'static str {
+    match fitex_proto::Provider::try_from(provider) {
+        Ok(fitex_proto::Provider::GoogleHealth) => "google_health",
+        _ => "fitbit",
+    }
+}
+
+async fn sync_work(
+    fetcher: &Fetcher,
+    (provider, user_id): &(String, String),
+    work: &UserWork,
+) -> Result<(), SyncError> {
+    let Some(connection) = store::find_connection(&fetcher.pool, provider, user_id).await? else {
+        metrics::counter!("fitex_fetcher_notifications_total", "outcome" => "unknown_user")
+            .increment(work.notifications as u64);
+        tracing::info!(user = %user_id, "notification for a user with no connection; ignored");
+        return Ok(());
+    };
+    if work.deleted {
+        store::delete_participant(&fetcher.pool, connection.participant_id).await?;
+        tracing::info!(user = %user_id, "participant deleted their account; their data is deleted");
+        return Ok(());
+    }
+    if work.revoked {
+        store::disconnect(&fetcher.pool, connection.id).await?;
+        tracing::info!(user = %user_id, "participant revoked access; tokens deleted");
+        return Ok(());
+    }
+    let dates: Vec<NaiveDate> = work.dates.iter().copied().collect();
+    let trace = TraceParent::new_root();
+    let outcome = fetcher.sync_user(&connection, &dates, &trace).await;
+    let label = match &outcome {
+        Ok(SyncOutcome::Stored { .. }) => "stored",
+        Ok(SyncOutcome::Deferred(_)) => "deferred",
+        Ok(SyncOutcome::ReconnectRequired(_)) => "reconnect_required",
+        Ok(SyncOutcome::Nothing) => "nothing",
+        Err(SyncError::Transient(_)) => "transient_error",
+        Err(SyncError::Permanent(_)) => "permanent_error",
+    };
+    metrics::counter!("fitex_fetcher_user_syncs_total", "outcome" => label).increment(1);
+    outcome.map(|_| ())
+}
+
+fn retry(fetcher: &Fetcher, record: &Record, attempts: u32, reason: &str) -> OutgoingRecord {
+    let delay = fetcher.settings.retry_policy().delay(attempts, rand::random::<f64>());
+    let not_before = Utc::now().timestamp_millis() + delay.as_millis() as i64;
+    let mut headers: Vec<(String, String)> = record
+        .headers
+        .iter()
+        .filter(|(k, _)| {
+            k.as_str() != ATTEMPT_HEADER
+                && k.as_str() != NOT_BEFORE_HEADER
+                && k.as_str() != "last_error"
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    headers.push((ATTEMPT_HEADER.into(), attempts.to_string()));
+    headers.push((NOT_BEFORE_HEADER.into(), not_before.to_string()));
+    headers.push(("last_error".into(), reason.chars().take(500).collect()));
+    metrics::counter!("fitex_fetcher_retries_total").increment(1);
+    tracing::info!(key = %record.key(), attempts, ?delay, %reason, "retrying later");
+    OutgoingRecord {
+        event_id: Uuid::now_v7(),
+        topic: fetcher.topics.fetch_retries.clone(),
+        key: record.key(),
+        payload: record.payload().to_vec(),
+        headers,
+    }
+}
+
+fn dead_letter(fetcher: &Fetcher, record: &Record, reason: &str, attempts: u32) -> OutgoingRecord {
+    let now = Utc::now();
+    let event_id =
+        record.headers.get("event_id").cloned().unwrap_or_else(|| Uuid::now_v7().to_string());
+    let letter = DeadLetter {
+        event_id: event_id.clone(),
+        source_topic: record.message.topic().to_string(),
+        payload: record.payload().to_vec(),
+        headers: record.headers.clone().into_iter().collect(),
+        reason: reason.to_string(),
+        attempts: attempts as i32,
+        dead_lettered_at: Some(Timestamp {
+            seconds: now.timestamp(),
+            nanos: now.timestamp_subsec_nanos() as i32,
+        }),
+    };
+    metrics::counter!("fitex_fetcher_dead_lettered_total").increment(1);
+    tracing::warn!(key = %record.key(), %reason, attempts, "dead-lettered");
+    OutgoingRecord {
+        event_id: Uuid::now_v7(),
+        topic: fetcher.topics.dead_letters.clone(),
+        key: record.key(),
+        payload: letter.encode_to_vec(),
+        headers: vec![
+            ("event_id".into(), event_id),
+            ("content-type".into(), content_type::DEAD_LETTER.into()),
+            ("reason".into(), reason.chars().take(500).collect()),
+        ],
+    }
+}

@@ -1,0 +1,15 @@
+//! The fetcher: consumes provider notifications, fetches the changed days from the provider with
+//! the participant's token (refreshed single-flight, within the rate budget), stores them and
+//! publishes an activity event per changed day.
+
+pub mod coalesce;
+pub mod consumer;
+pub mod pending;
+pub mod retry;
+pub mod settings;
+pub mod startup;
+pub mod store;
+pub mod sync;
+
+pub use settings::Settings;
+pub use startup::Application;

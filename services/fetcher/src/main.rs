@@ -1,0 +1,11 @@
+use anyhow::Context;
+use fitex_fetcher::{Application, Settings};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings: Settings = fitex_common::config::load().context("loading configuration")?;
+    fitex_common::telemetry::init("fetcher", &settings.telemetry);
+    let app = Application::build(settings).await.context("starting the fetcher")?;
+    tracing::info!(port = app.port(), "fetcher running");
+    app.run_until_stopped().await
+}

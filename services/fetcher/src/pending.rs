@@ -1,0 +1,73 @@
+//! Days waiting in `pending_fetches` (rate-limited, backfill, missed while reconnection was
+//! required) are fetched when due, a connection at a time, within the same budget rules.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{NaiveDate, Utc};
+use fitex_common::shutdown::Shutdown;
+use fitex_common::trace_context::TraceParent;
+use futures::StreamExt;
+
+use crate::store;
+use crate::sync::{Fetcher, SyncError, PENDING_RETRY_DELAY};
+
+/// How long a claimed pending day stays invisible to other replicas.
+const LEASE: chrono::Duration = chrono::Duration::minutes(5);
+
+/// One pass: claims due days, syncs each connection's days together. Returns days claimed.
+pub async fn run_once(fetcher: &Fetcher, limit: i64) -> Result<usize, sqlx::Error> {
+    let claimed = store::claim_due_pending(&fetcher.pool, limit, LEASE).await?;
+    let count = claimed.len();
+    let mut by_connection: BTreeMap<i64, Vec<NaiveDate>> = BTreeMap::new();
+    for (connection, day) in claimed {
+        by_connection.entry(connection).or_default().push(day);
+    }
+    futures::stream::iter(by_connection)
+        .for_each_concurrent(fetcher.settings.concurrency.max(1), |(connection_id, days)| async move {
+            if let Err(error) = sync_pending(fetcher, connection_id, &days).await {
+                tracing::warn!(connection = connection_id, %error, "pending fetch failed; will retry");
+                let later = Utc::now() + chrono::Duration::from_std(PENDING_RETRY_DELAY).unwrap_or_default();
+                if let Err(error) = store::defer(&fetcher.pool, connection_id, &days, "retry", later).await {
+                    tracing::warn!(%error, "could not re-defer pending days (their lease expires anyway)");
+                }
+            }
+        })
+        .await;
+    Ok(count)
+}
+
+async fn sync_pending(
+    fetcher: &Fetcher,
+    connection_id: i64,
+    days: &[NaiveDate],
+) -> Result<(), SyncError> {
+    let Some(connection) = store::connection_by_id(&fetcher.pool, connection_id).await? else {
+        return Ok(());
+    };
+    fetcher.sync_user(&connection, days, &TraceParent::new_root()).await.map(|_| ())
+}
+
+pub async fn run(fetcher: Arc<Fetcher>, shutdown: Shutdown) {
+    let interval = Duration::from_millis(fetcher.settings.pending_poll_ms);
+    loop {
+        match run_once(&fetcher, 200).await {
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "pending fetch pass failed"),
+        }
+        if let Ok(count) = sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM provider_connections WHERE sync_status = 'reconnect_required'",
+        )
+        .fetch_one(&fetcher.pool)
+        .await
+        {
+            metrics::gauge!("fitex_fetcher_users_reconnect_required").set(count as f64);
+        }
+        tokio::select! {
+            _ = shutdown.wait() => break,
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
+}

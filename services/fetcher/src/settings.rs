@@ -1,0 +1,70 @@
+use std::time::Duration;
+
+use fitex_common::database::DatabaseSettings;
+use fitex_common::kafka::KafkaSettings;
+use fitex_common::telemetry::TelemetrySettings;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::retry::RetryPolicy;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    #[serde(default)]
+    pub telemetry: TelemetrySettings,
+    pub database: DatabaseSettings,
+    pub kafka: KafkaSettings,
+    pub fetcher: FetcherSettings,
+    pub fitbit_api: FitbitApiConfig,
+    pub tokens: TokenSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FetcherSettings {
+    /// Address of the health and metrics endpoints.
+    pub host: String,
+    pub port: u16,
+    pub group_id: String,
+    /// A batch closes at this many notifications or after `batch_window_ms`, whichever first;
+    /// notifications within one batch are coalesced.
+    pub batch_max: usize,
+    pub batch_window_ms: u64,
+    /// Users fetched at once.
+    pub concurrency: usize,
+    pub max_attempts: u32,
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    /// Days fetched for a newly connected participant.
+    pub backfill_days: u32,
+    /// Refresh an access token this long before it expires.
+    pub refresh_margin_s: i64,
+    /// Flag a pasted (non-refreshable) token this many days before it expires.
+    pub implicit_expiry_warning_days: i64,
+    pub pending_poll_ms: u64,
+    pub relay_interval_ms: u64,
+}
+
+impl FetcherSettings {
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: self.max_attempts.max(1),
+            base: Duration::from_millis(self.retry_base_ms),
+            max: Duration::from_millis(self.retry_max_ms),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FitbitApiConfig {
+    pub api_base_url: String,
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub request_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TokenSettings {
+    /// `"<id>:<base64 of 32 random bytes>"`, newest first; the first encrypts, all decrypt.
+    pub encryption_keys: Vec<SecretString>,
+}

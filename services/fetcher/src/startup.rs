@@ -1,0 +1,178 @@
+//! Wiring: the provider, the consumers (notifications and retries), the pending-fetch loop, the
+//! outbox relay, and the health/metrics server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{App, HttpServer};
+use fitex_common::health::{ops_routes, Readiness, ReadyWhen};
+use fitex_common::kafka::RecoveringProducer;
+use fitex_common::shutdown::Shutdown;
+use fitex_common::token_cipher::TokenCipher;
+use fitex_common::{database, kafka, outbox};
+use fitex_fitbit::{FitbitApi, FitbitApiSettings};
+use fitex_provider::ActivityProvider;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::producer::Producer;
+use tokio::task::JoinHandle;
+
+use crate::settings::Settings;
+use crate::sync::{Fetcher, OUTBOX_SOURCE};
+use crate::{consumer, pending};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("could not bind {0}: {1}")]
+    Bind(String, std::io::Error),
+    #[error("Kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("token encryption: {0}")]
+    Cipher(#[from] fitex_common::token_cipher::CipherError),
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    tasks: Vec<JoinHandle<()>>,
+    consumers: Vec<JoinHandle<Result<(), consumer::ConsumeError>>>,
+    producer: RecoveringProducer,
+    shutdown: Shutdown,
+    pub fetcher: Arc<Fetcher>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let provider: Arc<dyn ActivityProvider> = Arc::new(FitbitApi::new(FitbitApiSettings {
+            api_base_url: settings.fitbit_api.api_base_url.clone(),
+            token_url: settings.fitbit_api.token_url.clone(),
+            client_id: settings.fitbit_api.client_id.clone(),
+            client_secret: settings.fitbit_api.client_secret.clone(),
+            request_timeout: Duration::from_millis(settings.fitbit_api.request_timeout_ms),
+        })?);
+        Self::build_with_provider(settings, provider).await
+    }
+
+    /// As `build`, with the provider given (another platform, or a test double of the seam).
+    pub async fn build_with_provider(
+        settings: Settings,
+        provider: Arc<dyn ActivityProvider>,
+    ) -> Result<Self, StartupError> {
+        let address = format!("{}:{}", settings.fetcher.host, settings.fetcher.port);
+        let listener =
+            TcpListener::bind(&address).map_err(|e| StartupError::Bind(address.clone(), e))?;
+        let port = listener.local_addr().map_err(|e| StartupError::Bind(address, e))?.port();
+        let cipher = Arc::new(TokenCipher::from_config(&settings.tokens.encryption_keys)?);
+        let pool = settings.database.lazy_pool();
+        let producer = settings.kafka.recovering_producer("fitex-fetcher")?;
+        let relay_wake = Arc::new(tokio::sync::Notify::new());
+        let fetcher = Arc::new(Fetcher {
+            pool: pool.clone(),
+            provider,
+            cipher,
+            topics: settings.kafka.topics.clone(),
+            settings: settings.fetcher.clone(),
+            relay_wake: relay_wake.clone(),
+        });
+        let shutdown = Shutdown::new();
+
+        let mut consumers = Vec::new();
+        for (topic, group) in [
+            (&settings.kafka.topics.notifications, settings.fetcher.group_id.clone()),
+            (
+                &settings.kafka.topics.fetch_retries,
+                format!("{}-retries", settings.fetcher.group_id),
+            ),
+        ] {
+            let consumer: StreamConsumer =
+                settings.kafka.consumer_config(&group, "fitex-fetcher").create()?;
+            consumer.subscribe(&[topic.as_str()])?;
+            consumers.push(tokio::spawn(consumer::run(
+                fetcher.clone(),
+                producer.clone(),
+                consumer,
+                shutdown.clone(),
+            )));
+        }
+        let tasks = vec![
+            tokio::spawn(pending::run(fetcher.clone(), shutdown.clone())),
+            tokio::spawn(outbox::run_relay(
+                pool.clone(),
+                producer.clone(),
+                outbox::RelaySettings {
+                    source: OUTBOX_SOURCE,
+                    interval: Duration::from_millis(settings.fetcher.relay_interval_ms),
+                    batch_size: 500,
+                    deadline: Duration::from_secs(5),
+                    wake: relay_wake,
+                },
+                shutdown.clone(),
+            )),
+        ];
+
+        let readiness = {
+            let (producer, pool) = (producer.clone(), pool.clone());
+            Readiness::new(ReadyWhen::All)
+                .check("kafka", move || {
+                    let producer = producer.clone();
+                    async move {
+                        kafka::ping(&producer.get(), Duration::from_secs(1))
+                            .await
+                            .map_err(|e| e.to_string())
+                    }
+                })
+                .check("database", move || {
+                    let pool = pool.clone();
+                    async move { database::ping(&pool).await.map_err(|e| e.to_string()) }
+                })
+        };
+        let metrics_handle = fitex_common::metrics::prometheus();
+        let server = HttpServer::new(move || {
+            App::new().configure(ops_routes(readiness.clone(), metrics_handle.clone()))
+        })
+        .workers(1)
+        .listen(listener)
+        .map_err(|e| StartupError::Bind(format!("port {port}"), e))?
+        .run();
+        Ok(Self { port, server, tasks, consumers, producer, shutdown, fetcher })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Runs until SIGTERM/SIGINT (or `handle().stop`), or until a consumer fails for good (then
+    /// the error is returned and the process should exit, so uncommitted records are redelivered).
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Application { server, tasks, consumers, producer, shutdown, .. } = self;
+        let handle = server.handle();
+        let server_task = tokio::spawn(server);
+        let mut consumers = futures::future::select_all(consumers);
+        let result = tokio::select! {
+            served = server_task => served.map_err(anyhow::Error::from).and_then(|r| r.map_err(anyhow::Error::from)),
+            (finished, _, _) = &mut consumers => {
+                handle.stop(true).await;
+                match finished {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(error)) => Err(anyhow::Error::from(error).context("a consumer stopped")),
+                    Err(join) => Err(anyhow::Error::from(join).context("a consumer panicked")),
+                }
+            }
+        };
+        shutdown.trigger();
+        for task in tasks {
+            let _ = task.await;
+        }
+        let producer = producer.get();
+        let _ = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10))).await;
+        tracing::info!("fetcher stopped");
+        result
+    }
+}

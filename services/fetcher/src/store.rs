@@ -1,0 +1,468 @@
+//! The fetcher's tables: participants, provider connections (tokens and sync status), activity
+//! days and pending fetches.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use fitex_common::token_cipher::TokenCipher;
+use fitex_provider::{DayActivity, RateBudget, TokenGrant};
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::{PgPool, Postgres, Transaction};
+
+/// Sync status shown to participants and operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncStatus {
+    Active,
+    /// The provider refused our access (expired, revoked, missing scope): the participant must
+    /// reconnect; nothing is fetched until then, and missed days are fetched afterwards.
+    ReconnectRequired,
+    /// The participant revoked access at the provider.
+    Disconnected,
+}
+
+impl SyncStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncStatus::Active => "active",
+            SyncStatus::ReconnectRequired => "reconnect_required",
+            SyncStatus::Disconnected => "disconnected",
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        match text {
+            "reconnect_required" => SyncStatus::ReconnectRequired,
+            "disconnected" => SyncStatus::Disconnected,
+            _ => SyncStatus::Active,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// Authorization code + PKCE: a refresh token keeps access alive.
+    AuthorizationCode,
+    /// A long-lived token the participant pasted (implicit grant): it cannot be refreshed.
+    Implicit,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::AuthorizationCode => "authorization_code",
+            TokenKind::Implicit => "implicit",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub id: i64,
+    pub participant_id: i64,
+    pub provider: String,
+    pub provider_user_id: String,
+    pub token_kind: Option<TokenKind>,
+    pub access_token: Option<Vec<u8>>,
+    pub refresh_token: Option<Vec<u8>>,
+    pub access_expires_at: Option<DateTime<Utc>>,
+    pub token_version: i64,
+    pub sync_status: SyncStatus,
+    pub time_zone: String,
+    pub time_zone_checked_at: Option<DateTime<Utc>>,
+    pub rate_remaining: Option<i32>,
+    pub rate_resets_at: Option<DateTime<Utc>>,
+}
+
+type ConnectionRow = (
+    i64,
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+    Option<DateTime<Utc>>,
+    i64,
+    String,
+    String,
+    Option<DateTime<Utc>>,
+    Option<i32>,
+    Option<DateTime<Utc>>,
+);
+
+const CONNECTION_COLUMNS: &str =
+    "c.id, c.participant_id, c.provider, c.provider_user_id, c.token_kind,
+    c.access_token, c.refresh_token, c.access_expires_at, c.token_version, c.sync_status,
+    p.time_zone, c.time_zone_checked_at, c.rate_remaining, c.rate_resets_at";
+
+fn connection_from(row: ConnectionRow) -> Connection {
+    Connection {
+        id: row.0,
+        participant_id: row.1,
+        provider: row.2,
+        provider_user_id: row.3,
+        token_kind: match row.4.as_deref() {
+            Some("authorization_code") => Some(TokenKind::AuthorizationCode),
+            Some("implicit") => Some(TokenKind::Implicit),
+            _ => None,
+        },
+        access_token: row.5,
+        refresh_token: row.6,
+        access_expires_at: row.7,
+        token_version: row.8,
+        sync_status: SyncStatus::parse(&row.9),
+        time_zone: row.10,
+        time_zone_checked_at: row.11,
+        rate_remaining: row.12,
+        rate_resets_at: row.13,
+    }
+}
+
+pub async fn find_connection(
+    pool: &PgPool,
+    provider: &str,
+    provider_user_id: &str,
+) -> Result<Option<Connection>, sqlx::Error> {
+    let row: Option<ConnectionRow> = sqlx::query_as(&format!(
+        "SELECT {CONNECTION_COLUMNS} FROM provider_connections c
+         JOIN participants p ON p.id = c.participant_id
+         WHERE c.provider = $1 AND c.provider_user_id = $2"
+    ))
+    .bind(provider)
+    .bind(provider_user_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(connection_from))
+}
+
+pub async fn connection_by_id(pool: &PgPool, id: i64) -> Result<Option<Connection>, sqlx::Error> {
+    let row: Option<ConnectionRow> = sqlx::query_as(&format!(
+        "SELECT {CONNECTION_COLUMNS} FROM provider_connections c
+         JOIN participants p ON p.id = c.participant_id WHERE c.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(connection_from))
+}
+
+/// Locks the connection row for a token refresh (single flight across replicas).
+pub async fn lock_connection(
+    tx: &mut Transaction<'_, Postgres>,
+    id: i64,
+) -> Result<Option<Connection>, sqlx::Error> {
+    let row: Option<ConnectionRow> = sqlx::query_as(&format!(
+        "SELECT {CONNECTION_COLUMNS} FROM provider_connections c
+         JOIN participants p ON p.id = c.participant_id WHERE c.id = $1 FOR UPDATE OF c"
+    ))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(connection_from))
+}
+
+pub fn access_context(connection_id: i64) -> String {
+    format!("provider_connections {connection_id} access_token")
+}
+
+pub fn refresh_context(connection_id: i64) -> String {
+    format!("provider_connections {connection_id} refresh_token")
+}
+
+/// Stores a new token grant (encrypted), bumps the version and reactivates the connection.
+pub async fn store_grant(
+    tx: &mut Transaction<'_, Postgres>,
+    cipher: &TokenCipher,
+    connection_id: i64,
+    kind: TokenKind,
+    grant: &TokenGrant,
+) -> Result<(), sqlx::Error> {
+    let access = cipher.encrypt(grant.access_token.expose_secret(), &access_context(connection_id));
+    let refresh = grant
+        .refresh_token
+        .as_ref()
+        .map(|t| cipher.encrypt(t.expose_secret(), &refresh_context(connection_id)));
+    sqlx::query(
+        "UPDATE provider_connections SET token_kind = $2, access_token = $3, refresh_token = $4,
+             access_expires_at = $5, scopes = $6, token_version = token_version + 1,
+             sync_status = 'active', status_reason = NULL, status_changed_at = now()
+         WHERE id = $1",
+    )
+    .bind(connection_id)
+    .bind(kind.as_str())
+    .bind(access)
+    .bind(refresh)
+    .bind(grant.expires_at)
+    .bind(&grant.scopes)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Connects (or reconnects) a provider account: creates the participant on first connection,
+/// stores the tokens, makes days missed while disconnected due now, and schedules a backfill of
+/// the last `backfill_days` local dates. Returns the connection id.
+pub async fn connect(
+    pool: &PgPool,
+    cipher: &TokenCipher,
+    provider: &str,
+    kind: TokenKind,
+    grant: &TokenGrant,
+    backfill: &[NaiveDate],
+) -> Result<i64, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let existing: Option<(i64,)> = sqlx::query_as(
+        "SELECT id FROM provider_connections WHERE provider = $1 AND provider_user_id = $2 FOR UPDATE",
+    )
+    .bind(provider)
+    .bind(&grant.user_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let connection_id = match existing {
+        Some((id,)) => id,
+        None => {
+            let (participant_id,): (i64,) =
+                sqlx::query_as("INSERT INTO participants DEFAULT VALUES RETURNING id")
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let (id,): (i64,) = sqlx::query_as(
+                "INSERT INTO provider_connections (participant_id, provider, provider_user_id)
+                 VALUES ($1, $2, $3) RETURNING id",
+            )
+            .bind(participant_id)
+            .bind(provider)
+            .bind(&grant.user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            id
+        }
+    };
+    store_grant(&mut tx, cipher, connection_id, kind, grant).await?;
+    sqlx::query("UPDATE pending_fetches SET not_before = now() WHERE connection_id = $1")
+        .bind(connection_id)
+        .execute(&mut *tx)
+        .await?;
+    add_pending(&mut tx, connection_id, backfill, "backfill", Utc::now()).await?;
+    tx.commit().await?;
+    Ok(connection_id)
+}
+
+pub async fn set_status(
+    pool: &PgPool,
+    connection_id: i64,
+    status: SyncStatus,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE provider_connections SET sync_status = $2, status_reason = $3,
+             status_changed_at = CASE WHEN sync_status = $2 THEN status_changed_at ELSE now() END
+         WHERE id = $1",
+    )
+    .bind(connection_id)
+    .bind(status.as_str())
+    .bind(reason)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The participant revoked access: forget the tokens.
+pub async fn disconnect(pool: &PgPool, connection_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE provider_connections SET access_token = NULL, refresh_token = NULL,
+             access_expires_at = NULL, token_kind = NULL, token_version = token_version + 1,
+             sync_status = 'disconnected', status_reason = 'access was revoked at the provider',
+             status_changed_at = now()
+         WHERE id = $1",
+    )
+    .bind(connection_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The participant deleted their provider account: delete everything of theirs.
+pub async fn delete_participant(pool: &PgPool, participant_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM participants WHERE id = $1")
+        .bind(participant_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn add_pending(
+    tx: &mut Transaction<'_, Postgres>,
+    connection_id: i64,
+    days: &[NaiveDate],
+    reason: &str,
+    not_before: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    if days.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO pending_fetches (connection_id, day, reason, not_before)
+         SELECT $1, d, $3, $4 FROM unnest($2::date[]) AS d
+         ON CONFLICT (connection_id, day) DO UPDATE
+             SET reason = EXCLUDED.reason, not_before = GREATEST(pending_fetches.not_before, EXCLUDED.not_before)",
+    )
+    .bind(connection_id)
+    .bind(days)
+    .bind(reason)
+    .bind(not_before)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Defers `days` of a connection until `not_before` (or until reconnection).
+pub async fn defer(
+    pool: &PgPool,
+    connection_id: i64,
+    days: &[NaiveDate],
+    reason: &str,
+    not_before: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    add_pending(&mut tx, connection_id, days, reason, not_before).await?;
+    tx.commit().await
+}
+
+/// Claims due pending fetches for a while (a lease: a crashed claimer's rows come due again).
+pub async fn claim_due_pending(
+    pool: &PgPool,
+    limit: i64,
+    lease: chrono::Duration,
+) -> Result<Vec<(i64, NaiveDate)>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE pending_fetches SET not_before = now() + $2
+         WHERE (connection_id, day) IN (
+             SELECT connection_id, day FROM pending_fetches
+             WHERE not_before <= now() ORDER BY not_before LIMIT $1 FOR UPDATE SKIP LOCKED)
+         RETURNING connection_id, day",
+    )
+    .bind(limit)
+    .bind(lease)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn record_budget(
+    pool: &PgPool,
+    connection_id: i64,
+    budget: &RateBudget,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE provider_connections SET rate_limit = $2, rate_remaining = $3, rate_resets_at = $4 WHERE id = $1",
+    )
+    .bind(connection_id)
+    .bind(budget.limit as i32)
+    .bind(budget.remaining as i32)
+    .bind(budget.resets_at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_time_zone(
+    pool: &PgPool,
+    connection: &Connection,
+    zone: &str,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("UPDATE participants SET time_zone = $2 WHERE id = $1")
+        .bind(connection.participant_id)
+        .bind(zone)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE provider_connections SET time_zone_checked_at = now() WHERE id = $1")
+        .bind(connection.id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+/// Upserts days; returns those whose stored values changed (new or different).
+pub async fn upsert_days(
+    tx: &mut Transaction<'_, Postgres>,
+    participant_id: i64,
+    source: &str,
+    days: &[DayActivity],
+    fetched_at: DateTime<Utc>,
+) -> Result<Vec<DayActivity>, sqlx::Error> {
+    let mut changed = Vec::new();
+    for day in days {
+        let row: Option<(NaiveDate,)> = sqlx::query_as(
+            "INSERT INTO activity_days (participant_id, day, steps, distance_km, sedentary_minutes,
+                 lightly_active_minutes, fairly_active_minutes, very_active_minutes, worn_minutes,
+                 source, fetched_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (participant_id, day) DO UPDATE SET
+                 steps = EXCLUDED.steps, distance_km = EXCLUDED.distance_km,
+                 sedentary_minutes = EXCLUDED.sedentary_minutes,
+                 lightly_active_minutes = EXCLUDED.lightly_active_minutes,
+                 fairly_active_minutes = EXCLUDED.fairly_active_minutes,
+                 very_active_minutes = EXCLUDED.very_active_minutes,
+                 worn_minutes = EXCLUDED.worn_minutes, source = EXCLUDED.source,
+                 fetched_at = EXCLUDED.fetched_at
+             WHERE (activity_days.steps, activity_days.distance_km, activity_days.sedentary_minutes,
+                    activity_days.lightly_active_minutes, activity_days.fairly_active_minutes,
+                    activity_days.very_active_minutes, activity_days.worn_minutes, activity_days.source)
+                   IS DISTINCT FROM
+                   (EXCLUDED.steps, EXCLUDED.distance_km, EXCLUDED.sedentary_minutes,
+                    EXCLUDED.lightly_active_minutes, EXCLUDED.fairly_active_minutes,
+                    EXCLUDED.very_active_minutes, EXCLUDED.worn_minutes, EXCLUDED.source)
+             RETURNING day",
+        )
+        .bind(participant_id)
+        .bind(day.date)
+        .bind(day.steps)
+        .bind(day.distance_km)
+        .bind(day.sedentary_minutes)
+        .bind(day.lightly_active_minutes)
+        .bind(day.fairly_active_minutes)
+        .bind(day.very_active_minutes)
+        .bind(day.worn_minutes)
+        .bind(source)
+        .bind(fetched_at)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if row.is_some() {
+            changed.push(day.clone());
+        }
+    }
+    Ok(changed)
+}
+
+/// After a successful fetch: the connection synced, the budget left, the days no longer pending.
+pub async fn mark_synced(
+    tx: &mut Transaction<'_, Postgres>,
+    connection_id: i64,
+    days: &[NaiveDate],
+    budget: Option<&RateBudget>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE provider_connections SET last_sync_at = now(), last_error = NULL,
+             rate_limit = COALESCE($2, rate_limit), rate_remaining = COALESCE($3, rate_remaining),
+             rate_resets_at = COALESCE($4, rate_resets_at)
+         WHERE id = $1",
+    )
+    .bind(connection_id)
+    .bind(budget.map(|b| b.limit as i32))
+    .bind(budget.map(|b| b.remaining as i32))
+    .bind(budget.map(|b| b.resets_at))
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM pending_fetches WHERE connection_id = $1 AND day = ANY($2)")
+        .bind(connection_id)
+        .bind(days)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub fn decrypt(
+    cipher: &TokenCipher,
+    ciphertext: &Option<Vec<u8>>,
+    context: &str,
+) -> Option<Result<SecretString, fitex_common::token_cipher::CipherError>> {
+    ciphertext.as_ref().map(|c| cipher.decrypt(c, context))
+}

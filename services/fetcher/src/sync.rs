@@ -1,0 +1,420 @@
+//! Syncing one user: a usable token (refreshed single-flight), the provider's days, stored
+//! idempotently with an activity event per changed day in the same transaction (outbox).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{NaiveDate, Utc};
+use fitex_common::kafka::Topics;
+use fitex_common::outbox::{self, OutgoingRecord};
+use fitex_common::token_cipher::TokenCipher;
+use fitex_common::trace_context::TraceParent;
+use fitex_proto::{content_type, ActivityDayChanged, Message, Provider, Timestamp, TraceContext};
+use fitex_provider::{ActivityProvider, DayActivity, ProviderError, TokenProblem};
+use secrecy::SecretString;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::settings::FetcherSettings;
+use crate::store::{self, Connection, SyncStatus, TokenKind};
+
+/// Outbox source of the fetcher's events.
+pub const OUTBOX_SOURCE: &str = "fetcher";
+
+/// Why a user's days were not stored now, when that is not an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncOutcome {
+    Stored {
+        days: usize,
+        changed: usize,
+        requests: u32,
+    },
+    /// Kept in `pending_fetches` for later (rate limit, awaiting reconnection).
+    Deferred(&'static str),
+    /// The provider refused our access: the participant must reconnect.
+    ReconnectRequired(String),
+    Nothing,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// Worth retrying later (provider 5xx or timeout, database unavailable).
+    #[error("transient: {0}")]
+    Transient(String),
+    /// Retrying will not help; dead-letter with this reason.
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+impl From<sqlx::Error> for SyncError {
+    fn from(error: sqlx::Error) -> Self {
+        SyncError::Transient(format!("database: {error}"))
+    }
+}
+
+/// Everything syncing needs, shared by the consumers and the pending-fetch loop.
+pub struct Fetcher {
+    pub pool: PgPool,
+    pub provider: Arc<dyn ActivityProvider>,
+    pub cipher: Arc<TokenCipher>,
+    pub topics: Topics,
+    pub settings: FetcherSettings,
+    /// Wakes the outbox relay as soon as events are committed.
+    pub relay_wake: Arc<tokio::sync::Notify>,
+}
+
+/// The plain-language reason and remedy shown to the participant for a refused token.
+pub fn reconnect_reason(problem: TokenProblem, provider: &str) -> String {
+    let name = provider_display_name(provider);
+    match problem {
+        TokenProblem::Expired => format!(
+            "Your {name} access has expired. Reconnect your {name} account to resume syncing; \
+             the days missed meanwhile are fetched then."
+        ),
+        TokenProblem::Invalid => format!(
+            "Your {name} access has expired or was revoked. Reconnect your {name} account to \
+             resume syncing; the days missed meanwhile are fetched then."
+        ),
+        TokenProblem::MissingScope => format!(
+            "Your {name} connection does not allow reading activity. Reconnect and allow \
+             \"activity\" access."
+        ),
+    }
+}
+
+fn provider_display_name(provider: &str) -> &str {
+    match provider {
+        "fitbit" => "Fitbit",
+        "google_health" => "Google Health",
+        other => other,
+    }
+}
+
+impl Fetcher {
+    /// Fetches and stores `dates` for `connection`.
+    pub async fn sync_user(
+        &self,
+        connection: &Connection,
+        dates: &[NaiveDate],
+        trace: &TraceParent,
+    ) -> Result<SyncOutcome, SyncError> {
+        if dates.is_empty() {
+            return Ok(SyncOutcome::Nothing);
+        }
+        let far_future = Utc::now() + chrono::Duration::days(3650);
+        match connection.sync_status {
+            SyncStatus::Active => {}
+            SyncStatus::ReconnectRequired => {
+                // Kept until a new token arrives; `store::connect` makes them due again.
+                store::defer(&self.pool, connection.id, dates, "awaiting_reconnect", far_future)
+                    .await?;
+                return Ok(SyncOutcome::Deferred("awaiting_reconnect"));
+            }
+            SyncStatus::Disconnected => return Ok(SyncOutcome::Deferred("disconnected")),
+        }
+        // Stay inside the per-user budget: if what is left cannot pay for this fetch, wait.
+        let cost = self.provider.request_cost(dates.len()) as i32 + 1;
+        if let (Some(remaining), Some(resets_at)) =
+            (connection.rate_remaining, connection.rate_resets_at)
+        {
+            if remaining < cost && resets_at > Utc::now() {
+                store::defer(&self.pool, connection.id, dates, "rate_limited", resets_at).await?;
+                metrics::counter!("fitex_fetcher_deferred_total", "reason" => "rate_budget")
+                    .increment(1);
+                return Ok(SyncOutcome::Deferred("rate_limited"));
+            }
+        }
+        let mut token = match self.usable_access_token(connection).await? {
+            Ok(token) => token,
+            Err(problem) => return self.require_reconnect(connection, dates, problem).await,
+        };
+        let connection = &self.refresh_time_zone(connection, &token).await;
+
+        let mut refreshed_after_401 = false;
+        let fetched = loop {
+            match self.provider.fetch_days(&token, &connection.provider_user_id, dates).await {
+                Ok(fetched) => break fetched,
+                Err(ProviderError::Unauthorized { problem, message }) => {
+                    let refreshable = connection.token_kind == Some(TokenKind::AuthorizationCode)
+                        && problem != TokenProblem::MissingScope;
+                    if refreshable && !refreshed_after_401 {
+                        // Refresh once and retry once (the token may have been revoked early or
+                        // clocks may disagree).
+                        refreshed_after_401 = true;
+                        tracing::info!(user = %connection.provider_user_id, %message, "access token refused; refreshing once");
+                        match self
+                            .refresh_single_flight(connection.id, connection.token_version, true)
+                            .await?
+                        {
+                            Ok(fresh) => {
+                                token = fresh;
+                                continue;
+                            }
+                            Err(problem) => {
+                                return self.require_reconnect(connection, dates, problem).await
+                            }
+                        }
+                    }
+                    return self.require_reconnect(connection, dates, problem).await;
+                }
+                Err(ProviderError::InvalidGrant(_)) => {
+                    return self.require_reconnect(connection, dates, TokenProblem::Invalid).await
+                }
+                Err(ProviderError::RateLimited { retry_after }) => {
+                    let resets_at =
+                        Utc::now() + chrono::Duration::from_std(retry_after).unwrap_or_default();
+                    let budget = fitex_provider::RateBudget { limit: 0, remaining: 0, resets_at };
+                    store::record_budget(&self.pool, connection.id, &budget).await?;
+                    store::defer(&self.pool, connection.id, dates, "rate_limited", resets_at)
+                        .await?;
+                    metrics::counter!("fitex_fetcher_deferred_total", "reason" => "429")
+                        .increment(1);
+                    tracing::info!(user = %connection.provider_user_id, ?retry_after, "rate limited; deferred");
+                    return Ok(SyncOutcome::Deferred("rate_limited"));
+                }
+                Err(ProviderError::Transient(error)) => return Err(SyncError::Transient(error)),
+                Err(ProviderError::Permanent(error)) => return Err(SyncError::Permanent(error)),
+            }
+        };
+        let changed =
+            self.store(connection, dates, &fetched.days, fetched.budget.as_ref(), trace).await?;
+        Ok(SyncOutcome::Stored { days: fetched.days.len(), changed, requests: fetched.requests })
+    }
+
+    async fn store(
+        &self,
+        connection: &Connection,
+        dates: &[NaiveDate],
+        days: &[DayActivity],
+        budget: Option<&fitex_provider::RateBudget>,
+        trace: &TraceParent,
+    ) -> Result<usize, SyncError> {
+        let fetched_at = Utc::now();
+        let mut tx = self.pool.begin().await?;
+        let changed = store::upsert_days(
+            &mut tx,
+            connection.participant_id,
+            &connection.provider,
+            days,
+            fetched_at,
+        )
+        .await?;
+        let records: Vec<OutgoingRecord> = changed
+            .iter()
+            .map(|day| self.activity_event(connection, day, fetched_at, trace))
+            .collect();
+        let refs: Vec<&OutgoingRecord> = records.iter().collect();
+        outbox::insert_in(&mut tx, OUTBOX_SOURCE, &refs).await?;
+        store::mark_synced(&mut tx, connection.id, dates, budget).await?;
+        tx.commit().await?;
+        if !records.is_empty() {
+            self.relay_wake.notify_one();
+        }
+        metrics::counter!("fitex_fetcher_days_stored_total", "changed" => "true")
+            .increment(changed.len() as u64);
+        metrics::counter!("fitex_fetcher_days_stored_total", "changed" => "false")
+            .increment((days.len() - changed.len()) as u64);
+        tracing::info!(
+            user = %connection.provider_user_id,
+            participant = connection.participant_id,
+            days = days.len(),
+            changed = changed.len(),
+            "stored activity days"
+        );
+        Ok(changed.len())
+    }
+
+    fn activity_event(
+        &self,
+        connection: &Connection,
+        day: &DayActivity,
+        fetched_at: chrono::DateTime<Utc>,
+        trace: &TraceParent,
+    ) -> OutgoingRecord {
+        let event_id = Uuid::now_v7();
+        let span = trace.child();
+        let event = ActivityDayChanged {
+            event_id: event_id.to_string(),
+            participant_id: connection.participant_id,
+            provider: match connection.provider.as_str() {
+                "fitbit" => Provider::Fitbit as i32,
+                "google_health" => Provider::GoogleHealth as i32,
+                _ => Provider::Unspecified as i32,
+            },
+            provider_user_id: connection.provider_user_id.clone(),
+            date: day.date.format("%Y-%m-%d").to_string(),
+            time_zone: connection.time_zone.clone(),
+            steps: day.steps,
+            distance_km: day.distance_km,
+            sedentary_minutes: day.sedentary_minutes,
+            lightly_active_minutes: day.lightly_active_minutes,
+            fairly_active_minutes: day.fairly_active_minutes,
+            very_active_minutes: day.very_active_minutes,
+            worn_minutes: day.worn_minutes,
+            fetched_at: Some(Timestamp {
+                seconds: fetched_at.timestamp(),
+                nanos: fetched_at.timestamp_subsec_nanos() as i32,
+            }),
+            trace_context: Some(TraceContext {
+                traceparent: span.header_value(),
+                tracestate: String::new(),
+            }),
+        };
+        OutgoingRecord {
+            event_id,
+            topic: self.topics.activity_days.clone(),
+            key: connection.participant_id.to_string(),
+            payload: event.encode_to_vec(),
+            headers: vec![
+                ("event_id".into(), event_id.to_string()),
+                ("traceparent".into(), span.header_value()),
+                ("content-type".into(), content_type::ACTIVITY_DAY_CHANGED.into()),
+            ],
+        }
+    }
+
+    async fn require_reconnect(
+        &self,
+        connection: &Connection,
+        dates: &[NaiveDate],
+        problem: TokenProblem,
+    ) -> Result<SyncOutcome, SyncError> {
+        let reason = reconnect_reason(problem, &connection.provider);
+        store::set_status(&self.pool, connection.id, SyncStatus::ReconnectRequired, &reason)
+            .await?;
+        let far_future = Utc::now() + chrono::Duration::days(3650);
+        store::defer(&self.pool, connection.id, dates, "awaiting_reconnect", far_future).await?;
+        metrics::counter!("fitex_fetcher_reconnect_required_total", "problem" => format!("{problem:?}"))
+            .increment(1);
+        tracing::warn!(user = %connection.provider_user_id, ?problem, "participant must reconnect");
+        Ok(SyncOutcome::ReconnectRequired(reason))
+    }
+
+    /// A token good for the next requests: the stored one while it is fresh, else a refreshed one.
+    /// The inner error means the participant must reconnect.
+    pub async fn usable_access_token(
+        &self,
+        connection: &Connection,
+    ) -> Result<Result<SecretString, TokenProblem>, SyncError> {
+        let Some(kind) = connection.token_kind else {
+            return Ok(Err(TokenProblem::Invalid));
+        };
+        let margin = chrono::Duration::seconds(self.settings.refresh_margin_s);
+        let fresh = connection.access_expires_at.is_some_and(|at| at > Utc::now() + margin);
+        if fresh || kind == TokenKind::Implicit {
+            if kind == TokenKind::Implicit
+                && !connection.access_expires_at.is_some_and(|at| at > Utc::now())
+            {
+                return Ok(Err(TokenProblem::Expired));
+            }
+            let token = store::decrypt(
+                &self.cipher,
+                &connection.access_token,
+                &store::access_context(connection.id),
+            )
+            .transpose()
+            .map_err(|e| SyncError::Permanent(format!("stored access token unreadable: {e}")))?;
+            return Ok(token.ok_or(TokenProblem::Invalid));
+        }
+        self.refresh_single_flight(connection.id, connection.token_version, false).await
+    }
+
+    /// Refreshes under a row lock so only one replica refreshes a connection at a time; one that
+    /// waited for the lock finds the token already renewed and uses it. The new refresh token is
+    /// committed before the new access token is used (the old refresh token is dead by then).
+    /// `force` refreshes even if the stored token looks fresh (after a 401), unless another
+    /// refresh happened since `seen_version`.
+    pub async fn refresh_single_flight(
+        &self,
+        connection_id: i64,
+        seen_version: i64,
+        force: bool,
+    ) -> Result<Result<SecretString, TokenProblem>, SyncError> {
+        let mut tx = self.pool.begin().await?;
+        let Some(current) = store::lock_connection(&mut tx, connection_id).await? else {
+            return Ok(Err(TokenProblem::Invalid));
+        };
+        let margin = chrono::Duration::seconds(self.settings.refresh_margin_s);
+        let fresh = current.access_expires_at.is_some_and(|at| at > Utc::now() + margin);
+        let someone_refreshed = current.token_version != seen_version;
+        if fresh && (!force || someone_refreshed) {
+            tx.commit().await?;
+            metrics::counter!("fitex_fetcher_token_refreshes_total", "outcome" => "already_refreshed").increment(1);
+            let token = store::decrypt(
+                &self.cipher,
+                &current.access_token,
+                &store::access_context(connection_id),
+            )
+            .transpose()
+            .map_err(|e| SyncError::Permanent(format!("stored access token unreadable: {e}")))?;
+            return Ok(token.ok_or(TokenProblem::Invalid));
+        }
+        if current.token_kind != Some(TokenKind::AuthorizationCode) {
+            return Ok(Err(TokenProblem::Expired));
+        }
+        let Some(refresh_token) = store::decrypt(
+            &self.cipher,
+            &current.refresh_token,
+            &store::refresh_context(connection_id),
+        )
+        .transpose()
+        .map_err(|e| SyncError::Permanent(format!("stored refresh token unreadable: {e}")))?
+        else {
+            return Ok(Err(TokenProblem::Invalid));
+        };
+        match self.provider.refresh(&refresh_token).await {
+            Ok(grant) => {
+                store::store_grant(
+                    &mut tx,
+                    &self.cipher,
+                    connection_id,
+                    TokenKind::AuthorizationCode,
+                    &grant,
+                )
+                .await?;
+                tx.commit().await?;
+                metrics::counter!("fitex_fetcher_token_refreshes_total", "outcome" => "refreshed")
+                    .increment(1);
+                tracing::info!(connection = connection_id, "access token refreshed");
+                Ok(Ok(grant.access_token))
+            }
+            Err(ProviderError::InvalidGrant(message)) => {
+                tx.commit().await?;
+                metrics::counter!("fitex_fetcher_token_refreshes_total", "outcome" => "invalid_grant").increment(1);
+                tracing::warn!(connection = connection_id, %message, "refresh token refused");
+                Ok(Err(TokenProblem::Invalid))
+            }
+            Err(ProviderError::Unauthorized { problem, .. }) => Ok(Err(problem)),
+            Err(ProviderError::RateLimited { retry_after }) => Err(SyncError::Transient(format!(
+                "token endpoint rate limited for {retry_after:?}"
+            ))),
+            Err(ProviderError::Transient(error)) => Err(SyncError::Transient(error)),
+            Err(ProviderError::Permanent(error)) => Err(SyncError::Permanent(error)),
+        }
+    }
+
+    /// Reads the participant's time zone from the provider profile once a day; returns the
+    /// connection as it is now.
+    async fn refresh_time_zone(&self, connection: &Connection, token: &SecretString) -> Connection {
+        let mut current = connection.clone();
+        let stale = connection
+            .time_zone_checked_at
+            .is_none_or(|at| Utc::now() - at > chrono::Duration::hours(24));
+        if !stale {
+            return current;
+        }
+        match self.provider.time_zone(token, &connection.provider_user_id).await {
+            Ok(zone) => match store::set_time_zone(&self.pool, connection, &zone).await {
+                Ok(()) => current.time_zone = zone,
+                Err(error) => tracing::warn!(%error, "could not store the time zone"),
+            },
+            Err(error) => {
+                tracing::warn!(user = %connection.provider_user_id, %error, "could not read the time zone")
+            }
+        }
+        current
+    }
+}
+
+/// How long to wait before fetching pending days again after a transient failure.
+pub const PENDING_RETRY_DELAY: Duration = Duration::from_secs(30);

@@ -1,0 +1,218 @@
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, Utc};
+use fitex_common::kafka::KafkaSettings;
+use fitex_common::outbox::{self, OutgoingRecord};
+use fitex_common::token_cipher::TokenCipher;
+use fitex_fetcher::store::{self, TokenKind};
+use fitex_fetcher::{Application, Settings};
+use fitex_fitbit_simulator::{
+    CreateUser, DayData, Simulator, SimulatorClient, SimulatorConfig, SimulatorHandle,
+};
+use fitex_proto::{Message, Provider, ProviderNotification};
+use fitex_provider::TokenGrant;
+use secrecy::SecretString;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+#[allow(dead_code)] // kept so the fetcher runs for the whole test
+pub struct TestFetcher {
+    pub settings: Settings,
+    pub kafka: KafkaSettings,
+    pub pool: PgPool,
+    pub sim: SimulatorHandle,
+    pub cipher: TokenCipher,
+    pub handle: actix_web::dev::ServerHandle,
+    pub stopped: tokio::task::JoinHandle<anyhow::Result<()>>,
+    producer: fitex_common::kafka::RecoveringProducer,
+}
+
+pub fn settings_for(
+    kafka: KafkaSettings,
+    database: fitex_common::database::DatabaseSettings,
+    sim: &SimulatorHandle,
+) -> Settings {
+    let dir = fitex_common::config::config_dir().expect("config dir");
+    let mut settings: Settings =
+        fitex_common::config::load_from(&dir, "test").expect("load config");
+    settings.database = database;
+    settings.kafka = kafka;
+    settings.fetcher.port = 0;
+    settings.fetcher.group_id = format!("test-fetcher-{}", Uuid::new_v4().simple());
+    settings.fetcher.batch_window_ms = 300;
+    settings.fetcher.max_attempts = 3;
+    settings.fetcher.retry_base_ms = 100;
+    settings.fetcher.retry_max_ms = 400;
+    settings.fetcher.pending_poll_ms = 200;
+    settings.fetcher.relay_interval_ms = 100;
+    settings.fitbit_api.api_base_url = sim.base_url();
+    settings.fitbit_api.token_url = format!("{}/oauth2/token", sim.base_url());
+    settings.fitbit_api.client_id = "SIMCLIENT".into();
+    settings.fitbit_api.client_secret = SecretString::from("sim-client-secret");
+    settings
+}
+
+pub async fn spawn_fetcher() -> TestFetcher {
+    let sim = Simulator::spawn(SimulatorConfig::default()).await.expect("simulator");
+    let kafka = fitex_testkit::test_kafka().await;
+    let (database, pool) = fitex_testkit::test_database().await;
+    let settings = settings_for(kafka.clone(), database, &sim);
+    spawn_with(settings, sim, pool).await
+}
+
+pub async fn spawn_with(settings: Settings, sim: SimulatorHandle, pool: PgPool) -> TestFetcher {
+    let kafka = settings.kafka.clone();
+    let cipher = TokenCipher::from_config(&settings.tokens.encryption_keys).unwrap();
+    let producer = kafka.recovering_producer("test-notifier").unwrap();
+    let app = Application::build(settings.clone()).await.expect("build the fetcher");
+    let handle = app.handle();
+    let stopped = tokio::spawn(app.run_until_stopped());
+    TestFetcher { settings, kafka, pool, sim, cipher, handle, stopped, producer }
+}
+
+pub fn day(text: &str) -> NaiveDate {
+    text.parse().unwrap()
+}
+
+pub fn day_data(steps: u32, worn_minutes: u32) -> DayData {
+    DayData {
+        steps,
+        distance_km: steps as f64 * 0.00075,
+        sedentary_minutes: 600,
+        lightly_active_minutes: 200,
+        fairly_active_minutes: 20,
+        very_active_minutes: 10,
+        worn_minutes,
+        resting_heart_rate: Some(60),
+    }
+}
+
+impl TestFetcher {
+    pub fn sim(&self) -> SimulatorClient {
+        self.sim.client()
+    }
+
+    /// A simulator user connected through the authorization-code flow (refreshable).
+    pub async fn connect_user(&self, user_id: &str) -> i64 {
+        let tokens = self
+            .sim()
+            .create_user(CreateUser { user_id: Some(user_id.to_string()), ..CreateUser::default() })
+            .await
+            .expect("create simulator user");
+        let grant = TokenGrant {
+            access_token: SecretString::from(tokens.access_token),
+            refresh_token: Some(SecretString::from(tokens.refresh_token)),
+            expires_at: Utc::now() + chrono::Duration::seconds(tokens.expires_in as i64),
+            scopes: tokens.scope,
+            user_id: tokens.user_id,
+        };
+        store::connect(
+            &self.pool,
+            &self.cipher,
+            "fitbit",
+            TokenKind::AuthorizationCode,
+            &grant,
+            &[],
+        )
+        .await
+        .expect("connect")
+    }
+
+    /// Publishes notifications as the subscriber would (keyed by user, protobuf payload).
+    pub async fn notify(&self, user_id: &str, dates: &[NaiveDate], collection: &str) {
+        let records: Vec<OutgoingRecord> = dates
+            .iter()
+            .map(|date| {
+                let event_id = Uuid::now_v7();
+                let event = ProviderNotification {
+                    event_id: event_id.to_string(),
+                    provider: Provider::Fitbit as i32,
+                    collection_type: collection.to_string(),
+                    owner_id: user_id.to_string(),
+                    owner_type: "user".into(),
+                    date: date.format("%Y-%m-%d").to_string(),
+                    subscription_id: format!("{user_id}-all"),
+                    received_at: None,
+                    trace_context: None,
+                    operation: String::new(),
+                };
+                OutgoingRecord {
+                    event_id,
+                    topic: self.kafka.topics.notifications.clone(),
+                    key: user_id.to_string(),
+                    payload: event.encode_to_vec(),
+                    headers: vec![("event_id".into(), event_id.to_string())],
+                }
+            })
+            .collect();
+        let failures = outbox::send_all(&self.producer, &records, Duration::from_secs(10)).await;
+        assert!(
+            failures.is_empty(),
+            "publish notifications: {:?}",
+            failures.first().map(|f| f.1.to_string())
+        );
+    }
+
+    pub async fn stored_steps(&self, participant_id: i64) -> BTreeMap<NaiveDate, i32> {
+        sqlx::query_as::<_, (NaiveDate, i32)>(
+            "SELECT day, steps FROM activity_days WHERE participant_id = $1 ORDER BY day",
+        )
+        .bind(participant_id)
+        .fetch_all(&self.pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect()
+    }
+
+    pub async fn participant_of(&self, connection_id: i64) -> i64 {
+        store::connection_by_id(&self.pool, connection_id).await.unwrap().unwrap().participant_id
+    }
+
+    pub async fn status(&self, connection_id: i64) -> (String, Option<String>) {
+        sqlx::query_as("SELECT sync_status, status_reason FROM provider_connections WHERE id = $1")
+            .bind(connection_id)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    pub async fn topic_records(
+        &self,
+        topic: &str,
+        expected: usize,
+        timeout: Duration,
+    ) -> Vec<fitex_testkit::ReadRecord> {
+        let (brokers, topic) = (self.kafka.brokers.clone(), topic.to_string());
+        tokio::task::spawn_blocking(move || {
+            fitex_testkit::read_records(&brokers, &topic, expected, timeout)
+        })
+        .await
+        .unwrap()
+    }
+
+    pub async fn data_calls(&self) -> u64 {
+        self.sim()
+            .stats()
+            .await
+            .unwrap()
+            .api_calls_by_endpoint
+            .get("activities_day")
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+/// Polls `condition` until it holds, or fails the test after `timeout`.
+pub async fn wait_for<F, Fut>(what: &str, timeout: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while !condition().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

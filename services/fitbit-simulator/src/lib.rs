@@ -1,0 +1,152 @@
+//! A Fitbit-Web-API-compatible HTTP simulator for tests, the demo and benchmarks (the real API is
+//! switched off). It speaks Fitbit's OAuth 2.0 (authorization code + PKCE, implicit grant,
+//! rotating refresh tokens, revoke, introspect), the data endpoints FitEx Sync reads, the
+//! subscriptions API, per-user hourly rate limits with Fitbit's headers, and pushes signed
+//! notifications to a subscriber. Admin endpoints under `/_sim` (no auth) drive it; see
+//! [`SimulatorClient`] and the crate's README.
+//!
+//! There is no login page: `/oauth2/authorize` takes an extra `sim_user=<id>` query parameter naming
+//! the user who approves the request (created on first use).
+
+pub mod client;
+pub mod cohort;
+pub mod error;
+pub mod jwt;
+pub mod model;
+mod notify;
+pub mod pkce;
+pub mod rate_limit;
+pub mod scope;
+mod server;
+mod state;
+pub mod timezone;
+pub mod wire;
+
+use std::time::Duration;
+
+use actix_web::{web, App, HttpServer};
+use chrono::{TimeDelta, Utc};
+
+pub use client::SimulatorClient;
+pub use error::{ApiError, ClientError};
+pub use model::{
+    CohortUser, CreateUser, DayData, Deliveries, Delivery, Fault, Notification, RateLimitOverride,
+    Stats, UserTokens,
+};
+pub use state::EndpointKind;
+
+/// Scopes of cohort users and of [`CreateUser::default`].
+pub const DEFAULT_SCOPES: [&str; 5] = ["activity", "heartrate", "profile", "settings", "sleep"];
+
+#[derive(Debug, Clone)]
+pub struct SimulatorConfig {
+    pub client_id: String,
+    pub client_secret: String,
+    pub access_token_ttl: Duration,
+    pub rate_limit_per_hour: u32,
+    /// Seeds the synthetic cohort.
+    pub seed: u64,
+    /// Users `SIM0001`… created at start-up with data and tokens.
+    pub cohort_size: usize,
+    /// Days of cohort history, ending yesterday (UTC).
+    pub cohort_days: u32,
+    /// Where notifications are POSTed (the FitEx subscriber's Fitbit webhook URL).
+    pub subscriber_url: Option<String>,
+    /// The subscriber id of subscriptions created without `X-Fitbit-Subscriber-Id`.
+    pub subscriber_id: String,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        SimulatorConfig {
+            client_id: "SIMCLIENT".to_string(),
+            client_secret: "sim-client-secret".to_string(),
+            access_token_ttl: Duration::from_secs(28_800),
+            rate_limit_per_hour: 150,
+            seed: 42,
+            cohort_size: 0,
+            cohort_days: 28,
+            subscriber_url: None,
+            subscriber_id: "1".to_string(),
+        }
+    }
+}
+
+pub struct Simulator;
+
+impl Simulator {
+    /// Starts on an ephemeral port of 127.0.0.1.
+    pub async fn spawn(config: SimulatorConfig) -> std::io::Result<SimulatorHandle> {
+        Simulator::spawn_on(config, 0).await
+    }
+
+    /// Starts on 127.0.0.1:`port` (0: any free port).
+    pub async fn spawn_on(config: SimulatorConfig, port: u16) -> std::io::Result<SimulatorHandle> {
+        let store = state::Store::new(config.clone());
+        if config.cohort_size > 0 {
+            let now = Utc::now();
+            let yesterday = now.date_naive() - TimeDelta::days(1);
+            let members = cohort::generate_cohort(
+                config.seed,
+                config.cohort_size,
+                config.cohort_days,
+                yesterday,
+            );
+            let scopes =
+                scope::parse_scope_list(&DEFAULT_SCOPES).expect("default scopes are known");
+            store.load_cohort(members, &scopes, now);
+        }
+        let store = web::Data::new(store);
+        let http = web::Data::new(
+            reqwest::Client::builder()
+                .timeout(notify::SUBSCRIBER_TIMEOUT)
+                .build()
+                .map_err(std::io::Error::other)?,
+        );
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(store.clone())
+                .app_data(http.clone())
+                .app_data(web::JsonConfig::default().limit(4 * 1024 * 1024))
+                .configure(server::routes)
+        })
+        .workers(2)
+        .disable_signals()
+        .bind(("127.0.0.1", port))?;
+        let port = server.addrs().first().map(|a| a.port()).unwrap_or(port);
+        let server = server.run();
+        let handle = server.handle();
+        let task = tokio::spawn(server);
+        let base_url = format!("http://127.0.0.1:{port}");
+        tracing::info!(%base_url, "Fitbit simulator listening");
+        Ok(SimulatorHandle { base_url, port, handle, task })
+    }
+}
+
+pub struct SimulatorHandle {
+    base_url: String,
+    port: u16,
+    handle: actix_web::dev::ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl SimulatorHandle {
+    /// `http://127.0.0.1:PORT`: the API, OAuth and admin endpoints all live under it.
+    pub fn base_url(&self) -> String {
+        self.base_url.clone()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn client(&self) -> SimulatorClient {
+        SimulatorClient::new(&self.base_url)
+    }
+
+    /// Stops gracefully and waits for the server to finish.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        let _ = self.task.await;
+    }
+}

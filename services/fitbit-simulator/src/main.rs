@@ -1,0 +1,65 @@
+//! `fitbit-simulator`: runs the Fitbit Web API simulator until Ctrl-C.
+
+use std::time::Duration;
+
+use clap::Parser;
+use fitex_fitbit_simulator::{Simulator, SimulatorConfig};
+
+#[derive(Debug, Parser)]
+#[command(
+    about = "A Fitbit-Web-API-compatible simulator (OAuth, data, subscriptions, notifications)"
+)]
+struct Args {
+    /// Port on 127.0.0.1 (0: any free port).
+    #[arg(long, env = "FITBIT_SIM_PORT", default_value_t = 8090)]
+    port: u16,
+    /// Pre-made users SIM0001… with data and tokens (`GET /_sim/cohort`).
+    #[arg(long, default_value_t = 0)]
+    cohort_size: usize,
+    /// Days of cohort history, ending yesterday (UTC).
+    #[arg(long, default_value_t = 28)]
+    days: u32,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Where to push signed notifications, e.g. http://127.0.0.1:8080/webhooks/fitbit.
+    #[arg(long, env = "FITBIT_SIM_SUBSCRIBER_URL")]
+    subscriber_url: Option<String>,
+    #[arg(long, default_value = "SIMCLIENT")]
+    client_id: String,
+    #[arg(long, env = "FITBIT_SIM_CLIENT_SECRET", default_value = "sim-client-secret")]
+    client_secret: String,
+    #[arg(long, default_value_t = 150)]
+    rate_limit_per_hour: u32,
+    #[arg(long, default_value_t = 28_800)]
+    access_token_ttl_secs: u64,
+    #[arg(long, default_value = "1")]
+    subscriber_id: String,
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        // stdout carries only the base URL, for scripts to read.
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let config = SimulatorConfig {
+        client_id: args.client_id,
+        client_secret: args.client_secret,
+        access_token_ttl: Duration::from_secs(args.access_token_ttl_secs),
+        rate_limit_per_hour: args.rate_limit_per_hour,
+        seed: args.seed,
+        cohort_size: args.cohort_size,
+        cohort_days: args.days,
+        subscriber_url: args.subscriber_url,
+        subscriber_id: args.subscriber_id,
+    };
+    let simulator = Simulator::spawn_on(config, args.port).await?;
+    println!("{}", simulator.base_url());
+    tokio::signal::ctrl_c().await?;
+    simulator.stop().await;
+    Ok(())
+}

@@ -1,0 +1,180 @@
+//! Types shared by the admin endpoints and [`crate::SimulatorClient`] (their JSON bodies).
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+/// One user's activity for one local day.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct DayData {
+    pub steps: u32,
+    pub distance_km: f64,
+    pub sedentary_minutes: u32,
+    pub lightly_active_minutes: u32,
+    pub fairly_active_minutes: u32,
+    pub very_active_minutes: u32,
+    /// Minutes with heart rate: the usual wear-time estimate.
+    pub worn_minutes: u32,
+    pub resting_heart_rate: Option<u32>,
+}
+
+/// `POST /_sim/users`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateUser {
+    /// A Fitbit-style id is generated when absent.
+    #[serde(default)]
+    pub user_id: Option<String>,
+    pub timezone: String,
+    /// Scope names (`activity`, `heartrate`, …) granted to the user's tokens.
+    pub scopes: Vec<String>,
+}
+
+impl Default for CreateUser {
+    fn default() -> Self {
+        CreateUser {
+            user_id: None,
+            timezone: "America/New_York".to_string(),
+            scopes: crate::DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+/// A token pair as the token endpoint returns it (plus the user's id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserTokens {
+    pub user_id: String,
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: u64,
+    pub scope: String,
+}
+
+/// A pre-made cohort user with its latest tokens (refreshes rotate them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CohortUser {
+    pub user_id: String,
+    pub timezone: String,
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: u64,
+    pub scope: String,
+}
+
+/// One notification object, serialised exactly as Fitbit posts it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notification {
+    pub collection_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<NaiveDate>,
+    pub owner_id: String,
+    pub owner_type: String,
+    pub subscription_id: String,
+}
+
+impl Notification {
+    pub fn activities(owner_id: &str, date: NaiveDate, subscription_id: &str) -> Self {
+        Notification {
+            collection_type: "activities".to_string(),
+            date: Some(date),
+            owner_id: owner_id.to_string(),
+            owner_type: "user".to_string(),
+            subscription_id: subscription_id.to_string(),
+        }
+    }
+}
+
+/// `POST /_sim/notifications`: the batch is posted once, then `duplicates` more times.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushRequest {
+    pub notifications: Vec<Notification>,
+    #[serde(default)]
+    pub duplicates: usize,
+}
+
+/// The outcome of one notification POST to the subscriber.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// The subscriber's HTTP status; None when no response came back.
+    pub status: Option<u16>,
+    /// Why no response came back (connection refused, timeout, …).
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deliveries {
+    pub deliveries: Vec<Delivery>,
+}
+
+/// `POST /_sim/faults`: the next `count` API calls (of `user_id` only, when set) wait `delay_ms`,
+/// then answer `status` — or answer normally when `status` is absent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fault {
+    #[serde(default)]
+    pub status: Option<u16>,
+    pub count: u32,
+    #[serde(default)]
+    pub user_id: Option<String>,
+    #[serde(default)]
+    pub delay_ms: u64,
+}
+
+impl Fault {
+    /// `count` calls answered with `status`.
+    pub fn status(status: u16, count: u32) -> Self {
+        Fault { status: Some(status), count, user_id: None, delay_ms: 0 }
+    }
+
+    /// `count` calls answered normally after `delay_ms`.
+    pub fn delay(delay_ms: u64, count: u32) -> Self {
+        Fault { status: None, count, user_id: None, delay_ms }
+    }
+
+    pub fn for_user(mut self, user_id: &str) -> Self {
+        self.user_id = Some(user_id.to_string());
+        self
+    }
+}
+
+/// `POST /_sim/users/{id}/rate-limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimitOverride {
+    pub remaining: u32,
+    pub reset_seconds: u64,
+}
+
+/// `POST /_sim/users/{id}/implicit-token`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImplicitTokenRequest {
+    pub expires_in: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessTokenOnly {
+    pub access_token: String,
+}
+
+/// `PUT /_sim/subscriber`: where notifications go (None stops pushing).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriberTarget {
+    pub url: Option<String>,
+}
+
+/// What the simulator has served, for tests and benchmarks to assert on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// API calls admitted by the rate limiter (data and subscription endpoints).
+    pub api_calls: u64,
+    pub api_calls_by_user: BTreeMap<String, u64>,
+    /// Keyed by [`EndpointKind::label`](crate::EndpointKind::label).
+    pub api_calls_by_endpoint: BTreeMap<String, u64>,
+    /// Calls answered 429.
+    pub rate_limited: u64,
+    /// Calls answered by an injected fault status.
+    pub faults_served: u64,
+    pub token_refreshes: u64,
+    pub refresh_failures: u64,
+    pub authorization_code_exchanges: u64,
+    pub notification_posts: u64,
+}
