@@ -3,6 +3,7 @@
 //! publishes an activity event per changed day.
 
 pub mod coalesce;
+pub mod connect;
 pub mod consumer;
 pub mod pending;
 pub mod retry;

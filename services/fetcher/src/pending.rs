@@ -57,6 +57,14 @@ pub async fn run(fetcher: Arc<Fetcher>, shutdown: Shutdown) {
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "pending fetch pass failed"),
         }
+        if let Err(error) = store::flag_expiring_tokens(
+            &fetcher.pool,
+            fetcher.settings.implicit_expiry_warning_days,
+        )
+        .await
+        {
+            tracing::warn!(%error, "could not flag expiring tokens");
+        }
         if let Ok(count) = sqlx::query_scalar::<_, i64>(
             "SELECT count(*) FROM provider_connections WHERE sync_status = 'reconnect_required'",
         )

@@ -466,3 +466,21 @@ pub fn decrypt(
 ) -> Option<Result<SecretString, fitex_common::token_cipher::CipherError>> {
     ciphertext.as_ref().map(|c| cipher.decrypt(c, context))
 }
+
+/// Flags active pasted (non-refreshable) tokens that expire within `warning_days`, with a plain
+/// message; an expired one turns into "reconnect required" at its next use.
+pub async fn flag_expiring_tokens(pool: &PgPool, warning_days: i64) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE provider_connections
+         SET status_reason = 'Your ' || CASE provider WHEN 'fitbit' THEN 'Fitbit' ELSE provider END
+             || ' access expires on ' || to_char(access_expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')
+             || '. Reconnect before then to keep your steps syncing.'
+         WHERE token_kind = 'implicit' AND sync_status = 'active'
+           AND access_expires_at < now() + make_interval(days => $1::int)
+           AND status_reason IS NULL",
+    )
+    .bind(warning_days as i32)
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected())
+}

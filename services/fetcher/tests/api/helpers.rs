@@ -192,6 +192,28 @@ impl TestFetcher {
         .unwrap()
     }
 
+    /// A fetcher core sharing the application's database and simulator (as another replica would).
+    pub async fn fetcher(&self) -> fitex_fetcher::sync::Fetcher {
+        let api = fitex_fitbit::FitbitApi::new(fitex_fitbit::FitbitApiSettings {
+            api_base_url: self.sim.base_url(),
+            token_url: format!("{}/oauth2/token", self.sim.base_url()),
+            client_id: "SIMCLIENT".into(),
+            client_secret: SecretString::from("sim-client-secret"),
+            request_timeout: Duration::from_secs(10),
+        })
+        .unwrap();
+        fitex_fetcher::sync::Fetcher {
+            pool: self.settings.database.lazy_pool(),
+            provider: std::sync::Arc::new(api),
+            cipher: std::sync::Arc::new(
+                TokenCipher::from_config(&self.settings.tokens.encryption_keys).unwrap(),
+            ),
+            topics: self.kafka.topics.clone(),
+            settings: self.settings.fetcher.clone(),
+            relay_wake: Default::default(),
+        }
+    }
+
     pub async fn data_calls(&self) -> u64 {
         self.sim()
             .stats()

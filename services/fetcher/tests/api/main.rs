@@ -1,4 +1,5 @@
 //! The fetcher against the Fitbit simulator, a real broker (tansu) and real PostgreSQL.
+mod connecting;
 mod fetching;
 mod helpers;
 mod tokens;

@@ -1,35 +1,11 @@
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use fitex_common::token_cipher::TokenCipher;
 use fitex_fetcher::store::{self, TokenKind};
-use fitex_fetcher::sync::Fetcher;
-use fitex_fitbit::{FitbitApi, FitbitApiSettings};
 use fitex_provider::TokenGrant;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::helpers::*;
-
-fn fetcher_instance(app: &TestFetcher) -> Fetcher {
-    let api = FitbitApi::new(FitbitApiSettings {
-        api_base_url: app.sim.base_url(),
-        token_url: format!("{}/oauth2/token", app.sim.base_url()),
-        client_id: "SIMCLIENT".into(),
-        client_secret: SecretString::from("sim-client-secret"),
-        request_timeout: Duration::from_secs(10),
-    })
-    .unwrap();
-    Fetcher {
-        // Each instance has its own pool, as separate replicas would.
-        pool: app.settings.database.lazy_pool(),
-        provider: Arc::new(api),
-        cipher: Arc::new(TokenCipher::from_config(&app.settings.tokens.encryption_keys).unwrap()),
-        topics: app.kafka.topics.clone(),
-        settings: app.settings.fetcher.clone(),
-        relay_wake: Default::default(),
-    }
-}
 
 #[tokio::test]
 async fn two_replicas_racing_to_refresh_one_token_refresh_it_once() {
@@ -42,7 +18,7 @@ async fn two_replicas_racing_to_refresh_one_token_refresh_it_once() {
         .await
         .unwrap();
     let seen = store::connection_by_id(&app.pool, connection).await.unwrap().unwrap();
-    let (a, b) = (fetcher_instance(&app), fetcher_instance(&app));
+    let (a, b) = (app.fetcher().await, app.fetcher().await);
     let (token_a, token_b) =
         tokio::join!(a.usable_access_token(&seen), b.usable_access_token(&seen));
     let (token_a, token_b) = (token_a.unwrap().unwrap(), token_b.unwrap().unwrap());
