@@ -2,6 +2,8 @@
 //! binaries as processes (built by `cargo build --workspace`, found in the target directory).
 
 use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// Path of a workspace binary in the same target directory as the running test.
 pub fn service_binary(name: &str) -> PathBuf {
@@ -17,4 +19,95 @@ pub fn service_binary(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// The repository's configuration directory.
+pub fn config_dir() -> &'static str {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../config")
+}
+
+/// A service binary running as a child process; killed when dropped (its output is kept in a
+/// log file and printed if the test fails).
+pub struct ServiceProcess {
+    pub name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl ServiceProcess {
+    pub fn start(name: &str, env: &[(&str, String)]) -> Self {
+        let log = std::env::temp_dir().join(format!("fitex-e2e-{name}-{}.log", std::process::id()));
+        let file = std::fs::File::create(&log).expect("log file");
+        let mut command = Command::new(service_binary(name));
+        command
+            .env("FITEX_CONFIG_DIR", config_dir())
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::from(file.try_clone().unwrap()))
+            .stderr(Stdio::from(file));
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let child = command.spawn().unwrap_or_else(|e| panic!("start {name}: {e}"));
+        Self { name: name.to_string(), child, log }
+    }
+
+    /// Waits until `url` answers 2xx.
+    pub async fn wait_healthy(&self, url: &str) {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(response) = client.get(url).send().await {
+                if response.status().is_success() {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not become healthy:\n{}",
+                self.name,
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM, then waits for the exit (killing it after `timeout`); returns whether it exited 0.
+    pub fn terminate(&mut self, timeout: Duration) -> bool {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            let logs = self.logs();
+            let tail: Vec<&str> = logs.lines().rev().take(60).collect();
+            eprintln!("--- {} log (last lines) ---", self.name);
+            for line in tail.into_iter().rev() {
+                eprintln!("{line}");
+            }
+        }
+        let _ = std::fs::remove_file(&self.log);
+    }
 }
