@@ -1,48 +1,117 @@
 #!/usr/bin/env bash
-# The main job, end to end on this machine: the local stack (tansu + PostgreSQL), the subscriber,
-# Fitbit's verification handshake, a sample of signed notifications (and a forged one), and the
-# events that arrive on Kafka, decoded.
+# The main job, end to end on this machine: the local stack (tansu + PostgreSQL); the Fitbit
+# simulator with a synthetic FitEx cohort (48 participants, 21 days of history, 3 whose Fitbit
+# access was revoked); the subscriber and the fetcher. The cohort is connected and backfilled,
+# then "today's" syncs flow through signed notifications → subscriber → Kafka → fetcher →
+# PostgreSQL. Ends with every participant's sync status and who must reconnect.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+COHORT=${COHORT:-48}
+DAYS=${DAYS:-21}
+SIM_PORT=${SIM_PORT:-8090}
+SUB_PORT=${SUB_PORT:-8080}
+FETCH_PORT=${FETCH_PORT:-8081}
+SECRET=dev-client-secret-change-me   # config/base.toml's development webhook secret
 
 step "Local stack"
 bash scripts/stack-up.sh
-cargo build --quiet --workspace --bins
 bin="$CARGO_TARGET_DIR/debug"
 
-# Each demo run publishes to a topic of its own, so what is printed below is this run's events only.
-export FITEX__KAFKA__TOPICS__NOTIFICATIONS="fitex.provider-notifications.v1.demo-$(date +%Y%m%d%H%M%S)"
-export FITEX__SUBSCRIBER__PORT="${FITEX__SUBSCRIBER__PORT:-8080}"
-"$bin/fitexctl" topics ensure
+# A database and topics of this run's own, so each run starts from an empty season.
+run=$(date +%Y%m%d%H%M%S)
+export FITEX__DATABASE__DATABASE_NAME=fitex_demo
+dropdb -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" --if-exists --force fitex_demo
+for topic in NOTIFICATIONS FETCH_RETRIES DEAD_LETTERS ACTIVITY_DAYS; do
+  default=$(sed -n "s/^${topic,,} = \"\(.*\)\"/\1/p" config/base.toml)
+  export "FITEX__KAFKA__TOPICS__$topic=$default.demo-$run"
+done
+"$bin/fitexctl" migrate
+"$bin/fitexctl" topics ensure >/dev/null
+export FITEX__SUBSCRIBER__PORT=$SUB_PORT FITEX__FETCHER__PORT=$FETCH_PORT
+sim="http://127.0.0.1:$SIM_PORT"
+export FITEX__FITBIT_API__API_BASE_URL=$sim FITEX__FITBIT_API__TOKEN_URL=$sim/oauth2/token
+# Fitbit signs notifications with the OAuth client secret: one secret serves both.
+export FITEX__FITBIT_API__CLIENT_ID=SIMCLIENT FITEX__FITBIT_API__CLIENT_SECRET=$SECRET
+export FITEX__FITBIT__CLIENT_SECRETS=$SECRET FITEX__TELEMETRY__LOG_FILTER=info,rdkafka=warn,sqlx=warn
 
-step "Subscriber on 127.0.0.1:$FITEX__SUBSCRIBER__PORT"
-"$bin/fitex-subscriber" >"$FITEX_RUN_DIR/subscriber.log" 2>&1 &
-subscriber_pid=$!
-trap 'kill $subscriber_pid 2>/dev/null || true' EXIT
-base="http://127.0.0.1:$FITEX__SUBSCRIBER__PORT"
-for _ in $(seq 1 100); do curl -fs "$base/healthz" >/dev/null && break; sleep 0.1; done
-curl -fsS "$base/readyz"; echo
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+wait_http() { for _ in $(seq 1 150); do curl -fs -o /dev/null "$1" && return 0; sleep 0.2; done; echo "$1 did not answer" >&2; return 1; }
 
-step "Fitbit's verification handshake"
-echo "GET ?verify=<right code> → $(curl -s -o /dev/null -w '%{http_code}' "$base/webhooks/fitbit?verify=dev-verification-code") (expected 204)"
-echo "GET ?verify=<wrong code> → $(curl -s -o /dev/null -w '%{http_code}' "$base/webhooks/fitbit?verify=wrong") (expected 404)"
+step "Fitbit simulator ($COHORT participants, $DAYS days), subscriber :$SUB_PORT, fetcher :$FETCH_PORT"
+"$bin/fitbit-simulator" --port "$SIM_PORT" --cohort-size "$COHORT" --days "$DAYS" --seed 42 \
+  --subscriber-url "http://127.0.0.1:$SUB_PORT/webhooks/fitbit" --client-secret "$SECRET" \
+  >"$FITEX_RUN_DIR/simulator.log" 2>&1 & pids+=($!)
+"$bin/fitex-subscriber" >"$FITEX_RUN_DIR/subscriber.log" 2>&1 & pids+=($!)
+"$bin/fitex-fetcher" >"$FITEX_RUN_DIR/fetcher.log" 2>&1 & pids+=($!)
+wait_http "$sim/_sim/cohort"
+wait_http "http://127.0.0.1:$SUB_PORT/readyz"
+wait_http "http://127.0.0.1:$FETCH_PORT/readyz"
+echo "verification handshake: right code → $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SUB_PORT/webhooks/fitbit?verify=dev-verification-code"), wrong code → $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SUB_PORT/webhooks/fitbit?verify=nope")"
 
-step "Signed notifications"
-"$bin/fitexctl" send-sample --url "$base/webhooks/fitbit" --users 5
+step "Connecting the cohort (tokens stored encrypted; the last 28 days scheduled for backfill)"
+cohort=$(curl -fsS "$sim/_sim/cohort")
+# Three participants revoked FitEx's access at Fitbit: their next fetch gets a 401.
+for user in $(python3 -c 'import json,sys; print(" ".join(u["user_id"] for u in json.load(sys.stdin)[:3]))' <<<"$cohort"); do
+  refresh=$(python3 -c 'import json,sys; print(next(u["refresh_token"] for u in json.load(sys.stdin) if u["user_id"]==sys.argv[1]))' "$user" <<<"$cohort")
+  curl -fsS -u "SIMCLIENT:$SECRET" -d "token=$refresh" "$sim/oauth2/revoke" >/dev/null
+  echo "revoked at Fitbit: $user"
+done
+"$bin/fitexctl" import <<<"$cohort" | tail -n 1
 
-step "Events on Kafka ($FITEX__KAFKA__TOPICS__NOTIFICATIONS)"
-"$bin/fitexctl" events tail --count 8 --timeout-s 15
+step "Backfill (within each participant's rate budget)"
+for _ in $(seq 1 120); do
+  summary=$("$bin/fitexctl" users summary)
+  printf '\r%s' "$summary"
+  [[ $summary == *" days_pending=0 "* && $summary != *"days_stored=0 "* ]] && break
+  sleep 1
+done
+echo
 
-step "Metrics"
-curl -fsS "$base/metrics" | grep -E '^fitex_subscriber_(notifications_accepted|requests_rejected)_total' || true
+step "Today's syncs: the simulator changes today's steps and sends signed notifications"
+python3 - "$sim" <<'PY'
+import json, random, sys, urllib.request, datetime
+sim = sys.argv[1]
+cohort = json.load(urllib.request.urlopen(f"{sim}/_sim/cohort"))
+random.seed(7)
+today = datetime.date.today().isoformat()
+statuses = {}
+for user in cohort:
+    steps = random.randint(2500, 13000)
+    day = {"steps": steps, "distance_km": round(steps * 0.00075, 2), "sedentary_minutes": 620,
+           "lightly_active_minutes": 190, "fairly_active_minutes": random.randint(0, 40),
+           "very_active_minutes": random.randint(0, 30), "worn_minutes": random.randint(600, 900),
+           "resting_heart_rate": 62}
+    request = urllib.request.Request(f"{sim}/_sim/users/{user['user_id']}/days/{today}",
+        data=json.dumps(day).encode(), method="PUT", headers={"Content-Type": "application/json"})
+    for delivery in json.load(urllib.request.urlopen(request))["deliveries"]:
+        statuses[delivery.get("status")] = statuses.get(delivery.get("status"), 0) + 1
+print(f"{len(cohort)} syncs for {today}; subscriber answers: {statuses}")
+PY
+for _ in $(seq 1 60); do
+  summary=$("$bin/fitexctl" users summary)
+  printf '\r%s' "$summary"
+  [[ $summary == *" days_pending=0 "* ]] && break
+  sleep 1
+done
+sleep 2
+echo
+
+step "Participants"
+"$bin/fitexctl" users list
+
+step "Who must reconnect"
+"$bin/fitexctl" users list | grep -A1 reconnect_required || echo "nobody"
+
+step "Fetcher metrics"
+curl -fsS "http://127.0.0.1:$FETCH_PORT/metrics" | grep -E '^fitex_(fetcher_(days_stored|user_syncs|reconnect_required)_total|provider_requests_total|fetcher_users_reconnect_required)' || true
 
 step "Graceful stop"
-kill -TERM "$subscriber_pid"
-wait "$subscriber_pid" || true
+for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+wait || true
 trap - EXIT
-tail -n 3 "$FITEX_RUN_DIR/subscriber.log"
-echo
-echo "The stack stays up (scripts/stack-down.sh stops it). Subscriber log: $FITEX_RUN_DIR/subscriber.log"
+echo "Stack stays up (scripts/stack-down.sh stops it). Logs: $FITEX_RUN_DIR/{simulator,subscriber,fetcher}.log"

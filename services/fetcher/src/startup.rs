@@ -34,6 +34,34 @@ pub enum StartupError {
     Http(#[from] reqwest::Error),
 }
 
+/// The Fitbit Web API client the settings describe.
+pub fn fitbit_provider(settings: &Settings) -> Result<Arc<dyn ActivityProvider>, StartupError> {
+    Ok(Arc::new(FitbitApi::new(FitbitApiSettings {
+        api_base_url: settings.fitbit_api.api_base_url.clone(),
+        token_url: settings.fitbit_api.token_url.clone(),
+        client_id: settings.fitbit_api.client_id.clone(),
+        client_secret: settings.fitbit_api.client_secret.clone(),
+        request_timeout: Duration::from_millis(settings.fitbit_api.request_timeout_ms),
+    })?))
+}
+
+impl Fetcher {
+    /// The syncing core for `settings` (also used by `fitexctl` to connect participants).
+    pub fn from_settings(
+        settings: &Settings,
+        provider: Arc<dyn ActivityProvider>,
+    ) -> Result<Self, StartupError> {
+        Ok(Fetcher {
+            pool: settings.database.lazy_pool(),
+            provider,
+            cipher: Arc::new(TokenCipher::from_config(&settings.tokens.encryption_keys)?),
+            topics: settings.kafka.topics.clone(),
+            settings: settings.fetcher.clone(),
+            relay_wake: Arc::new(tokio::sync::Notify::new()),
+        })
+    }
+}
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -46,13 +74,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let provider: Arc<dyn ActivityProvider> = Arc::new(FitbitApi::new(FitbitApiSettings {
-            api_base_url: settings.fitbit_api.api_base_url.clone(),
-            token_url: settings.fitbit_api.token_url.clone(),
-            client_id: settings.fitbit_api.client_id.clone(),
-            client_secret: settings.fitbit_api.client_secret.clone(),
-            request_timeout: Duration::from_millis(settings.fitbit_api.request_timeout_ms),
-        })?);
+        let provider = fitbit_provider(&settings)?;
         Self::build_with_provider(settings, provider).await
     }
 
@@ -65,18 +87,10 @@ impl Application {
         let listener =
             TcpListener::bind(&address).map_err(|e| StartupError::Bind(address.clone(), e))?;
         let port = listener.local_addr().map_err(|e| StartupError::Bind(address, e))?.port();
-        let cipher = Arc::new(TokenCipher::from_config(&settings.tokens.encryption_keys)?);
-        let pool = settings.database.lazy_pool();
+        let fetcher = Arc::new(Fetcher::from_settings(&settings, provider)?);
+        let pool = fetcher.pool.clone();
+        let relay_wake = fetcher.relay_wake.clone();
         let producer = settings.kafka.recovering_producer("fitex-fetcher")?;
-        let relay_wake = Arc::new(tokio::sync::Notify::new());
-        let fetcher = Arc::new(Fetcher {
-            pool: pool.clone(),
-            provider,
-            cipher,
-            topics: settings.kafka.topics.clone(),
-            settings: settings.fetcher.clone(),
-            relay_wake: relay_wake.clone(),
-        });
         let shutdown = Shutdown::new();
 
         let mut consumers = Vec::new();

@@ -34,6 +34,19 @@ enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+    /// Participants and their sync status.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Connect provider accounts whose tokens were obtained elsewhere (a migration, or the
+    /// simulator's cohort): reads a JSON array of {user_id, access_token, refresh_token?,
+    /// expires_in, scope} from standard input; each is stored encrypted and backfilled.
+    Import {
+        /// `authorization_code` (with refresh tokens) or `implicit` (pasted long-lived tokens).
+        #[arg(long, default_value = "authorization_code")]
+        kind: String,
+    },
     /// The Kafka outbox (records waiting for the broker).
     Outbox {
         #[command(subcommand)]
@@ -70,6 +83,14 @@ enum EventsCommand {
         #[arg(long, default_value_t = 10)]
         timeout_s: u64,
     },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Every participant: provider account, sync status, days stored, last sync (never tokens).
+    List,
+    /// Counts: participants by status, days stored, days waiting.
+    Summary,
 }
 
 #[derive(Subcommand)]
@@ -117,7 +138,115 @@ async fn main() -> anyhow::Result<()> {
             outbox_status(&settings.database).await
         }
         Command::SendSample { url, users } => send_sample(&settings.fitbit, &url, users).await,
+        Command::Users { command: UsersCommand::List } => users_list(&settings.database).await,
+        Command::Users { command: UsersCommand::Summary } => {
+            users_summary(&settings.database).await
+        }
+        Command::Import { kind } => import(&kind).await,
     }
+}
+
+#[derive(Deserialize)]
+struct ImportedAccount {
+    user_id: String,
+    access_token: String,
+    #[serde(default)]
+    refresh_token: Option<String>,
+    expires_in: i64,
+    #[serde(default)]
+    scope: String,
+}
+
+async fn import(kind: &str) -> anyhow::Result<()> {
+    use fitex_fetcher::store::TokenKind;
+    let kind = match kind {
+        "authorization_code" => TokenKind::AuthorizationCode,
+        "implicit" => TokenKind::Implicit,
+        other => bail!("--kind must be authorization_code or implicit, not {other:?}"),
+    };
+    let settings: fitex_fetcher::Settings =
+        fitex_common::config::load().context("loading configuration")?;
+    let provider = fitex_fetcher::startup::fitbit_provider(&settings)?;
+    let fetcher = fitex_fetcher::sync::Fetcher::from_settings(&settings, provider)?;
+    let mut input = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)?;
+    let accounts: Vec<ImportedAccount> =
+        serde_json::from_str(&input).context("standard input is not a JSON array of accounts")?;
+    let now = chrono::Utc::now();
+    for account in &accounts {
+        let grant = fitex_provider::TokenGrant {
+            access_token: SecretString::from(account.access_token.clone()),
+            refresh_token: account.refresh_token.clone().map(SecretString::from),
+            expires_at: now + chrono::Duration::seconds(account.expires_in),
+            scopes: account.scope.clone(),
+            user_id: account.user_id.clone(),
+        };
+        let connection = fetcher
+            .connect(kind, &grant)
+            .await
+            .with_context(|| format!("connecting {}", account.user_id))?;
+        println!("connected {} (connection {connection}); backfill scheduled", account.user_id);
+    }
+    println!("{} account(s) connected", accounts.len());
+    Ok(())
+}
+
+async fn users_list(database: &DatabaseSettings) -> anyhow::Result<()> {
+    let pool = database.lazy_pool();
+    let rows: Vec<(
+        i64,
+        String,
+        String,
+        String,
+        Option<String>,
+        i64,
+        Option<chrono::DateTime<chrono::Utc>>,
+        String,
+    )> = sqlx::query_as(
+        "SELECT p.id, c.provider, c.provider_user_id, c.sync_status, c.status_reason,
+                    (SELECT count(*) FROM activity_days d WHERE d.participant_id = p.id),
+                    c.last_sync_at, p.time_zone
+             FROM participants p JOIN provider_connections c ON c.participant_id = p.id
+             ORDER BY p.id",
+    )
+    .fetch_all(&pool)
+    .await
+    .context("reading participants")?;
+    println!(
+        "{:>5}  {:<8} {:<10} {:<19} {:>5}  {:<20} {:<20}",
+        "id", "provider", "user", "status", "days", "last sync (UTC)", "time zone"
+    );
+    for (id, provider, user, status, reason, days, last_sync, zone) in rows {
+        let last = last_sync
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_else(|| "never".into());
+        println!("{id:>5}  {provider:<8} {user:<10} {status:<19} {days:>5}  {last:<20} {zone:<20}");
+        if let Some(reason) = reason {
+            println!("       ↳ {reason}");
+        }
+    }
+    Ok(())
+}
+
+async fn users_summary(database: &DatabaseSettings) -> anyhow::Result<()> {
+    let pool = database.lazy_pool();
+    let (participants, active, reconnect, disconnected, days, pending, waiting): (i64, i64, i64, i64, i64, i64, i64) =
+        sqlx::query_as(
+            "SELECT (SELECT count(*) FROM participants),
+                    (SELECT count(*) FROM provider_connections WHERE sync_status = 'active'),
+                    (SELECT count(*) FROM provider_connections WHERE sync_status = 'reconnect_required'),
+                    (SELECT count(*) FROM provider_connections WHERE sync_status = 'disconnected'),
+                    (SELECT count(*) FROM activity_days),
+                    (SELECT count(*) FROM pending_fetches WHERE reason <> 'awaiting_reconnect'),
+                    (SELECT count(*) FROM pending_fetches WHERE reason = 'awaiting_reconnect')",
+        )
+        .fetch_one(&pool)
+        .await
+        .context("reading the summary")?;
+    println!(
+        "participants={participants} active={active} reconnect_required={reconnect} disconnected={disconnected} days_stored={days} days_pending={pending} days_awaiting_reconnect={waiting}"
+    );
+    Ok(())
 }
 
 async fn probe(url: &str) -> anyhow::Result<()> {
