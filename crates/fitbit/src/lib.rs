@@ -9,8 +9,10 @@ pub mod client;
 pub mod notification;
 pub mod oauth;
 pub mod signature;
+pub mod webhook;
 
 pub use client::{FitbitApi, FitbitApiSettings};
 pub use notification::{parse_notifications, Notification, NotificationParseError};
 pub use oauth::{read_access_token_claims, AccessTokenClaims};
 pub use signature::{sign, verify_signature, SignatureCheck};
+pub use webhook::FitbitWebhook;

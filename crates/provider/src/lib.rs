@@ -116,3 +116,44 @@ pub trait ActivityProvider: Send + Sync {
         user_id: &str,
     ) -> Result<String, ProviderError>;
 }
+
+/// One change a provider's webhook announced, as the subscriber publishes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeNotice {
+    /// The provider's collection or data type ("activities", "userRevokedAccess", "steps", ...).
+    pub collection_type: String,
+    /// The provider's user id: the Kafka key.
+    pub owner_id: String,
+    pub owner_type: String,
+    /// The user's civil date, when the provider names one.
+    pub date: Option<NaiveDate>,
+    pub subscription_id: String,
+    /// "UPSERT"/"DELETE" where the provider has operations; empty otherwise.
+    pub operation: String,
+}
+
+/// Why a webhook call was refused.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum WebhookRejection {
+    /// The call is not proven to come from the provider (the reason is a short metric label).
+    #[error("signature check failed: {0}")]
+    Signature(&'static str),
+    /// Proven, but not a notification body we understand.
+    #[error("{0}")]
+    InvalidBody(String),
+}
+
+/// The webhook half of the seam: prove a call came from the provider, over the exact bytes
+/// received, and read the changes it announces.
+#[async_trait::async_trait]
+pub trait WebhookVerifier: Send + Sync {
+    /// Short stable name ("fitbit"), as stored with connections.
+    fn provider(&self) -> &'static str;
+
+    /// `header` looks a request header up by (case-insensitive) name.
+    async fn verify_and_parse(
+        &self,
+        header: &(dyn Fn(&str) -> Option<Vec<u8>> + Send + Sync),
+        body: &[u8],
+    ) -> Result<Vec<ChangeNotice>, WebhookRejection>;
+}

@@ -5,8 +5,8 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use bytes::BytesMut;
 use fitex_common::outbox::OutgoingRecord;
 use fitex_common::trace_context::TraceParent;
-use fitex_fitbit::{parse_notifications, verify_signature, Notification};
 use fitex_proto::{content_type, Message, Provider, ProviderNotification, Timestamp, TraceContext};
+use fitex_provider::{ChangeNotice, WebhookRejection, WebhookVerifier};
 use futures::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -20,7 +20,8 @@ use crate::publisher::{Publisher, Unavailable};
 /// What the Fitbit handlers need, shared across workers.
 pub struct FitbitWebhook {
     pub verification_code: SecretString,
-    pub client_secrets: Vec<SecretString>,
+    /// The provider seam's webhook half (`fitex_fitbit::FitbitWebhook`).
+    pub verifier: std::sync::Arc<dyn WebhookVerifier>,
     pub max_body_bytes: usize,
     pub topic: String,
     pub publisher: Publisher,
@@ -126,19 +127,23 @@ async fn accept(
     trace: TraceParent,
 ) -> Result<HttpResponse, WebhookError> {
     let body = read_body(request, payload, state.max_body_bytes).await?;
-    let signature = request.headers().get("X-Fitbit-Signature").map(|v| v.as_bytes());
-    let check = verify_signature(&state.client_secrets, &body, signature);
-    if !check.is_valid() {
-        tracing::warn!(
-            reason = check.reason(),
-            peer = ?request.connection_info().realip_remote_addr(),
-            bytes = body.len(),
-            "rejected a fitbit notification with a bad signature"
-        );
-        return Err(WebhookError::Signature(check.reason()));
-    }
-    let notifications =
-        parse_notifications(&body).map_err(|e| WebhookError::InvalidBody(e.to_string()))?;
+    let headers = request.headers();
+    let header = |name: &str| headers.get(name).map(|v| v.as_bytes().to_vec());
+    let notifications = match state.verifier.verify_and_parse(&header, &body).await {
+        Ok(notifications) => notifications,
+        Err(WebhookRejection::Signature(reason)) => {
+            tracing::warn!(
+                reason,
+                peer = ?request.connection_info().realip_remote_addr(),
+                bytes = body.len(),
+                "rejected a fitbit notification with a bad signature"
+            );
+            return Err(WebhookError::Signature(reason));
+        }
+        Err(WebhookRejection::InvalidBody(reason)) => {
+            return Err(WebhookError::InvalidBody(reason))
+        }
+    };
 
     let tracestate =
         request.headers().get("tracestate").and_then(|v| v.to_str().ok()).unwrap_or_default();
@@ -187,7 +192,7 @@ async fn read_body(
 }
 
 fn to_record(
-    notification: &Notification,
+    notification: &ChangeNotice,
     topic: &str,
     trace: TraceParent,
     tracestate: &str,
@@ -200,9 +205,9 @@ fn to_record(
         provider: Provider::Fitbit as i32,
         collection_type: notification.collection_type.clone(),
         owner_id: notification.owner_id.clone(),
-        owner_type: notification.owner_type.clone().unwrap_or_default(),
-        date: notification.date_string(),
-        subscription_id: notification.subscription_id.clone().unwrap_or_default(),
+        owner_type: notification.owner_type.clone(),
+        date: notification.date.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default(),
+        subscription_id: notification.subscription_id.clone(),
         received_at: Some(Timestamp {
             seconds: now.timestamp(),
             nanos: now.timestamp_subsec_nanos() as i32,
@@ -211,7 +216,7 @@ fn to_record(
             traceparent: traceparent.clone(),
             tracestate: tracestate.to_string(),
         }),
-        operation: String::new(),
+        operation: notification.operation.clone(),
     };
     let mut headers = vec![
         ("event_id".to_string(), event_id.to_string()),

@@ -88,7 +88,9 @@ impl Application {
         let metrics_handle = fitex_common::metrics::prometheus();
         let fitbit = web::Data::new(FitbitWebhook {
             verification_code: settings.fitbit.verification_code.clone(),
-            client_secrets: settings.fitbit.client_secrets.clone(),
+            verifier: std::sync::Arc::new(fitex_fitbit::FitbitWebhook {
+                client_secrets: settings.fitbit.client_secrets.clone(),
+            }),
             max_body_bytes: settings.subscriber.max_body_bytes,
             topic: settings.kafka.topics.notifications.clone(),
             publisher,
