@@ -94,11 +94,66 @@ async fn collect_batch(
     Ok(batch)
 }
 
+/// Exports `fitex_fetcher_consumer_lag{topic}` (records not yet consumed on the partitions this
+/// consumer holds) and `fitex_dead_letters` (records in the dead-letter topic). Blocking: run it
+/// off the async threads.
+pub fn report_lag(consumer: &StreamConsumer, dead_letter_topic: &str) {
+    let timeout = Duration::from_secs(2);
+    let Ok(assignment) = consumer.assignment() else { return };
+    let Ok(positions) = consumer.position() else { return };
+    let mut lag_by_topic: HashMap<String, i64> = HashMap::new();
+    for element in assignment.elements() {
+        let Ok((_, high)) =
+            consumer.fetch_watermarks(element.topic(), element.partition(), timeout)
+        else {
+            continue;
+        };
+        let position = positions
+            .find_partition(element.topic(), element.partition())
+            .and_then(|p| p.offset().to_raw())
+            .filter(|o| *o >= 0);
+        let committed_or_low = position.unwrap_or(high);
+        *lag_by_topic.entry(element.topic().to_string()).or_default() +=
+            (high - committed_or_low).max(0);
+    }
+    for (topic, lag) in lag_by_topic {
+        metrics::gauge!("fitex_fetcher_consumer_lag", "topic" => topic).set(lag as f64);
+    }
+    if let Ok(metadata) = consumer.fetch_metadata(Some(dead_letter_topic), timeout) {
+        let depth: i64 = metadata
+            .topics()
+            .iter()
+            .flat_map(|t| t.partitions())
+            .filter_map(|p| consumer.fetch_watermarks(dead_letter_topic, p.id(), timeout).ok())
+            .map(|(low, high)| high - low)
+            .sum();
+        metrics::gauge!("fitex_dead_letters", "topic" => dead_letter_topic.to_string())
+            .set(depth as f64);
+    }
+}
+
+/// Reports lag every `interval` until `shutdown`.
+pub async fn run_lag_reporter(
+    consumer: Arc<StreamConsumer>,
+    dead_letter_topic: String,
+    interval: Duration,
+    shutdown: Shutdown,
+) {
+    loop {
+        let (consumer, topic) = (consumer.clone(), dead_letter_topic.clone());
+        let _ = tokio::task::spawn_blocking(move || report_lag(&consumer, &topic)).await;
+        tokio::select! {
+            _ = shutdown.wait() => break,
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
+}
+
 /// Runs until `shutdown`: each batch is processed and its offsets committed.
 pub async fn run(
     fetcher: Arc<Fetcher>,
     producer: RecoveringProducer,
-    consumer: StreamConsumer,
+    consumer: Arc<StreamConsumer>,
     shutdown: Shutdown,
 ) -> Result<(), ConsumeError> {
     let window = Duration::from_millis(fetcher.settings.batch_window_ms);

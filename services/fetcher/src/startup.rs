@@ -94,6 +94,7 @@ impl Application {
         let shutdown = Shutdown::new();
 
         let mut consumers = Vec::new();
+        let mut tasks = Vec::new();
         for (topic, group) in [
             (&settings.kafka.topics.notifications, settings.fetcher.group_id.clone()),
             (
@@ -104,6 +105,13 @@ impl Application {
             let consumer: StreamConsumer =
                 settings.kafka.consumer_config(&group, "fitex-fetcher").create()?;
             consumer.subscribe(&[topic.as_str()])?;
+            let consumer = Arc::new(consumer);
+            tasks.push(tokio::spawn(consumer::run_lag_reporter(
+                consumer.clone(),
+                settings.kafka.topics.dead_letters.clone(),
+                Duration::from_secs(5),
+                shutdown.clone(),
+            )));
             consumers.push(tokio::spawn(consumer::run(
                 fetcher.clone(),
                 producer.clone(),
@@ -111,7 +119,7 @@ impl Application {
                 shutdown.clone(),
             )));
         }
-        let tasks = vec![
+        tasks.extend([
             tokio::spawn(pending::run(fetcher.clone(), shutdown.clone())),
             tokio::spawn(outbox::run_relay(
                 pool.clone(),
@@ -125,7 +133,7 @@ impl Application {
                 },
                 shutdown.clone(),
             )),
-        ];
+        ]);
 
         let readiness = {
             let (producer, pool) = (producer.clone(), pool.clone());

@@ -120,6 +120,15 @@ async fn persistent_provider_errors_end_in_the_dead_letter_topic_with_the_reason
         app.topic_records(&app.kafka.topics.fetch_retries, 1, Duration::from_secs(5)).await;
     assert_eq!(retries[0].headers["attempt"], "1");
     assert!(retries[0].headers["last_error"].contains("503"));
+    // Operators see it: the dead-letter depth and the lag gauges.
+    wait_for("the dead-letter depth metric", Duration::from_secs(15), || async {
+        app.metrics()
+            .await
+            .lines()
+            .any(|l| l.starts_with("fitex_dead_letters{") && !l.ends_with(" 0"))
+    })
+    .await;
+    assert!(app.metrics().await.contains("fitex_fetcher_consumer_lag{"));
 }
 
 #[tokio::test]

@@ -23,6 +23,8 @@ pub struct TestFetcher {
     pub pool: PgPool,
     pub sim: SimulatorHandle,
     pub cipher: TokenCipher,
+    /// The health and metrics port.
+    pub port: u16,
     pub handle: actix_web::dev::ServerHandle,
     pub stopped: tokio::task::JoinHandle<anyhow::Result<()>>,
     producer: fitex_common::kafka::RecoveringProducer,
@@ -67,8 +69,9 @@ pub async fn spawn_with(settings: Settings, sim: SimulatorHandle, pool: PgPool) 
     let producer = kafka.recovering_producer("test-notifier").unwrap();
     let app = Application::build(settings.clone()).await.expect("build the fetcher");
     let handle = app.handle();
+    let port = app.port();
     let stopped = tokio::spawn(app.run_until_stopped());
-    TestFetcher { settings, kafka, pool, sim, cipher, handle, stopped, producer }
+    TestFetcher { settings, kafka, pool, sim, cipher, port, handle, stopped, producer }
 }
 
 pub fn day(text: &str) -> NaiveDate {
@@ -212,6 +215,15 @@ impl TestFetcher {
             settings: self.settings.fetcher.clone(),
             relay_wake: Default::default(),
         }
+    }
+
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("http://127.0.0.1:{}/metrics", self.port))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 
     pub async fn data_calls(&self) -> u64 {
