@@ -75,7 +75,7 @@ impl TraceParent {
 
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
     // Lower-case only, as the specification requires.
-    if text.len() % 2 != 0
+    if !text.len().is_multiple_of(2)
         || !text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     {
         return None;

@@ -303,7 +303,7 @@ impl Fetcher {
         let fresh = connection.access_expires_at.is_some_and(|at| at > Utc::now() + margin);
         if fresh || kind == TokenKind::Implicit {
             if kind == TokenKind::Implicit
-                && !connection.access_expires_at.is_some_and(|at| at > Utc::now())
+                && connection.access_expires_at.is_none_or(|at| at <= Utc::now())
             {
                 return Ok(Err(TokenProblem::Expired));
             }

@@ -113,6 +113,14 @@ struct FitbitSettings {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Piped into `head` and the like, end quietly like other command-line tools instead of
+    // panicking on a closed pipe.
+    #[cfg(unix)]
+    // SAFETY: only restores the default process-wide disposition of SIGPIPE; no Rust code runs
+    // in a signal handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     if let Command::Probe { url } = &cli.command {
         return probe(url).await;
@@ -191,21 +199,25 @@ async fn import(kind: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: i64,
+    provider: String,
+    provider_user: String,
+    status: String,
+    reason: Option<String>,
+    days: i64,
+    last_sync: Option<chrono::DateTime<chrono::Utc>>,
+    zone: String,
+}
+
 async fn users_list(database: &DatabaseSettings) -> anyhow::Result<()> {
     let pool = database.lazy_pool();
-    let rows: Vec<(
-        i64,
-        String,
-        String,
-        String,
-        Option<String>,
-        i64,
-        Option<chrono::DateTime<chrono::Utc>>,
-        String,
-    )> = sqlx::query_as(
-        "SELECT p.id, c.provider, c.provider_user_id, c.sync_status, c.status_reason,
-                    (SELECT count(*) FROM activity_days d WHERE d.participant_id = p.id),
-                    c.last_sync_at, p.time_zone
+    let rows: Vec<UserRow> = sqlx::query_as(
+        "SELECT p.id, c.provider, c.provider_user_id AS provider_user, c.sync_status AS status,
+                    c.status_reason AS reason,
+                    (SELECT count(*) FROM activity_days d WHERE d.participant_id = p.id) AS days,
+                    c.last_sync_at AS last_sync, p.time_zone AS zone
              FROM participants p JOIN provider_connections c ON c.participant_id = p.id
              ORDER BY p.id",
     )
@@ -216,7 +228,8 @@ async fn users_list(database: &DatabaseSettings) -> anyhow::Result<()> {
         "{:>5}  {:<8} {:<10} {:<19} {:>5}  {:<20} {:<20}",
         "id", "provider", "user", "status", "days", "last sync (UTC)", "time zone"
     );
-    for (id, provider, user, status, reason, days, last_sync, zone) in rows {
+    for UserRow { id, provider, provider_user: user, status, reason, days, last_sync, zone } in rows
+    {
         let last = last_sync
             .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
             .unwrap_or_else(|| "never".into());
@@ -270,15 +283,15 @@ async fn migrate(database: &DatabaseSettings) -> anyhow::Result<()> {
 
 async fn outbox_status(database: &DatabaseSettings) -> anyhow::Result<()> {
     let pool = database.lazy_pool();
-    let rows: Vec<(String, i64, Option<chrono::DateTime<chrono::Utc>>, Option<String>)> =
-        sqlx::query_as(
-            "SELECT source, count(*), min(created_at),
+    type OutboxRow = (String, i64, Option<chrono::DateTime<chrono::Utc>>, Option<String>);
+    let rows: Vec<OutboxRow> = sqlx::query_as(
+        "SELECT source, count(*), min(created_at),
                 (array_agg(last_error ORDER BY id DESC) FILTER (WHERE last_error IS NOT NULL))[1]
          FROM kafka_outbox GROUP BY source ORDER BY source",
-        )
-        .fetch_all(&pool)
-        .await
-        .context("reading the outbox")?;
+    )
+    .fetch_all(&pool)
+    .await
+    .context("reading the outbox")?;
     if rows.is_empty() {
         println!("outbox empty");
     }
