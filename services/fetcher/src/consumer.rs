@@ -301,6 +301,14 @@ async fn sync_work(
         return Ok(());
     }
     let dates: Vec<NaiveDate> = work.dates.iter().copied().collect();
+    let (dates, later) =
+        fetcher.settle.lock().expect("settle lock").split(connection.id, &dates, Instant::now());
+    for (date, due) in later {
+        let wait = due.saturating_duration_since(Instant::now());
+        let not_before = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+        store::defer(&fetcher.pool, connection.id, &[date], "settling", not_before).await?;
+        metrics::counter!("fitex_fetcher_deferred_total", "reason" => "settling").increment(1);
+    }
     let trace = TraceParent::new_root();
     let outcome = fetcher.sync_user(&connection, &dates, &trace).await;
     let label = match &outcome {

@@ -8,6 +8,7 @@ pub mod consumer;
 pub mod pending;
 pub mod retry;
 pub mod settings;
+pub mod settle;
 pub mod startup;
 pub mod store;
 pub mod sync;

@@ -29,6 +29,9 @@ pub struct FetcherSettings {
     /// notifications within one batch are coalesced.
     pub batch_max: usize,
     pub batch_window_ms: u64,
+    /// A user-day fetched less than this long ago is fetched again only when this period has
+    /// passed (repeat notifications of one sync cost one more call, not one each).
+    pub settle_ms: u64,
     /// Users fetched at once.
     pub concurrency: usize,
     pub max_attempts: u32,

@@ -58,6 +58,9 @@ impl Fetcher {
             topics: settings.kafka.topics.clone(),
             settings: settings.fetcher.clone(),
             relay_wake: Arc::new(tokio::sync::Notify::new()),
+            settle: std::sync::Mutex::new(crate::settle::Settle::new(Duration::from_millis(
+                settings.fetcher.settle_ms,
+            ))),
         })
     }
 }

@@ -288,6 +288,9 @@ pub async fn delete_participant(pool: &PgPool, participant_id: i64) -> Result<()
     Ok(())
 }
 
+/// Adds days to fetch later. A day already waiting keeps the later time when either side is a
+/// hard wait (the rate limit, awaiting reconnection) and the earlier one otherwise; `created_at`
+/// records the latest request, so a fetch that started before it does not clear it.
 pub async fn add_pending(
     tx: &mut Transaction<'_, Postgres>,
     connection_id: i64,
@@ -301,8 +304,17 @@ pub async fn add_pending(
     sqlx::query(
         "INSERT INTO pending_fetches (connection_id, day, reason, not_before)
          SELECT $1, d, $3, $4 FROM unnest($2::date[]) AS d
-         ON CONFLICT (connection_id, day) DO UPDATE
-             SET reason = EXCLUDED.reason, not_before = GREATEST(pending_fetches.not_before, EXCLUDED.not_before)",
+         ON CONFLICT (connection_id, day) DO UPDATE SET
+             created_at = now(),
+             reason = CASE
+                 WHEN EXCLUDED.reason IN ('rate_limited', 'awaiting_reconnect') THEN EXCLUDED.reason
+                 WHEN pending_fetches.reason IN ('rate_limited', 'awaiting_reconnect') THEN pending_fetches.reason
+                 ELSE EXCLUDED.reason END,
+             not_before = CASE
+                 WHEN EXCLUDED.reason IN ('rate_limited', 'awaiting_reconnect')
+                   OR pending_fetches.reason IN ('rate_limited', 'awaiting_reconnect')
+                 THEN GREATEST(pending_fetches.not_before, EXCLUDED.not_before)
+                 ELSE LEAST(pending_fetches.not_before, EXCLUDED.not_before) END",
     )
     .bind(connection_id)
     .bind(days)
@@ -432,12 +444,14 @@ pub async fn upsert_days(
     Ok(changed)
 }
 
-/// After a successful fetch: the connection synced, the budget left, the days no longer pending.
+/// After a successful fetch that started at `fetch_started`: the connection synced, the budget
+/// left, the days no longer pending (unless requested again after the fetch started).
 pub async fn mark_synced(
     tx: &mut Transaction<'_, Postgres>,
     connection_id: i64,
     days: &[NaiveDate],
     budget: Option<&RateBudget>,
+    fetch_started: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE provider_connections SET last_sync_at = now(), last_error = NULL,
@@ -451,11 +465,14 @@ pub async fn mark_synced(
     .bind(budget.map(|b| b.resets_at))
     .execute(&mut **tx)
     .await?;
-    sqlx::query("DELETE FROM pending_fetches WHERE connection_id = $1 AND day = ANY($2)")
-        .bind(connection_id)
-        .bind(days)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "DELETE FROM pending_fetches WHERE connection_id = $1 AND day = ANY($2) AND created_at <= $3",
+    )
+    .bind(connection_id)
+    .bind(days)
+    .bind(fetch_started)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

@@ -61,6 +61,8 @@ pub struct Fetcher {
     pub settings: FetcherSettings,
     /// Wakes the outbox relay as soon as events are committed.
     pub relay_wake: Arc<tokio::sync::Notify>,
+    /// Recently fetched user-days (see `settle`).
+    pub settle: std::sync::Mutex<crate::settle::Settle>,
 }
 
 /// The plain-language reason and remedy shown to the participant for a refused token.
@@ -130,6 +132,7 @@ impl Fetcher {
         };
         let connection = &self.refresh_time_zone(connection, &token).await;
 
+        let fetch_started = Utc::now();
         let mut refreshed_after_401 = false;
         let fetched = loop {
             match self.provider.fetch_days(&token, &connection.provider_user_id, dates).await {
@@ -176,8 +179,14 @@ impl Fetcher {
                 Err(ProviderError::Permanent(error)) => return Err(SyncError::Permanent(error)),
             }
         };
-        let changed =
-            self.store(connection, dates, &fetched.days, fetched.budget.as_ref(), trace).await?;
+        let changed = self
+            .store(connection, dates, &fetched.days, fetched.budget.as_ref(), fetch_started, trace)
+            .await?;
+        self.settle.lock().expect("settle lock").record(
+            connection.id,
+            dates,
+            std::time::Instant::now(),
+        );
         Ok(SyncOutcome::Stored { days: fetched.days.len(), changed, requests: fetched.requests })
     }
 
@@ -187,6 +196,7 @@ impl Fetcher {
         dates: &[NaiveDate],
         days: &[DayActivity],
         budget: Option<&fitex_provider::RateBudget>,
+        fetch_started: chrono::DateTime<Utc>,
         trace: &TraceParent,
     ) -> Result<usize, SyncError> {
         let fetched_at = Utc::now();
@@ -205,7 +215,7 @@ impl Fetcher {
             .collect();
         let refs: Vec<&OutgoingRecord> = records.iter().collect();
         outbox::insert_in(&mut tx, OUTBOX_SOURCE, &refs).await?;
-        store::mark_synced(&mut tx, connection.id, dates, budget).await?;
+        store::mark_synced(&mut tx, connection.id, dates, budget, fetch_started).await?;
         tx.commit().await?;
         if !records.is_empty() {
             self.relay_wake.notify_one();

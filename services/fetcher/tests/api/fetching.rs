@@ -213,3 +213,29 @@ async fn revoked_access_deletes_the_tokens_and_a_deleted_account_deletes_the_dat
     .await;
     assert!(app.stored_steps(deleted_participant).await.is_empty(), "their days are deleted too");
 }
+
+#[tokio::test]
+async fn repeat_syncs_of_a_day_settle_into_one_more_call_with_the_final_values() {
+    let app = spawn_fetcher().await;
+    let connection = app.connect_user("SETTLE1").await;
+    let participant = app.participant_of(connection).await;
+    app.sim().set_day("SETTLE1", day("2026-11-24"), day_data(1000, 700)).await.unwrap();
+    app.notify("SETTLE1", &[day("2026-11-24")], "activities").await;
+    wait_for("the first values", Duration::from_secs(20), || async {
+        app.stored_steps(participant).await.get(&day("2026-11-24")) == Some(&1000)
+    })
+    .await;
+    // The device keeps syncing the same day: three more changes within the settle period (2 s),
+    // each in a batch of its own (the batch window is 300 ms).
+    for steps in [2000, 3000, 4000] {
+        app.sim().set_day("SETTLE1", day("2026-11-24"), day_data(steps, 700)).await.unwrap();
+        app.notify("SETTLE1", &[day("2026-11-24")], "activities").await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    wait_for("the final values", Duration::from_secs(20), || async {
+        app.stored_steps(participant).await.get(&day("2026-11-24")) == Some(&4000)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(app.data_calls().await, 2, "four notifications, two calls");
+}

@@ -43,6 +43,7 @@ pub fn settings_for(
     settings.fetcher.port = 0;
     settings.fetcher.group_id = format!("test-fetcher-{}", Uuid::new_v4().simple());
     settings.fetcher.batch_window_ms = 300;
+    settings.fetcher.settle_ms = 2_000;
     settings.fetcher.max_attempts = 3;
     settings.fetcher.retry_base_ms = 100;
     settings.fetcher.retry_max_ms = 400;
@@ -197,24 +198,8 @@ impl TestFetcher {
 
     /// A fetcher core sharing the application's database and simulator (as another replica would).
     pub async fn fetcher(&self) -> fitex_fetcher::sync::Fetcher {
-        let api = fitex_fitbit::FitbitApi::new(fitex_fitbit::FitbitApiSettings {
-            api_base_url: self.sim.base_url(),
-            token_url: format!("{}/oauth2/token", self.sim.base_url()),
-            client_id: "SIMCLIENT".into(),
-            client_secret: SecretString::from("sim-client-secret"),
-            request_timeout: Duration::from_secs(10),
-        })
-        .unwrap();
-        fitex_fetcher::sync::Fetcher {
-            pool: self.settings.database.lazy_pool(),
-            provider: std::sync::Arc::new(api),
-            cipher: std::sync::Arc::new(
-                TokenCipher::from_config(&self.settings.tokens.encryption_keys).unwrap(),
-            ),
-            topics: self.kafka.topics.clone(),
-            settings: self.settings.fetcher.clone(),
-            relay_wake: Default::default(),
-        }
+        let provider = fitex_fetcher::startup::fitbit_provider(&self.settings).unwrap();
+        fitex_fetcher::sync::Fetcher::from_settings(&self.settings, provider).unwrap()
     }
 
     pub async fn metrics(&self) -> String {
