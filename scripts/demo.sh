@@ -24,7 +24,7 @@ bin="$CARGO_TARGET_DIR/debug"
 run=$(date +%Y%m%d%H%M%S)
 export FITEX__DATABASE__DATABASE_NAME=fitex_demo
 dropdb -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" --if-exists --force fitex_demo
-for topic in NOTIFICATIONS FETCH_RETRIES DEAD_LETTERS ACTIVITY_DAYS; do
+for topic in NOTIFICATIONS FETCH_RETRIES DEAD_LETTERS ACTIVITY_DAYS GOALS TEAM_PROGRESS; do
   default=$(sed -n "s/^${topic,,} = \"\(.*\)\"/\1/p" config/base.toml)
   export "FITEX__KAFKA__TOPICS__$topic=$default.demo-$run"
 done

@@ -44,6 +44,10 @@ pub struct Topics {
     pub dead_letters: String,
     /// `fitex.v1.ActivityDayChanged` from the fetcher; key: participant id.
     pub activity_days: String,
+    /// `fitex.v1.GoalChanged` from the goals service; key: participant id.
+    pub goals: String,
+    /// `fitex.v1.TeamProgressChanged` from the goals service; key: team id.
+    pub team_progress: String,
 }
 
 impl Default for Topics {
@@ -53,6 +57,8 @@ impl Default for Topics {
             fetch_retries: "fitex.fetch-retries.v1".to_string(),
             dead_letters: "fitex.dead-letters.v1".to_string(),
             activity_days: "fitex.activity-days.v1".to_string(),
+            goals: "fitex.goals.v1".to_string(),
+            team_progress: "fitex.team-progress.v1".to_string(),
         }
     }
 }
@@ -65,6 +71,8 @@ impl Topics {
             TopicSpec { name: self.fetch_retries.clone(), partitions: 4 },
             TopicSpec { name: self.dead_letters.clone(), partitions: 1 },
             TopicSpec { name: self.activity_days.clone(), partitions: 8 },
+            TopicSpec { name: self.goals.clone(), partitions: 8 },
+            TopicSpec { name: self.team_progress.clone(), partitions: 4 },
         ]
     }
 
@@ -75,6 +83,8 @@ impl Topics {
             fetch_retries: format!("{}.{suffix}", self.fetch_retries),
             dead_letters: format!("{}.{suffix}", self.dead_letters),
             activity_days: format!("{}.{suffix}", self.activity_days),
+            goals: format!("{}.{suffix}", self.goals),
+            team_progress: format!("{}.{suffix}", self.team_progress),
         }
     }
 }

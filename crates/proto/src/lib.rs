@@ -17,6 +17,9 @@ pub mod content_type {
     pub const ACTIVITY_DAY_CHANGED: &str =
         "application/x-protobuf; schema=fitex.v1.ActivityDayChanged";
     pub const DEAD_LETTER: &str = "application/x-protobuf; schema=fitex.v1.DeadLetter";
+    pub const GOAL_CHANGED: &str = "application/x-protobuf; schema=fitex.v1.GoalChanged";
+    pub const TEAM_PROGRESS_CHANGED: &str =
+        "application/x-protobuf; schema=fitex.v1.TeamProgressChanged";
 }
 
 #[cfg(test)]
