@@ -1,6 +1,7 @@
 //! Shared foundations of the FitEx Sync services: each service's `main` wires these together.
 
 pub mod config;
+pub mod consume;
 pub mod database;
 pub mod health;
 pub mod kafka;

@@ -2,20 +2,20 @@
 //! concurrently, send transient failures to the retry topic and hopeless ones to the dead-letter
 //! topic, then — only when all of that is durable — commit the batch's offsets.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
+use fitex_common::consume::{self, ConsumedRecord as Record};
 use fitex_common::kafka::RecoveringProducer;
 use fitex_common::outbox::{self, OutgoingRecord};
 use fitex_common::shutdown::Shutdown;
 use fitex_common::trace_context::TraceParent;
 use fitex_proto::{content_type, DeadLetter, Message as _, ProviderNotification, Timestamp};
 use futures::StreamExt;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::message::{Headers, Message, OwnedMessage};
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::Message;
 use uuid::Uuid;
 
 use crate::coalesce::{coalesce, Change, ChangeKind, UserWork};
@@ -34,64 +34,14 @@ pub enum ConsumeError {
     Handoff(String),
 }
 
-/// One consumed record, detached from the consumer.
-struct Record {
-    message: OwnedMessage,
-    headers: BTreeMap<String, String>,
+/// How many attempts a record has had (0 on the notifications topic).
+fn attempt(record: &Record) -> u32 {
+    record.headers.get(ATTEMPT_HEADER).and_then(|a| a.parse().ok()).unwrap_or(0)
 }
 
-impl Record {
-    fn new(message: OwnedMessage) -> Self {
-        let headers = message
-            .headers()
-            .map(|h| {
-                h.iter()
-                    .map(|h| {
-                        (
-                            h.key.to_string(),
-                            String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        Self { message, headers }
-    }
-
-    fn attempt(&self) -> u32 {
-        self.headers.get(ATTEMPT_HEADER).and_then(|a| a.parse().ok()).unwrap_or(0)
-    }
-
-    fn not_before_ms(&self) -> i64 {
-        self.headers.get(NOT_BEFORE_HEADER).and_then(|a| a.parse().ok()).unwrap_or(0)
-    }
-
-    fn key(&self) -> String {
-        self.message.key().map(|k| String::from_utf8_lossy(k).into_owned()).unwrap_or_default()
-    }
-
-    fn payload(&self) -> &[u8] {
-        self.message.payload().unwrap_or_default()
-    }
-}
-
-/// Waits for the first record, then gathers more until `max` or `window` has passed.
-async fn collect_batch(
-    consumer: &StreamConsumer,
-    max: usize,
-    window: Duration,
-) -> Result<Vec<Record>, rdkafka::error::KafkaError> {
-    let first = consumer.recv().await?.detach();
-    let mut batch = vec![Record::new(first)];
-    let deadline = tokio::time::Instant::now() + window;
-    while batch.len() < max {
-        match tokio::time::timeout_at(deadline, consumer.recv()).await {
-            Ok(Ok(message)) => batch.push(Record::new(message.detach())),
-            Ok(Err(error)) => return Err(error),
-            Err(_) => break,
-        }
-    }
-    Ok(batch)
+/// When a retry record is due (0: now).
+fn not_before_ms(record: &Record) -> i64 {
+    record.headers.get(NOT_BEFORE_HEADER).and_then(|a| a.parse().ok()).unwrap_or(0)
 }
 
 /// Exports `fitex_fetcher_consumer_lag{topic}` (records not yet consumed on the partitions this
@@ -160,10 +110,10 @@ pub async fn run(
     loop {
         let batch = tokio::select! {
             _ = shutdown.wait() => return Ok(()),
-            batch = collect_batch(&consumer, fetcher.settings.batch_max.max(1), window) => batch?,
+            batch = consume::collect_batch(&consumer, fetcher.settings.batch_max.max(1), window) => batch?,
         };
         // Retry records wait for their time (the topic is in roughly due order).
-        let due = batch.iter().map(Record::not_before_ms).max().unwrap_or(0);
+        let due = batch.iter().map(not_before_ms).max().unwrap_or(0);
         let wait_ms = due - Utc::now().timestamp_millis();
         if wait_ms > 0 {
             tokio::select! {
@@ -173,23 +123,9 @@ pub async fn run(
         }
         let started = Instant::now();
         process_batch(&fetcher, &producer, &batch).await?;
-        commit(&consumer, &batch)?;
+        consume::commit_batch(&consumer, &batch)?;
         metrics::histogram!("fitex_fetcher_batch_seconds").record(started.elapsed().as_secs_f64());
     }
-}
-
-fn commit(consumer: &StreamConsumer, batch: &[Record]) -> Result<(), rdkafka::error::KafkaError> {
-    let mut next: HashMap<(String, i32), i64> = HashMap::new();
-    for record in batch {
-        let key = (record.message.topic().to_string(), record.message.partition());
-        let offset = record.message.offset() + 1;
-        next.entry(key).and_modify(|o| *o = (*o).max(offset)).or_insert(offset);
-    }
-    let mut list = TopicPartitionList::new();
-    for ((topic, partition), offset) in next {
-        list.add_partition_offset(&topic, partition, Offset::Offset(offset))?;
-    }
-    consumer.commit(&list, CommitMode::Sync)
 }
 
 /// Processes one batch; returns only when every record is stored, deferred, or handed to the
@@ -222,7 +158,7 @@ async fn process_batch(
                     fetcher,
                     record,
                     &format!("undecodable payload: {error}"),
-                    record.attempt(),
+                    attempt(record),
                 ));
             }
         }
@@ -245,7 +181,7 @@ async fn process_batch(
         let Err(error) = result else { continue };
         let records = records_by_user.get(&user).map(Vec::as_slice).unwrap_or_default();
         for record in records {
-            let attempts = record.attempt() + 1;
+            let attempts = attempt(record) + 1;
             match &error {
                 SyncError::Transient(reason) if !policy.exhausted(attempts) => {
                     handoff.push(retry(fetcher, record, attempts, reason));
