@@ -1,0 +1,270 @@
+//! Programs: FitEx miles, program weeks and one member's week.
+
+use chrono::{Days, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::Goal;
+use crate::settings::GoalSettings;
+use crate::team::MemberWeek;
+use crate::validity::{classify, DayRecord};
+
+/// The unit a program counts in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// 1 mile walked, or 15 minutes of moderate-to-vigorous activity.
+    #[default]
+    FitexMiles,
+    Steps,
+}
+
+/// How steps and active minutes become FitEx miles.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MileRules {
+    /// 2,000 steps = 1 mile, *default* (the common US program convention).
+    pub steps_per_mile: f64,
+    /// 15 minutes of moderate-to-vigorous activity = 1 FitEx mile.
+    pub mvpa_minutes_per_mile: f64,
+    /// Steps above this count as this many (45,000 = the outlier bound, *default*): a genuine
+    /// marathon still counts 22.5 miles, a glitch cannot win the week for its team.
+    pub max_counted_steps: i32,
+}
+
+impl Default for MileRules {
+    fn default() -> Self {
+        Self { steps_per_mile: 2000.0, mvpa_minutes_per_mile: 15.0, max_counted_steps: 45_000 }
+    }
+}
+
+/// A day's FitEx miles, counted once: `max(steps / steps_per_mile, mvpa / mvpa_minutes_per_mile)`
+/// (the walking that produced the active minutes is the same walking that produced the steps, so
+/// the two are never added). Steps are capped at `max_counted_steps`, active minutes at 1,440;
+/// negative values count as 0. Validity does not matter here: a day with too little wear still
+/// counts what it recorded.
+pub fn fitex_miles(day: &DayRecord, rules: &MileRules) -> f64 {
+    let steps = f64::from(day.steps.clamp(0, rules.max_counted_steps.max(0)));
+    let walking = if rules.steps_per_mile > 0.0 { steps / rules.steps_per_mile } else { 0.0 };
+    let minutes = f64::from(day.moderate_vigorous_minutes.clamp(0, 1440));
+    let active =
+        if rules.mvpa_minutes_per_mile > 0.0 { minutes / rules.mvpa_minutes_per_mile } else { 0.0 };
+    walking.max(active)
+}
+
+/// A day's progress in the program unit: FitEx miles, or steps (capped as in [`fitex_miles`]).
+pub fn progress_in_unit(day: &DayRecord, unit: Unit, miles: &MileRules) -> f64 {
+    match unit {
+        Unit::FitexMiles => fitex_miles(day, miles),
+        Unit::Steps => f64::from(day.steps.clamp(0, miles.max_counted_steps.max(0))),
+    }
+}
+
+/// Daily goal converted to the program unit (steps → miles with `steps_per_mile`).
+pub fn goal_in_unit(goal_steps: i32, unit: Unit, miles: &MileRules) -> f64 {
+    match unit {
+        Unit::Steps => f64::from(goal_steps),
+        Unit::FitexMiles if miles.steps_per_mile > 0.0 => {
+            f64::from(goal_steps) / miles.steps_per_mile
+        }
+        Unit::FitexMiles => 0.0,
+    }
+}
+
+/// A program season.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Program {
+    pub start_date: NaiveDate,
+    /// 8 in FitEx; configuration, not a constant.
+    pub weeks: u32,
+    pub unit: Unit,
+    pub miles: MileRules,
+    pub goals: GoalSettings,
+    /// A member met their goal for the week on at least this many days (4, *default*).
+    pub met_days_per_week: u32,
+}
+
+impl Program {
+    /// An 8-week FitEx-miles program with every default.
+    pub fn new(start_date: NaiveDate) -> Self {
+        Self {
+            start_date,
+            weeks: 8,
+            unit: Unit::FitexMiles,
+            miles: MileRules::default(),
+            goals: GoalSettings::default(),
+            met_days_per_week: 4,
+        }
+    }
+
+    /// First day of a 1-based week (`None` for week 0 or past the program).
+    pub fn week_start(&self, week: u32) -> Option<NaiveDate> {
+        if week == 0 || week > self.weeks {
+            return None;
+        }
+        self.start_date.checked_add_days(Days::new(u64::from(week - 1) * 7))
+    }
+
+    /// Last day of the program.
+    pub fn end_date(&self) -> NaiveDate {
+        let days = u64::from(self.weeks) * 7;
+        self.start_date
+            .checked_add_days(Days::new(days.saturating_sub(1)))
+            .unwrap_or(NaiveDate::MAX)
+    }
+}
+
+/// The 1-based program week of `date`; `None` before the start or after the last week.
+pub fn program_week(program: &Program, date: NaiveDate) -> Option<u32> {
+    let offset = (date - program.start_date).num_days();
+    if offset < 0 {
+        return None;
+    }
+    let week = u32::try_from(offset / 7 + 1).ok()?;
+    (week <= program.weeks).then_some(week)
+}
+
+/// When a participant belonged to a team: from `joined` (inclusive) until `left` (exclusive;
+/// `None` = still a member).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    pub joined: NaiveDate,
+    pub left: Option<NaiveDate>,
+}
+
+impl Membership {
+    pub fn is_active(&self, date: NaiveDate) -> bool {
+        self.joined <= date && self.left.is_none_or(|left| date < left)
+    }
+}
+
+/// One member's contribution to a team week: over the days of `week` on which the member
+/// belonged to the team, the sum of their daily goals (from `goals`, in the program unit), their
+/// counted progress, and the valid days on which their progress in the program unit reached that
+/// day's goal in the same unit (so 60 active minutes meet a 3.5-mile goal). A day without a
+/// goal in `goals` adds no goal; a day without a record adds no progress. For duplicate records
+/// of a date the last wins.
+pub fn member_week(
+    program: &Program,
+    participant_id: i64,
+    week: u32,
+    days: &[DayRecord],
+    goals: &[Goal],
+    membership: &Membership,
+) -> MemberWeek {
+    let mut out = MemberWeek {
+        participant_id,
+        active_days: 0,
+        goal_total: 0.0,
+        progress_total: 0.0,
+        days_goal_met: 0,
+    };
+    let Some(start) = program.week_start(week) else {
+        return out;
+    };
+    for date in start.iter_days().take(7) {
+        if !membership.is_active(date) {
+            continue;
+        }
+        out.active_days += 1;
+        let goal = goals.iter().rev().find(|g| g.effective_date == date);
+        if let Some(g) = goal {
+            out.goal_total += goal_in_unit(g.steps, program.unit, &program.miles);
+        }
+        if let Some(day) = days.iter().rev().find(|d| d.date == date) {
+            let progress = progress_in_unit(day, program.unit, &program.miles);
+            out.progress_total += progress;
+            let valid = classify(day, &program.goals.validity).is_valid();
+            let target = goal.map(|g| goal_in_unit(g.steps, program.unit, &program.miles));
+            if valid && target.is_some_and(|t| progress >= t) {
+                out.days_goal_met += 1;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(n: u64) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2025, 3, 3).unwrap().checked_add_days(Days::new(n)).unwrap()
+    }
+
+    fn day(steps: i32, mvpa: i32) -> DayRecord {
+        DayRecord {
+            date: d(0),
+            steps,
+            distance_km: 0.0,
+            moderate_vigorous_minutes: mvpa,
+            worn_minutes: Some(800),
+        }
+    }
+
+    #[test]
+    fn miles_are_counted_once() {
+        let r = MileRules::default();
+        assert_eq!(fitex_miles(&day(8000, 30), &r), 4.0); // walking wins
+        assert_eq!(fitex_miles(&day(2000, 60), &r), 4.0); // a 60-minute swim wins
+        assert_eq!(fitex_miles(&day(0, 0), &r), 0.0);
+        assert_eq!(fitex_miles(&day(-10, -5), &r), 0.0);
+    }
+
+    #[test]
+    fn outlier_steps_are_capped_not_dropped() {
+        let r = MileRules::default();
+        assert_eq!(fitex_miles(&day(60_000, 0), &r), 22.5);
+        assert_eq!(fitex_miles(&day(45_000, 0), &r), 22.5);
+        assert_eq!(progress_in_unit(&day(60_000, 0), Unit::Steps, &r), 45_000.0);
+        assert_eq!(fitex_miles(&day(0, 5000), &r), 96.0); // minutes capped at a day
+    }
+
+    #[test]
+    fn goal_units() {
+        let r = MileRules::default();
+        assert_eq!(goal_in_unit(7000, Unit::FitexMiles, &r), 3.5);
+        assert_eq!(goal_in_unit(7000, Unit::Steps, &r), 7000.0);
+        let zero = MileRules { steps_per_mile: 0.0, ..r };
+        assert_eq!(goal_in_unit(7000, Unit::FitexMiles, &zero), 0.0);
+    }
+
+    #[test]
+    fn weeks() {
+        let p = Program::new(d(0));
+        assert_eq!(program_week(&p, d(0).pred_opt().unwrap()), None);
+        assert_eq!(program_week(&p, d(0)), Some(1));
+        assert_eq!(program_week(&p, d(6)), Some(1));
+        assert_eq!(program_week(&p, d(7)), Some(2));
+        assert_eq!(program_week(&p, d(55)), Some(8));
+        assert_eq!(program_week(&p, d(56)), None);
+        assert_eq!(p.end_date(), d(55));
+        assert_eq!(p.week_start(2), Some(d(7)));
+        assert_eq!(p.week_start(0), None);
+        assert_eq!(p.week_start(9), None);
+    }
+
+    #[test]
+    fn member_week_counts_active_days_only() {
+        let p = Program { unit: Unit::Steps, ..Program::new(d(0)) };
+        let goal = |n: u64, steps: i32| Goal {
+            effective_date: d(n),
+            steps,
+            strategy: "guideline".into(),
+            inputs: vec![],
+            citation: "paluch2022".into(),
+            provisional: false,
+            explanation: String::new(),
+        };
+        let goals: Vec<Goal> = (0..7).map(|n| goal(n, 5000)).collect();
+        let days: Vec<DayRecord> =
+            (0..7).map(|n| DayRecord { date: d(n), ..day(4000 + 500 * n as i32, 0) }).collect();
+        let m = Membership { joined: d(2), left: Some(d(6)) };
+        let w = member_week(&p, 9, 1, &days, &goals, &m);
+        // active on days 2..=5: steps 5000, 5500, 6000, 6500; all meet 5000
+        assert_eq!(w.active_days, 4);
+        assert_eq!(w.goal_total, 20_000.0);
+        assert_eq!(w.progress_total, 23_000.0);
+        assert_eq!(w.days_goal_met, 4);
+        assert_eq!(member_week(&p, 9, 12, &days, &goals, &m).active_days, 0);
+    }
+}

@@ -1,0 +1,125 @@
+//! Valid days: what a stored day can and cannot tell about activity.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+/// One stored day of a participant (what the fetcher stores; the date is the participant's local
+/// date).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DayRecord {
+    pub date: NaiveDate,
+    pub steps: i32,
+    pub distance_km: f64,
+    /// Fairly + very active minutes.
+    pub moderate_vigorous_minutes: i32,
+    /// Minutes with a heart-rate signal; `None`: the device gave no heart-rate signal.
+    pub worn_minutes: Option<i32>,
+}
+
+impl DayRecord {
+    /// A day with only steps and worn minutes (distance and MVPA zero); handy in tests.
+    pub fn steps(date: NaiveDate, steps: i32, worn_minutes: Option<i32>) -> Self {
+        Self { date, steps, distance_km: 0.0, moderate_vigorous_minutes: 0, worn_minutes }
+    }
+}
+
+/// When a day counts (see `docs/goals.md`, "Valid days").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ValidityRules {
+    /// A day with a heart-rate signal needs at least this many worn minutes (600 = 10 h).
+    pub min_worn_minutes: i32,
+    /// A day without a heart-rate signal needs at least this many steps (1,000, *default*).
+    pub min_steps_without_heart_rate: i32,
+    /// Fewer steps than this is non-wear whatever else the day says (100, *default*).
+    pub non_wear_below_steps: i32,
+    /// More steps than this is an outlier: shown, never used for goals (45,000, *default*).
+    pub outlier_above_steps: i32,
+}
+
+impl Default for ValidityRules {
+    fn default() -> Self {
+        Self {
+            min_worn_minutes: 600,
+            min_steps_without_heart_rate: 1000,
+            non_wear_below_steps: 100,
+            outlier_above_steps: 45_000,
+        }
+    }
+}
+
+/// The verdict on one day. Only [`Validity::Valid`] days feed baselines, goals and "goal met".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Validity {
+    Valid,
+    /// Fewer than `non_wear_below_steps` steps.
+    NonWear,
+    /// Worn, but fewer than `min_worn_minutes` (or, without heart rate, fewer than
+    /// `min_steps_without_heart_rate` steps).
+    InsufficientWear,
+    /// More than `outlier_above_steps` steps.
+    Outlier,
+}
+
+impl Validity {
+    pub fn is_valid(self) -> bool {
+        self == Validity::Valid
+    }
+}
+
+/// Classifies a day. Order: outlier, then non-wear, then wear time (heart rate present) or the
+/// step fallback (no heart rate).
+pub fn classify(day: &DayRecord, rules: &ValidityRules) -> Validity {
+    if day.steps > rules.outlier_above_steps {
+        Validity::Outlier
+    } else if day.steps < rules.non_wear_below_steps {
+        Validity::NonWear
+    } else {
+        match day.worn_minutes {
+            Some(worn) if worn < rules.min_worn_minutes => Validity::InsufficientWear,
+            Some(_) => Validity::Valid,
+            None if day.steps < rules.min_steps_without_heart_rate => Validity::InsufficientWear,
+            None => Validity::Valid,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2025, 3, 3).unwrap()
+    }
+
+    #[test]
+    fn classifies_each_case() {
+        let r = ValidityRules::default();
+        let c = |steps, worn| classify(&DayRecord::steps(d(), steps, worn), &r);
+        assert_eq!(c(8000, Some(600)), Validity::Valid);
+        assert_eq!(c(8000, Some(599)), Validity::InsufficientWear);
+        assert_eq!(c(99, Some(900)), Validity::NonWear);
+        assert_eq!(c(100, Some(900)), Validity::Valid);
+        assert_eq!(c(0, None), Validity::NonWear);
+        assert_eq!(c(-5, None), Validity::NonWear);
+        assert_eq!(c(999, None), Validity::InsufficientWear);
+        assert_eq!(c(1000, None), Validity::Valid);
+        assert_eq!(c(45_000, Some(900)), Validity::Valid);
+        assert_eq!(c(45_001, Some(900)), Validity::Outlier);
+        assert_eq!(c(45_001, None), Validity::Outlier);
+        assert!(Validity::Valid.is_valid());
+        assert!(!Validity::Outlier.is_valid());
+    }
+
+    #[test]
+    fn serde_names_are_snake_case() {
+        let s = serde_json::to_string(&Validity::InsufficientWear).unwrap();
+        assert_eq!(s, "\"insufficient_wear\"");
+        let v: Validity = serde_json::from_str("\"non_wear\"").unwrap();
+        assert_eq!(v, Validity::NonWear);
+        let rules: ValidityRules = serde_json::from_str("{\"min_worn_minutes\": 480}").unwrap();
+        assert_eq!(rules.min_worn_minutes, 480);
+        assert_eq!(rules.outlier_above_steps, 45_000);
+    }
+}
