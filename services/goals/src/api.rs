@@ -1,0 +1,353 @@
+//! The read API (JSON over HTTP, bearer token): a participant's goal, progress and history; a
+//! team's progress; a program's leaderboard and its evaluation export (CSV). Described in
+//! `openapi.json` (served at `/v1/openapi.json`).
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{header, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpResponse, ResponseError};
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use fitex_goals::{classify, leaderboard, progress_in_unit, TeamWeek, Unit};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use subtle::ConstantTimeEq;
+
+use crate::store;
+
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("a valid bearer token is required")]
+    Unauthorized,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("internal error")]
+    Internal(#[from] sqlx::Error),
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(error) = self {
+            tracing::error!(%error, "read API failed");
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        if matches!(self, ApiError::Unauthorized) {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        response.json(serde_json::json!({ "error": self.to_string() }))
+    }
+}
+
+/// The token every `/v1` request must carry (`Authorization: Bearer <token>`).
+#[derive(Clone)]
+pub struct ApiToken(pub SecretString);
+
+pub async fn require_token(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let expected =
+        request.app_data::<web::Data<ApiToken>>().map(|t| t.0.expose_secret().to_string());
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let authorized = match (expected, given) {
+        (Some(expected), Some(given)) if !expected.is_empty() => {
+            bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
+        }
+        _ => false,
+    };
+    if !authorized {
+        return Err(ApiError::Unauthorized.into());
+    }
+    next.call(request).await
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/v1/openapi.json",
+        web::get()
+            .to(|| async { HttpResponse::Ok().content_type("application/json").body(OPENAPI) }),
+    )
+    .service(
+        web::scope("/v1")
+            .wrap(actix_web::middleware::from_fn(require_token))
+            .route("/participants/{id}/goal", web::get().to(current_goal))
+            .route("/participants/{id}/goals", web::get().to(goal_history))
+            .route("/teams/{id}/progress", web::get().to(team_progress))
+            .route("/programs/{id}/leaderboard", web::get().to(program_leaderboard))
+            .route("/programs/{id}/export.csv", web::get().to(export_csv)),
+    );
+}
+
+#[derive(Deserialize)]
+pub struct ProgramQuery {
+    program_id: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct GoalView {
+    effective_date: NaiveDate,
+    steps: i32,
+    strategy: String,
+    inputs: Vec<NaiveDate>,
+    citation: String,
+    provisional: bool,
+    explanation: String,
+}
+
+impl From<fitex_goals::Goal> for GoalView {
+    fn from(g: fitex_goals::Goal) -> Self {
+        GoalView {
+            effective_date: g.effective_date,
+            steps: g.steps,
+            strategy: g.strategy,
+            inputs: g.inputs,
+            citation: g.citation,
+            provisional: g.provisional,
+            explanation: g.explanation,
+        }
+    }
+}
+
+/// The participant's enrolment in `program_id`, or their only/most recent one.
+async fn enrolment_for(
+    pool: &PgPool,
+    participant: i64,
+    program_id: Option<i64>,
+) -> Result<store::Enrolment, ApiError> {
+    let enrolments = store::enrolments(pool, participant).await?;
+    match program_id {
+        Some(id) => enrolments.into_iter().find(|e| e.program.id == id),
+        None => enrolments.into_iter().max_by_key(|e| e.program.program.start_date),
+    }
+    .ok_or(ApiError::NotFound("participant enrolment"))
+}
+
+async fn current_goal(
+    pool: web::Data<PgPool>,
+    path: web::Path<i64>,
+    query: web::Query<ProgramQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let participant = path.into_inner();
+    let (_, zone) =
+        store::participant(&pool, participant).await?.ok_or(ApiError::NotFound("participant"))?;
+    let enrolment = enrolment_for(&pool, participant, query.program_id).await?;
+    let today = match zone.parse::<Tz>() {
+        Ok(tz) => chrono::Utc::now().with_timezone(&tz).date_naive(),
+        Err(_) => chrono::Utc::now().date_naive(),
+    };
+    let program = &enrolment.program.program;
+    let date = today.min(program.end_date());
+    let goal = store::goals(&pool, participant, enrolment.program.id, program.start_date, date)
+        .await?
+        .pop();
+    let day = store::days(&pool, participant, date, date).await?.pop();
+    let progress =
+        day.as_ref().map(|d| progress_in_unit(d, program.unit, &program.miles)).unwrap_or(0.0);
+    let goal_in_unit =
+        goal.as_ref().map(|g| fitex_goals::goal_in_unit(g.steps, program.unit, &program.miles));
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "participant_id": participant,
+        "program_id": enrolment.program.id,
+        "team_id": enrolment.team_id,
+        "date": date,
+        "time_zone": zone,
+        "unit": unit_name(program.unit),
+        "goal": goal.map(GoalView::from),
+        "today": {
+            "steps": day.as_ref().map(|d| d.steps).unwrap_or(0),
+            "progress": progress,
+            "goal": goal_in_unit,
+            "goal_met": goal_in_unit.is_some_and(|g| g > 0.0 && progress >= g),
+        },
+    })))
+}
+
+async fn goal_history(
+    pool: web::Data<PgPool>,
+    path: web::Path<i64>,
+    query: web::Query<ProgramQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let participant = path.into_inner();
+    let enrolment = enrolment_for(&pool, participant, query.program_id).await?;
+    let program = &enrolment.program.program;
+    let goals = store::goals(
+        &pool,
+        participant,
+        enrolment.program.id,
+        program.start_date,
+        program.end_date(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "participant_id": participant,
+        "program_id": enrolment.program.id,
+        "goals": goals.into_iter().map(GoalView::from).collect::<Vec<_>>(),
+    })))
+}
+
+fn unit_name(unit: Unit) -> &'static str {
+    match unit {
+        Unit::FitexMiles => "fitex_miles",
+        Unit::Steps => "steps",
+    }
+}
+
+async fn team_weeks(pool: &PgPool, team_id: i64) -> Result<Vec<TeamWeek>, sqlx::Error> {
+    let rows: Vec<(i32, f64, f64, f64, i32, i32, f64)> = sqlx::query_as(
+        "SELECT week, goal, progress, percent_of_goal, members, members_meeting_goal, share_meeting_goal
+         FROM team_progress WHERE team_id = $1 ORDER BY week",
+    )
+    .bind(team_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(week, goal, progress, percent_of_goal, members, meeting, share)| TeamWeek {
+            team_id,
+            week: week as u32,
+            goal,
+            progress,
+            percent_of_goal,
+            members: members as u32,
+            members_meeting_goal: meeting as u32,
+            share_meeting_goal: share,
+        })
+        .collect())
+}
+
+async fn team_progress(
+    pool: web::Data<PgPool>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let team_id = path.into_inner();
+    let team: Option<(String, i64)> =
+        sqlx::query_as("SELECT name, program_id FROM teams WHERE id = $1")
+            .bind(team_id)
+            .fetch_optional(pool.get_ref())
+            .await?;
+    let (name, program_id) = team.ok_or(ApiError::NotFound("team"))?;
+    let weeks = team_weeks(&pool, team_id).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "team_id": team_id,
+        "name": name,
+        "program_id": program_id,
+        "weeks": weeks.iter().map(|w| serde_json::json!({
+            "week": w.week, "goal": w.goal, "progress": w.progress,
+            "percent_of_goal": w.percent_of_goal, "members": w.members,
+            "members_meeting_goal": w.members_meeting_goal, "share_meeting_goal": w.share_meeting_goal,
+        })).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Deserialize)]
+pub struct WeekQuery {
+    week: Option<u32>,
+}
+
+async fn program_leaderboard(
+    pool: web::Data<PgPool>,
+    path: web::Path<i64>,
+    query: web::Query<WeekQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let program_id = path.into_inner();
+    let program = store::program(&pool, program_id).await?.ok_or(ApiError::NotFound("program"))?;
+    let teams: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, name FROM teams WHERE program_id = $1 ORDER BY id")
+            .bind(program_id)
+            .fetch_all(pool.get_ref())
+            .await?;
+    let mut weeks_by_team = Vec::new();
+    for (team_id, _) in &teams {
+        weeks_by_team.push((*team_id, team_weeks(&pool, *team_id).await?));
+    }
+    let week = match query.week {
+        Some(week) if week == 0 || week > program.program.weeks => {
+            return Err(ApiError::BadRequest(format!(
+                "week must be between 1 and {}",
+                program.program.weeks
+            )))
+        }
+        Some(week) => week,
+        None => weeks_by_team.iter().flat_map(|(_, w)| w.iter().map(|w| w.week)).max().unwrap_or(1),
+    };
+    let names: std::collections::HashMap<i64, String> = teams.into_iter().collect();
+    let entries = leaderboard(&weeks_by_team, week);
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "program_id": program_id,
+        "week": week,
+        "unit": unit_name(program.program.unit),
+        "teams": entries.iter().map(|e| serde_json::json!({
+            "team_id": e.team_id, "name": names.get(&e.team_id), "rank": e.rank,
+            "percent_of_goal": e.percent_of_goal, "versus_median": e.versus_median,
+            "streak_weeks": e.streak_weeks,
+        })).collect::<Vec<_>>(),
+    })))
+}
+
+/// One row per participant and program day: steps, validity, goal — for program evaluation.
+async fn export_csv(
+    pool: web::Data<PgPool>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let program_id = path.into_inner();
+    let program = store::program(&pool, program_id).await?.ok_or(ApiError::NotFound("program"))?;
+    let p = &program.program;
+    let participants: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT DISTINCT m.participant_id, t.id FROM team_members m JOIN teams t ON t.id = m.team_id
+         WHERE t.program_id = $1 ORDER BY m.participant_id",
+    )
+    .bind(program_id)
+    .fetch_all(pool.get_ref())
+    .await?;
+    let mut csv = String::from("participant_id,team_id,date,steps,worn_minutes,validity,goal_steps,goal_provisional,goal_strategy\n");
+    for (participant, team) in participants {
+        let days = store::days(&pool, participant, p.start_date, p.end_date()).await?;
+        let goals =
+            store::goals(&pool, participant, program_id, p.start_date, p.end_date()).await?;
+        let goal_on: std::collections::HashMap<NaiveDate, &fitex_goals::Goal> =
+            goals.iter().map(|g| (g.effective_date, g)).collect();
+        for day in &days {
+            let validity = serde_json::to_value(classify(day, &p.goals.validity))
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let goal = goal_on.get(&day.date);
+            csv.push_str(&format!(
+                "{participant},{team},{},{},{},{validity},{},{},{}\n",
+                day.date,
+                day.steps,
+                day.worn_minutes.map(|w| w.to_string()).unwrap_or_default(),
+                goal.map(|g| g.steps.to_string()).unwrap_or_default(),
+                goal.map(|g| g.provisional.to_string()).unwrap_or_default(),
+                goal.map(|g| g.strategy.as_str()).unwrap_or_default(),
+            ));
+        }
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"program-{program_id}.csv\""),
+        ))
+        .body(csv))
+}

@@ -1,0 +1,263 @@
+//! Recomputing what a changed day affects: the participant's goals from that date on, in their own
+//! time zone, for every program they are in, then their teams' weekly progress. Results are
+//! upserted (only real changes are written) and each change becomes an event via the outbox.
+
+use std::sync::Arc;
+
+use chrono::{NaiveDate, Utc};
+use chrono_tz::Tz;
+use fitex_common::kafka::Topics;
+use fitex_common::outbox::{self, OutgoingRecord};
+use fitex_common::trace_context::TraceParent;
+use fitex_goals::{
+    goals_between, member_week, program_week, team_week, Goal, MemberWeek, TeamWeek, Unit,
+};
+use fitex_proto::{
+    content_type, GoalChanged, Message, TeamProgressChanged, Timestamp, TraceContext,
+};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::store::{self, Enrolment, ProgramRow};
+
+/// Outbox source of the goals service's events.
+pub const OUTBOX_SOURCE: &str = "goals";
+
+/// History read before a program's start (the adaptive rule looks back 21 days; baselines and
+/// lookbacks never need more than this).
+const HISTORY_DAYS: i64 = 60;
+
+pub struct GoalsEngine {
+    pub pool: PgPool,
+    pub topics: Topics,
+    pub relay_wake: Arc<tokio::sync::Notify>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Recomputed {
+    pub goals_changed: usize,
+    pub team_weeks_changed: usize,
+}
+
+fn today_in(zone: &str) -> NaiveDate {
+    match zone.parse::<Tz>() {
+        Ok(tz) => Utc::now().with_timezone(&tz).date_naive(),
+        Err(_) => Utc::now().date_naive(),
+    }
+}
+
+fn timestamp(at: chrono::DateTime<Utc>) -> Timestamp {
+    Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
+}
+
+impl GoalsEngine {
+    /// Recomputes everything a change of `participant_id`'s day `changed_from` (or later) affects.
+    pub async fn recompute(
+        &self,
+        participant_id: i64,
+        changed_from: NaiveDate,
+        trace: &TraceParent,
+    ) -> Result<Recomputed, sqlx::Error> {
+        let Some((input, zone)) = store::participant(&self.pool, participant_id).await? else {
+            return Ok(Recomputed::default());
+        };
+        let today = today_in(&zone);
+        let mut total = Recomputed::default();
+        for enrolment in store::enrolments(&self.pool, participant_id).await? {
+            let program = &enrolment.program.program;
+            let through = program.end_date().min(today);
+            let from = changed_from.max(program.start_date);
+            if through < from {
+                continue;
+            }
+            let days = store::days(
+                &self.pool,
+                participant_id,
+                program.start_date - chrono::Duration::days(HISTORY_DAYS),
+                through,
+            )
+            .await?;
+            let goals =
+                goals_between(&days, program.start_date, &program.goals, &input, from, through);
+            total.goals_changed +=
+                self.store_goals(participant_id, &enrolment, &goals, trace).await?;
+            let first_week = program_week(program, from).unwrap_or(1);
+            let last_week = program_week(program, through).unwrap_or(program.weeks);
+            for week in first_week..=last_week {
+                if self.recompute_team_week(&enrolment, week, trace).await? {
+                    total.team_weeks_changed += 1;
+                }
+            }
+        }
+        Ok(total)
+    }
+
+    async fn store_goals(
+        &self,
+        participant_id: i64,
+        enrolment: &Enrolment,
+        goals: &[Goal],
+        trace: &TraceParent,
+    ) -> Result<usize, sqlx::Error> {
+        let computed_at = Utc::now();
+        let program_id = enrolment.program.id;
+        let mut tx = self.pool.begin().await?;
+        let changed =
+            store::upsert_goals(&mut tx, participant_id, program_id, goals, computed_at).await?;
+        let records: Vec<OutgoingRecord> = changed
+            .iter()
+            .map(|goal| {
+                let event_id = Uuid::now_v7();
+                let span = trace.child();
+                let event = GoalChanged {
+                    event_id: event_id.to_string(),
+                    participant_id,
+                    program_id,
+                    effective_date: goal.effective_date.format("%Y-%m-%d").to_string(),
+                    steps: goal.steps,
+                    strategy: goal.strategy.clone(),
+                    provisional: goal.provisional,
+                    citation: goal.citation.clone(),
+                    explanation: goal.explanation.clone(),
+                    computed_at: Some(timestamp(computed_at)),
+                    trace_context: Some(TraceContext {
+                        traceparent: span.header_value(),
+                        tracestate: String::new(),
+                    }),
+                };
+                record(
+                    &self.topics.goals,
+                    participant_id.to_string(),
+                    event_id,
+                    event.encode_to_vec(),
+                    content_type::GOAL_CHANGED,
+                    &span,
+                )
+            })
+            .collect();
+        let refs: Vec<&OutgoingRecord> = records.iter().collect();
+        outbox::insert_in(&mut tx, OUTBOX_SOURCE, &refs).await?;
+        tx.commit().await?;
+        if !records.is_empty() {
+            self.relay_wake.notify_one();
+        }
+        metrics::counter!("fitex_goals_changed_total").increment(changed.len() as u64);
+        Ok(changed.len())
+    }
+
+    /// Recomputes one team week from every member's stored days and goals.
+    pub async fn recompute_team_week(
+        &self,
+        enrolment: &Enrolment,
+        week: u32,
+        trace: &TraceParent,
+    ) -> Result<bool, sqlx::Error> {
+        let ProgramRow { id: program_id, program, .. } = &enrolment.program;
+        let Some(start) = program.week_start(week) else { return Ok(false) };
+        let end = start + chrono::Duration::days(6);
+        let mut member_weeks: Vec<MemberWeek> = Vec::new();
+        for (member, memberships) in store::team_members(&self.pool, enrolment.team_id).await? {
+            let days = store::days(&self.pool, member, start, end).await?;
+            let goals = store::goals(&self.pool, member, *program_id, start, end).await?;
+            let mut total = MemberWeek {
+                participant_id: member,
+                active_days: 0,
+                goal_total: 0.0,
+                progress_total: 0.0,
+                days_goal_met: 0,
+            };
+            for membership in &memberships {
+                let part = member_week(program, member, week, &days, &goals, membership);
+                total.active_days += part.active_days;
+                total.goal_total += part.goal_total;
+                total.progress_total += part.progress_total;
+                total.days_goal_met += part.days_goal_met;
+            }
+            total.active_days = total.active_days.min(7);
+            member_weeks.push(total);
+        }
+        let team = team_week(enrolment.team_id, week, &member_weeks, program.met_days_per_week);
+        let computed_at = Utc::now();
+        let mut tx = self.pool.begin().await?;
+        let changed = store::upsert_team_week(&mut tx, &team, computed_at).await?;
+        if changed {
+            let event = team_event(
+                &self.topics.team_progress,
+                &team,
+                *program_id,
+                program.unit,
+                computed_at,
+                trace,
+            );
+            let refs = [&event];
+            outbox::insert_in(&mut tx, OUTBOX_SOURCE, &refs).await?;
+        }
+        tx.commit().await?;
+        if changed {
+            self.relay_wake.notify_one();
+            metrics::counter!("fitex_goals_team_weeks_changed_total").increment(1);
+        }
+        Ok(changed)
+    }
+}
+
+fn team_event(
+    topic: &str,
+    team: &TeamWeek,
+    program_id: i64,
+    unit: Unit,
+    computed_at: chrono::DateTime<Utc>,
+    trace: &TraceParent,
+) -> OutgoingRecord {
+    let event_id = Uuid::now_v7();
+    let span = trace.child();
+    let event = TeamProgressChanged {
+        event_id: event_id.to_string(),
+        team_id: team.team_id,
+        program_id,
+        week: team.week as i32,
+        unit: match unit {
+            Unit::FitexMiles => "fitex_miles".into(),
+            Unit::Steps => "steps".into(),
+        },
+        goal: team.goal,
+        progress: team.progress,
+        percent_of_goal: team.percent_of_goal,
+        members: team.members as i32,
+        members_meeting_goal: team.members_meeting_goal as i32,
+        computed_at: Some(timestamp(computed_at)),
+        trace_context: Some(TraceContext {
+            traceparent: span.header_value(),
+            tracestate: String::new(),
+        }),
+    };
+    record(
+        topic,
+        team.team_id.to_string(),
+        event_id,
+        event.encode_to_vec(),
+        content_type::TEAM_PROGRESS_CHANGED,
+        &span,
+    )
+}
+
+fn record(
+    topic: &str,
+    key: String,
+    event_id: Uuid,
+    payload: Vec<u8>,
+    content: &str,
+    span: &TraceParent,
+) -> OutgoingRecord {
+    OutgoingRecord {
+        event_id,
+        topic: topic.to_string(),
+        key,
+        payload,
+        headers: vec![
+            ("event_id".into(), event_id.to_string()),
+            ("traceparent".into(), span.header_value()),
+            ("content-type".into(), content.into()),
+        ],
+    }
+}

@@ -1,0 +1,30 @@
+use fitex_common::database::DatabaseSettings;
+use fitex_common::kafka::KafkaSettings;
+use fitex_common::telemetry::TelemetrySettings;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    #[serde(default)]
+    pub telemetry: TelemetrySettings,
+    pub database: DatabaseSettings,
+    pub kafka: KafkaSettings,
+    pub goals: GoalsSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GoalsSettings {
+    /// The read API, health and metrics.
+    pub host: String,
+    pub port: u16,
+    pub group_id: String,
+    pub batch_max: usize,
+    pub batch_window_ms: u64,
+    /// Participants recomputed at once.
+    pub concurrency: usize,
+    pub relay_interval_ms: u64,
+    /// Bearer token the read API requires (internal consumers; participant sign-in comes with the
+    /// participant pages).
+    pub api_token: SecretString,
+}

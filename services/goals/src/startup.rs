@@ -1,0 +1,140 @@
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{web, App, HttpServer};
+use fitex_common::health::{ops_routes, Readiness, ReadyWhen};
+use fitex_common::kafka::RecoveringProducer;
+use fitex_common::shutdown::Shutdown;
+use fitex_common::{database, kafka, outbox};
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::producer::Producer;
+use tokio::task::JoinHandle;
+
+use crate::api::{self, ApiToken};
+use crate::consumer;
+use crate::recompute::{GoalsEngine, OUTBOX_SOURCE};
+use crate::settings::Settings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("could not bind {0}: {1}")]
+    Bind(String, std::io::Error),
+    #[error("Kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    consumer: JoinHandle<Result<(), consumer::ConsumeError>>,
+    relay: JoinHandle<()>,
+    producer: RecoveringProducer,
+    shutdown: Shutdown,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let address = format!("{}:{}", settings.goals.host, settings.goals.port);
+        let listener =
+            TcpListener::bind(&address).map_err(|e| StartupError::Bind(address.clone(), e))?;
+        let port = listener.local_addr().map_err(|e| StartupError::Bind(address, e))?.port();
+        let pool = settings.database.lazy_pool();
+        let producer = settings.kafka.recovering_producer("fitex-goals")?;
+        let relay_wake = Arc::new(tokio::sync::Notify::new());
+        let engine = Arc::new(GoalsEngine {
+            pool: pool.clone(),
+            topics: settings.kafka.topics.clone(),
+            relay_wake: relay_wake.clone(),
+        });
+        let shutdown = Shutdown::new();
+        let stream: StreamConsumer =
+            settings.kafka.consumer_config(&settings.goals.group_id, "fitex-goals").create()?;
+        stream.subscribe(&[settings.kafka.topics.activity_days.as_str()])?;
+        let consumer = tokio::spawn(consumer::run(
+            engine,
+            stream,
+            settings.goals.batch_max,
+            Duration::from_millis(settings.goals.batch_window_ms),
+            settings.goals.concurrency,
+            shutdown.clone(),
+        ));
+        let relay = tokio::spawn(outbox::run_relay(
+            pool.clone(),
+            producer.clone(),
+            outbox::RelaySettings {
+                source: OUTBOX_SOURCE,
+                interval: Duration::from_millis(settings.goals.relay_interval_ms),
+                batch_size: 500,
+                deadline: Duration::from_secs(5),
+                wake: relay_wake,
+            },
+            shutdown.clone(),
+        ));
+        let readiness = {
+            let (producer, pool) = (producer.clone(), pool.clone());
+            Readiness::new(ReadyWhen::All)
+                .check("kafka", move || {
+                    let producer = producer.clone();
+                    async move {
+                        kafka::ping(&producer.get(), Duration::from_secs(1))
+                            .await
+                            .map_err(|e| e.to_string())
+                    }
+                })
+                .check("database", move || {
+                    let pool = pool.clone();
+                    async move { database::ping(&pool).await.map_err(|e| e.to_string()) }
+                })
+        };
+        let metrics_handle = fitex_common::metrics::prometheus();
+        let token = web::Data::new(ApiToken(settings.goals.api_token.clone()));
+        let pool_data = web::Data::new(pool);
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(token.clone())
+                .app_data(pool_data.clone())
+                .configure(ops_routes(readiness.clone(), metrics_handle.clone()))
+                .configure(api::routes)
+        })
+        .workers(2)
+        .listen(listener)
+        .map_err(|e| StartupError::Bind(format!("port {port}"), e))?
+        .run();
+        Ok(Self { port, server, consumer, relay, producer, shutdown })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Runs until SIGTERM/SIGINT (or `handle().stop`), or until the consumer fails (then the error
+    /// is returned so the process exits and uncommitted events are delivered again).
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Application { server, consumer, relay, producer, shutdown, .. } = self;
+        let handle = server.handle();
+        let server_task = tokio::spawn(server);
+        let result = tokio::select! {
+            served = server_task => served.map_err(anyhow::Error::from).and_then(|r| r.map_err(anyhow::Error::from)),
+            finished = consumer => {
+                handle.stop(true).await;
+                match finished {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(error)) => Err(anyhow::Error::from(error).context("the consumer stopped")),
+                    Err(join) => Err(anyhow::Error::from(join).context("the consumer panicked")),
+                }
+            }
+        };
+        shutdown.trigger();
+        let _ = relay.await;
+        let producer = producer.get();
+        let _ = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10))).await;
+        tracing::info!("goals service stopped");
+        result
+    }
+}

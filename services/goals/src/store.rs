@@ -1,0 +1,297 @@
+//! The goals service's reads and writes: programs, teams, memberships, days, goal history and
+//! team progress.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use fitex_goals::{
+    DayRecord, Goal, GoalSettings, Membership, MileRules, ParticipantGoalInput, Program, TeamWeek,
+    Unit,
+};
+use sqlx::{PgPool, Postgres, Transaction};
+
+/// A program row, with its settings parsed.
+#[derive(Debug, Clone)]
+pub struct ProgramRow {
+    pub id: i64,
+    pub name: String,
+    pub program: Program,
+}
+
+#[derive(sqlx::FromRow)]
+struct RawProgram {
+    id: i64,
+    name: String,
+    start_date: NaiveDate,
+    weeks: i32,
+    unit: String,
+    goal_settings: serde_json::Value,
+    mile_rules: serde_json::Value,
+    met_days_per_week: i32,
+}
+
+fn parse_program(
+    raw: RawProgram,
+    team_settings: Option<serde_json::Value>,
+) -> Result<ProgramRow, sqlx::Error> {
+    let decode = |what: &str, e: serde_json::Error| {
+        sqlx::Error::Decode(format!("program {} {what}: {e}", raw.id).into())
+    };
+    let goals: GoalSettings = match team_settings {
+        Some(team) => serde_json::from_value(team).map_err(|e| decode("team goal settings", e))?,
+        None => serde_json::from_value(raw.goal_settings.clone())
+            .map_err(|e| decode("goal settings", e))?,
+    };
+    let miles: MileRules =
+        serde_json::from_value(raw.mile_rules.clone()).map_err(|e| decode("mile rules", e))?;
+    let unit = if raw.unit == "steps" { Unit::Steps } else { Unit::FitexMiles };
+    Ok(ProgramRow {
+        id: raw.id,
+        name: raw.name,
+        program: Program {
+            start_date: raw.start_date,
+            weeks: raw.weeks.max(1) as u32,
+            unit,
+            miles,
+            goals,
+            met_days_per_week: raw.met_days_per_week.clamp(0, 7) as u32,
+        },
+    })
+}
+
+pub async fn program(pool: &PgPool, id: i64) -> Result<Option<ProgramRow>, sqlx::Error> {
+    let raw: Option<RawProgram> = sqlx::query_as(
+        "SELECT id, name, start_date, weeks, unit, goal_settings, mile_rules, met_days_per_week
+         FROM programs WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    raw.map(|r| parse_program(r, None)).transpose()
+}
+
+/// A participant's team in a program, with the program as that team applies it.
+#[derive(Debug, Clone)]
+pub struct Enrolment {
+    pub team_id: i64,
+    pub program: ProgramRow,
+    pub memberships: Vec<Membership>,
+}
+
+#[derive(sqlx::FromRow)]
+struct RawEnrolment {
+    team_id: i64,
+    team_settings: Option<serde_json::Value>,
+    joined_on: NaiveDate,
+    left_on: Option<NaiveDate>,
+    #[sqlx(flatten)]
+    program: RawProgram,
+}
+
+/// Every team (and program) the participant belongs or belonged to.
+pub async fn enrolments(pool: &PgPool, participant_id: i64) -> Result<Vec<Enrolment>, sqlx::Error> {
+    let rows: Vec<RawEnrolment> = sqlx::query_as(
+        "SELECT t.id AS team_id, t.goal_settings AS team_settings, m.joined_on, m.left_on,
+                p.id, p.name, p.start_date, p.weeks, p.unit, p.goal_settings, p.mile_rules, p.met_days_per_week
+         FROM team_members m JOIN teams t ON t.id = m.team_id JOIN programs p ON p.id = t.program_id
+         WHERE m.participant_id = $1 ORDER BY t.id, m.joined_on",
+    )
+    .bind(participant_id)
+    .fetch_all(pool)
+    .await?;
+    let mut enrolments: Vec<Enrolment> = Vec::new();
+    for row in rows {
+        let membership = Membership { joined: row.joined_on, left: row.left_on };
+        match enrolments.last_mut() {
+            Some(last) if last.team_id == row.team_id => last.memberships.push(membership),
+            _ => enrolments.push(Enrolment {
+                team_id: row.team_id,
+                program: parse_program(row.program, row.team_settings)?,
+                memberships: vec![membership],
+            }),
+        }
+    }
+    Ok(enrolments)
+}
+
+/// Members of a team with their membership periods.
+pub async fn team_members(
+    pool: &PgPool,
+    team_id: i64,
+) -> Result<Vec<(i64, Vec<Membership>)>, sqlx::Error> {
+    let rows: Vec<(i64, NaiveDate, Option<NaiveDate>)> = sqlx::query_as(
+        "SELECT participant_id, joined_on, left_on FROM team_members WHERE team_id = $1
+         ORDER BY participant_id, joined_on",
+    )
+    .bind(team_id)
+    .fetch_all(pool)
+    .await?;
+    let mut members: Vec<(i64, Vec<Membership>)> = Vec::new();
+    for (participant, joined, left) in rows {
+        let membership = Membership { joined, left };
+        match members.last_mut() {
+            Some((id, periods)) if *id == participant => periods.push(membership),
+            _ => members.push((participant, vec![membership])),
+        }
+    }
+    Ok(members)
+}
+
+pub async fn participant(
+    pool: &PgPool,
+    id: i64,
+) -> Result<Option<(ParticipantGoalInput, String)>, sqlx::Error> {
+    let row: Option<(Option<i32>, Option<i32>, String)> = sqlx::query_as(
+        "SELECT age, self_chosen_increase, time_zone FROM participants WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(age, increase, zone)| {
+        (
+            ParticipantGoalInput {
+                age: age.map(|a| a.max(0) as u32),
+                self_chosen_increase: increase,
+            },
+            zone,
+        )
+    }))
+}
+
+pub async fn days(
+    pool: &PgPool,
+    participant_id: i64,
+    from: NaiveDate,
+    through: NaiveDate,
+) -> Result<Vec<DayRecord>, sqlx::Error> {
+    let rows: Vec<(NaiveDate, i32, f64, i32, Option<i32>)> = sqlx::query_as(
+        "SELECT day, steps, distance_km, fairly_active_minutes + very_active_minutes, worn_minutes
+         FROM activity_days WHERE participant_id = $1 AND day BETWEEN $2 AND $3 ORDER BY day",
+    )
+    .bind(participant_id)
+    .bind(from)
+    .bind(through)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(date, steps, distance_km, mvpa, worn)| DayRecord {
+            date,
+            steps,
+            distance_km,
+            moderate_vigorous_minutes: mvpa,
+            worn_minutes: worn,
+        })
+        .collect())
+}
+
+pub async fn goals(
+    pool: &PgPool,
+    participant_id: i64,
+    program_id: i64,
+    from: NaiveDate,
+    through: NaiveDate,
+) -> Result<Vec<Goal>, sqlx::Error> {
+    let rows: Vec<(NaiveDate, i32, String, Vec<NaiveDate>, String, bool, String)> = sqlx::query_as(
+        "SELECT effective_date, steps, strategy, inputs, citation, provisional, explanation
+         FROM goal_history WHERE participant_id = $1 AND program_id = $2
+           AND effective_date BETWEEN $3 AND $4 ORDER BY effective_date",
+    )
+    .bind(participant_id)
+    .bind(program_id)
+    .bind(from)
+    .bind(through)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(effective_date, steps, strategy, inputs, citation, provisional, explanation)| Goal {
+            effective_date,
+            steps,
+            strategy,
+            inputs,
+            citation,
+            provisional,
+            explanation,
+        })
+        .collect())
+}
+
+/// Upserts goals; returns those whose stored value, strategy, inputs or provisional flag changed.
+pub async fn upsert_goals(
+    tx: &mut Transaction<'_, Postgres>,
+    participant_id: i64,
+    program_id: i64,
+    goals: &[Goal],
+    computed_at: DateTime<Utc>,
+) -> Result<Vec<Goal>, sqlx::Error> {
+    let mut changed = Vec::new();
+    for goal in goals {
+        let row: Option<(NaiveDate,)> = sqlx::query_as(
+            "INSERT INTO goal_history (participant_id, program_id, effective_date, steps, strategy,
+                 inputs, citation, provisional, explanation, computed_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (participant_id, program_id, effective_date) DO UPDATE SET
+                 steps = EXCLUDED.steps, strategy = EXCLUDED.strategy, inputs = EXCLUDED.inputs,
+                 citation = EXCLUDED.citation, provisional = EXCLUDED.provisional,
+                 explanation = EXCLUDED.explanation, computed_at = EXCLUDED.computed_at
+             WHERE (goal_history.steps, goal_history.strategy, goal_history.inputs,
+                    goal_history.provisional, goal_history.explanation)
+                   IS DISTINCT FROM
+                   (EXCLUDED.steps, EXCLUDED.strategy, EXCLUDED.inputs, EXCLUDED.provisional,
+                    EXCLUDED.explanation)
+             RETURNING effective_date",
+        )
+        .bind(participant_id)
+        .bind(program_id)
+        .bind(goal.effective_date)
+        .bind(goal.steps)
+        .bind(&goal.strategy)
+        .bind(&goal.inputs)
+        .bind(&goal.citation)
+        .bind(goal.provisional)
+        .bind(&goal.explanation)
+        .bind(computed_at)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if row.is_some() {
+            changed.push(goal.clone());
+        }
+    }
+    Ok(changed)
+}
+
+/// Upserts a team week; returns whether it changed. Values are compared after rounding to what a
+/// reader sees (1/1000 of a unit), so recomputation noise does not publish events.
+pub async fn upsert_team_week(
+    tx: &mut Transaction<'_, Postgres>,
+    week: &TeamWeek,
+    computed_at: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let round = |v: f64| (v * 1000.0).round() / 1000.0;
+    let row: Option<(i32,)> = sqlx::query_as(
+        "INSERT INTO team_progress (team_id, week, goal, progress, percent_of_goal, members,
+             members_meeting_goal, share_meeting_goal, computed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (team_id, week) DO UPDATE SET
+             goal = EXCLUDED.goal, progress = EXCLUDED.progress,
+             percent_of_goal = EXCLUDED.percent_of_goal, members = EXCLUDED.members,
+             members_meeting_goal = EXCLUDED.members_meeting_goal,
+             share_meeting_goal = EXCLUDED.share_meeting_goal, computed_at = EXCLUDED.computed_at
+         WHERE (team_progress.goal, team_progress.progress, team_progress.members,
+                team_progress.members_meeting_goal)
+               IS DISTINCT FROM
+               (EXCLUDED.goal, EXCLUDED.progress, EXCLUDED.members, EXCLUDED.members_meeting_goal)
+         RETURNING week",
+    )
+    .bind(week.team_id)
+    .bind(week.week as i32)
+    .bind(round(week.goal))
+    .bind(round(week.progress))
+    .bind(round(week.percent_of_goal))
+    .bind(week.members as i32)
+    .bind(week.members_meeting_goal as i32)
+    .bind(round(week.share_meeting_goal))
+    .bind(computed_at)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.is_some())
+}

@@ -1,0 +1,4 @@
+//! The goals service through a real broker (tansu) and real PostgreSQL.
+mod helpers;
+mod read_api;
+mod recompute;

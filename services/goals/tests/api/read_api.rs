@@ -1,0 +1,85 @@
+use std::time::Duration;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn the_read_api_requires_the_bearer_token() {
+    let app = spawn_goals().await;
+    for token in [None, Some("wrong")] {
+        let mut request = app.client.get(format!("{}/v1/participants/1/goal", app.base_url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 401);
+        assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    }
+    let spec = app.client.get(format!("{}/v1/openapi.json", app.base_url)).send().await.unwrap();
+    assert_eq!(spec.status().as_u16(), 200, "the API description is public");
+    let spec: serde_json::Value = spec.json().await.unwrap();
+    assert_eq!(spec["openapi"], "3.0.3");
+    assert_eq!(app.get("/v1/participants/999999/goal").await.status().as_u16(), 404);
+}
+
+#[tokio::test]
+async fn goal_progress_leaderboard_and_export_are_served() {
+    let app = spawn_goals().await;
+    let program = app.program("Winter season", 7, "fitex_miles").await;
+    let start = today() - chrono::Duration::days(7);
+    let (north, south) = (app.team(program, "North").await, app.team(program, "South").await);
+    let a = app.member(north, start).await;
+    let b = app.member(south, start).await;
+    for offset in 0..=7 {
+        let date = start + chrono::Duration::days(offset);
+        app.store_day(a, date, 9000).await;
+        app.store_day(b, date, 4000).await;
+    }
+    app.publish_day(a, start, 9000).await;
+    app.publish_day(b, start, 4000).await;
+    wait_for("both participants' goals", Duration::from_secs(20), || async {
+        app.goal_rows(a).await.len() == 8 && app.goal_rows(b).await.len() == 8
+    })
+    .await;
+
+    let goal: serde_json::Value =
+        app.get(&format!("/v1/participants/{a}/goal")).await.json().await.unwrap();
+    assert_eq!(goal["program_id"], program);
+    assert_eq!(goal["unit"], "fitex_miles");
+    assert_eq!(goal["today"]["steps"], 9000);
+    assert!(
+        (goal["today"]["progress"].as_f64().unwrap() - 4.5).abs() < 1e-9,
+        "9,000 steps = 4.5 FitEx miles"
+    );
+    assert!(goal["goal"]["explanation"].as_str().unwrap().len() > 10);
+
+    let history: serde_json::Value =
+        app.get(&format!("/v1/participants/{a}/goals")).await.json().await.unwrap();
+    assert_eq!(history["goals"].as_array().unwrap().len(), 8);
+
+    wait_for("team progress", Duration::from_secs(20), || async {
+        let body: serde_json::Value =
+            app.get(&format!("/v1/teams/{north}/progress")).await.json().await.unwrap();
+        body["weeks"].as_array().is_some_and(|w| !w.is_empty())
+    })
+    .await;
+    let board: serde_json::Value =
+        app.get(&format!("/v1/programs/{program}/leaderboard?week=1")).await.json().await.unwrap();
+    let teams = board["teams"].as_array().unwrap();
+    assert_eq!(teams.len(), 2);
+    assert_eq!(teams[0]["rank"], 1);
+    assert_eq!(
+        app.get(&format!("/v1/programs/{program}/leaderboard?week=99")).await.status().as_u16(),
+        400
+    );
+
+    let csv = app.get(&format!("/v1/programs/{program}/export.csv")).await;
+    assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let csv = csv.text().await.unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "participant_id,team_id,date,steps,worn_minutes,validity,goal_steps,goal_provisional,goal_strategy"
+    );
+    assert_eq!(lines.count(), 16, "8 days for each of 2 participants");
+    assert!(csv.contains(&format!("{a},{north},{start},9000,800,valid,")));
+}
