@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+mod programs;
+
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use fitex_common::database::DatabaseSettings;
@@ -47,6 +49,28 @@ enum Command {
         #[arg(long, default_value = "authorization_code")]
         kind: String,
     },
+    /// Programs (seasons): create and list.
+    Programs {
+        #[command(subcommand)]
+        command: programs::ProgramsCommand,
+    },
+    /// Teams and their members.
+    Teams {
+        #[command(subcommand)]
+        command: programs::TeamsCommand,
+    },
+    /// Goals: recompute a program's, or show today's goal of each member.
+    Goals {
+        #[command(subcommand)]
+        command: GoalsCommand,
+    },
+    /// A program's team leaderboard for a week (default: the latest).
+    Leaderboard {
+        #[arg(long)]
+        program: i64,
+        #[arg(long)]
+        week: Option<u32>,
+    },
     /// The Kafka outbox (records waiting for the broker).
     Outbox {
         #[command(subcommand)]
@@ -82,6 +106,20 @@ enum EventsCommand {
         /// Stop after this many seconds without reaching `count`.
         #[arg(long, default_value_t = 10)]
         timeout_s: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum GoalsCommand {
+    /// Recompute every member's goals and their teams' progress from the program start.
+    Recompute {
+        #[arg(long)]
+        program: i64,
+    },
+    /// Each member's latest goal, with how it was set.
+    Show {
+        #[arg(long)]
+        program: i64,
     },
 }
 
@@ -151,6 +189,19 @@ async fn main() -> anyhow::Result<()> {
             users_summary(&settings.database).await
         }
         Command::Import { kind } => import(&kind).await,
+        Command::Programs { command } => programs::programs(&settings.database.lazy_pool(), command).await,
+        Command::Teams { command } => programs::teams(&settings.database.lazy_pool(), command).await,
+        Command::Goals { command: GoalsCommand::Recompute { program } } => {
+            let goals: fitex_goals_service::Settings =
+                fitex_common::config::load().context("loading configuration")?;
+            programs::recompute(&goals, program).await
+        }
+        Command::Goals { command: GoalsCommand::Show { program } } => {
+            programs::goals_today(&settings.database.lazy_pool(), program).await
+        }
+        Command::Leaderboard { program, week } => {
+            programs::standings(&settings.database.lazy_pool(), program, week).await
+        }
     }
 }
 
