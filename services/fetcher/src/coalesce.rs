@@ -12,6 +12,8 @@ pub struct Change {
     pub user_id: String,
     pub kind: ChangeKind,
     pub event_id: String,
+    /// When the subscriber accepted the notification (Unix ms; 0 if unknown).
+    pub received_at_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +47,8 @@ impl ChangeKind {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserWork {
     pub dates: BTreeSet<NaiveDate>,
+    /// Per date, when its latest notification was accepted (Unix ms).
+    pub latest_received_ms: BTreeMap<NaiveDate, i64>,
     pub revoked: bool,
     pub deleted: bool,
     /// How many notifications this work stands for (for the metrics).
@@ -62,6 +66,8 @@ pub fn coalesce(changes: impl IntoIterator<Item = Change>) -> BTreeMap<(String, 
         match change.kind {
             ChangeKind::Activity(date) => {
                 entry.dates.insert(date);
+                let latest = entry.latest_received_ms.entry(date).or_insert(change.received_at_ms);
+                *latest = (*latest).max(change.received_at_ms);
             }
             ChangeKind::Revoked => entry.revoked = true,
             ChangeKind::Deleted => entry.deleted = true,
@@ -76,7 +82,13 @@ mod tests {
     use super::*;
 
     fn change(user: &str, kind: ChangeKind) -> Change {
-        Change { provider: "fitbit".into(), user_id: user.into(), kind, event_id: "e".into() }
+        Change {
+            provider: "fitbit".into(),
+            user_id: user.into(),
+            kind,
+            event_id: "e".into(),
+            received_at_ms: 0,
+        }
     }
 
     fn day(d: u32) -> NaiveDate {
@@ -103,6 +115,14 @@ mod tests {
         assert_eq!(work.len(), 2);
         assert_eq!(work[&("fitbit".into(), "A".into())].dates, BTreeSet::from([day(20), day(21)]));
         assert_eq!(work[&("fitbit".into(), "B".into())].dates.len(), 1);
+    }
+
+    #[test]
+    fn the_latest_acceptance_time_is_kept_per_date() {
+        let at =
+            |ms: i64| Change { received_at_ms: ms, ..change("A", ChangeKind::Activity(day(20))) };
+        let work = coalesce([at(5), at(9), at(7)]);
+        assert_eq!(work[&("fitbit".into(), "A".into())].latest_received_ms[&day(20)], 9);
     }
 
     #[test]

@@ -149,6 +149,10 @@ async fn process_batch(
                     user_id: event.owner_id,
                     kind: ChangeKind::from_collection(&event.collection_type, &event.date),
                     event_id: event.event_id,
+                    received_at_ms: event
+                        .received_at
+                        .map(|t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
+                        .unwrap_or(0),
                 });
             }
             Err(error) => {
@@ -236,15 +240,22 @@ async fn sync_work(
         tracing::info!(user = %user_id, "participant revoked access; tokens deleted");
         return Ok(());
     }
-    let dates: Vec<NaiveDate> = work.dates.iter().copied().collect();
-    let (dates, later) =
-        fetcher.settle.lock().expect("settle lock").split(connection.id, &dates, Instant::now());
-    for (date, due) in later {
+    let dated: Vec<(NaiveDate, i64)> = work
+        .dates
+        .iter()
+        .map(|d| (*d, work.latest_received_ms.get(d).copied().unwrap_or(0)))
+        .collect();
+    let plan =
+        fetcher.settle.lock().expect("settle lock").plan(connection.id, &dated, Instant::now());
+    metrics::counter!("fitex_fetcher_notifications_total", "outcome" => "already_fetched")
+        .increment(plan.covered.len() as u64);
+    for (date, due) in plan.later {
         let wait = due.saturating_duration_since(Instant::now());
         let not_before = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
         store::defer(&fetcher.pool, connection.id, &[date], "settling", not_before).await?;
         metrics::counter!("fitex_fetcher_deferred_total", "reason" => "settling").increment(1);
     }
+    let dates = plan.fetch_now;
     let trace = TraceParent::new_root();
     let outcome = fetcher.sync_user(&connection, &dates, &trace).await;
     let label = match &outcome {

@@ -133,6 +133,7 @@ impl Fetcher {
         let connection = &self.refresh_time_zone(connection, &token).await;
 
         let fetch_started = Utc::now();
+        let fetch_started_instant = std::time::Instant::now();
         let mut refreshed_after_401 = false;
         let fetched = loop {
             match self.provider.fetch_days(&token, &connection.provider_user_id, dates).await {
@@ -185,7 +186,8 @@ impl Fetcher {
         self.settle.lock().expect("settle lock").record(
             connection.id,
             dates,
-            std::time::Instant::now(),
+            fetch_started_instant,
+            fetch_started.timestamp_millis(),
         );
         Ok(SyncOutcome::Stored { days: fetched.days.len(), changed, requests: fetched.requests })
     }

@@ -239,3 +239,23 @@ async fn repeat_syncs_of_a_day_settle_into_one_more_call_with_the_final_values()
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(app.data_calls().await, 2, "four notifications, two calls");
 }
+
+#[tokio::test]
+async fn a_late_copy_of_a_notification_already_fetched_costs_no_call() {
+    let app = spawn_fetcher().await;
+    let connection = app.connect_user("LATE01").await;
+    let participant = app.participant_of(connection).await;
+    app.sim().set_day("LATE01", day("2026-11-22"), day_data(3333, 700)).await.unwrap();
+    let accepted = chrono::Utc::now() - chrono::Duration::seconds(5);
+    app.notify_accepted_at("LATE01", &[day("2026-11-22")], "activities", accepted).await;
+    wait_for("the day", Duration::from_secs(20), || async {
+        app.stored_steps(participant).await.get(&day("2026-11-22")) == Some(&3333)
+    })
+    .await;
+    // The same notification again (a provider retry, a relayed copy): the fetch above started
+    // after it was accepted, so it already read its data.
+    app.notify_accepted_at("LATE01", &[day("2026-11-22")], "activities", accepted).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(app.data_calls().await, 1);
+    assert!(app.metrics().await.contains("outcome=\"already_fetched\"} 1"));
+}

@@ -125,6 +125,17 @@ impl TestFetcher {
 
     /// Publishes notifications as the subscriber would (keyed by user, protobuf payload).
     pub async fn notify(&self, user_id: &str, dates: &[NaiveDate], collection: &str) {
+        self.notify_accepted_at(user_id, dates, collection, Utc::now()).await
+    }
+
+    /// As `notify`, for notifications the subscriber accepted at `accepted_at`.
+    pub async fn notify_accepted_at(
+        &self,
+        user_id: &str,
+        dates: &[NaiveDate],
+        collection: &str,
+        accepted_at: chrono::DateTime<Utc>,
+    ) {
         let records: Vec<OutgoingRecord> = dates
             .iter()
             .map(|date| {
@@ -137,7 +148,10 @@ impl TestFetcher {
                     owner_type: "user".into(),
                     date: date.format("%Y-%m-%d").to_string(),
                     subscription_id: format!("{user_id}-all"),
-                    received_at: None,
+                    received_at: Some(fitex_proto::Timestamp {
+                        seconds: accepted_at.timestamp(),
+                        nanos: accepted_at.timestamp_subsec_nanos() as i32,
+                    }),
                     trace_context: None,
                     operation: String::new(),
                 };
