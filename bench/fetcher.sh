@@ -80,7 +80,9 @@ wait_http "http://127.0.0.1:$sub_port/readyz"
 wait_http "http://127.0.0.1:$fetch_port/readyz"
 
 echo "driving $USERS users for ${LOAD_SECONDS}s" >&2
-result=$("$bin/fetch-load" --sim-url "$sim" --users "$USERS" --seconds "$LOAD_SECONDS" \
+burst_flag=()
+[[ -n ${DUPLICATE_BURSTS:-} ]] && burst_flag=(--duplicate-bursts)
+result=$("$bin/fetch-load" "${burst_flag[@]}" --sim-url "$sim" --users "$USERS" --seconds "$LOAD_SECONDS" \
   --wait-secs "$WAIT_SECONDS" | grep '^RESULT')
 echo "$result" >&2
 
@@ -91,32 +93,35 @@ if [[ $problems != 0 ]]; then
   echo "fetcher logged $problems warnings/errors:" >&2
   grep -E '\b(WARN|ERROR)\b' "$work/fetcher.txt" | cut -c1-300 | head -20 >&2
 fi
-read -r concurrency batch_window batch_max < <(python3 - <<'PY'
+read -r concurrency batch_window batch_max settle < <(python3 - <<'PY'
 import os, tomllib
 c = tomllib.load(open("config/base.toml", "rb"))["fetcher"]
 e = os.environ.get
 print(e("FITEX__FETCHER__CONCURRENCY", c["concurrency"]), e("FITEX__FETCHER__BATCH_WINDOW_MS", c["batch_window_ms"]),
-      e("FITEX__FETCHER__BATCH_MAX", c["batch_max"]))
+      e("FITEX__FETCHER__BATCH_MAX", c["batch_max"]), e("FITEX__FETCHER__SETTLE_MS", c["settle_ms"]))
 PY
 )
 
-python3 - "$result" "$USERS" "$LOAD_SECONDS" "$problems" "$concurrency" "$batch_window" "$batch_max" <<'PY'
+python3 - "$result" "$USERS" "$LOAD_SECONDS" "$problems" "$concurrency" "$batch_window" "$batch_max" "$settle" "${DUPLICATE_BURSTS:-}" <<'PY'
 import os, re, sys, datetime
-result, users, secs, problems, concurrency, window, batch_max = sys.argv[1:]
+result, users, secs, problems, concurrency, window, batch_max, settle, duplicates = sys.argv[1:]
 def f(key):
     m = re.search(r"\b" + key + r"=([^ ]+)", result); return m.group(1)
 n = lambda key: float(f(key))
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 missing = int(n("missing"))
-section = f"""## Fetcher: 1,000 users syncing within a minute (issue 4)
+kind = "duplicate bursts" if duplicates else "changing bursts"
+heading = f"## Fetcher: 1,000 users syncing within a minute, {kind}, settle {settle} ms (issue 4)"
+section = f"""{heading}
 
-Run: `bench/fetcher.sh {users} {secs}` on {datetime.date.today()}, {os.cpu_count()} cores ({cpu}); the
+Run: `{"DUPLICATE_BURSTS=1 " if duplicates else ""}FITEX__FETCHER__SETTLE_MS={settle} bench/fetcher.sh {users} {secs}` on {datetime.date.today()}, {os.cpu_count()} cores ({cpu}); the
 Fitbit simulator (150 calls/user/hour), the subscriber (2 workers), the fetcher (concurrency
-{concurrency}, batches of up to {batch_max} notifications or {window} ms), PostgreSQL, the tansu broker
+{concurrency}, batches of up to {batch_max} notifications or {window} ms, settle period {settle} ms),
+PostgreSQL, the tansu broker
 (memory storage) and the load driver all share those {os.cpu_count()} cores; release build, loopback only.
 {int(n('users'))} users connected without backfill; over {secs} s each user syncs at a random moment:
 {int(n('single_users'))} one day once, {int(n('burst_users'))} the same day 2–5 times within ≤ 6 s
-(duplicates, a new step count each time), {int(n('multi_users'))} 2–3 dates at once. Every sync is a
+({"the same data each time, as Fitbit's duplicate notifications" if duplicates else "a new step count each time"}), {int(n('multi_users'))} 2–3 dates at once. Every sync is a
 signed notification the simulator pushes to the subscriber; the driver (`bench/src/bin/fetch-load.rs`,
 ≤ 64 changes in flight) then waits until every changed user-day is stored with its latest steps.
 
@@ -143,7 +148,7 @@ if missing:
     section += f"\n**{missing} changed user-days were not stored with their latest steps** (see the run's output).\n"
 path = "docs/benchmarks.md"
 text = open(path).read() if os.path.exists(path) else "# Benchmarks\n\nFigures are ratios against baselines measured in the same run; the machine is noisy.\n\n"
-start = text.find("## Fetcher: 1,000 users syncing within a minute")
+start = text.find(heading)
 if start >= 0:
     end = text.find("\n## ", start + 1)
     text = text[:start] + section + ("\n" + text[end + 1:] if end >= 0 else "")

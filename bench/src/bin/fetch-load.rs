@@ -46,6 +46,10 @@ struct Args {
     /// Share of users that sync the same day 2–5 times within a few seconds.
     #[arg(long, default_value_t = 0.15)]
     burst_share: f64,
+    /// Bursts repeat the same data (Fitbit's duplicate notifications) instead of a new step count
+    /// each time.
+    #[arg(long)]
+    duplicate_bursts: bool,
     /// Share of users that sync several dates at once.
     #[arg(long, default_value_t = 0.15)]
     multi_share: f64,
@@ -182,7 +186,8 @@ async fn main() -> anyhow::Result<()> {
                     let mut at_ms = rng.random_range(0..span_ms - 7000);
                     let count = rng.random_range(2..=5);
                     for k in 0..count {
-                        changes.push(Change { at_ms, date, steps: base + 150 * k });
+                        let steps = if args.duplicate_bursts { base } else { base + 150 * k };
+                        changes.push(Change { at_ms, date, steps });
                         at_ms += rng.random_range(300..1500);
                     }
                 }

@@ -47,6 +47,27 @@ impl Readiness {
         self
     }
 
+    /// The usual pair: the broker (a metadata request through `producer`) and PostgreSQL.
+    pub fn kafka_and_database(
+        ready_when: ReadyWhen,
+        producer: crate::kafka::RecoveringProducer,
+        pool: sqlx::PgPool,
+    ) -> Self {
+        Self::new(ready_when)
+            .check("kafka", move || {
+                let producer = producer.clone();
+                async move {
+                    crate::kafka::ping(&producer.get(), Duration::from_secs(1))
+                        .await
+                        .map_err(|e| e.to_string())
+                }
+            })
+            .check("database", move || {
+                let pool = pool.clone();
+                async move { crate::database::ping(&pool).await.map_err(|e| e.to_string()) }
+            })
+    }
+
     /// Runs every check; returns (ready, per-check results).
     pub async fn evaluate(&self) -> (bool, Vec<(&'static str, Result<(), String>)>) {
         let timeout = self.timeout;

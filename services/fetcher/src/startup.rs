@@ -9,9 +9,9 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer};
 use fitex_common::health::{ops_routes, Readiness, ReadyWhen};
 use fitex_common::kafka::RecoveringProducer;
+use fitex_common::outbox;
 use fitex_common::shutdown::Shutdown;
 use fitex_common::token_cipher::TokenCipher;
-use fitex_common::{database, kafka, outbox};
 use fitex_fitbit::{FitbitApi, FitbitApiSettings};
 use fitex_provider::ActivityProvider;
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -138,22 +138,8 @@ impl Application {
             )),
         ]);
 
-        let readiness = {
-            let (producer, pool) = (producer.clone(), pool.clone());
-            Readiness::new(ReadyWhen::All)
-                .check("kafka", move || {
-                    let producer = producer.clone();
-                    async move {
-                        kafka::ping(&producer.get(), Duration::from_secs(1))
-                            .await
-                            .map_err(|e| e.to_string())
-                    }
-                })
-                .check("database", move || {
-                    let pool = pool.clone();
-                    async move { database::ping(&pool).await.map_err(|e| e.to_string()) }
-                })
-        };
+        let readiness =
+            Readiness::kafka_and_database(ReadyWhen::All, producer.clone(), pool.clone());
         let metrics_handle = fitex_common::metrics::prometheus();
         let server = HttpServer::new(move || {
             App::new().configure(ops_routes(readiness.clone(), metrics_handle.clone()))

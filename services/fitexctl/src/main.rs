@@ -189,8 +189,12 @@ async fn main() -> anyhow::Result<()> {
             users_summary(&settings.database).await
         }
         Command::Import { kind } => import(&kind).await,
-        Command::Programs { command } => programs::programs(&settings.database.lazy_pool(), command).await,
-        Command::Teams { command } => programs::teams(&settings.database.lazy_pool(), command).await,
+        Command::Programs { command } => {
+            programs::programs(&settings.database.lazy_pool(), command).await
+        }
+        Command::Teams { command } => {
+            programs::teams(&settings.database.lazy_pool(), command).await
+        }
         Command::Goals { command: GoalsCommand::Recompute { program } } => {
             let goals: fitex_goals_service::Settings =
                 fitex_common::config::load().context("loading configuration")?;

@@ -3,7 +3,9 @@
 use anyhow::{bail, Context};
 use chrono::{NaiveDate, Utc};
 use clap::Subcommand;
-use fitex_goals::{AdaptivePercentile, GoalSettings, Guideline, SelfChosen, Strategy, WeeklyIncrement};
+use fitex_goals::{
+    AdaptivePercentile, GoalSettings, Guideline, SelfChosen, Strategy, WeeklyIncrement,
+};
 use sqlx::PgPool;
 
 #[derive(Subcommand)]
@@ -87,8 +89,10 @@ pub async fn programs(pool: &PgPool, command: ProgramsCommand) -> anyhow::Result
                 bail!("--weeks must be between 1 and 52");
             }
             let today = Utc::now().date_naive();
-            let start = start.unwrap_or(today - chrono::Duration::days(started_days_ago.unwrap_or(0)));
-            let settings = GoalSettings { strategy: strategy_from(&strategy)?, ..GoalSettings::default() };
+            let start =
+                start.unwrap_or(today - chrono::Duration::days(started_days_ago.unwrap_or(0)));
+            let settings =
+                GoalSettings { strategy: strategy_from(&strategy)?, ..GoalSettings::default() };
             settings.validate().context("goal settings")?;
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO programs (name, start_date, weeks, unit, goal_settings, mile_rules)
@@ -106,10 +110,11 @@ pub async fn programs(pool: &PgPool, command: ProgramsCommand) -> anyhow::Result
             println!("program {id} {name:?}: {weeks} weeks from {start}, unit {unit}, strategy {strategy}");
         }
         ProgramsCommand::List => {
-            let rows: Vec<(i64, String, NaiveDate, i32, String)> =
-                sqlx::query_as("SELECT id, name, start_date, weeks, unit FROM programs ORDER BY id")
-                    .fetch_all(pool)
-                    .await?;
+            let rows: Vec<(i64, String, NaiveDate, i32, String)> = sqlx::query_as(
+                "SELECT id, name, start_date, weeks, unit FROM programs ORDER BY id",
+            )
+            .fetch_all(pool)
+            .await?;
             for (id, name, start, weeks, unit) in rows {
                 println!("{id:>4}  {name:<30} {start}  {weeks} weeks  {unit}");
             }
@@ -119,23 +124,27 @@ pub async fn programs(pool: &PgPool, command: ProgramsCommand) -> anyhow::Result
 }
 
 async fn participant_by_user(pool: &PgPool, user: &str) -> anyhow::Result<i64> {
-    sqlx::query_scalar("SELECT participant_id FROM provider_connections WHERE provider_user_id = $1")
-        .bind(user)
-        .fetch_optional(pool)
-        .await?
-        .with_context(|| format!("no participant with provider user id {user:?}"))
+    sqlx::query_scalar(
+        "SELECT participant_id FROM provider_connections WHERE provider_user_id = $1",
+    )
+    .bind(user)
+    .fetch_optional(pool)
+    .await?
+    .with_context(|| format!("no participant with provider user id {user:?}"))
 }
 
 pub async fn teams(pool: &PgPool, command: TeamsCommand) -> anyhow::Result<()> {
     let today = Utc::now().date_naive();
     match command {
         TeamsCommand::Create { program, name } => {
-            let id: i64 = sqlx::query_scalar("INSERT INTO teams (program_id, name) VALUES ($1, $2) RETURNING id")
-                .bind(program)
-                .bind(&name)
-                .fetch_one(pool)
-                .await
-                .with_context(|| format!("creating team {name:?} in program {program}"))?;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO teams (program_id, name) VALUES ($1, $2) RETURNING id",
+            )
+            .bind(program)
+            .bind(&name)
+            .fetch_one(pool)
+            .await
+            .with_context(|| format!("creating team {name:?} in program {program}"))?;
             println!("team {id} {name:?} in program {program}");
         }
         TeamsCommand::Add { team, user, from } => {
@@ -200,7 +209,10 @@ pub async fn teams(pool: &PgPool, command: TeamsCommand) -> anyhow::Result<()> {
 
 /// Recomputes every member's goals and their teams' progress from the program start (after
 /// changing a program's settings, or to fill in members added late).
-pub async fn recompute(settings: &fitex_goals_service::Settings, program: i64) -> anyhow::Result<()> {
+pub async fn recompute(
+    settings: &fitex_goals_service::Settings,
+    program: i64,
+) -> anyhow::Result<()> {
     let pool = settings.database.lazy_pool();
     let engine = fitex_goals_service::recompute::GoalsEngine {
         pool: pool.clone(),
@@ -260,7 +272,9 @@ pub async fn standings(pool: &PgPool, program: i64, week: Option<u32>) -> anyhow
             _ => by_team.push((team_id, vec![team_week])),
         }
     }
-    let week = week.unwrap_or_else(|| by_team.iter().flat_map(|(_, w)| w.iter().map(|w| w.week)).max().unwrap_or(1));
+    let week = week.unwrap_or_else(|| {
+        by_team.iter().flat_map(|(_, w)| w.iter().map(|w| w.week)).max().unwrap_or(1)
+    });
     if week == 0 || week as i32 > weeks {
         bail!("week must be between 1 and {weeks}");
     }
@@ -273,7 +287,10 @@ pub async fn standings(pool: &PgPool, program: i64, week: Option<u32>) -> anyhow
             .collect();
     let unit_label = if unit == "steps" { "steps" } else { "FitEx miles" };
     println!("{name} — week {week} leaderboard ({unit_label}; ranked by percent of goal, against the median team)");
-    println!("{:>4}  {:<16} {:>9} {:>9} {:>7} {:>10} {:>12} {:>6}", "rank", "team", "progress", "goal", "%", "vs median", "met goal", "streak");
+    println!(
+        "{:>4}  {:<16} {:>9} {:>9} {:>7} {:>10} {:>12} {:>6}",
+        "rank", "team", "progress", "goal", "%", "vs median", "met goal", "streak"
+    );
     for entry in fitex_goals::leaderboard(&by_team, week) {
         let team_week = by_team
             .iter()

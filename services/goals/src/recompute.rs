@@ -67,9 +67,10 @@ impl GoalsEngine {
             let program = &enrolment.program.program;
             let through = program.end_date().min(today);
             // Also fill any days without a goal yet (a new day, or a member added late).
-            let first_missing = store::last_goal_date(&self.pool, participant_id, enrolment.program.id)
-                .await?
-                .map_or(program.start_date, |last| last + chrono::Duration::days(1));
+            let first_missing =
+                store::last_goal_date(&self.pool, participant_id, enrolment.program.id)
+                    .await?
+                    .map_or(program.start_date, |last| last + chrono::Duration::days(1));
             let from = changed_from.min(first_missing).max(program.start_date);
             if through < from {
                 continue;

@@ -6,8 +6,8 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use fitex_common::health::{ops_routes, Readiness, ReadyWhen};
 use fitex_common::kafka::RecoveringProducer;
+use fitex_common::outbox;
 use fitex_common::shutdown::Shutdown;
-use fitex_common::{database, kafka, outbox};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::producer::Producer;
 use tokio::task::JoinHandle;
@@ -72,22 +72,8 @@ impl Application {
             },
             shutdown.clone(),
         ));
-        let readiness = {
-            let (producer, pool) = (producer.clone(), pool.clone());
-            Readiness::new(ReadyWhen::All)
-                .check("kafka", move || {
-                    let producer = producer.clone();
-                    async move {
-                        kafka::ping(&producer.get(), Duration::from_secs(1))
-                            .await
-                            .map_err(|e| e.to_string())
-                    }
-                })
-                .check("database", move || {
-                    let pool = pool.clone();
-                    async move { database::ping(&pool).await.map_err(|e| e.to_string()) }
-                })
-        };
+        let readiness =
+            Readiness::kafka_and_database(ReadyWhen::All, producer.clone(), pool.clone());
         let metrics_handle = fitex_common::metrics::prometheus();
         let token = web::Data::new(ApiToken(settings.goals.api_token.clone()));
         let pool_data = web::Data::new(pool);

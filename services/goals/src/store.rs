@@ -297,7 +297,11 @@ pub async fn upsert_team_week(
 }
 
 /// The latest date with a stored goal for the participant in the program.
-pub async fn last_goal_date(pool: &PgPool, participant_id: i64, program_id: i64) -> Result<Option<NaiveDate>, sqlx::Error> {
+pub async fn last_goal_date(
+    pool: &PgPool,
+    participant_id: i64,
+    program_id: i64,
+) -> Result<Option<NaiveDate>, sqlx::Error> {
     sqlx::query_scalar("SELECT max(effective_date) FROM goal_history WHERE participant_id = $1 AND program_id = $2")
         .bind(participant_id)
         .bind(program_id)

@@ -8,8 +8,8 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use fitex_common::health::{ops_routes, Readiness, ReadyWhen};
 use fitex_common::kafka::RecoveringProducer;
+use fitex_common::outbox;
 use fitex_common::shutdown::Shutdown;
-use fitex_common::{database, kafka, outbox};
 use rdkafka::producer::Producer;
 use tokio::task::JoinHandle;
 
@@ -69,22 +69,8 @@ impl Application {
             shutdown.clone(),
         ));
 
-        let readiness = {
-            let (producer, pool) = (producer.clone(), pool.clone());
-            Readiness::new(ReadyWhen::Any)
-                .check("kafka", move || {
-                    let producer = producer.clone();
-                    async move {
-                        kafka::ping(&producer.get(), Duration::from_secs(1))
-                            .await
-                            .map_err(|e| e.to_string())
-                    }
-                })
-                .check("database", move || {
-                    let pool = pool.clone();
-                    async move { database::ping(&pool).await.map_err(|e| e.to_string()) }
-                })
-        };
+        let readiness =
+            Readiness::kafka_and_database(ReadyWhen::Any, producer.clone(), pool.clone());
         let metrics_handle = fitex_common::metrics::prometheus();
         let fitbit = web::Data::new(FitbitWebhook {
             verification_code: settings.fitbit.verification_code.clone(),

@@ -1,5 +1,5 @@
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
 use fitex_common::kafka::KafkaSettings;
@@ -237,15 +237,4 @@ impl TestFetcher {
     }
 }
 
-/// Polls `condition` until it holds, or fails the test after `timeout`.
-pub async fn wait_for<F, Fut>(what: &str, timeout: Duration, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    while !condition().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+pub use fitex_testkit::wait_for;

@@ -107,15 +107,4 @@ impl TestApp {
     }
 }
 
-/// Polls `condition` until it holds, or fails the test after `timeout`.
-pub async fn wait_for<F, Fut>(what: &str, timeout: Duration, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = std::time::Instant::now() + timeout;
-    while !condition().await {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+pub use fitex_testkit::wait_for;
