@@ -93,30 +93,33 @@ if [[ $problems != 0 ]]; then
   echo "fetcher logged $problems warnings/errors:" >&2
   grep -E '\b(WARN|ERROR)\b' "$work/fetcher.txt" | cut -c1-300 | head -20 >&2
 fi
-read -r concurrency batch_window batch_max settle < <(python3 - <<'PY'
+read -r concurrency batch_window batch_max settle quiet < <(python3 - <<'PY'
 import os, tomllib
 c = tomllib.load(open("config/base.toml", "rb"))["fetcher"]
 e = os.environ.get
 print(e("FITEX__FETCHER__CONCURRENCY", c["concurrency"]), e("FITEX__FETCHER__BATCH_WINDOW_MS", c["batch_window_ms"]),
-      e("FITEX__FETCHER__BATCH_MAX", c["batch_max"]), e("FITEX__FETCHER__SETTLE_MS", c["settle_ms"]))
+      e("FITEX__FETCHER__BATCH_MAX", c["batch_max"]), e("FITEX__FETCHER__SETTLE_MS", c["settle_ms"]),
+      e("FITEX__FETCHER__QUIET_MS", c["quiet_ms"]))
 PY
 )
 
-python3 - "$result" "$USERS" "$LOAD_SECONDS" "$problems" "$concurrency" "$batch_window" "$batch_max" "$settle" "${DUPLICATE_BURSTS:-}" <<'PY'
+python3 - "$result" "$USERS" "$LOAD_SECONDS" "$problems" "$concurrency" "$batch_window" "$batch_max" "$settle" "${DUPLICATE_BURSTS:-}" "$quiet" <<'PY'
 import os, re, sys, datetime
-result, users, secs, problems, concurrency, window, batch_max, settle, duplicates = sys.argv[1:]
+result, users, secs, problems, concurrency, window, batch_max, settle, duplicates, quiet = sys.argv[1:]
 def f(key):
     m = re.search(r"\b" + key + r"=([^ ]+)", result); return m.group(1)
 n = lambda key: float(f(key))
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 missing = int(n("missing"))
 kind = "duplicate bursts" if duplicates else "changing bursts"
-heading = f"## Fetcher: 1,000 users syncing within a minute, {kind}, settle {settle} ms (issue 4)"
+quiet_text = f", quiet {quiet} ms" if int(quiet) > 0 else ""
+heading = f"## Fetcher: 1,000 users syncing within a minute, {kind}, settle {settle} ms{quiet_text} (issue 4)"
 section = f"""{heading}
 
-Run: `{"DUPLICATE_BURSTS=1 " if duplicates else ""}FITEX__FETCHER__SETTLE_MS={settle} bench/fetcher.sh {users} {secs}` on {datetime.date.today()}, {os.cpu_count()} cores ({cpu}); the
+Run: `{"DUPLICATE_BURSTS=1 " if duplicates else ""}FITEX__FETCHER__SETTLE_MS={settle} FITEX__FETCHER__QUIET_MS={quiet} bench/fetcher.sh {users} {secs}` on {datetime.date.today()}, {os.cpu_count()} cores ({cpu}); the
 Fitbit simulator (150 calls/user/hour), the subscriber (2 workers), the fetcher (concurrency
-{concurrency}, batches of up to {batch_max} notifications or {window} ms, settle period {settle} ms),
+{concurrency}, batches of up to {batch_max} notifications or {window} ms, settle period {settle} ms,
+quiet period {quiet} ms),
 PostgreSQL, the tansu broker
 (memory storage) and the load driver all share those {os.cpu_count()} cores; release build, loopback only.
 {int(n('users'))} users connected without backfill; over {secs} s each user syncs at a random moment:

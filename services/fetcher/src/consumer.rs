@@ -255,7 +255,17 @@ async fn sync_work(
         store::defer(&fetcher.pool, connection.id, &[date], "settling", not_before).await?;
         metrics::counter!("fitex_fetcher_deferred_total", "reason" => "settling").increment(1);
     }
-    let dates = plan.fetch_now;
+    let mut dates = plan.fetch_now;
+    if fetcher.settings.quiet_ms > 0 && !dates.is_empty() {
+        let quiet = chrono::Duration::milliseconds(fetcher.settings.quiet_ms as i64);
+        let max_wait = chrono::Duration::milliseconds(
+            fetcher.settings.quiet_max_ms.max(fetcher.settings.quiet_ms) as i64,
+        );
+        store::debounce(&fetcher.pool, connection.id, &dates, quiet, max_wait).await?;
+        metrics::counter!("fitex_fetcher_deferred_total", "reason" => "quiet")
+            .increment(dates.len() as u64);
+        dates.clear();
+    }
     let trace = TraceParent::new_root();
     let outcome = fetcher.sync_user(&connection, &dates, &trace).await;
     let label = match &outcome {

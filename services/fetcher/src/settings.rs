@@ -32,6 +32,11 @@ pub struct FetcherSettings {
     /// A user-day fetched less than this long ago is fetched again only when this period has
     /// passed (repeat notifications of one sync cost one more call, not one each).
     pub settle_ms: u64,
+    /// When positive, a notified day is fetched only once no notification for it has come for
+    /// this long (at most `quiet_max_ms` after the first): one call per changing day, at the cost
+    /// of that much latency. 0 fetches at once.
+    pub quiet_ms: u64,
+    pub quiet_max_ms: u64,
     /// Users fetched at once.
     pub concurrency: usize,
     pub max_attempts: u32,

@@ -325,6 +325,41 @@ pub async fn add_pending(
     Ok(())
 }
 
+/// Debounces `days`: fetch them once no notification for them has come for `quiet`, but at most
+/// `max_wait` after the first one. Hard waits (rate limit, awaiting reconnection) keep their time.
+pub async fn debounce(
+    pool: &PgPool,
+    connection_id: i64,
+    days: &[NaiveDate],
+    quiet: chrono::Duration,
+    max_wait: chrono::Duration,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO pending_fetches (connection_id, day, reason, not_before)
+         SELECT $1, d, 'quiet', now() + $3 FROM unnest($2::date[]) AS d
+         ON CONFLICT (connection_id, day) DO UPDATE SET
+             created_at = now(),
+             not_before = CASE
+                 WHEN pending_fetches.reason IN ('rate_limited', 'awaiting_reconnect')
+                     THEN pending_fetches.not_before
+                 WHEN pending_fetches.reason = 'quiet'
+                     THEN LEAST(GREATEST(pending_fetches.not_before, EXCLUDED.not_before),
+                                pending_fetches.first_requested_at + $4)
+                 ELSE LEAST(pending_fetches.not_before, EXCLUDED.not_before) END,
+             reason = CASE
+                 WHEN pending_fetches.reason IN ('rate_limited', 'awaiting_reconnect')
+                     THEN pending_fetches.reason
+                 ELSE 'quiet' END",
+    )
+    .bind(connection_id)
+    .bind(days)
+    .bind(quiet)
+    .bind(max_wait)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Defers `days` of a connection until `not_before` (or until reconnection).
 pub async fn defer(
     pool: &PgPool,

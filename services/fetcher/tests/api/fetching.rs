@@ -259,3 +259,28 @@ async fn a_late_copy_of_a_notification_already_fetched_costs_no_call() {
     assert_eq!(app.data_calls().await, 1);
     assert!(app.metrics().await.contains("outcome=\"already_fetched\"} 1"));
 }
+
+#[tokio::test]
+async fn with_a_quiet_period_a_changing_day_costs_one_call() {
+    let sim = fitex_fitbit_simulator::Simulator::spawn(Default::default()).await.unwrap();
+    let kafka = fitex_testkit::test_kafka().await;
+    let (database, pool) = fitex_testkit::test_database().await;
+    let mut settings = settings_for(kafka, database, &sim);
+    settings.fetcher.quiet_ms = 1_000;
+    settings.fetcher.quiet_max_ms = 5_000;
+    let app = spawn_with(settings, sim, pool).await;
+    let connection = app.connect_user("QUIET01").await;
+    let participant = app.participant_of(connection).await;
+    // A device syncing the same day four times, 300 ms apart, with new values each time.
+    for steps in [1000, 2000, 3000, 4000] {
+        app.sim().set_day("QUIET01", day("2026-11-24"), day_data(steps, 700)).await.unwrap();
+        app.notify("QUIET01", &[day("2026-11-24")], "activities").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    wait_for("the final values", Duration::from_secs(20), || async {
+        app.stored_steps(participant).await.get(&day("2026-11-24")) == Some(&4000)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(app.data_calls().await, 1, "four notifications, one call");
+}
