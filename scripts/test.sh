@@ -13,6 +13,10 @@ psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d postgres -Atc \
   while read -r db; do dropdb -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" --if-exists "$db" || true; done
 
 cargo fmt --all -- --check
+# The goals API's OpenAPI description must be a valid OpenAPI 3 document.
+python3 -c 'import openapi_spec_validator' 2>/dev/null ||
+  pip install --quiet --disable-pip-version-check --root-user-action=ignore openapi-spec-validator==0.9.0
+python3 -m openapi_spec_validator services/goals/openapi.json
 # End-to-end tests start the real service binaries.
 cargo build --workspace --bins
 if cargo nextest --version >/dev/null 2>&1; then
