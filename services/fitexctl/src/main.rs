@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+mod operations;
 mod programs;
 
 use anyhow::{bail, Context};
@@ -71,6 +72,23 @@ enum Command {
         #[arg(long)]
         week: Option<u32>,
     },
+    /// Dead-lettered events: list them, or put them back on their topic.
+    Dlq {
+        #[command(subcommand)]
+        command: operations::DlqCommand,
+    },
+    /// Fetch the last N days again for one participant or all, within their rate budgets.
+    Backfill {
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long, conflicts_with = "user")]
+        all: bool,
+        #[arg(long, default_value_t = 28)]
+        days: u32,
+        /// Return once scheduled instead of showing progress until done.
+        #[arg(long)]
+        no_wait: bool,
+    },
     /// The Kafka outbox (records waiting for the broker).
     Outbox {
         #[command(subcommand)]
@@ -127,6 +145,11 @@ enum GoalsCommand {
 enum UsersCommand {
     /// Every participant: provider account, sync status, days stored, last sync (never tokens).
     List,
+    /// One participant's sync status, token kind and expiry, rate budget (never the tokens).
+    Show {
+        #[arg(long)]
+        user: String,
+    },
     /// Counts: participants by status, days stored, days waiting.
     Summary,
 }
@@ -187,6 +210,15 @@ async fn main() -> anyhow::Result<()> {
         Command::Users { command: UsersCommand::List } => users_list(&settings.database).await,
         Command::Users { command: UsersCommand::Summary } => {
             users_summary(&settings.database).await
+        }
+        Command::Users { command: UsersCommand::Show { user } } => {
+            operations::show(&settings.database.lazy_pool(), &user).await
+        }
+        Command::Dlq { command } => {
+            operations::dlq(&settings.kafka, &settings.database.lazy_pool(), command).await
+        }
+        Command::Backfill { user, all, days, no_wait } => {
+            operations::backfill(&settings.database.lazy_pool(), user, all, days, !no_wait).await
         }
         Command::Import { kind } => import(&kind).await,
         Command::Programs { command } => {

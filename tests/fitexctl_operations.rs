@@ -1,0 +1,144 @@
+//! `fitexctl` as operators run it: dead letters listed and replayed exactly once, a participant
+//! shown without their tokens, a backfill scheduled.
+
+use std::process::Command;
+use std::time::Duration;
+
+use chrono::Utc;
+use fitex_common::outbox::{self, OutgoingRecord};
+use fitex_common::token_cipher::TokenCipher;
+use fitex_e2e::{config_dir, service_binary};
+use fitex_fetcher::store::{self, TokenKind};
+use fitex_proto::{DeadLetter, Message, Provider, ProviderNotification};
+use fitex_provider::TokenGrant;
+use secrecy::SecretString;
+use uuid::Uuid;
+
+struct Ctl {
+    env: Vec<(String, String)>,
+}
+
+impl Ctl {
+    fn run(&self, args: &[&str]) -> (bool, String) {
+        let output = Command::new(service_binary("fitexctl"))
+            .args(args)
+            .env("FITEX_CONFIG_DIR", config_dir())
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .expect("run fitexctl");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        (output.status.success(), text)
+    }
+}
+
+#[tokio::test]
+async fn dead_letters_are_listed_and_replayed_once() {
+    let kafka = fitex_testkit::test_kafka().await;
+    let (database, _) = fitex_testkit::test_database().await;
+    let ctl = Ctl {
+        env: vec![
+            ("FITEX__KAFKA__BROKERS".into(), kafka.brokers.clone()),
+            ("FITEX__KAFKA__TOPICS__NOTIFICATIONS".into(), kafka.topics.notifications.clone()),
+            ("FITEX__KAFKA__TOPICS__FETCH_RETRIES".into(), kafka.topics.fetch_retries.clone()),
+            ("FITEX__KAFKA__TOPICS__DEAD_LETTERS".into(), kafka.topics.dead_letters.clone()),
+            ("FITEX__DATABASE__DATABASE_NAME".into(), database.database_name.clone()),
+        ],
+    };
+    let original = ProviderNotification {
+        event_id: Uuid::now_v7().to_string(),
+        provider: Provider::Fitbit as i32,
+        collection_type: "activities".into(),
+        owner_id: "DLQ001".into(),
+        date: "2026-11-20".into(),
+        ..Default::default()
+    };
+    let letter = DeadLetter {
+        event_id: original.event_id.clone(),
+        source_topic: kafka.topics.fetch_retries.clone(),
+        payload: original.encode_to_vec(),
+        headers: [
+            ("event_id".to_string(), original.event_id.clone()),
+            ("attempt".to_string(), "4".to_string()),
+        ]
+        .into_iter()
+        .collect(),
+        reason: "gave up after 5 attempts: provider unavailable: HTTP 503".into(),
+        attempts: 5,
+        dead_lettered_at: None,
+    };
+    let producer = kafka.recovering_producer("test").unwrap();
+    let record = OutgoingRecord {
+        event_id: Uuid::now_v7(),
+        topic: kafka.topics.dead_letters.clone(),
+        key: "DLQ001".into(),
+        payload: letter.encode_to_vec(),
+        headers: vec![("event_id".into(), original.event_id.clone())],
+    };
+    assert!(outbox::send_all(&producer, &[record], Duration::from_secs(10)).await.is_empty());
+
+    let (ok, listed) = ctl.run(&["dlq", "list"]);
+    assert!(ok, "{listed}");
+    assert!(listed.contains(&original.event_id) && listed.contains("HTTP 503"), "{listed}");
+
+    let (ok, replayed) = ctl.run(&["dlq", "replay"]);
+    assert!(ok, "{replayed}");
+    assert!(replayed.contains("replayed 1 dead letter(s); 0 already"), "{replayed}");
+    let (ok, again) = ctl.run(&["dlq", "replay"]);
+    assert!(ok, "{again}");
+    assert!(again.contains("replayed 0 dead letter(s); 1 already"), "{again}");
+
+    let (brokers, topic) = (kafka.brokers.clone(), kafka.topics.notifications.clone());
+    let records = tokio::task::spawn_blocking(move || {
+        fitex_testkit::read_records(&brokers, &topic, 2, Duration::from_secs(5))
+    })
+    .await
+    .unwrap();
+    assert_eq!(records.len(), 1, "replayed once, back on the notifications topic");
+    assert_eq!(ProviderNotification::decode(records[0].payload.as_slice()).unwrap(), original);
+    assert!(!records[0].headers.contains_key("attempt"), "a fresh attempt count");
+}
+
+#[tokio::test]
+async fn a_participant_is_shown_without_tokens_and_a_backfill_is_scheduled() {
+    let (database, pool) = fitex_testkit::test_database().await;
+    let ctl = Ctl {
+        env: vec![("FITEX__DATABASE__DATABASE_NAME".into(), database.database_name.clone())],
+    };
+    let settings: fitex_fetcher::Settings =
+        fitex_common::config::load_from(std::path::Path::new(config_dir()), "test").unwrap();
+    let cipher = TokenCipher::from_config(&settings.tokens.encryption_keys).unwrap();
+    let secret_token = "access-token-that-must-never-be-printed";
+    let grant = TokenGrant {
+        access_token: SecretString::from(secret_token),
+        refresh_token: Some(SecretString::from("refresh-token-that-must-never-be-printed")),
+        expires_at: Utc::now() + chrono::Duration::hours(8),
+        scopes: "activity".into(),
+        user_id: "SHOW01".into(),
+    };
+    let connection =
+        store::connect(&pool, &cipher, "fitbit", TokenKind::AuthorizationCode, &grant, &[])
+            .await
+            .unwrap();
+
+    let (ok, shown) = ctl.run(&["users", "show", "--user", "SHOW01"]);
+    assert!(ok, "{shown}");
+    assert!(shown.contains("status           active"), "{shown}");
+    assert!(shown.contains("authorization_code"), "{shown}");
+    assert!(!shown.contains("never-be-printed"), "tokens printed: {shown}");
+    let (ok, missing) = ctl.run(&["users", "show", "--user", "NOBODY"]);
+    assert!(!ok && missing.contains("no participant"), "{missing}");
+
+    let (ok, scheduled) = ctl.run(&["backfill", "--user", "SHOW01", "--days", "5", "--no-wait"]);
+    assert!(ok, "{scheduled}");
+    let pending: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pending_fetches WHERE connection_id = $1 AND reason = 'backfill'",
+    )
+    .bind(connection)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(pending, 5);
+    let (ok, refused) = ctl.run(&["backfill", "--days", "5"]);
+    assert!(!ok && refused.contains("--user"), "{refused}");
+}
