@@ -142,3 +142,54 @@ async fn a_participant_is_shown_without_tokens_and_a_backfill_is_scheduled() {
     let (ok, refused) = ctl.run(&["backfill", "--days", "5"]);
     assert!(!ok && refused.contains("--user"), "{refused}");
 }
+
+#[tokio::test]
+async fn subscriptions_are_created_listed_and_deleted_at_the_provider() {
+    let sim = fitex_fitbit_simulator::Simulator::spawn(Default::default()).await.unwrap();
+    let (database, pool) = fitex_testkit::test_database().await;
+    let ctl = Ctl {
+        env: vec![
+            ("FITEX__DATABASE__DATABASE_NAME".into(), database.database_name.clone()),
+            ("FITEX__FITBIT_API__API_BASE_URL".into(), sim.base_url()),
+            ("FITEX__FITBIT_API__TOKEN_URL".into(), format!("{}/oauth2/token", sim.base_url())),
+            ("FITEX__FITBIT_API__CLIENT_ID".into(), "SIMCLIENT".into()),
+            ("FITEX__FITBIT_API__CLIENT_SECRET".into(), "sim-client-secret".into()),
+        ],
+    };
+    let settings: fitex_fetcher::Settings =
+        fitex_common::config::load_from(std::path::Path::new(config_dir()), "test").unwrap();
+    let cipher = TokenCipher::from_config(&settings.tokens.encryption_keys).unwrap();
+    let tokens = sim
+        .client()
+        .create_user(fitex_fitbit_simulator::CreateUser {
+            user_id: Some("SUBS01".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let grant = TokenGrant {
+        access_token: SecretString::from(tokens.access_token),
+        refresh_token: Some(SecretString::from(tokens.refresh_token)),
+        expires_at: Utc::now() + chrono::Duration::hours(8),
+        scopes: tokens.scope,
+        user_id: "SUBS01".into(),
+    };
+    store::connect(&pool, &cipher, "fitbit", TokenKind::AuthorizationCode, &grant, &[])
+        .await
+        .unwrap();
+
+    let (ok, created) =
+        ctl.run(&["subscriptions", "create", "--user", "SUBS01", "--collection", "activities"]);
+    assert!(ok && created.contains("SUBS01-activities Created"), "{created}");
+    let (ok, again) =
+        ctl.run(&["subscriptions", "create", "--user", "SUBS01", "--collection", "activities"]);
+    assert!(ok && again.contains("AlreadyExisted"), "{again}");
+    let (ok, listed) = ctl.run(&["subscriptions", "list", "--user", "SUBS01"]);
+    assert!(ok && listed.contains("SUBS01-activities (activities"), "{listed}");
+    let (ok, deleted) =
+        ctl.run(&["subscriptions", "delete", "--user", "SUBS01", "--collection", "activities"]);
+    assert!(ok && deleted.contains("deleted"), "{deleted}");
+    let (ok, empty) = ctl.run(&["subscriptions", "list", "--user", "SUBS01"]);
+    assert!(ok && empty.contains("no subscriptions"), "{empty}");
+    sim.stop().await;
+}

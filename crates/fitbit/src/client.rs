@@ -222,3 +222,108 @@ impl ActivityProvider for FitbitApi {
         Ok(profile.user.timezone)
     }
 }
+
+/// One of the user's subscriptions, as the Subscriptions API lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    #[serde(default)]
+    pub collection_type: String,
+    pub owner_id: String,
+    #[serde(default)]
+    pub subscriber_id: String,
+    pub subscription_id: String,
+}
+
+/// What creating a subscription did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriptionCreated {
+    Created,
+    AlreadyExisted,
+    /// The user's collection is subscribed under another id (Fitbit answers 409).
+    ConflictingId,
+}
+
+impl FitbitApi {
+    fn subscriptions_path(collection: Option<&str>) -> String {
+        match collection {
+            Some(collection) => format!("/1/user/-/{collection}/apiSubscriptions"),
+            None => "/1/user/-/apiSubscriptions".to_string(),
+        }
+    }
+
+    async fn subscription_request(
+        &self,
+        method: reqwest::Method,
+        access_token: &SecretString,
+        path: &str,
+    ) -> Result<(u16, Vec<u8>), ProviderError> {
+        let url = format!("{}{}", self.settings.api_base_url.trim_end_matches('/'), path);
+        let mut request =
+            self.http.request(method.clone(), &url).bearer_auth(access_token.expose_secret());
+        if method == reqwest::Method::POST {
+            // Fitbit answers 411 to a POST without an explicit empty length.
+            request = request.header(reqwest::header::CONTENT_LENGTH, "0");
+        }
+        let response = request.send().await.map_err(Self::transient)?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await.map_err(Self::transient)?.to_vec();
+        Ok((status, body))
+    }
+
+    /// Subscribes the token's user to `collection` (all collections when `None`) under `id`.
+    pub async fn create_subscription(
+        &self,
+        access_token: &SecretString,
+        collection: Option<&str>,
+        id: &str,
+    ) -> Result<SubscriptionCreated, ProviderError> {
+        let path = format!("{}/{id}.json", Self::subscriptions_path(collection));
+        let (status, body) =
+            self.subscription_request(reqwest::Method::POST, access_token, &path).await?;
+        match status {
+            201 => Ok(SubscriptionCreated::Created),
+            200 => Ok(SubscriptionCreated::AlreadyExisted),
+            409 => Ok(SubscriptionCreated::ConflictingId),
+            _ => Err(api::classify_error(status, &body, None, Utc::now())),
+        }
+    }
+
+    pub async fn list_subscriptions(
+        &self,
+        access_token: &SecretString,
+        collection: Option<&str>,
+    ) -> Result<Vec<Subscription>, ProviderError> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Listing {
+            api_subscriptions: Vec<Subscription>,
+        }
+        let path = format!("{}.json", Self::subscriptions_path(collection));
+        let (status, body) =
+            self.subscription_request(reqwest::Method::GET, access_token, &path).await?;
+        if status != 200 {
+            return Err(api::classify_error(status, &body, None, Utc::now()));
+        }
+        serde_json::from_slice::<Listing>(&body)
+            .map(|l| l.api_subscriptions)
+            .map_err(|e| ProviderError::Permanent(format!("unreadable subscription list: {e}")))
+    }
+
+    /// Deletes a subscription; `Ok(false)` when it did not exist.
+    pub async fn delete_subscription(
+        &self,
+        access_token: &SecretString,
+        collection: Option<&str>,
+        id: &str,
+    ) -> Result<bool, ProviderError> {
+        let path = format!("{}/{id}.json", Self::subscriptions_path(collection));
+        let (status, body) =
+            self.subscription_request(reqwest::Method::DELETE, access_token, &path).await?;
+        match status {
+            204 | 200 => Ok(true),
+            404 => Ok(false),
+            _ => Err(api::classify_error(status, &body, None, Utc::now())),
+        }
+    }
+}

@@ -35,14 +35,19 @@ pub enum StartupError {
 }
 
 /// The Fitbit Web API client the settings describe.
-pub fn fitbit_provider(settings: &Settings) -> Result<Arc<dyn ActivityProvider>, StartupError> {
-    Ok(Arc::new(FitbitApi::new(FitbitApiSettings {
+pub fn fitbit_api(settings: &Settings) -> Result<FitbitApi, StartupError> {
+    Ok(FitbitApi::new(FitbitApiSettings {
         api_base_url: settings.fitbit_api.api_base_url.clone(),
         token_url: settings.fitbit_api.token_url.clone(),
         client_id: settings.fitbit_api.client_id.clone(),
         client_secret: settings.fitbit_api.client_secret.clone(),
         request_timeout: Duration::from_millis(settings.fitbit_api.request_timeout_ms),
-    })?))
+    })?)
+}
+
+/// The same client behind the provider seam.
+pub fn fitbit_provider(settings: &Settings) -> Result<Arc<dyn ActivityProvider>, StartupError> {
+    Ok(Arc::new(fitbit_api(settings)?))
 }
 
 impl Fetcher {

@@ -72,6 +72,11 @@ enum Command {
         #[arg(long)]
         week: Option<u32>,
     },
+    /// Participants' subscriptions at the provider.
+    Subscriptions {
+        #[command(subcommand)]
+        command: operations::SubscriptionsCommand,
+    },
     /// Dead-lettered events: list them, or put them back on their topic.
     Dlq {
         #[command(subcommand)]
@@ -214,6 +219,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Users { command: UsersCommand::Show { user } } => {
             operations::show(&settings.database.lazy_pool(), &user).await
         }
+        Command::Subscriptions { command } => operations::subscriptions(command).await,
         Command::Dlq { command } => {
             operations::dlq(&settings.kafka, &settings.database.lazy_pool(), command).await
         }
