@@ -17,6 +17,9 @@ cargo fmt --all -- --check
 python3 -c 'import openapi_spec_validator' 2>/dev/null ||
   pip install --quiet --disable-pip-version-check --root-user-action=ignore openapi-spec-validator==0.9.0
 python3 -m openapi_spec_validator services/goals/openapi.json
+# Deployment: rendered Kubernetes manifests against the schemas, the Dockerfile linted,
+# docker-compose.yml checked against the services' configuration.
+bash scripts/check-deploy.sh
 # End-to-end tests start the real service binaries.
 cargo build --workspace --bins
 if cargo nextest --version >/dev/null 2>&1; then

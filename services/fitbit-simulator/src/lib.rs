@@ -82,6 +82,15 @@ impl Simulator {
 
     /// Starts on 127.0.0.1:`port` (0: any free port).
     pub async fn spawn_on(config: SimulatorConfig, port: u16) -> std::io::Result<SimulatorHandle> {
+        Simulator::spawn_at(config, "127.0.0.1", port).await
+    }
+
+    /// Starts on `host`:`port` (a container listens on 0.0.0.0).
+    pub async fn spawn_at(
+        config: SimulatorConfig,
+        host: &str,
+        port: u16,
+    ) -> std::io::Result<SimulatorHandle> {
         let store = state::Store::new(config.clone());
         if config.cohort_size > 0 {
             let now = Utc::now();
@@ -112,12 +121,13 @@ impl Simulator {
         })
         .workers(2)
         .disable_signals()
-        .bind(("127.0.0.1", port))?;
+        .bind((host, port))?;
         let port = server.addrs().first().map(|a| a.port()).unwrap_or(port);
+        let host = if host == "0.0.0.0" { "127.0.0.1" } else { host };
         let server = server.run();
         let handle = server.handle();
         let task = tokio::spawn(server);
-        let base_url = format!("http://127.0.0.1:{port}");
+        let base_url = format!("http://{host}:{port}");
         tracing::info!(%base_url, "Fitbit simulator listening");
         Ok(SimulatorHandle { base_url, port, handle, task })
     }

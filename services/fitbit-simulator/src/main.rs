@@ -10,7 +10,10 @@ use fitex_fitbit_simulator::{Simulator, SimulatorConfig};
     about = "A Fitbit-Web-API-compatible simulator (OAuth, data, subscriptions, notifications)"
 )]
 struct Args {
-    /// Port on 127.0.0.1 (0: any free port).
+    /// Address to listen on (0.0.0.0 in a container).
+    #[arg(long, env = "FITBIT_SIM_HOST", default_value = "127.0.0.1")]
+    host: String,
+    /// Port (0: any free port).
     #[arg(long, env = "FITBIT_SIM_PORT", default_value_t = 8090)]
     port: u16,
     /// Pre-made users SIM0001… with data and tokens (`GET /_sim/cohort`).
@@ -57,7 +60,7 @@ async fn main() -> std::io::Result<()> {
         subscriber_url: args.subscriber_url,
         subscriber_id: args.subscriber_id,
     };
-    let simulator = Simulator::spawn_on(config, args.port).await?;
+    let simulator = Simulator::spawn_at(config, &args.host, args.port).await?;
     println!("{}", simulator.base_url());
     tokio::signal::ctrl_c().await?;
     simulator.stop().await;
