@@ -165,6 +165,19 @@ pub fn read_records(
     records
 }
 
+/// `read_records` from async code (the consumer blocks, so it runs on the blocking pool).
+pub async fn read_records_async(
+    brokers: &str,
+    topic: &str,
+    expected: usize,
+    timeout: Duration,
+) -> Vec<ReadRecord> {
+    let (brokers, topic) = (brokers.to_string(), topic.to_string());
+    tokio::task::spawn_blocking(move || read_records(&brokers, &topic, expected, timeout))
+        .await
+        .expect("test consumer task")
+}
+
 /// A free TCP port on loopback (bound then released; good enough for tests).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()

@@ -202,12 +202,7 @@ impl TestFetcher {
         expected: usize,
         timeout: Duration,
     ) -> Vec<fitex_testkit::ReadRecord> {
-        let (brokers, topic) = (self.kafka.brokers.clone(), topic.to_string());
-        tokio::task::spawn_blocking(move || {
-            fitex_testkit::read_records(&brokers, &topic, expected, timeout)
-        })
-        .await
-        .unwrap()
+        fitex_testkit::read_records_async(&self.kafka.brokers, topic, expected, timeout).await
     }
 
     /// A fetcher core sharing the application's database and simulator (as another replica would).

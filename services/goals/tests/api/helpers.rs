@@ -141,12 +141,7 @@ impl TestGoals {
         expected: usize,
         timeout: Duration,
     ) -> Vec<fitex_testkit::ReadRecord> {
-        let (brokers, topic) = (self.kafka.brokers.clone(), topic.to_string());
-        tokio::task::spawn_blocking(move || {
-            fitex_testkit::read_records(&brokers, &topic, expected, timeout)
-        })
-        .await
-        .unwrap()
+        fitex_testkit::read_records_async(&self.kafka.brokers, topic, expected, timeout).await
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {

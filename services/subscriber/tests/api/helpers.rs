@@ -89,13 +89,13 @@ impl TestApp {
 
     /// Reads the notifications topic until `expected` records or `timeout`.
     pub async fn records(&self, expected: usize, timeout: Duration) -> Vec<ReadRecord> {
-        let (brokers, topic) =
-            (self.kafka.brokers.clone(), self.kafka.topics.notifications.clone());
-        tokio::task::spawn_blocking(move || {
-            fitex_testkit::read_records(&brokers, &topic, expected, timeout)
-        })
+        fitex_testkit::read_records_async(
+            &self.kafka.brokers,
+            &self.kafka.topics.notifications,
+            expected,
+            timeout,
+        )
         .await
-        .unwrap()
     }
 
     pub async fn outbox_depth(&self) -> i64 {
