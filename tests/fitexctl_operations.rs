@@ -193,3 +193,31 @@ async fn subscriptions_are_created_listed_and_deleted_at_the_provider() {
     assert!(ok && empty.contains("no subscriptions"), "{empty}");
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn staff_tokens_are_issued_once_listed_without_secrets_and_revoked() {
+    let (database, _) = fitex_testkit::test_database().await;
+    let ctl = Ctl {
+        env: vec![("FITEX__DATABASE__DATABASE_NAME".into(), database.database_name.clone())],
+    };
+    let (ok, issued) = ctl.run(&["tokens", "issue", "--name", "coordinator", "--scope", "admin"]);
+    assert!(ok, "{issued}");
+    let token = issued
+        .split_whitespace()
+        .find(|w| w.starts_with("fxs_"))
+        .expect("token printed once")
+        .to_string();
+    let (ok, listed) = ctl.run(&["tokens", "list"]);
+    assert!(
+        ok && listed.contains("coordinator")
+            && listed.contains("admin")
+            && !listed.contains(&token),
+        "{listed}"
+    );
+    let (ok, bad) = ctl.run(&["tokens", "issue", "--name", "x", "--scope", "root"]);
+    assert!(!ok && bad.contains("read or admin"), "{bad}");
+    let (ok, revoked) = ctl.run(&["tokens", "revoke", "--name", "coordinator"]);
+    assert!(ok && revoked.contains("revoked"), "{revoked}");
+    let (ok, again) = ctl.run(&["tokens", "revoke", "--name", "coordinator"]);
+    assert!(!ok && again.contains("no active token"), "{again}");
+}

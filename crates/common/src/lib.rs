@@ -1,5 +1,6 @@
 //! Shared foundations of the FitEx Sync services: each service's `main` wires these together.
 
+pub mod api_tokens;
 pub mod config;
 pub mod consume;
 pub mod database;

@@ -72,6 +72,11 @@ enum Command {
         #[arg(long)]
         week: Option<u32>,
     },
+    /// Staff and service tokens for the HTTP APIs.
+    Tokens {
+        #[command(subcommand)]
+        command: operations::TokensCommand,
+    },
     /// Participants' subscriptions at the provider.
     Subscriptions {
         #[command(subcommand)]
@@ -220,6 +225,9 @@ async fn main() -> anyhow::Result<()> {
             operations::show(&settings.database.lazy_pool(), &user).await
         }
         Command::Subscriptions { command } => operations::subscriptions(command).await,
+        Command::Tokens { command } => {
+            operations::tokens(&settings.database.lazy_pool(), command).await
+        }
         Command::Dlq { command } => {
             operations::dlq(&settings.kafka, &settings.database.lazy_pool(), command).await
         }

@@ -356,3 +356,55 @@ pub async fn subscriptions(command: SubscriptionsCommand) -> anyhow::Result<()> 
     }
     Ok(())
 }
+
+#[derive(Subcommand)]
+pub enum TokensCommand {
+    /// Issue a staff (`admin`) or service (`read`) token; it is printed once and stored hashed.
+    Issue {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "read")]
+        scope: String,
+    },
+    /// Names, scopes and dates (never the tokens).
+    List,
+    Revoke {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+pub async fn tokens(pool: &PgPool, command: TokensCommand) -> anyhow::Result<()> {
+    use fitex_common::api_tokens::{self, Scope};
+    match command {
+        TokensCommand::Issue { name, scope } => {
+            let Some(scope) = Scope::parse(&scope) else { bail!("--scope must be read or admin") };
+            let token = api_tokens::issue(pool, &name, scope)
+                .await
+                .with_context(|| format!("issuing {name:?} (names are unique)"))?;
+            println!("{name} ({}): {token}", scope.as_str());
+            println!("Store it now: only its hash is kept, it cannot be shown again.");
+        }
+        TokensCommand::List => {
+            let rows: Vec<(String, String, chrono::DateTime<Utc>, Option<chrono::DateTime<Utc>>)> =
+                sqlx::query_as(
+                    "SELECT name, scope, created_at, revoked_at FROM api_tokens ORDER BY id",
+                )
+                .fetch_all(pool)
+                .await?;
+            for (name, scope, created, revoked) in rows {
+                let state = revoked
+                    .map(|r| format!("revoked {}", r.to_rfc3339()))
+                    .unwrap_or_else(|| "active".into());
+                println!("{name:<24} {scope:<6} issued {}  {state}", created.to_rfc3339());
+            }
+        }
+        TokensCommand::Revoke { name } => {
+            if !api_tokens::revoke(pool, &name).await? {
+                bail!("no active token named {name:?}");
+            }
+            println!("{name} revoked");
+        }
+    }
+    Ok(())
+}

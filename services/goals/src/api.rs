@@ -6,9 +6,10 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{web, HttpResponse, ResponseError};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
+use fitex_common::api_tokens::{self, Scope};
 use fitex_goals::{classify, leaderboard, progress_in_unit, TeamWeek, Unit};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -23,6 +24,8 @@ pub const OPENAPI: &str = include_str!("../openapi.json");
 pub enum ApiError {
     #[error("a valid bearer token is required")]
     Unauthorized,
+    #[error("this needs an admin token")]
+    Forbidden,
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -35,6 +38,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -53,32 +57,50 @@ impl ResponseError for ApiError {
     }
 }
 
-/// The token every `/v1` request must carry (`Authorization: Bearer <token>`).
+/// The configured bootstrap token (`goals.api_token`, admin scope); staff and service tokens are
+/// issued with `fitexctl tokens issue` and checked by hash.
 #[derive(Clone)]
 pub struct ApiToken(pub SecretString);
 
+/// Every `/v1` request must carry `Authorization: Bearer <token>`; the token's scope goes into the
+/// request's extensions.
 pub async fn require_token(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let expected =
-        request.app_data::<web::Data<ApiToken>>().map(|t| t.0.expose_secret().to_string());
     let given = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let authorized = match (expected, given) {
-        (Some(expected), Some(given)) if !expected.is_empty() => {
-            bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
-        }
-        _ => false,
-    };
-    if !authorized {
+        .map(|t| t.trim().to_string());
+    let Some(given) = given.filter(|t| !t.is_empty()) else {
         return Err(ApiError::Unauthorized.into());
-    }
+    };
+    let bootstrap = request
+        .app_data::<web::Data<ApiToken>>()
+        .map(|t| t.0.expose_secret().to_string())
+        .filter(|t| !t.is_empty());
+    let scope = if bootstrap.is_some_and(|t| bool::from(t.as_bytes().ct_eq(given.as_bytes()))) {
+        Some(Scope::Admin)
+    } else {
+        match request.app_data::<web::Data<PgPool>>() {
+            Some(pool) => api_tokens::scope_of(pool, &given).await.map_err(ApiError::Internal)?,
+            None => None,
+        }
+    };
+    let Some(scope) = scope else {
+        return Err(ApiError::Unauthorized.into());
+    };
+    request.extensions_mut().insert(scope);
     next.call(request).await
+}
+
+fn require_admin(request: &HttpRequest) -> Result<(), ApiError> {
+    match request.extensions().get::<Scope>() {
+        Some(Scope::Admin) => Ok(()),
+        _ => Err(ApiError::Forbidden),
+    }
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -306,9 +328,12 @@ async fn program_leaderboard(
 
 /// One row per participant and program day: steps, validity, goal — for program evaluation.
 async fn export_csv(
+    request: HttpRequest,
     pool: web::Data<PgPool>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
+    // Participant-level data: admin tokens only.
+    require_admin(&request)?;
     let program_id = path.into_inner();
     let program = store::program(&pool, program_id).await?.ok_or(ApiError::NotFound("program"))?;
     let p = &program.program;

@@ -83,3 +83,34 @@ async fn goal_progress_leaderboard_and_export_are_served() {
     assert_eq!(lines.count(), 16, "8 days for each of 2 participants");
     assert!(csv.contains(&format!("{a},{north},{start},9000,800,valid,")));
 }
+
+#[tokio::test]
+async fn staff_and_service_tokens_have_scopes_and_can_be_revoked() {
+    use fitex_common::api_tokens::{self, Scope};
+    let app = spawn_goals().await;
+    let program = app.program("Scoped season", 7, "steps").await;
+    let read = api_tokens::issue(&app.pool, "dashboard", Scope::Read).await.unwrap();
+    let admin = api_tokens::issue(&app.pool, "staff", Scope::Admin).await.unwrap();
+    let get = |token: String, path: String| {
+        let client = app.client.clone();
+        let url = format!("{}{path}", app.base_url);
+        async move { client.get(url).bearer_auth(token).send().await.unwrap().status().as_u16() }
+    };
+    let leaderboard = format!("/v1/programs/{program}/leaderboard");
+    let export = format!("/v1/programs/{program}/export.csv");
+    assert_eq!(get(read.clone(), leaderboard.clone()).await, 200, "read scope reads");
+    assert_eq!(
+        get(read.clone(), export.clone()).await,
+        403,
+        "read scope cannot export participant data"
+    );
+    assert_eq!(get(admin.clone(), export.clone()).await, 200, "admin exports");
+    assert!(api_tokens::revoke(&app.pool, "dashboard").await.unwrap());
+    assert_eq!(get(read, leaderboard).await, 401, "revoked");
+    let stored: Vec<Vec<u8>> =
+        sqlx::query_scalar("SELECT token_hash FROM api_tokens").fetch_all(&app.pool).await.unwrap();
+    assert!(
+        stored.iter().all(|h| h.len() == 32 && !String::from_utf8_lossy(h).contains("fxs_")),
+        "only hashes kept"
+    );
+}
