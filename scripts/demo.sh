@@ -16,6 +16,7 @@ SIM_PORT=${SIM_PORT:-8090}
 SUB_PORT=${SUB_PORT:-8080}
 FETCH_PORT=${FETCH_PORT:-8081}
 GOALS_PORT=${GOALS_PORT:-8082}
+PORTAL_PORT=${PORTAL_PORT:-8083}
 SECRET=dev-client-secret-change-me   # config/base.toml's development webhook secret
 
 step "Local stack"
@@ -33,12 +34,20 @@ done
 "$bin/fitexctl" migrate
 "$bin/fitexctl" topics ensure >/dev/null
 export FITEX__SUBSCRIBER__PORT=$SUB_PORT FITEX__FETCHER__PORT=$FETCH_PORT FITEX__GOALS__PORT=$GOALS_PORT
+export FITEX__PORTAL__PORT=$PORTAL_PORT FITEX__PORTAL__PUBLIC_BASE_URL=http://127.0.0.1:$PORTAL_PORT
 sim="http://127.0.0.1:$SIM_PORT"
 export FITEX__FITBIT_API__API_BASE_URL=$sim FITEX__FITBIT_API__TOKEN_URL=$sim/oauth2/token
 # Fitbit signs notifications with the OAuth client secret: one secret serves both.
 export FITEX__FITBIT_API__CLIENT_ID=SIMCLIENT FITEX__FITBIT_API__CLIENT_SECRET=$SECRET
 export FITEX__FITBIT__CLIENT_SECRETS=$SECRET FITEX__TELEMETRY__LOG_FILTER=info,rdkafka=warn,sqlx=warn
+export FITEX__PORTAL__AUTHORIZE_URL=$sim/oauth2/authorize
 
+# Services of an earlier demo run still up: stop them first.
+if [[ -f "$FITEX_RUN_DIR/demo.pids" ]]; then
+  xargs -r kill <"$FITEX_RUN_DIR/demo.pids" 2>/dev/null || true
+  rm -f "$FITEX_RUN_DIR/demo.pids"
+  sleep 1
+fi
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
@@ -51,10 +60,12 @@ step "Fitbit simulator ($COHORT participants, $DAYS days), subscriber :$SUB_PORT
 "$bin/fitex-subscriber" >"$FITEX_RUN_DIR/subscriber.log" 2>&1 & pids+=($!)
 "$bin/fitex-fetcher" >"$FITEX_RUN_DIR/fetcher.log" 2>&1 & pids+=($!)
 "$bin/fitex-goals" >"$FITEX_RUN_DIR/goals.log" 2>&1 & pids+=($!)
+"$bin/fitex-portal" >"$FITEX_RUN_DIR/portal.log" 2>&1 & pids+=($!)
 wait_http "$sim/_sim/cohort"
 wait_http "http://127.0.0.1:$SUB_PORT/readyz"
 wait_http "http://127.0.0.1:$FETCH_PORT/readyz"
 wait_http "http://127.0.0.1:$GOALS_PORT/readyz"
+wait_http "http://127.0.0.1:$PORTAL_PORT/readyz"
 echo "verification handshake: right code → $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SUB_PORT/webhooks/fitbit?verify=dev-verification-code"), wrong code → $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SUB_PORT/webhooks/fitbit?verify=nope")"
 
 step "Connecting the cohort (tokens stored encrypted; the last 28 days scheduled for backfill)"
@@ -143,10 +154,15 @@ step "Who must reconnect"
 step "Metrics"
 curl -fsS "http://127.0.0.1:$FETCH_PORT/metrics" | grep -E '^fitex_(fetcher_(days_stored|user_syncs|reconnect_required)_total|provider_requests_total|fetcher_users_reconnect_required)' || true
 curl -fsS "http://127.0.0.1:$GOALS_PORT/metrics" | grep -E '^fitex_goals_' || true
-echo "goals API: curl -H 'Authorization: Bearer dev-goals-api-token' http://127.0.0.1:$GOALS_PORT/v1/programs/$program/leaderboard"
 
-step "Graceful stop"
-for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-wait || true
+step "Participant pages stay up"
+printf '%s\n' "${pids[@]}" >"$FITEX_RUN_DIR/demo.pids"
 trap - EXIT
-echo "Stack stays up (scripts/stack-down.sh stops it). Logs: $FITEX_RUN_DIR/{simulator,subscriber,fetcher,goals}.log"
+cat <<EOT
+Status pages: http://127.0.0.1:$PORTAL_PORT/ — "Connect your Fitbit" goes to the simulated Fitbit
+sign-in: pick SIM0001 (whose access was revoked: see the reconnect page turn active again) or any
+other participant to see their sync status, today's goal and their team's week.
+Goals API:    curl -H 'Authorization: Bearer dev-goals-api-token' http://127.0.0.1:$GOALS_PORT/v1/programs/$program/leaderboard
+The simulator, subscriber, fetcher, goals service and pages keep running; scripts/stack-down.sh stops
+them and the broker. Logs: $FITEX_RUN_DIR/{simulator,subscriber,fetcher,goals,portal}.log
+EOT

@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# Stops what stack-up.sh started (the broker). PostgreSQL is the machine's own service and stays up
+# Stops what stack-up.sh and demo.sh started (the broker, the demo's services). PostgreSQL is the machine's own service and stays up
 # unless --postgres is given.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+if [[ -f "$FITEX_RUN_DIR/demo.pids" ]]; then
+  # The demo's services (left running so the participant pages stay up): graceful SIGTERM.
+  xargs -r kill <"$FITEX_RUN_DIR/demo.pids" 2>/dev/null || true
+  rm -f "$FITEX_RUN_DIR/demo.pids"
+  echo "demo services stopped" >&2
+fi
 if [[ -f "$FITEX_RUN_DIR/tansu.pid" ]]; then
   pid=$(cat "$FITEX_RUN_DIR/tansu.pid")
   if kill "$pid" 2>/dev/null; then

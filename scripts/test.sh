@@ -12,6 +12,10 @@ psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d postgres -Atc \
   "SELECT datname FROM pg_database WHERE datname LIKE 'fitex_test_%'" |
   while read -r db; do dropdb -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" --if-exists "$db" || true; done
 
+# The participant pages are tested in headless Chromium (Debian's package).
+command -v chromium >/dev/null ||
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 cargo fmt --all -- --check
 # The goals API's OpenAPI description must be a valid OpenAPI 3 document.
 python3 -c 'import openapi_spec_validator' 2>/dev/null ||

@@ -327,3 +327,25 @@ impl FitbitApi {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The real API is HTTPS: the client must be able to speak TLS (a build without a TLS backend
+    /// fails before connecting, with "scheme is not http").
+    #[tokio::test]
+    async fn speaks_https() {
+        let api = FitbitApi::new(FitbitApiSettings {
+            api_base_url: "https://127.0.0.1:9".into(),
+            token_url: "https://127.0.0.1:9/oauth2/token".into(),
+            client_id: "c".into(),
+            client_secret: SecretString::from("s"),
+            request_timeout: Duration::from_secs(2),
+        })
+        .unwrap();
+        let error = api.refresh(&SecretString::from("r")).await.unwrap_err();
+        let ProviderError::Transient(message) = error else { panic!("unexpected {error:?}") };
+        assert!(!message.contains("scheme"), "no TLS support: {message}");
+    }
+}

@@ -286,7 +286,31 @@ fn authorize_redirect(store: &Store, query: &HashMap<String, String>) -> Result<
     }
 }
 
-async fn authorize(store: Data, query: web::Query<HashMap<String, String>>) -> HttpResponse {
+async fn authorize(
+    store: Data,
+    req: HttpRequest,
+    query: web::Query<HashMap<String, String>>,
+) -> HttpResponse {
+    // No real login here: without `sim_user`, a page lets a person pick who approves (the demo's
+    // participants click through it); tests name the user in the URL.
+    if query.get("sim_user").is_none_or(|u| u.is_empty()) {
+        let users: Vec<String> = store.cohort().into_iter().map(|u| u.user_id).collect();
+        let links: String = users
+            .iter()
+            .map(|user| {
+                let href = format!("/oauth2/authorize?{}&sim_user={user}", req.query_string());
+                format!("<li><a href=\"{}\">{}</a></li>", html_escape(&href), html_escape(user))
+            })
+            .collect();
+        let body = if users.is_empty() {
+            "<p>No simulated participants: start the simulator with <code>--cohort-size</code>, or name the user with <code>sim_user</code>.</p>".to_string()
+        } else {
+            format!("<p>Fitbit (simulated): sign in as</p><ul>{links}</ul>")
+        };
+        return HttpResponse::Ok().content_type("text/html; charset=utf-8").body(format!(
+            "<!doctype html><html><head><title>Fitbit (simulated) sign-in</title></head><body><h1>Allow FitEx to read your activity?</h1>{body}</body></html>"
+        ));
+    }
     match authorize_redirect(&store, &query) {
         Ok(location) => HttpResponse::Found().insert_header((header::LOCATION, location)).finish(),
         Err(problem) => {

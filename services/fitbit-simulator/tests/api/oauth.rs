@@ -122,8 +122,9 @@ async fn authorize_rejects_bad_requests_with_a_400_page() {
         ("redirect_uri", REDIRECT_URI),
         ("scope", "activity"),
     ];
+    // Without sim_user a person chooses who signs in (no cohort here: the page says how to name one).
     let without_user = authorize(&app, &base).await;
-    assert_eq!(without_user.status().as_u16(), 400);
+    assert_eq!(without_user.status().as_u16(), 200);
     assert!(without_user.text().await.unwrap().contains("sim_user"));
     let mut short_challenge = base.to_vec();
     short_challenge.extend([
@@ -315,4 +316,22 @@ async fn another_users_path_is_forbidden_and_the_own_id_works() {
     let (status, body) = app.get_json("/1/user/ALICE1/profile.json", &alice.access_token).await;
     assert_eq!(status, 200);
     assert_eq!(body["user"]["encodedId"], "ALICE1");
+}
+
+#[tokio::test]
+async fn without_sim_user_the_cohort_is_offered_to_sign_in_as() {
+    let sim = fitex_fitbit_simulator::Simulator::spawn(fitex_fitbit_simulator::SimulatorConfig {
+        cohort_size: 2,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let url = format!(
+        "{}/oauth2/authorize?response_type=code&client_id=SIMCLIENT&redirect_uri=http%3A%2F%2F127.0.0.1%2Fcb&scope=activity&state=s1",
+        sim.base_url()
+    );
+    let page = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    assert!(page.contains("sign in as"), "{page}");
+    assert!(page.contains("state=s1&amp;sim_user=SIM0001"), "each link keeps the request: {page}");
+    assert!(page.contains("sim_user=SIM0002"));
 }

@@ -1,0 +1,217 @@
+//! The HTML (maud escapes every interpolated value).
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+
+use crate::data::{ConnectionView, ParticipantView, ProgramView};
+
+const CSS: &str = "
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem;color:#1d2430;line-height:1.5}
+header{display:flex;justify-content:space-between;align-items:center;border-bottom:1px solid #d8dde6;margin-bottom:1.5rem}
+h1{font-size:1.6rem} h2{font-size:1.2rem;margin-top:2rem}
+.button,button{display:inline-block;background:#00707a;color:#fff;border:0;border-radius:.4rem;padding:.6rem 1.1rem;font-size:1rem;text-decoration:none;cursor:pointer}
+button.link{background:none;color:#00707a;padding:0;text-decoration:underline}
+.notice{border-left:.4rem solid #c2410c;background:#fff4ec;padding:1rem 1.2rem;margin:1rem 0;border-radius:.3rem}
+.notice.info{border-color:#00707a;background:#eef8f8}
+.error{border-left:.4rem solid #b91c1c;background:#fdeeee;padding:.8rem 1.1rem;border-radius:.3rem}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1.2rem} dt{color:#5b6472} dd{margin:0}
+textarea{width:100%;font-family:monospace;font-size:.85rem}
+.muted{color:#5b6472;font-size:.9rem}
+";
+
+/// The page frame; `signed_in_csrf` adds the sign-out form.
+pub fn layout(title: &str, signed_in_csrf: Option<&str>, content: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · FitEx" }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                header {
+                    p { strong { "FitEx" } " — your activity sync" }
+                    @if let Some(csrf) = signed_in_csrf {
+                        form method="post" action="/signout" {
+                            input type="hidden" name="csrf" value=(csrf);
+                            button.link type="submit" { "Sign out" }
+                        }
+                    }
+                }
+                main { (content) }
+            }
+        }
+    }
+}
+
+/// The start page: connect with Fitbit, or paste a long-lived token.
+pub fn home(csrf: &str, error: Option<&str>) -> Markup {
+    layout(
+        "Connect your Fitbit",
+        None,
+        html! {
+            h1 { "Connect your Fitbit" }
+            p { "FitEx reads your daily steps and active minutes from Fitbit so your goals and your team's progress stay up to date." }
+            p { a.button href="/connect/fitbit" { "Connect your Fitbit" } }
+            h2 { "Or paste a Fitbit access token" }
+            p.muted { "If your coordinator asked you to create a long-lived token, paste it here. It must include the Activity permission." }
+            @if let Some(error) = error {
+                p.error role="alert" { (error) }
+            }
+            form method="post" action="/token" {
+                input type="hidden" name="csrf" value=(csrf);
+                label for="token" { "Access token" }
+                textarea id="token" name="token" rows="4" autocomplete="off" spellcheck="false" required {}
+                p { button type="submit" { "Use this token" } }
+            }
+        },
+    )
+}
+
+/// A plain page for a dead end (refused state, cancelled consent, provider trouble).
+pub fn message(title: &str, text: &str) -> Markup {
+    layout(
+        title,
+        None,
+        html! {
+            h1 { (title) }
+            p { (text) }
+            p { a.button href="/connect/fitbit" { "Try again" } " " a href="/" { "Back to the start" } }
+        },
+    )
+}
+
+fn provider_name(provider: &str) -> &str {
+    match provider {
+        "fitbit" => "Fitbit",
+        "google_health" => "Google Health",
+        other => other,
+    }
+}
+
+/// A moment in the participant's zone, e.g. "25 Nov 2026, 09:30".
+pub fn when(at: DateTime<Utc>, zone: &str) -> String {
+    match zone.parse::<Tz>() {
+        Ok(tz) => at.with_timezone(&tz).format("%-d %b %Y, %H:%M").to_string(),
+        Err(_) => at.format("%-d %b %Y, %H:%M UTC").to_string(),
+    }
+}
+
+fn status_label(status: &str) -> &'static str {
+    match status {
+        "active" => "Syncing",
+        "reconnect_required" => "Reconnect needed",
+        "disconnected" => "Disconnected",
+        _ => "Unknown",
+    }
+}
+
+fn connection(c: &ConnectionView, zone: &str) -> Markup {
+    let name = provider_name(&c.provider);
+    let needs_reconnect = c.sync_status != "active";
+    html! {
+        @if needs_reconnect {
+            div.notice role="alert" {
+                h2 { "Your " (name) " needs to be reconnected" }
+                @match (c.sync_status.as_str(), &c.status_reason) {
+                    ("disconnected", _) => p { "FitEx no longer has access to your " (name) " account, so your steps are not syncing. Reconnect to resume; the days missed meanwhile are fetched then." },
+                    (_, Some(reason)) => p { (reason) },
+                    (_, None) => p { "FitEx can no longer read your " (name) " data. Reconnect to resume syncing; the days missed meanwhile are fetched then." },
+                }
+                p { a.button href="/connect/fitbit" { "Reconnect " (name) } }
+            }
+        } @else if let Some(reason) = &c.status_reason {
+            div.notice.info role="status" {
+                p { (reason) }
+                p { a.button href="/connect/fitbit" { "Reconnect " (name) } }
+            }
+        }
+        dl {
+            dt { (name) " user" } dd { (c.provider_user_id) }
+            dt { "Status" } dd { (status_label(&c.sync_status)) }
+            dt { "Last successful sync" }
+            dd {
+                @match (c.last_sync_at, needs_reconnect) {
+                    (Some(at), _) => (when(at, zone)),
+                    (None, false) => "Not yet — your first days are on their way",
+                    (None, true) => "Never",
+                }
+            }
+            dt { "Access" }
+            dd {
+                @match (c.token_kind.as_deref(), c.access_expires_at) {
+                    _ if needs_reconnect => "Needs reconnecting",
+                    (Some("implicit"), Some(at)) => { "Your pasted token expires " (when(at, zone)) }
+                    (Some("authorization_code"), _) => "Renewed automatically",
+                    _ => "None",
+                }
+            }
+        }
+    }
+}
+
+fn amount(value: f64, unit: &str) -> String {
+    match unit {
+        "steps" => format!("{value:.0} steps"),
+        _ => format!("{value:.1} FitEx miles"),
+    }
+}
+
+fn program(p: &ProgramView) -> Markup {
+    html! {
+        h2 { (p.program_name) " — week " (p.week) " of " (p.weeks) }
+        h3 { "Today" }
+        @match p.goal_steps {
+            Some(goal) => {
+                p {
+                    (p.steps_today.unwrap_or(0)) " of " (goal) " steps"
+                    @if p.steps_today.unwrap_or(0) >= goal && goal > 0 { " — goal met!" }
+                }
+                @if let Some(explanation) = &p.goal_explanation { p.muted { (explanation) } }
+                @if p.goal_provisional { p.muted { "This goal is provisional until FitEx has enough of your days." } }
+            }
+            None => p { "Your goal appears once FitEx has your first days." }
+        }
+        h3 { "Team " (p.team_name) " this week" }
+        @match &p.team_week {
+            Some(t) => {
+                p { (amount(t.progress, &p.unit)) " of " (amount(t.goal, &p.unit)) " (" (format!("{:.0}", t.percent_of_goal)) " %)" }
+                p.muted { (t.members_meeting_goal) " of " (t.members) " members are meeting their goal." }
+            }
+            None => p { "Your team's progress for this week appears with the first synced days." }
+        }
+    }
+}
+
+/// The signed-in participant's status.
+pub fn status(
+    csrf: &str,
+    participant: &ParticipantView,
+    programs: &[ProgramView],
+    note: Option<&str>,
+) -> Markup {
+    let zone = &participant.time_zone;
+    layout(
+        "Your sync",
+        Some(csrf),
+        html! {
+            h1 { "Your activity sync" }
+            @if let Some(note) = note { div.notice.info role="status" { p { (note) } } }
+            @if participant.connections.is_empty() {
+                div.notice role="alert" {
+                    p { "No activity tracker is connected." }
+                    p { a.button href="/connect/fitbit" { "Connect your Fitbit" } }
+                }
+            }
+            @for c in &participant.connections { (connection(c, zone)) }
+            dl {
+                dt { "Days stored" } dd { (participant.days_stored) }
+                dt { "Time zone" } dd { (zone) }
+            }
+            @for p in programs { (program(p)) }
+        },
+    )
+}

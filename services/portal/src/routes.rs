@@ -1,0 +1,436 @@
+//! The participant routes. Who the participant is comes only from the session.
+
+use actix_session::Session;
+use actix_web::http::header::{CACHE_CONTROL, LOCATION};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse, ResponseError};
+use chrono::Utc;
+use fitex_fetcher::settings::FitbitApiConfig;
+use fitex_fetcher::store::{self, TokenKind};
+use fitex_fetcher::sync::Fetcher;
+use fitex_fitbit::oauth::{parse_token_response, read_access_token_claims, ClaimsError};
+use fitex_provider::TokenGrant;
+use maud::Markup;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::pkce::{code_challenge, code_verifier, random_token, same_secret};
+use crate::settings::PortalSettings;
+use crate::{data, pages};
+
+const PARTICIPANT: &str = "participant_id";
+const CSRF: &str = "csrf";
+const OAUTH_STATE: &str = "oauth_state";
+const PKCE_VERIFIER: &str = "pkce_verifier";
+const NOTE: &str = "note";
+
+/// Shared by every request.
+pub struct Portal {
+    pub fetcher: Fetcher,
+    pub http: reqwest::Client,
+    pub api: FitbitApiConfig,
+    pub settings: PortalSettings,
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(home))
+        .route("/connect/fitbit", web::get().to(connect_fitbit))
+        .route("/connect/fitbit/callback", web::get().to(callback))
+        .route("/token", web::post().to(paste_token))
+        .route("/status", web::get().to(status))
+        .route("/signout", web::post().to(signout));
+}
+
+/// An error page; the details go to the log, never to the participant.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        tracing::error!(error = %self, "portal request failed");
+        page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            pages::message(
+                "Something went wrong",
+                "Something went wrong on our side. Please try again in a few minutes.",
+            ),
+        )
+    }
+}
+
+fn internal(error: impl std::fmt::Display) -> PageError {
+    PageError::Internal(error.to_string())
+}
+
+type PageResult = Result<HttpResponse, PageError>;
+
+fn page(status: StatusCode, markup: Markup) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .body(markup.into_string())
+}
+
+fn redirect(status: StatusCode, to: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((LOCATION, to))
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+fn signed_in(session: &Session) -> Option<i64> {
+    session.get::<i64>(PARTICIPANT).ok().flatten()
+}
+
+/// The session's CSRF token, made on first use.
+fn csrf_token(session: &Session) -> Result<String, PageError> {
+    if let Some(token) = session.get::<String>(CSRF).map_err(internal)? {
+        return Ok(token);
+    }
+    let token = random_token(32);
+    session.insert(CSRF, &token).map_err(internal)?;
+    Ok(token)
+}
+
+fn csrf_ok(session: &Session, submitted: Option<&str>) -> bool {
+    match (session.get::<String>(CSRF).ok().flatten(), submitted) {
+        (Some(expected), Some(given)) => same_secret(&expected, given),
+        _ => false,
+    }
+}
+
+fn forbidden() -> HttpResponse {
+    page(
+        StatusCode::FORBIDDEN,
+        pages::message(
+            "Please try that again",
+            "This form had expired or did not come from FitEx. Go back, reload the page and try again.",
+        ),
+    )
+}
+
+async fn home(session: Session) -> PageResult {
+    if signed_in(&session).is_some() {
+        return Ok(redirect(StatusCode::SEE_OTHER, "/status"));
+    }
+    let csrf = csrf_token(&session)?;
+    Ok(page(StatusCode::OK, pages::home(&csrf, None)))
+}
+
+/// The provider's consent page URL, with a fresh `state` and PKCE verifier kept in the session.
+async fn connect_fitbit(portal: web::Data<Portal>, session: Session) -> PageResult {
+    let state = random_token(32);
+    let verifier = code_verifier();
+    session.insert(OAUTH_STATE, &state).map_err(internal)?;
+    session.insert(PKCE_VERIFIER, &verifier).map_err(internal)?;
+    let query = serde_urlencoded::to_string([
+        ("response_type", "code"),
+        ("client_id", portal.api.client_id.as_str()),
+        ("redirect_uri", portal.settings.redirect_uri().as_str()),
+        ("scope", portal.settings.scopes.as_str()),
+        ("state", state.as_str()),
+        ("code_challenge", code_challenge(&verifier).as_str()),
+        ("code_challenge_method", "S256"),
+    ])
+    .map_err(internal)?
+    // Spaces as %20 (a literal '+' is already %2B).
+    .replace('+', "%20");
+    let url = format!("{}?{query}", portal.settings.authorize_url);
+    Ok(redirect(StatusCode::FOUND, &url))
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+async fn callback(
+    portal: web::Data<Portal>,
+    session: Session,
+    query: web::Query<CallbackQuery>,
+) -> PageResult {
+    let expected_state = session.get::<String>(OAUTH_STATE).ok().flatten();
+    let verifier = session.get::<String>(PKCE_VERIFIER).ok().flatten();
+    session.remove(OAUTH_STATE);
+    session.remove(PKCE_VERIFIER);
+    if let Some(error) = &query.error {
+        tracing::info!(%error, "the participant did not complete the provider's consent");
+        let text = if error == "access_denied" {
+            "You chose not to let FitEx read your Fitbit data, so nothing was connected. \
+             FitEx needs access to your activity to count your steps toward your goals; \
+             you can connect whenever you are ready."
+        } else {
+            "Fitbit did not complete the connection. Please try again."
+        };
+        return Ok(page(StatusCode::OK, pages::message("Fitbit was not connected", text)));
+    }
+    let (Some(expected), Some(verifier)) = (expected_state, verifier) else {
+        return Ok(bad_state());
+    };
+    if !same_secret(&expected, query.state.as_deref().unwrap_or("")) {
+        return Ok(bad_state());
+    }
+    let Some(code) = query.code.as_deref().filter(|c| !c.is_empty()) else {
+        return Ok(bad_state());
+    };
+
+    let redirect_uri = portal.settings.redirect_uri();
+    let response = portal
+        .http
+        .post(&portal.api.token_url)
+        .basic_auth(&portal.api.client_id, Some(portal.api.client_secret.expose_secret()))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", portal.api.client_id.as_str()),
+            ("code", code),
+            ("code_verifier", verifier.as_str()),
+            ("redirect_uri", redirect_uri.as_str()),
+        ])
+        .send()
+        .await;
+    let grant = match response {
+        Ok(response) if response.status().is_success() => {
+            let body = response.bytes().await.map_err(internal)?;
+            parse_token_response(&body, Utc::now()).map_err(internal)?
+        }
+        Ok(response) => {
+            tracing::warn!(status = %response.status(), "the provider refused the code exchange");
+            return Ok(provider_trouble());
+        }
+        Err(error) => {
+            tracing::warn!(%error, "code exchange failed");
+            return Ok(provider_trouble());
+        }
+    };
+    let participant_id = connect(&portal, &session, TokenKind::AuthorizationCode, &grant).await?;
+    tracing::info!(participant = participant_id, "participant connected with authorization code");
+    Ok(redirect(StatusCode::SEE_OTHER, "/status"))
+}
+
+fn bad_state() -> HttpResponse {
+    page(
+        StatusCode::BAD_REQUEST,
+        pages::message(
+            "This sign-in link has expired",
+            "This sign-in link has expired or was already used. Please start again.",
+        ),
+    )
+}
+
+fn provider_trouble() -> HttpResponse {
+    page(
+        StatusCode::BAD_GATEWAY,
+        pages::message(
+            "Fitbit was not connected",
+            "Fitbit did not complete the connection. Please try again in a few minutes.",
+        ),
+    )
+}
+
+/// Stores the grant through the fetcher (encrypted tokens, time zone, backfill), asks the
+/// provider to notify us of changes, and signs the participant in.
+async fn connect(
+    portal: &Portal,
+    session: &Session,
+    kind: TokenKind,
+    grant: &TokenGrant,
+) -> Result<i64, PageError> {
+    let connection_id = portal.fetcher.connect(kind, grant).await.map_err(internal)?;
+    let connection = store::connection_by_id(&portal.fetcher.pool, connection_id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| internal(format!("connection {connection_id} vanished")))?;
+    let participant_id = connection.participant_id;
+    if let Err(error) = subscribe(portal, &grant.access_token, participant_id).await {
+        tracing::warn!(participant = participant_id, %error, "could not create the provider subscription");
+        let note = "Your Fitbit is connected, but Fitbit did not yet agree to tell FitEx about \
+                    new activity, so new days may arrive late. Reconnecting later tries again.";
+        session.insert(NOTE, note).map_err(internal)?;
+    }
+    session.renew();
+    session.insert(PARTICIPANT, participant_id).map_err(internal)?;
+    Ok(participant_id)
+}
+
+/// `POST /1/user/-/activities/apiSubscriptions/{participant id}.json`; 200, 201 and 409 are fine.
+async fn subscribe(
+    portal: &Portal,
+    access_token: &SecretString,
+    participant_id: i64,
+) -> Result<(), String> {
+    let url = format!(
+        "{}/1/user/-/activities/apiSubscriptions/{participant_id}.json",
+        portal.api.api_base_url.trim_end_matches('/')
+    );
+    let response = portal
+        .http
+        .post(url)
+        .bearer_auth(access_token.expose_secret())
+        .header(reqwest::header::CONTENT_LENGTH, "0")
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    match response.status().as_u16() {
+        200 | 201 | 409 => Ok(()),
+        status => Err(format!("the provider answered {status}")),
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    csrf: Option<String>,
+}
+
+/// Fitbit's short scope codes as the scope names the token endpoint uses.
+fn scope_name(code: &str) -> &str {
+    match code {
+        "wact" => "activity",
+        "whr" => "heartrate",
+        "wpro" => "profile",
+        "wset" => "settings",
+        "wloc" => "location",
+        "wnut" => "nutrition",
+        "wsle" => "sleep",
+        "wwei" => "weight",
+        "wsoc" => "social",
+        "wtem" => "temperature",
+        "wecg" => "electrocardiogram",
+        "wres" => "respiratory_rate",
+        "wcf" => "cardio_fitness",
+        "woxy" => "oxygen_saturation",
+        other => other,
+    }
+}
+
+const NOT_A_TOKEN: &str = "This doesn't look like a Fitbit access token. A token is one long \
+    line of letters and numbers with two dots in it; copy all of it from the Fitbit page and \
+    paste it again.";
+
+/// Checks a pasted token before storing it; the error is for the participant.
+async fn check_pasted_token(portal: &Portal, token: &str) -> Result<TokenGrant, String> {
+    let claims = read_access_token_claims(token).map_err(|error| match error {
+        ClaimsError::NotAJwt | ClaimsError::BadPayload(_) | ClaimsError::NoExpiry => {
+            NOT_A_TOKEN.to_string()
+        }
+    })?;
+    let now = Utc::now();
+    if claims.expires_at <= now {
+        return Err(format!(
+            "This token expired on {} (UTC). Create a new token on Fitbit and paste that one, or \
+             use the Connect button above.",
+            claims.expires_at.format("%-d %B %Y at %H:%M")
+        ));
+    }
+    if !claims.has_activity_scope() {
+        return Err("This token doesn't allow FitEx to read your activity; create a token with \
+                    the Activity permission and paste it again."
+            .to_string());
+    }
+    let url = format!("{}/1/user/-/profile.json", portal.api.api_base_url.trim_end_matches('/'));
+    let response = portal.http.get(url).bearer_auth(token).send().await.map_err(|error| {
+        tracing::warn!(%error, "profile check failed");
+        "FitEx couldn't reach Fitbit to check this token. Please try again in a few minutes."
+            .to_string()
+    })?;
+    let status = response.status().as_u16();
+    let profile_user = match status {
+        200..=299 => response
+            .json::<serde_json::Value>()
+            .await
+            .ok()
+            .and_then(|v| v["user"]["encodedId"].as_str().map(str::to_string)),
+        // Valid, but without the profile permission: the time zone falls back to UTC.
+        403 => None,
+        401 => {
+            return Err("Fitbit says this token has expired or was revoked. Create a new token \
+                        and paste it again, or use the Connect button above."
+                .to_string())
+        }
+        429 => {
+            return Err("Fitbit is busy right now. Please try again in an hour.".to_string());
+        }
+        _ => {
+            tracing::warn!(status, "profile check answered unexpectedly");
+            return Err("FitEx couldn't check this token with Fitbit. Please try again in a few \
+                        minutes."
+                .to_string());
+        }
+    };
+    let user_id = match (claims.user_id.is_empty(), profile_user) {
+        (false, _) => claims.user_id.clone(),
+        (true, Some(user)) => user,
+        (true, None) => return Err(NOT_A_TOKEN.to_string()),
+    };
+    Ok(TokenGrant {
+        access_token: SecretString::from(token.to_string()),
+        refresh_token: None,
+        expires_at: claims.expires_at,
+        scopes: claims.scopes.iter().map(|s| scope_name(s)).collect::<Vec<_>>().join(" "),
+        user_id,
+    })
+}
+
+async fn paste_token(
+    portal: web::Data<Portal>,
+    session: Session,
+    form: web::Form<TokenForm>,
+) -> PageResult {
+    if !csrf_ok(&session, form.csrf.as_deref()) {
+        return Ok(forbidden());
+    }
+    let token: String = form.token.split_whitespace().collect();
+    let grant = match check_pasted_token(&portal, &token).await {
+        Ok(grant) => grant,
+        Err(message) => {
+            let csrf = csrf_token(&session)?;
+            return Ok(page(StatusCode::BAD_REQUEST, pages::home(&csrf, Some(&message))));
+        }
+    };
+    let participant_id = connect(&portal, &session, TokenKind::Implicit, &grant).await?;
+    tracing::info!(participant = participant_id, "participant connected with a pasted token");
+    Ok(redirect(StatusCode::SEE_OTHER, "/status"))
+}
+
+async fn status(portal: web::Data<Portal>, session: Session) -> PageResult {
+    let Some(participant_id) = signed_in(&session) else {
+        return Ok(redirect(StatusCode::SEE_OTHER, "/"));
+    };
+    let pool = &portal.fetcher.pool;
+    let Some(participant) = data::participant(pool, participant_id).await.map_err(internal)? else {
+        // Deleted meanwhile (the provider account was deleted): start over.
+        session.purge();
+        return Ok(redirect(StatusCode::SEE_OTHER, "/"));
+    };
+    let today = data::today_in(&participant.time_zone, Utc::now());
+    let programs = data::programs_today(pool, participant_id, today).await.map_err(internal)?;
+    let note = session.get::<String>(NOTE).ok().flatten();
+    session.remove(NOTE);
+    let csrf = csrf_token(&session)?;
+    Ok(page(StatusCode::OK, pages::status(&csrf, &participant, &programs, note.as_deref())))
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: Option<String>,
+}
+
+async fn signout(session: Session, form: web::Form<CsrfForm>) -> HttpResponse {
+    if !csrf_ok(&session, form.csrf.as_deref()) {
+        return forbidden();
+    }
+    session.purge();
+    redirect(StatusCode::SEE_OTHER, "/")
+}

@@ -1,0 +1,169 @@
+//! The portal reads the fetcher's sections (`[database]`, `[kafka]`, `[fitbit_api]`, `[tokens]`,
+//! `[fetcher]`) and its own optional `[portal]` section, whose every key has a default.
+
+use std::path::Path;
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use base64::Engine;
+use fitex_common::config::ConfigError;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The shared sections, as the fetcher reads them (the portal connects through its core).
+    pub base: fitex_fetcher::Settings,
+    pub portal: PortalSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PortalSettings {
+    #[serde(default = "default_host")]
+    pub host: String,
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// Where participants reach the portal; the OAuth redirect URI is
+    /// `{public_base_url}/connect/fitbit/callback` (registered with the provider).
+    #[serde(default = "default_public_base_url")]
+    pub public_base_url: String,
+    #[serde(default = "default_authorize_url")]
+    pub authorize_url: String,
+    #[serde(default = "default_scopes")]
+    pub scopes: String,
+    /// Base64 of at least 64 random bytes: signs and encrypts the session cookie. When absent a
+    /// random key is made at start-up (sessions then end with the process and are not shared
+    /// between replicas).
+    #[serde(default)]
+    pub session_key: Option<SecretString>,
+    #[serde(default = "default_true")]
+    pub cookie_secure: bool,
+    #[serde(default = "default_cookie_name")]
+    pub cookie_name: String,
+    /// How long a sign-in lasts.
+    #[serde(default = "default_session_days")]
+    pub session_days: i64,
+    #[serde(default = "default_workers")]
+    pub workers: usize,
+}
+
+fn default_host() -> String {
+    "127.0.0.1".into()
+}
+fn default_port() -> u16 {
+    8083
+}
+fn default_public_base_url() -> String {
+    "http://127.0.0.1:8083".into()
+}
+fn default_authorize_url() -> String {
+    "https://www.fitbit.com/oauth2/authorize".into()
+}
+fn default_scopes() -> String {
+    "activity heartrate profile settings".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_cookie_name() -> String {
+    "fitex_session".into()
+}
+fn default_session_days() -> i64 {
+    30
+}
+fn default_workers() -> usize {
+    2
+}
+
+impl Default for PortalSettings {
+    fn default() -> Self {
+        PortalSettings {
+            host: default_host(),
+            port: default_port(),
+            public_base_url: default_public_base_url(),
+            authorize_url: default_authorize_url(),
+            scopes: default_scopes(),
+            session_key: None,
+            cookie_secure: true,
+            cookie_name: default_cookie_name(),
+            session_days: default_session_days(),
+            workers: default_workers(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct PortalSection {
+    #[serde(default)]
+    portal: PortalSettings,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SessionKeyError {
+    #[error("portal.session_key is not base64")]
+    NotBase64,
+    #[error("portal.session_key must hold at least 64 bytes (it holds {0})")]
+    TooShort(usize),
+}
+
+impl PortalSettings {
+    pub fn redirect_uri(&self) -> String {
+        format!("{}/connect/fitbit/callback", self.public_base_url.trim_end_matches('/'))
+    }
+
+    /// The configured session key's bytes, or `None` when none is configured.
+    pub fn session_key_bytes(&self) -> Result<Option<Vec<u8>>, SessionKeyError> {
+        let Some(key) = &self.session_key else { return Ok(None) };
+        let text = key.expose_secret().trim();
+        let bytes = STANDARD
+            .decode(text)
+            .or_else(|_| URL_SAFE.decode(text))
+            .map_err(|_| SessionKeyError::NotBase64)?;
+        if bytes.len() < 64 {
+            return Err(SessionKeyError::TooShort(bytes.len()));
+        }
+        Ok(Some(bytes))
+    }
+}
+
+impl Settings {
+    /// Loads from the usual layers (`config/base.toml`, `config/$FITEX_ENV.toml`, environment).
+    pub fn load() -> Result<Self, ConfigError> {
+        Ok(Settings {
+            base: fitex_common::config::load()?,
+            portal: fitex_common::config::load::<PortalSection>()?.portal,
+        })
+    }
+
+    pub fn load_from(dir: &Path, environment: &str) -> Result<Self, ConfigError> {
+        Ok(Settings {
+            base: fitex_common::config::load_from(dir, environment)?,
+            portal: fitex_common::config::load_from::<PortalSection>(dir, environment)?.portal,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_key_needs_64_bytes_of_base64() {
+        let mut settings = PortalSettings::default();
+        assert_eq!(settings.session_key_bytes(), Ok(None));
+        settings.session_key = Some(SecretString::from(STANDARD.encode([7u8; 32])));
+        assert_eq!(settings.session_key_bytes(), Err(SessionKeyError::TooShort(32)));
+        settings.session_key = Some(SecretString::from("not base64!".to_string()));
+        assert_eq!(settings.session_key_bytes(), Err(SessionKeyError::NotBase64));
+        settings.session_key = Some(SecretString::from(STANDARD.encode([7u8; 64])));
+        assert_eq!(settings.session_key_bytes().unwrap().unwrap().len(), 64);
+        assert!(!format!("{settings:?}").contains(&STANDARD.encode([7u8; 64])));
+    }
+
+    #[test]
+    fn the_shared_configuration_needs_no_portal_section() {
+        let dir = fitex_common::config::config_dir().unwrap();
+        let settings = Settings::load_from(&dir, "test").unwrap();
+        assert_eq!(settings.portal.authorize_url, "https://www.fitbit.com/oauth2/authorize");
+        assert_eq!(settings.portal.redirect_uri(), "http://127.0.0.1:8083/connect/fitbit/callback");
+    }
+}

@@ -1,0 +1,122 @@
+//! Wiring: the fetcher's connecting core, the session middleware and the HTTP server.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_session::config::{CookieContentSecurity, PersistentSession};
+use actix_session::storage::CookieSessionStore;
+use actix_session::SessionMiddleware;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{web, App, HttpServer};
+use fitex_common::health::{ops_routes, Readiness, ReadyWhen};
+use fitex_fetcher::sync::Fetcher;
+
+use crate::routes::{self, Portal};
+use crate::settings::{SessionKeyError, Settings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("could not bind {0}: {1}")]
+    Bind(String, std::io::Error),
+    #[error(transparent)]
+    SessionKey(#[from] SessionKeyError),
+    #[error("fetcher core: {0}")]
+    Fetcher(#[from] fitex_fetcher::startup::StartupError),
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let key = match settings.portal.session_key_bytes()? {
+            Some(bytes) => Key::from(&bytes),
+            None => {
+                tracing::warn!(
+                    "portal.session_key is not set: using a random key, so sign-ins end when the \
+                     portal restarts and are not shared between replicas"
+                );
+                Key::generate()
+            }
+        };
+        let provider = fitex_fetcher::startup::fitbit_provider(&settings.base)?;
+        let fetcher = Fetcher::from_settings(&settings.base, provider)?;
+        let pool = fetcher.pool.clone();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(settings.base.fitbit_api.request_timeout_ms))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let portal = web::Data::new(Portal {
+            fetcher,
+            http,
+            api: settings.base.fitbit_api.clone(),
+            settings: settings.portal.clone(),
+        });
+
+        let address = format!("{}:{}", settings.portal.host, settings.portal.port);
+        let listener =
+            TcpListener::bind(&address).map_err(|e| StartupError::Bind(address.clone(), e))?;
+        let port = listener.local_addr().map_err(|e| StartupError::Bind(address, e))?.port();
+
+        let readiness = Readiness::new(ReadyWhen::All).check("database", move || {
+            let pool = pool.clone();
+            async move { fitex_common::database::ping(&pool).await.map_err(|e| e.to_string()) }
+        });
+        let metrics_handle = fitex_common::metrics::prometheus();
+        let cookie = settings.portal.clone();
+        let server = HttpServer::new(move || {
+            let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
+                .cookie_name(cookie.cookie_name.clone())
+                .cookie_secure(cookie.cookie_secure)
+                .cookie_http_only(true)
+                .cookie_same_site(SameSite::Lax)
+                .cookie_path("/".into())
+                .cookie_content_security(CookieContentSecurity::Private)
+                .session_lifecycle(PersistentSession::default().session_ttl(
+                    actix_web::cookie::time::Duration::days(cookie.session_days.max(1)),
+                ))
+                .build();
+            App::new().configure(ops_routes(readiness.clone(), metrics_handle.clone())).service(
+                web::scope("")
+                    .wrap(session)
+                    .wrap(
+                        DefaultHeaders::new()
+                            .add(("X-Frame-Options", "DENY"))
+                            .add(("X-Content-Type-Options", "nosniff"))
+                            .add(("Referrer-Policy", "no-referrer"))
+                            .add((
+                                "Content-Security-Policy",
+                                "default-src 'none'; style-src 'unsafe-inline'; \
+                                     form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+                            )),
+                    )
+                    .app_data(portal.clone())
+                    .configure(routes::configure),
+            )
+        })
+        .workers(settings.portal.workers.max(1))
+        .listen(listener)
+        .map_err(|e| StartupError::Bind(format!("port {port}"), e))?
+        .run();
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGTERM/SIGINT (or `handle().stop`).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

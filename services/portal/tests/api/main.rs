@@ -1,0 +1,5 @@
+mod connecting;
+mod helpers;
+mod pasting;
+mod screenshot;
+mod status;
