@@ -199,7 +199,7 @@ def check_overlay(overlay: Path, expected_topics: dict[str, int]) -> None:
     kinds = [(d["kind"], d["metadata"]["name"]) for d in docs]
     check(not any(k == "Secret" for k, _ in kinds), f"{where}: no Secret rendered (values live outside the repo)")
     deployments = {n for k, n in kinds if k == "Deployment"}
-    check(deployments == {"fitex-subscriber", "fitex-fetcher", "fitex-goals"}, f"{where}: Deployments {sorted(deployments)}")
+    check(deployments == {"fitex-subscriber", "fitex-fetcher", "fitex-goals", "fitex-portal"}, f"{where}: Deployments {sorted(deployments)}")
     pdbs = {d["spec"]["selector"]["matchLabels"].get("app.kubernetes.io/name") for d in docs if d["kind"] == "PodDisruptionBudget"}
     check(deployments <= pdbs, f"{where}: a PodDisruptionBudget per Deployment")
     hpas = {d["spec"]["scaleTargetRef"]["name"]: d for d in docs if d["kind"] == "HorizontalPodAutoscaler"}
@@ -211,12 +211,17 @@ def check_overlay(overlay: Path, expected_topics: dict[str, int]) -> None:
             check(hpa["spec"]["maxReplicas"] <= parts,
                   f"{where}: HPA {target} maxReplicas {hpa['spec']['maxReplicas']} <= {parts} partitions of its topic")
     services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
-    check({"fitex-subscriber", "fitex-goals"} <= set(services), f"{where}: Services for subscriber and goals")
+    check({"fitex-subscriber", "fitex-goals", "fitex-portal"} <= set(services), f"{where}: Services for subscriber, goals and the participant pages")
     ingresses = [d for d in docs if d["kind"] == "Ingress"]
     paths = sorted((p["path"], p["backend"]["service"]["name"]) for i in ingresses for r in i["spec"]["rules"]
                    for p in r["http"]["paths"])
-    check(paths == [("/v1/", "fitex-goals"), ("/webhooks/", "fitex-subscriber")],
-          f"{where}: Ingress exposes only /webhooks/ (subscriber) and /v1/ (goals): {paths}")
+    portal_paths = [("/", "fitex-portal"), ("/connect/", "fitex-portal"), ("/signout", "fitex-portal"),
+                    ("/status", "fitex-portal"), ("/token", "fitex-portal")]
+    check(paths == sorted(portal_paths + [("/v1/", "fitex-goals"), ("/webhooks/", "fitex-subscriber")]),
+          f"{where}: Ingress exposes only /webhooks/ (subscriber), /v1/ (goals) and the participant pages: {paths}")
+    check(all(p["pathType"] == "Exact" or p["path"].endswith("/") for i in ingresses for r in i["spec"]["rules"]
+              for p in r["http"]["paths"] if p["backend"]["service"]["name"] == "fitex-portal"),
+          f"{where}: the participant pages' paths never expose /metrics or /readyz")
     hosts = [r.get("host", "") for i in ingresses for r in i["spec"]["rules"]]
     check(all(h and not h.endswith(".invalid") for h in hosts), f"{where}: Ingress hosts set by the overlay {hosts}")
     for i in ingresses:
@@ -290,7 +295,7 @@ def check_dockerfile() -> None:
             check(re.search(rf"{rule}\s*:\s*\S.{{10,}}", text) is not None,
                   f"line {i + 1}: ignore {rule} has a reason (a comment above: '{rule}: why')")
     text = path.read_text()
-    for binary in ("fitex-subscriber", "fitex-fetcher", "fitex-goals", "fitexctl", "fitbit-simulator"):
+    for binary in ("fitex-subscriber", "fitex-fetcher", "fitex-goals", "fitex-portal", "fitexctl", "fitbit-simulator"):
         check(f"target/release/{binary}" in text, f"the image carries {binary}")
     check(re.search(r"^USER\s+(?!0\b|root\b)", text, re.M) is not None, "the image runs as a non-root USER")
 
@@ -328,7 +333,7 @@ def check_compose() -> None:
             check(not problems, f"{name}: {len(fitex)} FITEX variables are known settings" + (f" ({'; '.join(problems)})" if problems else ""))
         cmd = svc.get("command") or []
         binary = cmd[0] if cmd else ""
-        section = {"fitex-subscriber": "subscriber", "fitex-fetcher": "fetcher", "fitex-goals": "goals"}.get(binary)
+        section = {"fitex-subscriber": "subscriber", "fitex-fetcher": "fetcher", "fitex-goals": "goals", "fitex-portal": "portal"}.get(binary)
         port = None
         if section:
             port = configured_port(section, env)

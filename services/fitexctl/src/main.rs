@@ -161,6 +161,7 @@ enum UsersCommand {
         user: String,
     },
     /// Counts: participants by status, days stored, days waiting.
+    #[command(alias = "status")]
     Summary,
 }
 
