@@ -6,10 +6,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{web, HttpResponse};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
 use futures::future::join_all;
 use metrics_exporter_prometheus::PrometheusHandle;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
+use subtle::ConstantTimeEq;
 
 type CheckFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 type CheckFn = Arc<dyn Fn() -> CheckFuture + Send + Sync>;
@@ -112,18 +115,41 @@ async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
     }
 }
 
-async fn metrics_text(handle: web::Data<PrometheusHandle>) -> HttpResponse {
+/// The token `/metrics` requires, if any.
+#[derive(Clone)]
+struct MetricsToken(Option<SecretString>);
+
+async fn metrics_text(
+    request: HttpRequest,
+    handle: web::Data<PrometheusHandle>,
+    token: web::Data<MetricsToken>,
+) -> HttpResponse {
+    if let Some(expected) = &token.0 {
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !bool::from(given.as_bytes().ct_eq(expected.expose_secret().as_bytes())) {
+            return HttpResponse::Unauthorized()
+                .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
+                .finish();
+        }
+    }
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(handle.render())
 }
 
-/// Mounts the three endpoints: `app.configure(ops_routes(readiness, handle))`.
+/// Mounts the three endpoints: `app.configure(ops_routes(readiness, handle, metrics_token))`.
 pub fn ops_routes(
     readiness: Readiness,
     handle: PrometheusHandle,
+    metrics_token: Option<SecretString>,
 ) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.app_data(web::Data::new(readiness))
             .app_data(web::Data::new(handle))
+            .app_data(web::Data::new(MetricsToken(metrics_token)))
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .route("/metrics", web::get().to(metrics_text));

@@ -18,11 +18,15 @@ pub struct TelemetrySettings {
     /// Default filter when `RUST_LOG` is unset.
     #[serde(default = "default_filter")]
     pub log_filter: String,
+    /// When set, `/metrics` answers only requests with `Authorization: Bearer <token>` (Prometheus
+    /// supports it); unset, it is open to whoever reaches the port (inside the cluster only).
+    #[serde(default)]
+    pub metrics_token: Option<secrecy::SecretString>,
 }
 
 impl Default for TelemetrySettings {
     fn default() -> Self {
-        Self { log_format: LogFormat::default(), log_filter: default_filter() }
+        Self { log_format: LogFormat::default(), log_filter: default_filter(), metrics_token: None }
     }
 }
 

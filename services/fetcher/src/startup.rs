@@ -146,8 +146,13 @@ impl Application {
         let readiness =
             Readiness::kafka_and_database(ReadyWhen::All, producer.clone(), pool.clone());
         let metrics_handle = fitex_common::metrics::prometheus();
+        let metrics_token = settings.telemetry.metrics_token.clone();
         let server = HttpServer::new(move || {
-            App::new().configure(ops_routes(readiness.clone(), metrics_handle.clone()))
+            App::new().configure(ops_routes(
+                readiness.clone(),
+                metrics_handle.clone(),
+                metrics_token.clone(),
+            ))
         })
         .workers(1)
         .listen(listener)

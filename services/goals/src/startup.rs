@@ -75,13 +75,18 @@ impl Application {
         let readiness =
             Readiness::kafka_and_database(ReadyWhen::All, producer.clone(), pool.clone());
         let metrics_handle = fitex_common::metrics::prometheus();
+        let metrics_token = settings.telemetry.metrics_token.clone();
         let token = web::Data::new(ApiToken(settings.goals.api_token.clone()));
         let pool_data = web::Data::new(pool);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(token.clone())
                 .app_data(pool_data.clone())
-                .configure(ops_routes(readiness.clone(), metrics_handle.clone()))
+                .configure(ops_routes(
+                    readiness.clone(),
+                    metrics_handle.clone(),
+                    metrics_token.clone(),
+                ))
                 .configure(api::routes)
         })
         .workers(2)

@@ -69,6 +69,7 @@ impl Application {
             async move { fitex_common::database::ping(&pool).await.map_err(|e| e.to_string()) }
         });
         let metrics_handle = fitex_common::metrics::prometheus();
+        let metrics_token = settings.base.telemetry.metrics_token.clone();
         let cookie = settings.portal.clone();
         let server = HttpServer::new(move || {
             let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
@@ -82,23 +83,29 @@ impl Application {
                     actix_web::cookie::time::Duration::days(cookie.session_days.max(1)),
                 ))
                 .build();
-            App::new().configure(ops_routes(readiness.clone(), metrics_handle.clone())).service(
-                web::scope("")
-                    .wrap(session)
-                    .wrap(
-                        DefaultHeaders::new()
-                            .add(("X-Frame-Options", "DENY"))
-                            .add(("X-Content-Type-Options", "nosniff"))
-                            .add(("Referrer-Policy", "no-referrer"))
-                            .add((
-                                "Content-Security-Policy",
-                                "default-src 'none'; style-src 'unsafe-inline'; \
+            App::new()
+                .configure(ops_routes(
+                    readiness.clone(),
+                    metrics_handle.clone(),
+                    metrics_token.clone(),
+                ))
+                .service(
+                    web::scope("")
+                        .wrap(session)
+                        .wrap(
+                            DefaultHeaders::new()
+                                .add(("X-Frame-Options", "DENY"))
+                                .add(("X-Content-Type-Options", "nosniff"))
+                                .add(("Referrer-Policy", "no-referrer"))
+                                .add((
+                                    "Content-Security-Policy",
+                                    "default-src 'none'; style-src 'unsafe-inline'; \
                                      form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-                            )),
-                    )
-                    .app_data(portal.clone())
-                    .configure(routes::configure),
-            )
+                                )),
+                        )
+                        .app_data(portal.clone())
+                        .configure(routes::configure),
+                )
         })
         .workers(settings.portal.workers.max(1))
         .listen(listener)

@@ -72,6 +72,7 @@ impl Application {
         let readiness =
             Readiness::kafka_and_database(ReadyWhen::Any, producer.clone(), pool.clone());
         let metrics_handle = fitex_common::metrics::prometheus();
+        let metrics_token = settings.telemetry.metrics_token.clone();
         let fitbit = web::Data::new(FitbitWebhook {
             verification_code: settings.fitbit.verification_code.clone(),
             verifier: std::sync::Arc::new(fitex_fitbit::FitbitWebhook {
@@ -85,7 +86,11 @@ impl Application {
 
         let server = HttpServer::new(move || {
             App::new()
-                .configure(ops_routes(readiness.clone(), metrics_handle.clone()))
+                .configure(ops_routes(
+                    readiness.clone(),
+                    metrics_handle.clone(),
+                    metrics_token.clone(),
+                ))
                 .service(
                     web::resource(fitbit_path.as_str())
                         .app_data(fitbit.clone())

@@ -207,3 +207,22 @@ async fn health_readiness_and_metrics_endpoints_answer() {
     assert!(metrics.contains("fitex_subscriber_publish_seconds"), "{metrics}");
     assert_eq!(app.get("/nowhere").await.status().as_u16(), 404);
 }
+
+#[tokio::test]
+async fn metrics_can_require_a_bearer_token() {
+    let kafka = fitex_testkit::test_kafka().await;
+    let (database, _) = fitex_testkit::test_database().await;
+    let mut settings = settings_for(kafka, database);
+    settings.telemetry.metrics_token = Some(SecretString::from("scrape-token-1234"));
+    let app = spawn_with(settings).await;
+    assert_eq!(app.get("/metrics").await.status().as_u16(), 401);
+    let scraped = app
+        .client
+        .get(format!("{}/metrics", app.base_url))
+        .bearer_auth("scrape-token-1234")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scraped.status().as_u16(), 200);
+    assert_eq!(app.get("/healthz").await.status().as_u16(), 200, "health stays open");
+}
