@@ -12,9 +12,13 @@ psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d postgres -Atc \
   "SELECT datname FROM pg_database WHERE datname LIKE 'fitex_test_%'" |
   while read -r db; do dropdb -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" --if-exists "$db" || true; done
 
-# The participant pages are tested in headless Chromium (Debian's package).
+# The participant pages are tested in headless Chromium (Debian's package), driven by
+# playwright-core from npm (it uses that Chromium; no browser download).
 command -v chromium >/dev/null ||
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+export PLAYWRIGHT_CORE="$FITEX_CACHE/node/node_modules/playwright-core"
+[[ -d $PLAYWRIGHT_CORE ]] ||
+  npm install --silent --no-audit --no-fund --prefix "$FITEX_CACHE/node" playwright-core@1.64.1
 
 cargo fmt --all -- --check
 # The goals API's OpenAPI description must be a valid OpenAPI 3 document.

@@ -29,6 +29,15 @@ pub fn browser() -> reqwest::Client {
 }
 
 pub async fn spawn_portal() -> TestPortal {
+    spawn_portal_with(true).await
+}
+
+/// As a participant's browser on this machine sees it: plain HTTP, so cookies without `Secure`.
+pub async fn spawn_portal_plain_http() -> TestPortal {
+    spawn_portal_with(false).await
+}
+
+async fn spawn_portal_with(cookie_secure: bool) -> TestPortal {
     let sim = Simulator::spawn(SimulatorConfig::default()).await.expect("simulator");
     let (database, pool) = fitex_testkit::test_database().await;
     let dir = fitex_common::config::config_dir().expect("config dir");
@@ -44,8 +53,8 @@ pub async fn spawn_portal() -> TestPortal {
     settings.portal.authorize_url = format!("{}/oauth2/authorize", sim.base_url());
     let key: Vec<u8> = (0..64).map(|_| rand::random::<u8>()).collect();
     settings.portal.session_key = Some(SecretString::from(STANDARD.encode(key)));
-    // The production posture: cookies only over HTTPS (config/base.toml relaxes it for local HTTP).
-    settings.portal.cookie_secure = true;
+    // The production posture is cookies only over HTTPS (config/base.toml relaxes it for local HTTP).
+    settings.portal.cookie_secure = cookie_secure;
     let app = Application::build(settings).await.expect("build the portal");
     let handle = app.handle();
     let stopped = tokio::spawn(app.run_until_stopped());

@@ -1,3 +1,4 @@
+mod browser;
 mod connecting;
 mod helpers;
 mod pasting;

@@ -1,0 +1,61 @@
+// Drives Debian's Chromium through the participant pages with playwright-core (from npm; no
+// browser download). Called by tests/api/browser.rs in two steps:
+//   connect   PORTAL USER STATE_FILE SHOT_DIR  — sign in through "Connect your Fitbit"; save cookies
+//   reconnect PORTAL USER STATE_FILE SHOT_DIR  — open the status page (now "reconnect required"),
+//                                               screenshot it, click Reconnect, sign in again
+// The simulated Fitbit sign-in page lists no one here, so the script picks USER by adding
+// `sim_user` to the simulator's URL, as a person choosing themselves would.
+const { chromium } = require(process.env.PLAYWRIGHT_CORE);
+
+const [mode, portal, user, stateFile, shotDir] = process.argv.slice(2);
+const text = async (page) => (await page.textContent('body')).replace(/\s+/g, ' ').trim();
+
+async function signInAtFitbit(page) {
+  try {
+    await page.waitForURL((url) => url.pathname === '/oauth2/authorize', { timeout: 10000 });
+  } catch (error) {
+    console.log(`STUCK before Fitbit at ${page.url()}: ${await text(page)}`);
+    throw error;
+  }
+  await page.goto(`${page.url()}&sim_user=${encodeURIComponent(user)}`);
+  try {
+    await page.waitForURL((url) => url.pathname === '/status', { timeout: 15000 });
+  } catch (error) {
+    console.log(`STUCK at ${page.url()}: ${await text(page)}`);
+    throw error;
+  }
+}
+
+(async () => {
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const context = await browser.newContext(
+      mode === 'reconnect' ? { storageState: stateFile, viewport: { width: 1000, height: 900 } }
+                           : { viewport: { width: 1000, height: 900 } });
+    const page = await context.newPage();
+    if (mode === 'connect') {
+      await page.goto(`${portal}/`);
+      await page.click('a:has-text("Connect your Fitbit")');
+      await signInAtFitbit(page);
+      await context.storageState({ path: stateFile });
+      console.log(`CONNECTED ${await text(page)}`);
+    } else {
+      await page.goto(`${portal}/status`);
+      console.log(`BEFORE ${await text(page)}`);
+      await page.screenshot({ path: `${shotDir}/reconnect-required.png`, fullPage: true });
+      await page.click('a:has-text("Reconnect Fitbit"), button:has-text("Reconnect Fitbit")');
+      await signInAtFitbit(page);
+      console.log(`AFTER ${await text(page)}`);
+      await page.screenshot({ path: `${shotDir}/reconnected.png`, fullPage: true });
+    }
+  } finally {
+    await browser.close();
+  }
+})().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
