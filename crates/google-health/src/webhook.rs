@@ -1,0 +1,382 @@
+//! The Google Health webhook behind the provider seam: the `Authorization` secret when present,
+//! the ECDSA signature over the raw body against Google's (cached, refetched on rotation) keyset,
+//! then the notification body.
+
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use fitex_provider::{ChangeNotice, WebhookRejection, WebhookVerifier};
+use secrecy::SecretString;
+
+use crate::keyset::{parse_keyset, Keyset, KeysetError};
+use crate::notification::parse_change_notices;
+use crate::signature::{verify, SignatureError};
+use crate::verification::{authorization_matches, is_verification_request};
+
+pub const PROVIDER: &str = "google_health";
+
+/// The signature header names, in the order they are looked up (Google's documented name, which
+/// the live API sends as `X-Healthapi-Signature`, then the one several SDKs read).
+pub const SIGNATURE_HEADERS: [&str; 2] = ["X-HEALTHAPI-SIGNATURE", "GOOGLE-HEALTH-API-SIGNATURE"];
+
+/// Keys rotate about monthly: one refetch every few minutes at most is plenty.
+pub const DEFAULT_REFETCH_INTERVAL: Duration = Duration::from_secs(300);
+
+/// Where Google's public keyset comes from (an HTTP GET of
+/// `https://www.gstatic.com/googlehealthapi/webhooks/webhooks_public_keyset.json` at the edge).
+#[async_trait::async_trait]
+pub trait KeysetSource: Send + Sync {
+    /// The keyset's JSON text.
+    async fn fetch(&self) -> Result<String, String>;
+}
+
+type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
+
+/// The current keyset, refetched from a [`KeysetSource`] when a signature names an unknown key,
+/// but never more than once per `refetch_interval`, however many bad signatures arrive.
+pub struct KeysetCache {
+    keys: RwLock<Arc<Keyset>>,
+    source: Arc<dyn KeysetSource>,
+    refetch_interval: Duration,
+    last_fetch: Mutex<Option<Instant>>,
+    clock: Clock,
+}
+
+impl KeysetCache {
+    /// An empty cache: the first signature fetches the keyset.
+    pub fn new(source: Arc<dyn KeysetSource>, refetch_interval: Duration) -> Self {
+        KeysetCache {
+            keys: RwLock::new(Arc::new(Keyset::new())),
+            source,
+            refetch_interval,
+            last_fetch: Mutex::new(None),
+            clock: Arc::new(Instant::now),
+        }
+    }
+
+    /// Replaces the clock (for tests).
+    pub fn with_clock(mut self, clock: impl Fn() -> Instant + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The keys currently trusted.
+    pub fn keys(&self) -> Arc<Keyset> {
+        self.keys.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Trusts exactly `keys` from now on (e.g. a keyset fetched at start-up).
+    pub fn set_keys(&self, keys: Keyset) {
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
+    }
+
+    /// Fetches the keyset unless a fetch was attempted less than `refetch_interval` ago.
+    /// `Ok(true)` when new keys were installed, `Ok(false)` when it was not due. A fetch that
+    /// fails, or yields no usable key, leaves the current keys in place and still counts.
+    pub async fn refresh_if_due(&self) -> Result<bool, KeysetError> {
+        {
+            let now = (self.clock)();
+            let mut last = self.last_fetch.lock().unwrap_or_else(|e| e.into_inner());
+            if last.is_some_and(|at| now.saturating_duration_since(at) < self.refetch_interval) {
+                return Ok(false);
+            }
+            *last = Some(now);
+        }
+        let json = self.source.fetch().await.map_err(KeysetError::Fetch)?;
+        let keys = parse_keyset(&json)?;
+        if keys.is_empty() {
+            return Err(KeysetError::Json("the keyset has no usable key".to_owned()));
+        }
+        self.set_keys(keys);
+        Ok(true)
+    }
+
+    /// Verifies against the cached keys, refetching once (if due) on an unknown key id.
+    pub async fn verify(&self, body: &[u8], header: Option<&str>) -> Result<(), CacheRejection> {
+        match verify(&self.keys(), body, header) {
+            Err(SignatureError::UnknownKeyId(id)) => match self.refresh_if_due().await {
+                Ok(true) => verify(&self.keys(), body, header).map_err(CacheRejection::Signature),
+                Ok(false) => Err(CacheRejection::Signature(SignatureError::UnknownKeyId(id))),
+                Err(e) => Err(CacheRejection::Keyset(e)),
+            },
+            other => other.map_err(CacheRejection::Signature),
+        }
+    }
+}
+
+/// Why [`KeysetCache::verify`] refused a body.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum CacheRejection {
+    #[error(transparent)]
+    Signature(SignatureError),
+    /// The signature names an unknown key and the keyset could not be refetched.
+    #[error("the keyset could not be refreshed: {0}")]
+    Keyset(KeysetError),
+}
+
+impl CacheRejection {
+    /// A short metric label.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            CacheRejection::Signature(e) => e.reason(),
+            CacheRejection::Keyset(_) => "keyset_unavailable",
+        }
+    }
+}
+
+pub struct GoogleHealthWebhook {
+    pub keyset: KeysetCache,
+    /// The subscriber's `endpointAuthorization.secret`, exactly as configured ("Bearer …").
+    pub secret: SecretString,
+}
+
+#[async_trait::async_trait]
+impl WebhookVerifier for GoogleHealthWebhook {
+    fn provider(&self) -> &'static str {
+        PROVIDER
+    }
+
+    /// The verification request (`{"type":"verification"}`) with the right `Authorization`
+    /// yields no notices; without one it is rejected (`authorization_missing`). The edge must
+    /// answer 201 / 401 to those (see [`crate::verification_status`]), not the usual 204.
+    async fn verify_and_parse(
+        &self,
+        header: &(dyn Fn(&str) -> Option<Vec<u8>> + Send + Sync),
+        body: &[u8],
+    ) -> Result<Vec<ChangeNotice>, WebhookRejection> {
+        let authorization = header("Authorization");
+        if let Some(authorization) = &authorization {
+            if !authorization_matches(authorization, &self.secret) {
+                return Err(WebhookRejection::Signature("authorization_mismatch"));
+            }
+        }
+        if is_verification_request(body) {
+            return match authorization {
+                Some(_) => Ok(Vec::new()),
+                None => Err(WebhookRejection::Signature("authorization_missing")),
+            };
+        }
+        let signature = SIGNATURE_HEADERS.iter().find_map(|name| header(name));
+        let signature = match signature.map(String::from_utf8) {
+            None => None,
+            Some(Ok(s)) => Some(s),
+            Some(Err(_)) => return Err(WebhookRejection::Signature("signature_malformed")),
+        };
+        self.keyset
+            .verify(body, signature.as_deref())
+            .await
+            .map_err(|e| WebhookRejection::Signature(e.reason()))?;
+        parse_change_notices(body).map_err(|e| WebhookRejection::InvalidBody(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use p256::ecdsa::SigningKey;
+
+    use super::*;
+    use crate::keyset::keyset_json;
+    use crate::signature::sign;
+
+    const SECRET: &str = "Bearer 0123456789abcdef";
+    const BODY: &str = r#"{"data":{"version":"1","clientProvidedSubscriptionName":"my-sub","healthUserId":"user-1","operation":"DELETE","dataType":"steps","intervals":[{"civilDateTimeInterval":{"startDateTime":{"date":{"year":2026,"month":3,"day":7},"time":{"hours":23,"minutes":58}},"endDateTime":{"date":{"year":2026,"month":3,"day":8},"time":{"hours":0,"minutes":3}}}}]}}"#;
+
+    /// Serves whatever keyset JSON it currently holds, counting fetches.
+    struct FakeSource {
+        json: Mutex<String>,
+        fetches: AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl KeysetSource for FakeSource {
+        async fn fetch(&self) -> Result<String, String> {
+            self.fetches.fetch_add(1, Ordering::SeqCst);
+            Ok(self.json.lock().unwrap().clone())
+        }
+    }
+
+    struct Fixture {
+        webhook: GoogleHealthWebhook,
+        source: Arc<FakeSource>,
+        now: Arc<Mutex<Instant>>,
+    }
+
+    fn key() -> SigningKey {
+        SigningKey::random(&mut rand_core::OsRng)
+    }
+
+    fn fixture(keys: &[(u32, &SigningKey)]) -> Fixture {
+        let keys: Vec<_> = keys.iter().map(|(id, k)| (*id, *k.verifying_key())).collect();
+        let source = Arc::new(FakeSource {
+            json: Mutex::new(keyset_json(&keys)),
+            fetches: AtomicUsize::new(0),
+        });
+        let now = Arc::new(Mutex::new(Instant::now()));
+        let clock = now.clone();
+        let cache = KeysetCache::new(source.clone(), Duration::from_secs(60))
+            .with_clock(move || *clock.lock().unwrap());
+        Fixture {
+            webhook: GoogleHealthWebhook { keyset: cache, secret: SecretString::from(SECRET) },
+            source,
+            now,
+        }
+    }
+
+    fn headers(
+        pairs: Vec<(&'static str, String)>,
+    ) -> impl Fn(&str) -> Option<Vec<u8>> + Send + Sync {
+        move |name: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone().into_bytes())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_signed_body_becomes_change_notices_under_either_header_name() {
+        let k = key();
+        let f = fixture(&[(9, &k)]);
+        let signature = sign(&k, 9, BODY.as_bytes());
+        for name in ["X-Healthapi-Signature", "GOOGLE-HEALTH-API-SIGNATURE"] {
+            let h = headers(vec![(name, signature.clone())]);
+            let notices = f.webhook.verify_and_parse(&h, BODY.as_bytes()).await.unwrap();
+            let dates: Vec<_> = notices.iter().map(|n| n.date.unwrap().to_string()).collect();
+            assert_eq!(dates, ["2026-03-07", "2026-03-08"]);
+            assert!(notices.iter().all(|n| n.operation == "DELETE" && n.owner_id == "user-1"));
+        }
+        assert_eq!(f.webhook.provider(), "google_health");
+        assert_eq!(f.source.fetches.load(Ordering::SeqCst), 1, "the cold cache fetched once");
+    }
+
+    #[tokio::test]
+    async fn authorization_when_present_must_match() {
+        let k = key();
+        let f = fixture(&[(9, &k)]);
+        let signature = sign(&k, 9, BODY.as_bytes());
+        let good = headers(vec![
+            ("Authorization", SECRET.to_owned()),
+            ("X-HEALTHAPI-SIGNATURE", signature.clone()),
+        ]);
+        assert!(f.webhook.verify_and_parse(&good, BODY.as_bytes()).await.is_ok());
+        let bad = headers(vec![
+            ("Authorization", "Bearer wrong".to_owned()),
+            ("X-HEALTHAPI-SIGNATURE", signature),
+        ]);
+        assert_eq!(
+            f.webhook.verify_and_parse(&bad, BODY.as_bytes()).await,
+            Err(WebhookRejection::Signature("authorization_mismatch"))
+        );
+    }
+
+    #[tokio::test]
+    async fn missing_bad_and_unreadable_are_told_apart() {
+        let k = key();
+        let f = fixture(&[(9, &k)]);
+        let none = headers(vec![("Authorization", SECRET.to_owned())]);
+        assert_eq!(
+            f.webhook.verify_and_parse(&none, BODY.as_bytes()).await,
+            Err(WebhookRejection::Signature("signature_missing"))
+        );
+        let wrong_key = headers(vec![("X-HEALTHAPI-SIGNATURE", sign(&key(), 9, BODY.as_bytes()))]);
+        assert_eq!(
+            f.webhook.verify_and_parse(&wrong_key, BODY.as_bytes()).await,
+            Err(WebhookRejection::Signature("signature_invalid"))
+        );
+        let signed_junk = headers(vec![("X-HEALTHAPI-SIGNATURE", sign(&k, 9, b"{}"))]);
+        assert!(matches!(
+            f.webhook.verify_and_parse(&signed_junk, b"{}").await,
+            Err(WebhookRejection::InvalidBody(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_verification_handshake() {
+        let f = fixture(&[(9, &key())]);
+        let body = br#"{"type": "verification"}"#;
+        let with = headers(vec![("Authorization", SECRET.to_owned())]);
+        assert_eq!(f.webhook.verify_and_parse(&with, body).await, Ok(vec![]));
+        let without = headers(vec![]);
+        assert_eq!(
+            f.webhook.verify_and_parse(&without, body).await,
+            Err(WebhookRejection::Signature("authorization_missing"))
+        );
+    }
+
+    #[tokio::test]
+    async fn rotation_refetches_the_keyset_on_an_unknown_key() {
+        let (old, new) = (key(), key());
+        let f = fixture(&[(1, &old)]);
+        let old_sig = headers(vec![("X-HEALTHAPI-SIGNATURE", sign(&old, 1, BODY.as_bytes()))]);
+        let new_sig = headers(vec![("X-HEALTHAPI-SIGNATURE", sign(&new, 2, BODY.as_bytes()))]);
+        assert!(f.webhook.verify_and_parse(&old_sig, BODY.as_bytes()).await.is_ok());
+
+        // Google publishes the new key next to the old one.
+        *f.source.json.lock().unwrap() =
+            keyset_json(&[(2, *new.verifying_key()), (1, *old.verifying_key())]);
+        *f.now.lock().unwrap() += Duration::from_secs(61);
+        assert!(f.webhook.verify_and_parse(&new_sig, BODY.as_bytes()).await.is_ok());
+        assert!(f.webhook.verify_and_parse(&old_sig, BODY.as_bytes()).await.is_ok());
+        assert_eq!(f.source.fetches.load(Ordering::SeqCst), 2);
+
+        // Then drops the old one.
+        *f.source.json.lock().unwrap() = keyset_json(&[(2, *new.verifying_key())]);
+        *f.now.lock().unwrap() += Duration::from_secs(61);
+        f.webhook.keyset.refresh_if_due().await.unwrap();
+        assert!(f.webhook.verify_and_parse(&new_sig, BODY.as_bytes()).await.is_ok());
+        assert_eq!(
+            f.webhook.verify_and_parse(&old_sig, BODY.as_bytes()).await,
+            Err(WebhookRejection::Signature("unknown_key_id"))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_unknown_key_ids_refetches_at_most_once_per_interval() {
+        let k = key();
+        let f = fixture(&[(1, &k)]);
+        let stranger = key();
+        let bad = headers(vec![("X-HEALTHAPI-SIGNATURE", sign(&stranger, 666, BODY.as_bytes()))]);
+        for _ in 0..100 {
+            assert_eq!(
+                f.webhook.verify_and_parse(&bad, BODY.as_bytes()).await,
+                Err(WebhookRejection::Signature("unknown_key_id"))
+            );
+        }
+        assert_eq!(f.source.fetches.load(Ordering::SeqCst), 1);
+
+        *f.now.lock().unwrap() += Duration::from_secs(59);
+        for _ in 0..100 {
+            let _ = f.webhook.verify_and_parse(&bad, BODY.as_bytes()).await;
+        }
+        assert_eq!(f.source.fetches.load(Ordering::SeqCst), 1, "not yet due");
+
+        *f.now.lock().unwrap() += Duration::from_secs(2);
+        for _ in 0..100 {
+            let _ = f.webhook.verify_and_parse(&bad, BODY.as_bytes()).await;
+        }
+        assert_eq!(f.source.fetches.load(Ordering::SeqCst), 2);
+
+        // Good signatures never trigger a fetch.
+        let good = headers(vec![("X-HEALTHAPI-SIGNATURE", sign(&k, 1, BODY.as_bytes()))]);
+        assert!(f.webhook.verify_and_parse(&good, BODY.as_bytes()).await.is_ok());
+        assert_eq!(f.source.fetches.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_failed_or_empty_fetch_keeps_the_current_keys() {
+        let k = key();
+        let f = fixture(&[(1, &k)]);
+        f.webhook.keyset.refresh_if_due().await.unwrap();
+        *f.source.json.lock().unwrap() = r#"{"key":[]}"#.to_owned();
+        *f.now.lock().unwrap() += Duration::from_secs(61);
+        let stranger = headers(vec![("X-HEALTHAPI-SIGNATURE", sign(&key(), 5, BODY.as_bytes()))]);
+        assert_eq!(
+            f.webhook.verify_and_parse(&stranger, BODY.as_bytes()).await,
+            Err(WebhookRejection::Signature("keyset_unavailable"))
+        );
+        let good = headers(vec![("X-HEALTHAPI-SIGNATURE", sign(&k, 1, BODY.as_bytes()))]);
+        assert!(f.webhook.verify_and_parse(&good, BODY.as_bytes()).await.is_ok());
+    }
+}
