@@ -8,6 +8,7 @@ pub mod health;
 pub mod kafka;
 pub mod metrics;
 pub mod outbox;
+pub mod run;
 pub mod shutdown;
 pub mod telemetry;
 pub mod token_cipher;

@@ -15,7 +15,6 @@ use fitex_common::token_cipher::TokenCipher;
 use fitex_fitbit::{FitbitApi, FitbitApiSettings};
 use fitex_provider::ActivityProvider;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::producer::Producer;
 use tokio::task::JoinHandle;
 
 use crate::settings::Settings;
@@ -173,27 +172,8 @@ impl Application {
     /// the error is returned and the process should exit, so uncommitted records are redelivered).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Application { server, tasks, consumers, producer, shutdown, .. } = self;
-        let handle = server.handle();
-        let server_task = tokio::spawn(server);
-        let mut consumers = futures::future::select_all(consumers);
-        let result = tokio::select! {
-            served = server_task => served.map_err(anyhow::Error::from).and_then(|r| r.map_err(anyhow::Error::from)),
-            (finished, _, _) = &mut consumers => {
-                handle.stop(true).await;
-                match finished {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(error)) => Err(anyhow::Error::from(error).context("a consumer stopped")),
-                    Err(join) => Err(anyhow::Error::from(join).context("a consumer panicked")),
-                }
-            }
-        };
-        shutdown.trigger();
-        for task in tasks {
-            let _ = task.await;
-        }
-        let producer = producer.get();
-        let _ = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10))).await;
-        tracing::info!("fetcher stopped");
-        result
+        fitex_common::run::until_stopped("fetcher", server, consumers, tasks, producer, shutdown)
+            .await?;
+        Ok(())
     }
 }

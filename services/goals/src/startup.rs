@@ -9,7 +9,6 @@ use fitex_common::kafka::RecoveringProducer;
 use fitex_common::outbox;
 use fitex_common::shutdown::Shutdown;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::producer::Producer;
 use tokio::task::JoinHandle;
 
 use crate::api::{self, ApiToken};
@@ -108,24 +107,15 @@ impl Application {
     /// is returned so the process exits and uncommitted events are delivered again).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Application { server, consumer, relay, producer, shutdown, .. } = self;
-        let handle = server.handle();
-        let server_task = tokio::spawn(server);
-        let result = tokio::select! {
-            served = server_task => served.map_err(anyhow::Error::from).and_then(|r| r.map_err(anyhow::Error::from)),
-            finished = consumer => {
-                handle.stop(true).await;
-                match finished {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(error)) => Err(anyhow::Error::from(error).context("the consumer stopped")),
-                    Err(join) => Err(anyhow::Error::from(join).context("the consumer panicked")),
-                }
-            }
-        };
-        shutdown.trigger();
-        let _ = relay.await;
-        let producer = producer.get();
-        let _ = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10))).await;
-        tracing::info!("goals service stopped");
-        result
+        fitex_common::run::until_stopped(
+            "goals",
+            server,
+            vec![consumer],
+            vec![relay],
+            producer,
+            shutdown,
+        )
+        .await?;
+        Ok(())
     }
 }
