@@ -4,8 +4,10 @@ use fitex_proto::{GoalChanged, Message, TeamProgressChanged};
 
 use crate::helpers::*;
 
-/// A participant with 14 days of history in a program that started 14 days ago.
-async fn seeded(app: &TestGoals) -> (i64, i64, i64) {
+/// A participant with 14 days of history in a program that started 14 days ago, whose first
+/// activity event has been turned into goals from the program start to today (15 of them).
+/// Returns (team, participant, program start).
+async fn seeded_with_goals(app: &TestGoals) -> (i64, i64, chrono::NaiveDate) {
     let program = app.program("Autumn season", 14, "steps").await;
     let team = app.team(program, "Walkers").await;
     let start = today() - chrono::Duration::days(14);
@@ -18,19 +20,18 @@ async fn seeded(app: &TestGoals) -> (i64, i64, i64) {
         )
         .await;
     }
-    (program, team, participant)
-}
-
-#[tokio::test]
-async fn an_activity_event_becomes_persisted_goals_and_goal_and_team_events() {
-    let app = spawn_goals().await;
-    let (_, team, participant) = seeded(&app).await;
-    let start = today() - chrono::Duration::days(14);
     app.publish_day(participant, start, 5000).await;
     wait_for("goals from the program start to today", Duration::from_secs(20), || async {
         app.goal_rows(participant).await.len() == 15
     })
     .await;
+    (team, participant, start)
+}
+
+#[tokio::test]
+async fn an_activity_event_becomes_persisted_goals_and_goal_and_team_events() {
+    let app = spawn_goals().await;
+    let (team, participant, _) = seeded_with_goals(&app).await;
     let goals = app.goal_rows(participant).await;
     assert_eq!(goals.last().unwrap().0, today());
     // With 14 valid days the adaptive rule applies: the 60th percentile (linear) of the last 9
@@ -59,13 +60,7 @@ async fn an_activity_event_becomes_persisted_goals_and_goal_and_team_events() {
 #[tokio::test]
 async fn redelivery_writes_no_duplicate_history_and_publishes_nothing_new() {
     let app = spawn_goals().await;
-    let (_, _, participant) = seeded(&app).await;
-    let start = today() - chrono::Duration::days(14);
-    app.publish_day(participant, start, 5000).await;
-    wait_for("goals", Duration::from_secs(20), || async {
-        app.goal_rows(participant).await.len() == 15
-    })
-    .await;
+    let (_, participant, start) = seeded_with_goals(&app).await;
     let before = app.records(&app.kafka.topics.goals, 15, Duration::from_secs(20)).await.len();
     // The same event again (as after a crash before the offset commit).
     app.publish_day(participant, start, 5000).await;
@@ -78,13 +73,7 @@ async fn redelivery_writes_no_duplicate_history_and_publishes_nothing_new() {
 #[tokio::test]
 async fn late_data_for_an_old_date_recomputes_the_later_goals() {
     let app = spawn_goals().await;
-    let (_, _, participant) = seeded(&app).await;
-    let start = today() - chrono::Duration::days(14);
-    app.publish_day(participant, start, 5000).await;
-    wait_for("goals", Duration::from_secs(20), || async {
-        app.goal_rows(participant).await.len() == 15
-    })
-    .await;
+    let (_, participant, _) = seeded_with_goals(&app).await;
     let before = app.goal_rows(participant).await;
     // A late sync: three days ago was far less active than first stored (6,100 → 1,500 steps).
     // The last 9 valid days become 1,500, 5,500..6,000, 6,200, 6,300: the 60th percentile is
