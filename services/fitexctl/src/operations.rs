@@ -386,12 +386,12 @@ pub async fn tokens(pool: &PgPool, command: TokensCommand) -> anyhow::Result<()>
             println!("Store it now: only its hash is kept, it cannot be shown again.");
         }
         TokensCommand::List => {
-            let rows: Vec<(String, String, chrono::DateTime<Utc>, Option<chrono::DateTime<Utc>>)> =
-                sqlx::query_as(
-                    "SELECT name, scope, created_at, revoked_at FROM api_tokens ORDER BY id",
-                )
-                .fetch_all(pool)
-                .await?;
+            type TokenRow = (String, String, chrono::DateTime<Utc>, Option<chrono::DateTime<Utc>>);
+            let rows: Vec<TokenRow> = sqlx::query_as(
+                "SELECT name, scope, created_at, revoked_at FROM api_tokens ORDER BY id",
+            )
+            .fetch_all(pool)
+            .await?;
             for (name, scope, created, revoked) in rows {
                 let state = revoked
                     .map(|r| format!("revoked {}", r.to_rfc3339()))

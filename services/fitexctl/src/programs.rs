@@ -247,31 +247,13 @@ pub async fn standings(pool: &PgPool, program: i64, week: Option<u32>) -> anyhow
             .fetch_optional(pool)
             .await?
             .with_context(|| format!("no program {program}"))?;
-    let rows: Vec<(i64, i32, f64, f64, f64, i32, i32, f64)> = sqlx::query_as(
-        "SELECT tp.team_id, tp.week, tp.goal, tp.progress, tp.percent_of_goal, tp.members,
-                tp.members_meeting_goal, tp.share_meeting_goal
-         FROM team_progress tp JOIN teams t ON t.id = tp.team_id WHERE t.program_id = $1 ORDER BY tp.team_id, tp.week",
-    )
-    .bind(program)
-    .fetch_all(pool)
-    .await?;
-    let mut by_team: Vec<(i64, Vec<fitex_goals::TeamWeek>)> = Vec::new();
-    for (team_id, w, goal, progress, percent, members, meeting, share) in rows {
-        let team_week = fitex_goals::TeamWeek {
-            team_id,
-            week: w as u32,
-            goal,
-            progress,
-            percent_of_goal: percent,
-            members: members as u32,
-            members_meeting_goal: meeting as u32,
-            share_meeting_goal: share,
-        };
-        match by_team.last_mut() {
-            Some((id, weeks)) if *id == team_id => weeks.push(team_week),
-            _ => by_team.push((team_id, vec![team_week])),
-        }
-    }
+    // Teams without progress yet stay off the board.
+    let by_team: Vec<(i64, Vec<fitex_goals::TeamWeek>)> =
+        fitex_goals_service::store::program_team_weeks(pool, program)
+            .await?
+            .into_iter()
+            .filter(|(_, weeks)| !weeks.is_empty())
+            .collect();
     let week = week.unwrap_or_else(|| {
         by_team.iter().flat_map(|(_, w)| w.iter().map(|w| w.week)).max().unwrap_or(1)
     });

@@ -10,7 +10,7 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use fitex_common::api_tokens::{self, Scope};
-use fitex_goals::{classify, leaderboard, progress_in_unit, TeamWeek, Unit};
+use fitex_goals::{classify, leaderboard, progress_in_unit, Unit};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
@@ -234,29 +234,6 @@ fn unit_name(unit: Unit) -> &'static str {
     }
 }
 
-async fn team_weeks(pool: &PgPool, team_id: i64) -> Result<Vec<TeamWeek>, sqlx::Error> {
-    let rows: Vec<(i32, f64, f64, f64, i32, i32, f64)> = sqlx::query_as(
-        "SELECT week, goal, progress, percent_of_goal, members, members_meeting_goal, share_meeting_goal
-         FROM team_progress WHERE team_id = $1 ORDER BY week",
-    )
-    .bind(team_id)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(week, goal, progress, percent_of_goal, members, meeting, share)| TeamWeek {
-            team_id,
-            week: week as u32,
-            goal,
-            progress,
-            percent_of_goal,
-            members: members as u32,
-            members_meeting_goal: meeting as u32,
-            share_meeting_goal: share,
-        })
-        .collect())
-}
-
 async fn team_progress(
     pool: web::Data<PgPool>,
     path: web::Path<i64>,
@@ -268,7 +245,7 @@ async fn team_progress(
             .fetch_optional(pool.get_ref())
             .await?;
     let (name, program_id) = team.ok_or(ApiError::NotFound("team"))?;
-    let weeks = team_weeks(&pool, team_id).await?;
+    let weeks = store::team_weeks(&pool, team_id).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "team_id": team_id,
         "name": name,
@@ -298,10 +275,7 @@ async fn program_leaderboard(
             .bind(program_id)
             .fetch_all(pool.get_ref())
             .await?;
-    let mut weeks_by_team = Vec::new();
-    for (team_id, _) in &teams {
-        weeks_by_team.push((*team_id, team_weeks(&pool, *team_id).await?));
-    }
+    let weeks_by_team = store::program_team_weeks(&pool, program_id).await?;
     let week = match query.week {
         Some(week) if week == 0 || week > program.program.weeks => {
             return Err(ApiError::BadRequest(format!(

@@ -190,7 +190,8 @@ pub async fn goals(
     from: NaiveDate,
     through: NaiveDate,
 ) -> Result<Vec<Goal>, sqlx::Error> {
-    let rows: Vec<(NaiveDate, i32, String, Vec<NaiveDate>, String, bool, String)> = sqlx::query_as(
+    type GoalRow = (NaiveDate, i32, String, Vec<NaiveDate>, String, bool, String);
+    let rows: Vec<GoalRow> = sqlx::query_as(
         "SELECT effective_date, steps, strategy, inputs, citation, provisional, explanation
          FROM goal_history WHERE participant_id = $1 AND program_id = $2
            AND effective_date BETWEEN $3 AND $4 ORDER BY effective_date",
@@ -307,4 +308,66 @@ pub async fn last_goal_date(
         .bind(program_id)
         .fetch_one(pool)
         .await
+}
+
+type TeamWeekRow = (
+    i64,
+    Option<i32>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<i32>,
+    Option<i32>,
+    Option<f64>,
+);
+
+/// Every team of a program (in id order) with its stored weeks; a team without progress yet has
+/// none. `team` narrows it to one team.
+async fn team_weeks_where(
+    pool: &PgPool,
+    program: Option<i64>,
+    team: Option<i64>,
+) -> Result<Vec<(i64, Vec<TeamWeek>)>, sqlx::Error> {
+    let rows: Vec<TeamWeekRow> = sqlx::query_as(
+        "SELECT t.id, tp.week, tp.goal, tp.progress, tp.percent_of_goal, tp.members,
+                tp.members_meeting_goal, tp.share_meeting_goal
+         FROM teams t LEFT JOIN team_progress tp ON tp.team_id = t.id
+         WHERE ($1::bigint IS NULL OR t.program_id = $1) AND ($2::bigint IS NULL OR t.id = $2)
+         ORDER BY t.id, tp.week",
+    )
+    .bind(program)
+    .bind(team)
+    .fetch_all(pool)
+    .await?;
+    let mut teams: Vec<(i64, Vec<TeamWeek>)> = Vec::new();
+    for (team_id, week, goal, progress, percent, members, meeting, share) in rows {
+        if teams.last().is_none_or(|(id, _)| *id != team_id) {
+            teams.push((team_id, Vec::new()));
+        }
+        let Some(week) = week else { continue };
+        teams.last_mut().expect("pushed above").1.push(TeamWeek {
+            team_id,
+            week: week as u32,
+            goal: goal.unwrap_or_default(),
+            progress: progress.unwrap_or_default(),
+            percent_of_goal: percent.unwrap_or_default(),
+            members: members.unwrap_or_default() as u32,
+            members_meeting_goal: meeting.unwrap_or_default() as u32,
+            share_meeting_goal: share.unwrap_or_default(),
+        });
+    }
+    Ok(teams)
+}
+
+/// A team's stored weeks.
+pub async fn team_weeks(pool: &PgPool, team_id: i64) -> Result<Vec<TeamWeek>, sqlx::Error> {
+    Ok(team_weeks_where(pool, None, Some(team_id)).await?.pop().map(|(_, w)| w).unwrap_or_default())
+}
+
+/// Every team of the program with its stored weeks (the leaderboard's input).
+pub async fn program_team_weeks(
+    pool: &PgPool,
+    program_id: i64,
+) -> Result<Vec<(i64, Vec<TeamWeek>)>, sqlx::Error> {
+    team_weeks_where(pool, Some(program_id), None).await
 }
