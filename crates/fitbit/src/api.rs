@@ -82,6 +82,7 @@ pub fn parse_daily_summary(date: NaiveDate, body: &[u8]) -> Result<DayActivity, 
         fairly_active_minutes: clamp(s.fairly_active_minutes),
         very_active_minutes: clamp(s.very_active_minutes),
         worn_minutes,
+        manual_steps: None,
     })
 }
 
@@ -174,6 +175,7 @@ pub fn days_from_ranges(
             fairly_active_minutes: clamp(get("minutesFairlyActive", date) as i64),
             very_active_minutes: clamp(get("minutesVeryActive", date) as i64),
             worn_minutes: worn.get(date).copied(),
+            manual_steps: None,
         })
         .collect()
 }
@@ -233,6 +235,11 @@ pub fn classify_error(
         403 if kind == "insufficient_scope" || kind == "insufficient_permissions" => {
             ProviderError::Unauthorized { problem: TokenProblem::MissingScope, message }
         }
+        // The Web API and its OAuth endpoints were turned off on 2026-11-02.
+        410 => ProviderError::Unauthorized {
+            problem: TokenProblem::PlatformRetired,
+            message: format!("HTTP 410 Gone: {kind} {message}"),
+        },
         429 => ProviderError::RateLimited {
             retry_after: rate.map_or_else(|| until_top_of_hour(now), |r| r.retry_after(now)),
         },
@@ -394,6 +401,11 @@ mod tests {
         );
         assert!(matches!(classify_error(503, b"", None, now), ProviderError::Transient(_)));
         assert!(matches!(classify_error(404, b"", None, now), ProviderError::Permanent(_)));
+        // Since 2026-11-02 the Web API answers 410 Gone: only reconnecting through Google helps.
+        assert!(matches!(
+            classify_error(410, b"", None, now),
+            ProviderError::Unauthorized { problem: TokenProblem::PlatformRetired, .. }
+        ));
     }
 
     #[test]

@@ -1,16 +1,31 @@
-//! The Google Health API (the Fitbit Web API's successor) webhook behind the provider seam:
-//! Google's Tink public keyset, the ECDSA P-256 signature over the raw body, the notification
-//! body, and the endpoint verification handshake. Everything here is pure except
-//! [`KeysetCache`]'s refetch, which goes through a [`KeysetSource`] so HTTP stays at the edge.
+//! The Google Health API (the Fitbit Web API's successor) behind the provider seam.
+//!
+//! - The webhook: Google's Tink public keyset, the ECDSA P-256 signature over the raw body, the
+//!   notification body and the endpoint verification handshake (`keyset`, `signature`,
+//!   `notification`, `verification`, `webhook`; pure except [`KeysetCache`]'s refetch, which
+//!   goes through a [`KeysetSource`]).
+//! - Reading activity: daily rollups, manual entries, settings and identity as plain data
+//!   (`api`), the per-user request budget (`rate`), Google OAuth with PKCE (`oauth`), and the
+//!   HTTP client implementing the seam (`client`).
+//! - The project's subscriber and per-user subscriptions (`subscribers`).
+//!
+//! Wire format: `shared/reference/google-health-api.md` and `docs/google-health.md`.
 
+pub mod api;
+pub mod client;
 pub mod keyset;
 pub mod notification;
+pub mod oauth;
+pub mod rate;
 pub mod signature;
+pub mod subscribers;
 pub mod verification;
 mod webhook;
 
+pub use client::{GoogleHealthApi, GoogleHealthApiSettings, HttpKeysetSource, LEGACY_PROVIDER};
 pub use keyset::{keyset_json, parse_keyset, Keyset, KeysetError};
 pub use notification::{parse_change_notices, NotificationError};
+pub use oauth::{GoogleOAuth, GoogleOAuthSettings};
 pub use signature::{sign, verify, SignatureError};
 pub use verification::{authorization_matches, is_verification_request, verification_status};
 pub use webhook::{

@@ -58,6 +58,53 @@ struct CivilInterval {
 #[derive(Deserialize)]
 struct CivilDateTime {
     date: Option<CivilDate>,
+    time: Option<CivilTime>,
+}
+
+#[derive(Deserialize, Default)]
+struct CivilTime {
+    #[serde(default)]
+    hours: u32,
+    #[serde(default)]
+    minutes: u32,
+    #[serde(default)]
+    seconds: u32,
+    #[serde(default)]
+    nanos: u32,
+}
+
+impl CivilTime {
+    fn is_midnight(&self) -> bool {
+        self.hours == 0 && self.minutes == 0 && self.seconds == 0 && self.nanos == 0
+    }
+}
+
+/// An interval longer than this is not a change notice but a mistake: only its ends count.
+const MAX_INTERVAL_DAYS: i64 = 31;
+
+/// Every civil date an interval touches: its start date through its end date, where an end at
+/// exactly midnight is exclusive (the interval stopped before that day began).
+fn touched_dates(civil: &CivilInterval) -> Result<Vec<NaiveDate>, NotificationError> {
+    let start =
+        civil.start_date_time.as_ref().and_then(|s| s.date.as_ref()).map(CivilDate::to_date);
+    let end = civil.end_date_time.as_ref().and_then(|e| e.date.as_ref()).map(CivilDate::to_date);
+    let (start, end) = match (start.transpose()?, end.transpose()?) {
+        (None, None) => return Ok(Vec::new()),
+        (Some(only), None) | (None, Some(only)) => return Ok(vec![only]),
+        (Some(start), Some(end)) => (start, end),
+    };
+    let end_at_midnight = civil
+        .end_date_time
+        .as_ref()
+        .is_some_and(|e| e.time.as_ref().is_none_or(CivilTime::is_midnight));
+    let last = if end > start && end_at_midnight { end - chrono::Duration::days(1) } else { end };
+    if last < start {
+        return Ok(vec![start]);
+    }
+    if (last - start).num_days() > MAX_INTERVAL_DAYS {
+        return Ok(vec![start, last]);
+    }
+    Ok(start.iter_days().take_while(|d| *d <= last).collect())
 }
 
 #[derive(Deserialize)]
@@ -105,11 +152,7 @@ pub fn parse_change_notices(body: &[u8]) -> Result<Vec<ChangeNotice>, Notificati
         let mut dates = Vec::new();
         for interval in &data.intervals {
             let Some(civil) = &interval.civil_date_time_interval else { continue };
-            for end in [&civil.start_date_time, &civil.end_date_time] {
-                if let Some(date) = end.as_ref().and_then(|e| e.date.as_ref()) {
-                    dates.push(Some(date.to_date()?));
-                }
-            }
+            dates.extend(touched_dates(civil)?.into_iter().map(Some));
         }
         if dates.is_empty() {
             dates.push(None);
@@ -178,6 +221,46 @@ mod tests {
         let notices = parse_change_notices(b.to_string().as_bytes()).unwrap();
         let dates: Vec<_> = notices.iter().map(|n| n.date).collect();
         assert_eq!(dates, vec![date("2026-03-07"), date("2026-03-08")]);
+    }
+
+    fn at(date: (i32, u32, u32), hours: u32, minutes: u32) -> serde_json::Value {
+        let (year, month, day) = date;
+        serde_json::json!({"date":{"year":year,"month":month,"day":day},"time":{"hours":hours,"minutes":minutes}})
+    }
+
+    fn dates_of(start: serde_json::Value, end: serde_json::Value) -> Vec<Option<NaiveDate>> {
+        let interval =
+            serde_json::json!({"civilDateTimeInterval":{"startDateTime":start,"endDateTime":end}});
+        let b = body("u", "UPSERT", vec![interval]);
+        parse_change_notices(b.to_string().as_bytes()).unwrap().iter().map(|n| n.date).collect()
+    }
+
+    #[test]
+    fn an_interval_ending_exactly_at_midnight_does_not_touch_the_next_day() {
+        assert_eq!(
+            dates_of(at((2026, 3, 7), 23, 55), at((2026, 3, 8), 0, 0)),
+            vec![date("2026-03-07")]
+        );
+        // A missing time is midnight too.
+        let end = serde_json::json!({"date":{"year":2026,"month":3,"day":8}});
+        assert_eq!(dates_of(at((2026, 3, 7), 23, 55), end), vec![date("2026-03-07")]);
+        assert_eq!(
+            dates_of(at((2026, 3, 7), 23, 55), at((2026, 3, 8), 0, 1)),
+            vec![date("2026-03-07"), date("2026-03-08")]
+        );
+    }
+
+    #[test]
+    fn a_multi_day_interval_touches_every_day_between() {
+        assert_eq!(
+            dates_of(at((2026, 2, 27), 22, 0), at((2026, 3, 2), 6, 0)),
+            vec![date("2026-02-27"), date("2026-02-28"), date("2026-03-01"), date("2026-03-02")]
+        );
+        // An absurdly long interval counts only its ends, not a flood of dates.
+        assert_eq!(
+            dates_of(at((2025, 1, 1), 0, 0), at((2026, 1, 1), 12, 0)),
+            vec![date("2025-01-01"), date("2026-01-01")]
+        );
     }
 
     #[test]

@@ -33,14 +33,25 @@ pub trait KeysetSource: Send + Sync {
 type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
 
 /// The current keyset, refetched from a [`KeysetSource`] when a signature names an unknown key,
-/// but never more than once per `refetch_interval`, however many bad signatures arrive.
+/// but never more than once per `refetch_interval`, however many bad signatures arrive. After a
+/// failed fetch the next may come sooner (`retry_after_failure`), still bounded.
 pub struct KeysetCache {
     keys: RwLock<Arc<Keyset>>,
     source: Arc<dyn KeysetSource>,
     refetch_interval: Duration,
-    last_fetch: Mutex<Option<Instant>>,
+    retry_after_failure: Duration,
+    last_fetch: Mutex<Option<LastFetch>>,
     clock: Clock,
 }
+
+#[derive(Clone, Copy)]
+struct LastFetch {
+    at: Instant,
+    succeeded: bool,
+}
+
+/// How soon a failed keyset fetch may be tried again (at most the refetch interval).
+pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
 
 impl KeysetCache {
     /// An empty cache: the first signature fetches the keyset.
@@ -49,6 +60,7 @@ impl KeysetCache {
             keys: RwLock::new(Arc::new(Keyset::new())),
             source,
             refetch_interval,
+            retry_after_failure: RETRY_AFTER_FAILURE.min(refetch_interval),
             last_fetch: Mutex::new(None),
             clock: Arc::new(Instant::now),
         }
@@ -70,25 +82,42 @@ impl KeysetCache {
         *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
     }
 
-    /// Fetches the keyset unless a fetch was attempted less than `refetch_interval` ago.
-    /// `Ok(true)` when new keys were installed, `Ok(false)` when it was not due. A fetch that
-    /// fails, or yields no usable key, leaves the current keys in place and still counts.
+    /// Fetches the keyset unless a fetch was attempted less than `refetch_interval` ago (or
+    /// `retry_after_failure`, when that attempt failed). `Ok(true)` when new keys were installed,
+    /// `Ok(false)` when it was not due. A fetch that fails, or yields no usable key, leaves the
+    /// current keys in place and still counts.
     pub async fn refresh_if_due(&self) -> Result<bool, KeysetError> {
+        let now = (self.clock)();
         {
-            let now = (self.clock)();
             let mut last = self.last_fetch.lock().unwrap_or_else(|e| e.into_inner());
-            if last.is_some_and(|at| now.saturating_duration_since(at) < self.refetch_interval) {
-                return Ok(false);
+            if let Some(previous) = *last {
+                let wait = if previous.succeeded {
+                    self.refetch_interval
+                } else {
+                    self.retry_after_failure
+                };
+                if now.saturating_duration_since(previous.at) < wait {
+                    return Ok(false);
+                }
             }
-            *last = Some(now);
+            *last = Some(LastFetch { at: now, succeeded: false });
         }
+        let fetched = self.fetch().await;
+        if fetched.is_ok() {
+            let mut last = self.last_fetch.lock().unwrap_or_else(|e| e.into_inner());
+            *last = Some(LastFetch { at: now, succeeded: true });
+        }
+        fetched.map(|()| true)
+    }
+
+    async fn fetch(&self) -> Result<(), KeysetError> {
         let json = self.source.fetch().await.map_err(KeysetError::Fetch)?;
         let keys = parse_keyset(&json)?;
         if keys.is_empty() {
             return Err(KeysetError::Json("the keyset has no usable key".to_owned()));
         }
         self.set_keys(keys);
-        Ok(true)
+        Ok(())
     }
 
     /// Verifies against the cached keys, refetching once (if due) on an unknown key id.
@@ -96,6 +125,10 @@ impl KeysetCache {
         match verify(&self.keys(), body, header) {
             Err(SignatureError::UnknownKeyId(id)) => match self.refresh_if_due().await {
                 Ok(true) => verify(&self.keys(), body, header).map_err(CacheRejection::Signature),
+                // Never had keys: we cannot judge the signature (the sender will retry).
+                Ok(false) if self.keys().is_empty() => Err(CacheRejection::Keyset(
+                    KeysetError::Fetch("no keyset fetched yet".to_owned()),
+                )),
                 Ok(false) => Err(CacheRejection::Signature(SignatureError::UnknownKeyId(id))),
                 Err(e) => Err(CacheRejection::Keyset(e)),
             },
@@ -126,8 +159,9 @@ impl CacheRejection {
 
 pub struct GoogleHealthWebhook {
     pub keyset: KeysetCache,
-    /// The subscriber's `endpointAuthorization.secret`, exactly as configured ("Bearer …").
-    pub secret: SecretString,
+    /// The subscriber's `endpointAuthorization.secret`, exactly as configured ("Bearer …"),
+    /// newest first: the old one stays listed while the subscriber is patched to the new one.
+    pub secrets: Vec<SecretString>,
 }
 
 #[async_trait::async_trait]
@@ -146,7 +180,7 @@ impl WebhookVerifier for GoogleHealthWebhook {
     ) -> Result<Vec<ChangeNotice>, WebhookRejection> {
         let authorization = header("Authorization");
         if let Some(authorization) = &authorization {
-            if !authorization_matches(authorization, &self.secret) {
+            if !authorization_matches(authorization, &self.secrets) {
                 return Err(WebhookRejection::Signature("authorization_mismatch"));
             }
         }
@@ -218,7 +252,10 @@ mod tests {
         let cache = KeysetCache::new(source.clone(), Duration::from_secs(60))
             .with_clock(move || *clock.lock().unwrap());
         Fixture {
-            webhook: GoogleHealthWebhook { keyset: cache, secret: SecretString::from(SECRET) },
+            webhook: GoogleHealthWebhook {
+                keyset: cache,
+                secrets: vec![SecretString::from(SECRET)],
+            },
             source,
             now,
         }
@@ -362,6 +399,53 @@ mod tests {
         let good = headers(vec![("X-HEALTHAPI-SIGNATURE", sign(&k, 1, BODY.as_bytes()))]);
         assert!(f.webhook.verify_and_parse(&good, BODY.as_bytes()).await.is_ok());
         assert_eq!(f.source.fetches.load(Ordering::SeqCst), 2);
+    }
+
+    /// Fails every fetch until `healthy` is set.
+    struct FlakySource {
+        inner: Arc<FakeSource>,
+        healthy: std::sync::atomic::AtomicBool,
+    }
+
+    #[async_trait::async_trait]
+    impl KeysetSource for FlakySource {
+        async fn fetch(&self) -> Result<String, String> {
+            if self.healthy.load(Ordering::SeqCst) {
+                self.inner.fetch().await
+            } else {
+                self.inner.fetches.fetch_add(1, Ordering::SeqCst);
+                Err("connection refused".into())
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_first_fetch_is_retried_soon_and_answers_unavailable_meanwhile() {
+        let k = key();
+        let inner = Arc::new(FakeSource {
+            json: Mutex::new(keyset_json(&[(1, *k.verifying_key())])),
+            fetches: AtomicUsize::new(0),
+        });
+        let source = Arc::new(FlakySource { inner: inner.clone(), healthy: false.into() });
+        let now = Arc::new(Mutex::new(Instant::now()));
+        let clock = now.clone();
+        let webhook = GoogleHealthWebhook {
+            keyset: KeysetCache::new(source.clone(), Duration::from_secs(300))
+                .with_clock(move || *clock.lock().unwrap()),
+            secrets: vec![SecretString::from(SECRET)],
+        };
+        let good = headers(vec![("X-HEALTHAPI-SIGNATURE", sign(&k, 1, BODY.as_bytes()))]);
+        for _ in 0..50 {
+            assert_eq!(
+                webhook.verify_and_parse(&good, BODY.as_bytes()).await,
+                Err(WebhookRejection::Signature("keyset_unavailable"))
+            );
+        }
+        assert_eq!(inner.fetches.load(Ordering::SeqCst), 1, "one attempt per retry interval");
+        source.healthy.store(true, Ordering::SeqCst);
+        *now.lock().unwrap() += RETRY_AFTER_FAILURE;
+        assert!(webhook.verify_and_parse(&good, BODY.as_bytes()).await.is_ok());
+        assert_eq!(inner.fetches.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]

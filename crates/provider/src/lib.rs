@@ -21,6 +21,10 @@ pub struct DayActivity {
     /// Minutes with a heart-rate signal (the wear-time estimate); `None` when the provider gave
     /// no such signal for the day.
     pub worn_minutes: Option<i32>,
+    /// Steps the participant entered by hand, kept apart from `steps` (which are then only the
+    /// measured ones); `None` when the provider does not tell them apart.
+    #[serde(default)]
+    pub manual_steps: Option<i32>,
 }
 
 /// What the provider said about the user's remaining request budget.
@@ -60,6 +64,16 @@ impl std::fmt::Debug for TokenGrant {
     }
 }
 
+/// Who a token belongs to at the provider, and who they were before a platform migration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderIdentity {
+    /// The provider's id of the user: what its notifications name.
+    pub user_id: String,
+    /// The same person's id on the platform this one replaced (Google Health reports the legacy
+    /// Fitbit user id), so their history continues: `(provider name, user id)`.
+    pub legacy: Option<(String, String)>,
+}
+
 /// Why the provider refused a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -67,6 +81,9 @@ pub enum TokenProblem {
     Expired,
     Invalid,
     MissingScope,
+    /// The platform itself was switched off (the legacy Fitbit Web API answers 410 Gone since
+    /// 2026-11-02): only connecting through its successor helps.
+    PlatformRetired,
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
@@ -115,6 +132,16 @@ pub trait ActivityProvider: Send + Sync {
         access_token: &SecretString,
         user_id: &str,
     ) -> Result<String, ProviderError>;
+
+    /// Who the token's user is. Providers whose token response names the user and that replace
+    /// no older platform need not ask: `user_id` is the id the grant carried.
+    async fn identity(
+        &self,
+        _access_token: &SecretString,
+        user_id: &str,
+    ) -> Result<ProviderIdentity, ProviderError> {
+        Ok(ProviderIdentity { user_id: user_id.to_owned(), legacy: None })
+    }
 }
 
 /// One change a provider's webhook announced, as the subscriber publishes it.
