@@ -5,19 +5,20 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
 use crate::error::ClientError;
+use crate::google::model::GoogleUserTokens;
 use crate::model::{
-    AccessTokenOnly, CohortUser, CreateUser, DayData, Deliveries, Delivery, Fault,
+    AccessTokenOnly, CohortUser, CreateUser, DayData, DayRecord, Deliveries, Delivery, Fault,
     ImplicitTokenRequest, Notification, PushRequest, RateLimitOverride, Stats, SubscriberTarget,
     UserTokens,
 };
 
 #[derive(Debug, Clone)]
 pub struct SimulatorClient {
-    base_url: String,
-    http: reqwest::Client,
+    pub(crate) base_url: String,
+    pub(crate) http: reqwest::Client,
 }
 
-async fn checked(response: reqwest::Response) -> Result<reqwest::Response, ClientError> {
+pub(crate) async fn checked(response: reqwest::Response) -> Result<reqwest::Response, ClientError> {
     if response.status().is_success() {
         return Ok(response);
     }
@@ -26,11 +27,13 @@ async fn checked(response: reqwest::Response) -> Result<reqwest::Response, Clien
     Err(ClientError::Status { status, body })
 }
 
-async fn json<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, ClientError> {
+pub(crate) async fn json<T: DeserializeOwned>(
+    response: reqwest::Response,
+) -> Result<T, ClientError> {
     Ok(checked(response).await?.json().await?)
 }
 
-fn date_text(date: NaiveDate) -> String {
+pub(crate) fn date_text(date: NaiveDate) -> String {
     date.format("%Y-%m-%d").to_string()
 }
 
@@ -43,11 +46,22 @@ impl SimulatorClient {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    /// An admin URL: `{base}/_sim{path}`.
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}/_sim{path}", self.base_url)
     }
 
     pub async fn create_user(&self, request: CreateUser) -> Result<UserTokens, ClientError> {
+        json(self.http.post(self.url("/users")).json(&request).send().await?).await
+    }
+
+    /// Creates a person who never used the Fitbit API (`google_only`, whatever `request` says):
+    /// no Fitbit tokens, a Google consent for the Google equivalents of `request.scopes`.
+    pub async fn create_google_only_user(
+        &self,
+        request: CreateUser,
+    ) -> Result<GoogleUserTokens, ClientError> {
+        let request = CreateUser { google_only: true, ..request };
         json(self.http.post(self.url("/users")).json(&request).send().await?).await
     }
 
@@ -63,7 +77,8 @@ impl SimulatorClient {
         Ok(token.access_token)
     }
 
-    /// Sets a day's data; when a subscriber URL is set, the signed notification's deliveries.
+    /// Sets a day's data; when a subscriber URL is set, the signed Fitbit notification's
+    /// deliveries (Google subscribers are notified too: see [`Self::set_day_record`]).
     pub async fn set_day(
         &self,
         user_id: &str,
@@ -80,6 +95,26 @@ impl SimulatorClient {
         user_id: &str,
         date: NaiveDate,
     ) -> Result<Option<DayData>, ClientError> {
+        Ok(self.day_record(user_id, date).await?.map(|record| record.day))
+    }
+
+    /// Sets a day with its hand-entered steps; the Fitbit deliveries and the Google ones.
+    pub async fn set_day_record(
+        &self,
+        user_id: &str,
+        date: NaiveDate,
+        record: DayRecord,
+    ) -> Result<Deliveries, ClientError> {
+        let url = self.url(&format!("/users/{user_id}/days/{}", date_text(date)));
+        json(self.http.put(url).json(&record).send().await?).await
+    }
+
+    /// A day with its hand-entered steps (None: no data that day).
+    pub async fn day_record(
+        &self,
+        user_id: &str,
+        date: NaiveDate,
+    ) -> Result<Option<DayRecord>, ClientError> {
         let url = self.url(&format!("/users/{user_id}/days/{}", date_text(date)));
         let response = self.http.get(url).send().await?;
         if response.status() == StatusCode::NOT_FOUND {

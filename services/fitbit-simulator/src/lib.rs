@@ -1,16 +1,27 @@
 //! A Fitbit-Web-API-compatible HTTP simulator for tests, the demo and benchmarks (the real API is
-//! switched off). It speaks Fitbit's OAuth 2.0 (authorization code + PKCE, implicit grant,
-//! rotating refresh tokens, revoke, introspect), the data endpoints FitEx Sync reads, the
-//! subscriptions API, per-user hourly rate limits with Fitbit's headers, and pushes signed
-//! notifications to a subscriber. Admin endpoints under `/_sim` (no auth) drive it; see
-//! [`SimulatorClient`] and the crate's README.
+//! switched off), with a Google Health API mode in the same process. It speaks Fitbit's OAuth 2.0
+//! (authorization code + PKCE, implicit grant, rotating refresh tokens, revoke, introspect), the
+//! data endpoints FitEx Sync reads, the subscriptions API, per-user hourly rate limits with
+//! Fitbit's headers, and pushes signed notifications to a subscriber. Admin endpoints under
+//! `/_sim` (no auth) drive it; see [`SimulatorClient`] and the crate's README.
 //!
 //! There is no login page: `/oauth2/authorize` takes an extra `sim_user=<id>` query parameter naming
 //! the user who approves the request (created on first use).
+//!
+//! The Google Health mode ([`google`]) serves the same people and days on the same port: Google
+//! OAuth (`/google/o/oauth2/v2/auth` with `sim_user`, `/google/token` incl. the service-account
+//! `jwt-bearer` grant, `/google/revoke`), `v4/users/{user}/…` (daily rollups, the steps data
+//! points, settings, identity) with a per-user quota per minute, `v4/projects/{p}/subscribers…`
+//! with Google's endpoint verification, ECDSA-signed change notifications and the public keyset
+//! at `/googlehealthapi/webhooks/webhooks_public_keyset.json`. Its admin endpoints live under
+//! `/_sim/google`. Every user has a Google `healthUserId`; their Fitbit id is their
+//! `legacyUserId` (none for `google_only` users). Setting a day through
+//! `PUT /_sim/users/{id}/days/{date}` notifies the Fitbit subscriber and the Google subscribers.
 
 pub mod client;
 pub mod cohort;
 pub mod error;
+pub mod google;
 pub mod jwt;
 pub mod model;
 mod notify;
@@ -22,6 +33,7 @@ mod state;
 pub mod timezone;
 pub mod wire;
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use actix_web::{web, App, HttpServer};
@@ -29,9 +41,14 @@ use chrono::{TimeDelta, Utc};
 
 pub use client::SimulatorClient;
 pub use error::{ApiError, ClientError};
+pub use google::model::{
+    EndpointCheck, GoogleDelivery, GoogleKeys, GoogleProjectToken, GooglePush, GoogleUserTokens,
+    RawNotification, SignatureKey,
+};
+pub use google::{GoogleEndpoint, GoogleScope};
 pub use model::{
-    CohortUser, CreateUser, DayData, Deliveries, Delivery, Fault, Notification, RateLimitOverride,
-    Stats, UserTokens,
+    CohortUser, CreateUser, DayData, DayRecord, Deliveries, Delivery, Fault, Notification,
+    RateLimitOverride, Stats, UserTokens,
 };
 pub use state::EndpointKind;
 
@@ -54,6 +71,21 @@ pub struct SimulatorConfig {
     pub subscriber_url: Option<String>,
     /// The subscriber id of subscriptions created without `X-Fitbit-Subscriber-Id`.
     pub subscriber_id: String,
+    /// The Google OAuth client (web application) FitEx uses.
+    pub google_client_id: String,
+    pub google_client_secret: String,
+    /// Lifetime of Google access tokens (the token endpoint reports one second less).
+    pub google_access_token_ttl: Duration,
+    /// Google Health API calls per user per window.
+    pub google_rate_limit_per_minute: u32,
+    /// The quota window: a minute, like Google's; tests shorten it rather than wait.
+    pub google_rate_limit_window: Duration,
+    /// The Google Cloud project subscribers live in (`projects/{project}/…`) and the service
+    /// account belongs to.
+    pub google_project: String,
+    /// Whether notifications carry `Authorization: <subscriber secret>` as documented (false
+    /// mimics live reports of it missing; the signature is always there).
+    pub google_send_authorization: bool,
 }
 
 impl Default for SimulatorConfig {
@@ -68,6 +100,13 @@ impl Default for SimulatorConfig {
             cohort_days: 28,
             subscriber_url: None,
             subscriber_id: "1".to_string(),
+            google_client_id: "sim-google-client.apps.googleusercontent.com".to_string(),
+            google_client_secret: "sim-google-client-secret".to_string(),
+            google_access_token_ttl: Duration::from_secs(3_600),
+            google_rate_limit_per_minute: 300,
+            google_rate_limit_window: Duration::from_secs(60),
+            google_project: "fitex-sim".to_string(),
+            google_send_authorization: true,
         }
     }
 }
@@ -103,7 +142,14 @@ impl Simulator {
             );
             let scopes =
                 scope::parse_scope_list(&DEFAULT_SCOPES).expect("default scopes are known");
+            let ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
             store.load_cohort(members, &scopes, now);
+            // Cohort people have also consented to Google (offline, the default scopes).
+            let google_scopes: BTreeSet<GoogleScope> =
+                google::scope::DEFAULT_GOOGLE_SCOPES.into_iter().collect();
+            for id in ids {
+                store.google_grant(&id, google_scopes.clone(), now).expect("cohort users exist");
+            }
         }
         let store = web::Data::new(store);
         let http = web::Data::new(
@@ -117,6 +163,8 @@ impl Simulator {
                 .app_data(store.clone())
                 .app_data(http.clone())
                 .app_data(web::JsonConfig::default().limit(4 * 1024 * 1024))
+                // Google first: its `/_sim/google` scope must come before Fitbit's `/_sim`.
+                .configure(google::routes)
                 .configure(server::routes)
         })
         .workers(2)

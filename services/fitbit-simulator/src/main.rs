@@ -7,7 +7,8 @@ use fitex_fitbit_simulator::{Simulator, SimulatorConfig};
 
 #[derive(Debug, Parser)]
 #[command(
-    about = "A Fitbit-Web-API-compatible simulator (OAuth, data, subscriptions, notifications)"
+    about = "A Fitbit-Web-API-compatible simulator (OAuth, data, subscriptions, notifications), \
+             with a Google Health API mode on the same port"
 )]
 struct Args {
     /// Address to listen on (0.0.0.0 in a container).
@@ -37,6 +38,26 @@ struct Args {
     access_token_ttl_secs: u64,
     #[arg(long, default_value = "1")]
     subscriber_id: String,
+    /// The Google OAuth client id FitEx uses (Google Health mode).
+    #[arg(long, default_value = "sim-google-client.apps.googleusercontent.com")]
+    google_client_id: String,
+    #[arg(
+        long,
+        env = "FITBIT_SIM_GOOGLE_CLIENT_SECRET",
+        default_value = "sim-google-client-secret"
+    )]
+    google_client_secret: String,
+    #[arg(long, default_value_t = 3_600)]
+    google_access_token_ttl_secs: u64,
+    /// Google Health API calls per user per minute.
+    #[arg(long, default_value_t = 300)]
+    google_rate_limit_per_minute: u32,
+    /// The Google Cloud project of the subscribers and the service account.
+    #[arg(long, default_value = "fitex-sim")]
+    google_project: String,
+    /// Whether Google notifications carry `Authorization: <secret>` (false: as live reports say).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    google_send_authorization: bool,
 }
 
 #[tokio::main]
@@ -59,6 +80,13 @@ async fn main() -> std::io::Result<()> {
         cohort_days: args.days,
         subscriber_url: args.subscriber_url,
         subscriber_id: args.subscriber_id,
+        google_client_id: args.google_client_id,
+        google_client_secret: args.google_client_secret,
+        google_access_token_ttl: Duration::from_secs(args.google_access_token_ttl_secs),
+        google_rate_limit_per_minute: args.google_rate_limit_per_minute,
+        google_project: args.google_project,
+        google_send_authorization: args.google_send_authorization,
+        ..SimulatorConfig::default()
     };
     let simulator = Simulator::spawn_at(config, &args.host, args.port).await?;
     println!("{}", simulator.base_url());

@@ -19,6 +19,26 @@ pub struct DayData {
     pub resting_heart_rate: Option<u32>,
 }
 
+/// A day as the admin API stores and serves it (`PUT`/`GET /_sim/users/{id}/days/{date}`): the
+/// tracker's [`DayData`] plus the steps the person typed in by hand. The JSON is `DayData`'s with
+/// one more field, `manual_steps` (0 when absent), so a plain `DayData` body still works. The
+/// Fitbit endpoints serve `day.steps` only; Google's include the manual steps (their own
+/// `MANUAL` data point, and in the daily steps sum). Kept apart from `DayData` so code that
+/// builds a `DayData` literal keeps compiling.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct DayRecord {
+    #[serde(flatten)]
+    pub day: DayData,
+    #[serde(default)]
+    pub manual_steps: u32,
+}
+
+impl From<DayData> for DayRecord {
+    fn from(day: DayData) -> Self {
+        DayRecord { day, manual_steps: 0 }
+    }
+}
+
 /// `POST /_sim/users`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateUser {
@@ -28,6 +48,11 @@ pub struct CreateUser {
     pub timezone: String,
     /// Scope names (`activity`, `heartrate`, …) granted to the user's tokens.
     pub scopes: Vec<String>,
+    /// A person who never used the Fitbit API: no Fitbit account (no `legacyUserId`, no Fitbit
+    /// tokens); they are created with a Google consent for the Google equivalents of `scopes`,
+    /// and the answer is a [`GoogleUserTokens`](crate::GoogleUserTokens).
+    #[serde(default)]
+    pub google_only: bool,
 }
 
 impl Default for CreateUser {
@@ -36,6 +61,7 @@ impl Default for CreateUser {
             user_id: None,
             timezone: "America/New_York".to_string(),
             scopes: crate::DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
+            google_only: false,
         }
     }
 }
@@ -102,9 +128,19 @@ pub struct Delivery {
     pub error: Option<String>,
 }
 
+/// What an admin call that notifies answers. `google_deliveries` is only filled (and only
+/// serialised) by `PUT /_sim/users/{id}/days/{date}`: one per Google subscriber notified.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deliveries {
     pub deliveries: Vec<Delivery>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub google_deliveries: Vec<crate::GoogleDelivery>,
+}
+
+impl Deliveries {
+    pub fn fitbit(deliveries: Vec<Delivery>) -> Self {
+        Deliveries { deliveries, google_deliveries: Vec::new() }
+    }
 }
 
 /// `POST /_sim/faults`: the next `count` API calls (of `user_id` only, when set) wait `delay_ms`,
@@ -164,10 +200,13 @@ pub struct SubscriberTarget {
 /// What the simulator has served, for tests and benchmarks to assert on.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
-    /// API calls admitted by the rate limiter (data and subscription endpoints).
+    /// API calls admitted by the rate limiter (data and subscription endpoints), Fitbit's and
+    /// Google's.
     pub api_calls: u64,
+    /// Keyed by the simulator's user id (the Fitbit id); Google project calls are not a user's.
     pub api_calls_by_user: BTreeMap<String, u64>,
-    /// Keyed by [`EndpointKind::label`](crate::EndpointKind::label).
+    /// Keyed by [`EndpointKind::label`](crate::EndpointKind::label) and, for the Google Health
+    /// API, [`GoogleEndpoint::label`](crate::GoogleEndpoint::label) (`google_…`).
     pub api_calls_by_endpoint: BTreeMap<String, u64>,
     /// Calls answered 429.
     pub rate_limited: u64,
@@ -177,4 +216,7 @@ pub struct Stats {
     pub refresh_failures: u64,
     pub authorization_code_exchanges: u64,
     pub notification_posts: u64,
+    /// Signed Google Health notification POSTs (not counting verification handshakes).
+    #[serde(default)]
+    pub google_notification_posts: u64,
 }

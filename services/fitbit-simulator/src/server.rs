@@ -12,8 +12,10 @@ use chrono::{NaiveDate, Utc};
 use serde_json::json;
 
 use crate::error::ApiError;
+use crate::google::model::GooglePush;
+use crate::google::scope::GoogleScope;
 use crate::model::{
-    AccessTokenOnly, CreateUser, DayData, Deliveries, Fault, ImplicitTokenRequest, Notification,
+    AccessTokenOnly, CreateUser, DayRecord, Deliveries, Fault, ImplicitTokenRequest, Notification,
     PushRequest, RateLimitOverride, SubscriberTarget,
 };
 use crate::notify;
@@ -110,7 +112,7 @@ fn error_response(error: &ApiError, rate: Option<&RateStatus>) -> HttpResponse {
     builder.json(error.body())
 }
 
-fn bearer_token(req: &HttpRequest) -> Option<&str> {
+pub(crate) fn bearer_token(req: &HttpRequest) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
@@ -242,6 +244,8 @@ fn authorize_redirect(store: &Store, query: &HashMap<String, String>) -> Result<
         store
             .create_user(Some(user_id.to_string()), "America/New_York", scopes.clone(), now)
             .map_err(|e| e.to_string())?;
+    } else if store.is_google_only(user_id) {
+        return Err(state::no_fitbit_account(user_id).to_string());
     }
     let state = param("state");
     match param("response_type") {
@@ -712,15 +716,30 @@ fn admin_date(text: &str) -> Result<NaiveDate, ApiError> {
     })
 }
 
+/// Creates a user: 201 with a Fitbit token pair, or for a `google_only` person (no Fitbit
+/// account) 201 with a Google consent's tokens for the Google equivalents of `scopes`.
 async fn admin_create_user(
     store: Data,
     body: web::Json<CreateUser>,
 ) -> Result<HttpResponse, ApiError> {
-    let CreateUser { user_id, timezone, scopes } = body.into_inner();
+    let CreateUser { user_id, timezone, scopes, google_only } = body.into_inner();
     let scopes: BTreeSet<Scope> = scope::parse_scope_list(&scopes)
         .map_err(|e| ApiError::Validation { field: "scopes", message: e.to_string() })?;
-    let tokens = store.create_user(user_id, &timezone, scopes, Utc::now())?;
-    Ok(HttpResponse::Created().json(tokens))
+    let now = Utc::now();
+    if !google_only {
+        let tokens = store.create_user(user_id, &timezone, scopes, now)?;
+        return Ok(HttpResponse::Created().json(tokens));
+    }
+    let google_scopes: BTreeSet<GoogleScope> =
+        scopes.iter().filter_map(|scope| GoogleScope::from_fitbit(*scope)).collect();
+    if google_scopes.is_empty() {
+        return Err(ApiError::Validation {
+            field: "scopes",
+            message: "none of these scopes has a Google Health counterpart".into(),
+        });
+    }
+    let user_id = store.create_google_only_user(user_id, &timezone, scopes)?;
+    Ok(HttpResponse::Created().json(store.google_grant(&user_id, google_scopes, now)?))
 }
 
 async fn admin_get_day(
@@ -728,36 +747,46 @@ async fn admin_get_day(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (user_id, date) = path.into_inner();
-    match store.day(&user_id, admin_date(&date)?)? {
-        Some(day) => Ok(HttpResponse::Ok().json(day)),
+    match store.day_record(&user_id, admin_date(&date)?)? {
+        Some(record) => Ok(HttpResponse::Ok().json(record)),
         None => Err(ApiError::NotFound(format!("no data for {user_id} on {date}"))),
     }
 }
 
-/// Stores the day, then notifies the subscriber like a sync would: one `activities` notification
-/// per subscription covering it. A user without any subscription is still notified, under the
-/// subscription id equal to the user id, so tests and the demo need not subscribe first.
+/// Stores the day (a [`DayRecord`]: `DayData` plus `manual_steps`), then notifies like a sync
+/// would. Fitbit: one `activities` notification per subscription covering it; a user without any
+/// subscription is still notified, under the subscription id equal to the user id, so tests and
+/// the demo need not subscribe first (a `google_only` user has no Fitbit side). Google: a signed
+/// `steps` UPSERT to every subscriber that should get it, in `google_deliveries`.
 async fn admin_set_day(
     store: Data,
     http: Http,
     path: web::Path<(String, String)>,
-    body: web::Json<DayData>,
+    body: web::Json<DayRecord>,
 ) -> Result<HttpResponse, ApiError> {
     let (user_id, date) = path.into_inner();
     let date = admin_date(&date)?;
     store.set_day(&user_id, date, body.into_inner())?;
-    let mut subscription_ids: Vec<String> = store
-        .subscriptions_covering(&user_id, "activities")
-        .into_iter()
-        .map(|s| s.subscription_id)
-        .collect();
-    if subscription_ids.is_empty() {
-        subscription_ids.push(user_id.clone());
-    }
-    let notifications: Vec<Notification> =
-        subscription_ids.iter().map(|id| Notification::activities(&user_id, date, id)).collect();
-    let deliveries = notify::push(&store, &http, &notifications, 0).await;
-    Ok(HttpResponse::Ok().json(Deliveries { deliveries }))
+    let deliveries = if store.is_google_only(&user_id) {
+        Vec::new()
+    } else {
+        let mut subscription_ids: Vec<String> = store
+            .subscriptions_covering(&user_id, "activities")
+            .into_iter()
+            .map(|s| s.subscription_id)
+            .collect();
+        if subscription_ids.is_empty() {
+            subscription_ids.push(user_id.clone());
+        }
+        let notifications: Vec<Notification> = subscription_ids
+            .iter()
+            .map(|id| Notification::activities(&user_id, date, id))
+            .collect();
+        notify::push(&store, &http, &notifications, 0).await
+    };
+    let google_push = GooglePush::steps(&user_id, date);
+    let google_deliveries = crate::google::notify::push(&store, &http, &google_push).await?;
+    Ok(HttpResponse::Ok().json(Deliveries { deliveries, google_deliveries }))
 }
 
 async fn admin_implicit_token(
@@ -813,7 +842,7 @@ async fn admin_revoke(
     } else {
         notify::push(&store, &http, &notifications, 0).await
     };
-    Ok(HttpResponse::Ok().json(Deliveries { deliveries }))
+    Ok(HttpResponse::Ok().json(Deliveries::fitbit(deliveries)))
 }
 
 async fn admin_rate_limit(
@@ -835,7 +864,7 @@ async fn admin_push(
         return Err(ApiError::Conflict("no subscriber URL is configured".into()));
     }
     let deliveries = notify::push(&store, &http, &notifications, duplicates).await;
-    Ok(HttpResponse::Ok().json(Deliveries { deliveries }))
+    Ok(HttpResponse::Ok().json(Deliveries::fitbit(deliveries)))
 }
 
 async fn admin_add_fault(store: Data, body: web::Json<Fault>) -> HttpResponse {

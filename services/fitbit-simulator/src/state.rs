@@ -1,16 +1,19 @@
 //! The simulator's in-memory world: users and their days, tokens, authorization codes,
-//! subscriptions, faults and statistics. Everything behind one mutex, never held across an await.
+//! subscriptions, faults and statistics, and the Google side (`google::state`). Everything behind
+//! one mutex, never held across an await.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use rand::Rng;
 
 use crate::cohort::CohortMember;
 use crate::error::ApiError;
+use crate::google::service_account::ServiceAccount;
+use crate::google::state::GoogleWorld;
 use crate::jwt::{self, AccessClaims};
-use crate::model::{CohortUser, DayData, Fault, RateLimitOverride, Stats, UserTokens};
+use crate::model::{CohortUser, DayData, DayRecord, Fault, RateLimitOverride, Stats, UserTokens};
 use crate::rate_limit::{Admission, RateStatus, RateWindow};
 use crate::scope::{self, Scope};
 use crate::{timezone, SimulatorConfig};
@@ -53,7 +56,11 @@ impl EndpointKind {
 pub(crate) struct User {
     pub timezone: String,
     pub scopes: BTreeSet<Scope>,
-    pub days: BTreeMap<NaiveDate, DayData>,
+    pub days: BTreeMap<NaiveDate, DayRecord>,
+    /// The user's Google Health id (`users/{healthUserId}`), derived from the simulator id.
+    pub health_user_id: String,
+    /// Never used the Fitbit API: no Fitbit tokens, no `legacyUserId`.
+    pub google_only: bool,
     rate: Option<RateWindow>,
     /// The last pair issued, so `cohort()` hands out tokens that still work after rotations.
     latest_tokens: Option<UserTokens>,
@@ -131,15 +138,17 @@ pub(crate) struct Introspection {
 }
 
 #[derive(Default)]
-struct World {
-    users: BTreeMap<String, User>,
+pub(crate) struct World {
+    pub users: BTreeMap<String, User>,
     access_tokens: HashMap<String, AccessRecord>,
     refresh_tokens: HashMap<String, RefreshRecord>,
     codes: HashMap<String, AuthorizationCode>,
     subscriptions: Vec<Subscription>,
     faults: Vec<Fault>,
-    stats: Stats,
-    cohort_ids: Vec<String>,
+    pub stats: Stats,
+    pub cohort_ids: Vec<String>,
+    /// The Google Health side: grants, tokens, subscribers, signing keys, quotas.
+    pub google: GoogleWorld,
 }
 
 pub(crate) struct Store {
@@ -147,6 +156,9 @@ pub(crate) struct Store {
     jwt_key: [u8; 32],
     world: Mutex<World>,
     subscriber_url: Mutex<Option<String>>,
+    /// The Google project's service account, made on first use (see
+    /// [`service_account::of`](crate::google::service_account::of)).
+    pub service_account: tokio::sync::OnceCell<Arc<ServiceAccount>>,
 }
 
 fn random_hex(bytes: usize) -> String {
@@ -169,10 +181,11 @@ impl Store {
             config,
             world: Mutex::new(World::default()),
             subscriber_url: Mutex::new(subscriber_url),
+            service_account: tokio::sync::OnceCell::new(),
         }
     }
 
-    fn world(&self) -> MutexGuard<'_, World> {
+    pub(crate) fn world(&self) -> MutexGuard<'_, World> {
         // A panic while holding the lock leaves plain data behind; keep serving.
         self.world.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -203,42 +216,19 @@ impl Store {
         scopes: BTreeSet<Scope>,
         now: DateTime<Utc>,
     ) -> Result<UserTokens, ApiError> {
-        if !timezone::is_supported(timezone_name) {
-            return Err(ApiError::Validation {
-                field: "timezone",
-                message: format!("unsupported time zone {timezone_name}"),
-            });
-        }
         let mut world = self.world();
-        let user_id = match user_id {
-            Some(id) if world.users.contains_key(&id) => {
-                return Err(ApiError::Conflict(format!("user {id} already exists")))
-            }
-            Some(id) if id.is_empty() || id == "-" || id.contains('/') => {
-                return Err(ApiError::Validation {
-                    field: "user_id",
-                    message: format!("unusable user id {id:?}"),
-                })
-            }
-            Some(id) => id,
-            None => loop {
-                let id = random_user_id();
-                if !world.users.contains_key(&id) {
-                    break id;
-                }
-            },
-        };
-        world.users.insert(
-            user_id.clone(),
-            User {
-                timezone: timezone_name.to_string(),
-                scopes: scopes.clone(),
-                days: BTreeMap::new(),
-                rate: None,
-                latest_tokens: None,
-            },
-        );
+        let user_id = insert_user(&mut world, user_id, timezone_name, scopes.clone(), false)?;
         Ok(self.issue_pair(&mut world, &user_id, scopes, now))
+    }
+
+    /// Creates a person who never used the Fitbit API (no Fitbit tokens) and returns their id.
+    pub fn create_google_only_user(
+        &self,
+        user_id: Option<String>,
+        timezone_name: &str,
+        scopes: BTreeSet<Scope>,
+    ) -> Result<String, ApiError> {
+        insert_user(&mut self.world(), user_id, timezone_name, scopes, true)
     }
 
     /// Loads generated cohort members as users with tokens.
@@ -253,7 +243,8 @@ impl Store {
             self.create_user(Some(id.clone()), &member.timezone, scopes.clone(), now)
                 .expect("cohort ids are unique and zones supported");
             let mut world = self.world();
-            world.users.get_mut(&id).expect("just created").days = member.days;
+            world.users.get_mut(&id).expect("just created").days =
+                member.days.into_iter().map(|(date, day)| (date, DayRecord::from(day))).collect();
             world.cohort_ids.push(id);
         }
     }
@@ -282,8 +273,22 @@ impl Store {
         self.world().users.contains_key(user_id)
     }
 
-    /// The user's time zone and one day (None: no data that day).
+    /// Whether the user exists and never used the Fitbit API.
+    pub fn is_google_only(&self, user_id: &str) -> bool {
+        self.world().users.get(user_id).is_some_and(|u| u.google_only)
+    }
+
+    /// One day as the tracker recorded it (None: no data that day).
     pub fn day(&self, user_id: &str, date: NaiveDate) -> Result<Option<DayData>, ApiError> {
+        Ok(self.day_record(user_id, date)?.map(|record| record.day))
+    }
+
+    /// One day with its hand-entered steps (None: no data that day).
+    pub fn day_record(
+        &self,
+        user_id: &str,
+        date: NaiveDate,
+    ) -> Result<Option<DayRecord>, ApiError> {
         let world = self.world();
         let user = world.users.get(user_id).ok_or_else(|| unknown_user(user_id))?;
         Ok(user.days.get(&date).copied())
@@ -302,10 +307,22 @@ impl Store {
     ) -> Result<BTreeMap<NaiveDate, DayData>, ApiError> {
         let world = self.world();
         let user = world.users.get(user_id).ok_or_else(|| unknown_user(user_id))?;
-        Ok(user.days.range(first..=last).map(|(d, day)| (*d, *day)).collect())
+        Ok(user.days.range(first..=last).map(|(d, record)| (*d, record.day)).collect())
     }
 
-    pub fn set_day(&self, user_id: &str, date: NaiveDate, day: DayData) -> Result<(), ApiError> {
+    /// The days with data from `first` to `last` inclusive, with their hand-entered steps.
+    pub fn day_records(
+        &self,
+        user_id: &str,
+        first: NaiveDate,
+        last: NaiveDate,
+    ) -> Result<BTreeMap<NaiveDate, DayRecord>, ApiError> {
+        let world = self.world();
+        let user = world.users.get(user_id).ok_or_else(|| unknown_user(user_id))?;
+        Ok(user.days.range(first..=last).map(|(d, record)| (*d, *record)).collect())
+    }
+
+    pub fn set_day(&self, user_id: &str, date: NaiveDate, day: DayRecord) -> Result<(), ApiError> {
         let mut world = self.world();
         let user = world.users.get_mut(user_id).ok_or_else(|| unknown_user(user_id))?;
         user.days.insert(date, day);
@@ -378,6 +395,9 @@ impl Store {
     ) -> Result<(String, BTreeSet<Scope>), ApiError> {
         let mut world = self.world();
         let user = world.users.get(user_id).ok_or_else(|| unknown_user(user_id))?;
+        if user.google_only {
+            return Err(no_fitbit_account(user_id));
+        }
         let scopes = scopes.unwrap_or_else(|| user.scopes.clone());
         let lifetime = TimeDelta::seconds(lifetime_secs as i64);
         let token = self.mint_access_token(&mut world, user_id, &scopes, lifetime, now);
@@ -665,8 +685,59 @@ impl Store {
     }
 }
 
+/// Adds a user to the world (validating the zone and the id) and returns the id.
+fn insert_user(
+    world: &mut World,
+    user_id: Option<String>,
+    timezone_name: &str,
+    scopes: BTreeSet<Scope>,
+    google_only: bool,
+) -> Result<String, ApiError> {
+    if !timezone::is_supported(timezone_name) {
+        return Err(ApiError::Validation {
+            field: "timezone",
+            message: format!("unsupported time zone {timezone_name}"),
+        });
+    }
+    let user_id = match user_id {
+        Some(id) if world.users.contains_key(&id) => {
+            return Err(ApiError::Conflict(format!("user {id} already exists")))
+        }
+        Some(id) if id.is_empty() || id == "-" || id.contains('/') => {
+            return Err(ApiError::Validation {
+                field: "user_id",
+                message: format!("unusable user id {id:?}"),
+            })
+        }
+        Some(id) => id,
+        None => loop {
+            let id = random_user_id();
+            if !world.users.contains_key(&id) {
+                break id;
+            }
+        },
+    };
+    world.users.insert(
+        user_id.clone(),
+        User {
+            timezone: timezone_name.to_string(),
+            scopes,
+            days: BTreeMap::new(),
+            health_user_id: crate::google::health_user_id(&user_id),
+            google_only,
+            rate: None,
+            latest_tokens: None,
+        },
+    );
+    Ok(user_id)
+}
+
 pub(crate) fn unknown_user(user_id: &str) -> ApiError {
     ApiError::NotFound(format!("unknown user {user_id}"))
+}
+
+pub(crate) fn no_fitbit_account(user_id: &str) -> ApiError {
+    ApiError::Conflict(format!("user {user_id} has no Fitbit account (created google_only)"))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! UTC offsets for the few time zones the simulator's users live in. A full tz database would be a
 //! heavy dependency for five zones; US daylight time follows one rule since 2007.
 
-use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc, Weekday};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeDelta, Utc, Weekday};
 
 /// Zones the simulator accepts: (IANA name, standard offset in hours, observes US daylight time).
 pub const SUPPORTED_TIMEZONES: [(&str, i64, bool); 6] = [
@@ -44,6 +44,17 @@ pub fn local_date(timezone: &str, instant: DateTime<Utc>) -> Option<NaiveDate> {
     utc_offset(timezone, instant).map(|offset| (instant + offset).date_naive())
 }
 
+/// The instant a local wall-clock time names in the zone, and the zone's offset then. In the hour
+/// that daylight time skips or repeats, the offset before the switch is used (good enough for
+/// synthetic data).
+pub fn local_to_utc(timezone: &str, local: NaiveDateTime) -> Option<(DateTime<Utc>, TimeDelta)> {
+    // The offset at "local read as UTC" is at most a day off the right instant; a second look
+    // from the candidate settles it except around the switch itself.
+    let guess = utc_offset(timezone, local.and_utc())?;
+    let offset = utc_offset(timezone, local.and_utc() - guess)?;
+    Some((local.and_utc() - offset, offset))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +82,21 @@ mod tests {
         assert_eq!(utc_offset("UTC", at("2026-07-01T12:00:00Z")), Some(TimeDelta::zero()));
         assert_eq!(utc_offset("Europe/Paris", at("2026-07-01T12:00:00Z")), None);
         assert!(!is_supported("Mars/Olympus_Mons"));
+    }
+
+    #[test]
+    fn local_times_map_to_instants_with_the_offset_of_the_day() {
+        let at_local = |text: &str| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M").unwrap();
+        let ny = "America/New_York";
+        assert_eq!(
+            local_to_utc(ny, at_local("2026-03-07T17:29")),
+            Some((at("2026-03-07T22:29:00Z"), TimeDelta::hours(-5)))
+        );
+        assert_eq!(
+            local_to_utc(ny, at_local("2026-07-01T23:58")),
+            Some((at("2026-07-02T03:58:00Z"), TimeDelta::hours(-4)))
+        );
+        assert_eq!(local_to_utc("Mars/Base", at_local("2026-07-01T12:00")), None);
     }
 
     #[test]

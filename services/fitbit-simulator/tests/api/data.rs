@@ -117,6 +117,7 @@ async fn the_profile_gives_the_time_zone_and_its_offset() {
         user_id: Some("PHX001".into()),
         timezone: "America/Phoenix".into(),
         scopes: vec!["profile".into()],
+        ..Default::default()
     };
     let tokens = app.admin.create_user(create).await.unwrap();
     let (status, body) = app.get_json("/1/user/-/profile.json", &tokens.access_token).await;

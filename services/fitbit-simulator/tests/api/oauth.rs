@@ -292,6 +292,7 @@ async fn a_missing_scope_is_403_insufficient_scope() {
         user_id: Some("NOACT1".into()),
         timezone: "America/Chicago".into(),
         scopes: vec!["profile".into()],
+        ..Default::default()
     };
     let tokens = app.admin.create_user(create).await.unwrap();
     for path in [

@@ -1,0 +1,153 @@
+//! JSON bodies of the `/_sim/google` admin endpoints, shared with [`crate::SimulatorClient`].
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+/// A Google consent's tokens: a cohort entry (`GET /_sim/google/cohort`) or a new grant
+/// (`POST /_sim/google/users/{id}/grant`, `POST /_sim/users` with `google_only`). The access token
+/// is the latest one issued; it works until it expires or the consent is revoked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoogleUserTokens {
+    /// The simulator's (Fitbit) user id.
+    pub user_id: String,
+    pub health_user_id: String,
+    pub timezone: String,
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Seconds, as the token endpoint reports them (one less than the real lifetime).
+    pub expires_in: u64,
+    /// Scope URLs separated by spaces.
+    pub scope: String,
+}
+
+/// `POST /_sim/google/users/{id}/grant` (the body is optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoogleGrantRequest {
+    /// Scope URLs; empty: activity_and_fitness, settings and profile.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// `POST /_sim/google/project-token`: a project (service account) access token with the
+/// `cloud-platform` scope, without going through the `jwt-bearer` grant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoogleProjectToken {
+    pub access_token: String,
+    pub expires_in: u64,
+    pub scope: String,
+}
+
+/// The notification signing keys: `GET /_sim/google/keys`, `POST …/keys/rotate`, `POST …/keys/retire`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GoogleKeys {
+    /// The key that signs from now on.
+    pub primary_key_id: u32,
+    /// Every published key, the primary first.
+    pub key_ids: Vec<u32>,
+}
+
+fn upsert() -> String {
+    "UPSERT".to_string()
+}
+
+fn steps() -> String {
+    crate::google::NOTIFIED_DATA_TYPE.to_string()
+}
+
+/// `POST /_sim/google/notifications`: a change notification for one user and civil date, signed
+/// and sent to every subscriber that would get it (configuration covers `data_type`; AUTOMATIC
+/// policy and the user consented, or MANUAL and the user is subscribed), then `duplicates` more
+/// times.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GooglePush {
+    /// The simulator's (Fitbit) user id.
+    pub user_id: String,
+    pub date: NaiveDate,
+    /// `UPSERT` or `DELETE` (anything else is sent as given).
+    #[serde(default = "upsert")]
+    pub operation: String,
+    #[serde(default = "steps")]
+    pub data_type: String,
+    /// One interval from 23:58 on `date` to 00:03 the next day (two civil dates).
+    #[serde(default)]
+    pub crosses_midnight: bool,
+    #[serde(default)]
+    pub duplicates: usize,
+}
+
+impl GooglePush {
+    /// An UPSERT of the user's steps on `date`, sent once.
+    pub fn steps(user_id: &str, date: NaiveDate) -> Self {
+        GooglePush {
+            user_id: user_id.to_string(),
+            date,
+            operation: upsert(),
+            data_type: steps(),
+            crosses_midnight: false,
+            duplicates: 0,
+        }
+    }
+}
+
+/// One signed notification POST to a Google subscriber.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoogleDelivery {
+    pub subscriber_id: String,
+    pub health_user_id: String,
+    /// The endpoint's HTTP status; None when no response came back.
+    pub status: Option<u16>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoogleDeliveries {
+    pub deliveries: Vec<GoogleDelivery>,
+}
+
+/// Which key signs a raw notification.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignatureKey {
+    /// The primary key: a valid signature.
+    #[default]
+    Primary,
+    /// A key that is not in the published keyset (an id no one knows).
+    Unknown,
+    /// Signed by another key but naming the primary key's id: a bad signature.
+    Wrong,
+    /// No signature header at all.
+    None,
+}
+
+/// `POST /_sim/google/raw-notification`: POSTs `body` exactly as given to `url` (for negative
+/// tests), with `Content-Type: application/json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawNotification {
+    pub url: String,
+    pub body: String,
+    #[serde(default)]
+    pub signature_key: SignatureKey,
+    /// Sent as the `Authorization` header when set.
+    #[serde(default)]
+    pub authorization: Option<String>,
+}
+
+/// `POST /_sim/google/verify-endpoint`: runs Google's two-call verification handshake.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyEndpoint {
+    pub url: String,
+    pub secret: String,
+}
+
+/// The handshake's outcome: 201 with `Authorization`, then 401 or 403 without, passes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointCheck {
+    /// None when no response came back.
+    pub with_authorization: Option<u16>,
+    pub without_authorization: Option<u16>,
+    pub passed: bool,
+    /// Why it failed, in Google's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
