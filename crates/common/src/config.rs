@@ -15,7 +15,12 @@ pub const CONFIG_DIR_VAR: &str = "FITEX_CONFIG_DIR";
 pub const ENVIRONMENT_VAR: &str = "FITEX_ENV";
 
 /// Keys whose environment value is a comma-separated list.
-const LIST_KEYS: &[&str] = &["fitbit.client_secrets", "tokens.encryption_keys"];
+const LIST_KEYS: &[&str] = &[
+    "fitbit.client_secrets",
+    "tokens.encryption_keys",
+    "google_health.endpoint_secrets",
+    "google_health_api.scopes",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

@@ -7,9 +7,11 @@
 //! provider retries.
 
 pub mod fitbit_webhook;
+pub mod google_health_webhook;
 pub mod publisher;
 pub mod settings;
 pub mod startup;
+pub mod webhook;
 
 pub use settings::Settings;
 pub use startup::Application;
@@ -20,6 +22,8 @@ pub mod metric_names {
     pub const ACCEPTED: &str = "fitex_subscriber_notifications_accepted_total";
     /// Requests rejected, by provider and reason.
     pub const REJECTED: &str = "fitex_subscriber_requests_rejected_total";
+    /// Endpoint verification calls answered, by provider and outcome.
+    pub const VERIFICATIONS: &str = "fitex_subscriber_verifications_total";
     /// Time from the start of publishing a request's records to their durability.
     pub const PUBLISH_SECONDS: &str = "fitex_subscriber_publish_seconds";
 }

@@ -14,6 +14,9 @@ pub struct Settings {
     pub kafka: KafkaSettings,
     pub subscriber: SubscriberSettings,
     pub fitbit: FitbitWebhookSettings,
+    /// The Google Health API webhook; served when this section is present.
+    #[serde(default)]
+    pub google_health: Option<GoogleHealthWebhookSettings>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -22,12 +25,18 @@ pub struct SubscriberSettings {
     /// 0 picks a free port (tests).
     pub port: u16,
     pub fitbit_webhook_path: String,
+    #[serde(default = "default_google_health_webhook_path")]
+    pub google_health_webhook_path: String,
     pub max_body_bytes: usize,
     pub publish_deadline_ms: u64,
     pub relay_interval_ms: u64,
     pub relay_batch_size: i64,
     pub shutdown_timeout_s: u64,
     pub workers: usize,
+}
+
+fn default_google_health_webhook_path() -> String {
+    "/webhooks/google-health".into()
 }
 
 impl SubscriberSettings {
@@ -41,6 +50,18 @@ pub struct FitbitWebhookSettings {
     pub verification_code: SecretString,
     /// Newest first; every listed secret's signatures are accepted (rotation without downtime).
     pub client_secrets: Vec<SecretString>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GoogleHealthWebhookSettings {
+    /// The subscriber's `endpointAuthorization.secret`, exactly as given to Google ("Bearer …"),
+    /// newest first: keep the old one listed while patching the subscriber to a new one.
+    pub endpoint_secrets: Vec<SecretString>,
+    /// Google's Tink JSON public keyset.
+    pub keyset_url: String,
+    /// Keys rotate about monthly: the keyset is refetched on an unknown key id, at most this often.
+    pub keyset_refetch_interval_s: u64,
+    pub keyset_timeout_ms: u64,
 }
 
 impl Settings {
@@ -66,6 +87,31 @@ impl Settings {
         }
         if self.subscriber.max_body_bytes == 0 {
             return Err("subscriber.max_body_bytes must be positive".into());
+        }
+        if let Some(google) = &self.google_health {
+            let path = &self.subscriber.google_health_webhook_path;
+            if !path.starts_with('/') || *path == self.subscriber.fitbit_webhook_path {
+                return Err(
+                    "subscriber.google_health_webhook_path must start with '/' and differ \
+                            from the Fitbit path"
+                        .into(),
+                );
+            }
+            if google.endpoint_secrets.is_empty()
+                || google.endpoint_secrets.iter().any(|s| s.expose_secret().trim().is_empty())
+            {
+                return Err(
+                    "google_health.endpoint_secrets must list at least one non-empty secret".into(),
+                );
+            }
+            if !(google.keyset_url.starts_with("https://")
+                || google.keyset_url.starts_with("http://"))
+            {
+                return Err("google_health.keyset_url must be an http(s) URL".into());
+            }
+            if google.keyset_refetch_interval_s == 0 {
+                return Err("google_health.keyset_refetch_interval_s must be positive".into());
+            }
         }
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! and the tests both use it.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
@@ -10,12 +11,16 @@ use fitex_common::health::{ops_routes, Readiness, ReadyWhen};
 use fitex_common::kafka::RecoveringProducer;
 use fitex_common::outbox;
 use fitex_common::shutdown::Shutdown;
+use fitex_google_health::{HttpKeysetSource, KeysetCache};
+use fitex_provider::WebhookVerifier;
 use rdkafka::producer::Producer;
 use tokio::task::JoinHandle;
 
 use crate::fitbit_webhook::{self, FitbitWebhook};
+use crate::google_health_webhook::{self, GoogleHealthWebhook};
 use crate::publisher::{Publisher, OUTBOX_SOURCE};
 use crate::settings::Settings;
+use crate::webhook::Endpoint;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -25,6 +30,8 @@ pub enum StartupError {
     Bind { address: String, source: std::io::Error },
     #[error("could not create the Kafka producer: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("could not create the HTTP client for Google's keyset: {0}")]
+    Http(#[from] reqwest::Error),
 }
 
 pub struct Application {
@@ -73,16 +80,47 @@ impl Application {
             Readiness::kafka_and_database(ReadyWhen::Any, producer.clone(), pool.clone());
         let metrics_handle = fitex_common::metrics::prometheus();
         let metrics_token = settings.telemetry.metrics_token.clone();
-        let fitbit = web::Data::new(FitbitWebhook {
-            verification_code: settings.fitbit.verification_code.clone(),
-            verifier: std::sync::Arc::new(fitex_fitbit::FitbitWebhook {
-                client_secrets: settings.fitbit.client_secrets.clone(),
-            }),
+        let endpoint = |verifier: Arc<dyn WebhookVerifier>| Endpoint {
+            verifier,
             max_body_bytes: settings.subscriber.max_body_bytes,
             topic: settings.kafka.topics.notifications.clone(),
-            publisher,
+            publisher: publisher.clone(),
+        };
+        let fitbit = web::Data::new(FitbitWebhook {
+            verification_code: settings.fitbit.verification_code.clone(),
+            endpoint: endpoint(Arc::new(fitex_fitbit::FitbitWebhook {
+                client_secrets: settings.fitbit.client_secrets.clone(),
+            })),
         });
         let fitbit_path = settings.subscriber.fitbit_webhook_path.clone();
+        let google = match &settings.google_health {
+            Some(google) => {
+                let source = Arc::new(HttpKeysetSource::new(
+                    &google.keyset_url,
+                    Duration::from_millis(google.keyset_timeout_ms),
+                )?);
+                let verifier = Arc::new(fitex_google_health::GoogleHealthWebhook {
+                    keyset: KeysetCache::new(
+                        source,
+                        Duration::from_secs(google.keyset_refetch_interval_s),
+                    ),
+                    secrets: google.endpoint_secrets.clone(),
+                });
+                // Warm the keyset cache so the first notification need not wait for it.
+                let warm = verifier.clone();
+                tokio::spawn(async move {
+                    if let Err(error) = warm.keyset.refresh_if_due().await {
+                        tracing::warn!(%error, "could not fetch Google's webhook keyset yet");
+                    }
+                });
+                Some(web::Data::new(GoogleHealthWebhook {
+                    secrets: google.endpoint_secrets.clone(),
+                    endpoint: endpoint(verifier),
+                }))
+            }
+            None => None,
+        };
+        let google_path = settings.subscriber.google_health_webhook_path.clone();
 
         let server = HttpServer::new(move || {
             App::new()
@@ -97,6 +135,15 @@ impl Application {
                         .route(web::get().to(fitbit_webhook::verify))
                         .route(web::post().to(fitbit_webhook::notify)),
                 )
+                .configure(|cfg| {
+                    if let Some(google) = &google {
+                        cfg.service(
+                            web::resource(google_path.as_str())
+                                .app_data(google.clone())
+                                .route(web::post().to(google_health_webhook::notify)),
+                        );
+                    }
+                })
                 .default_service(web::to(HttpResponse::NotFound))
         })
         .workers(settings.subscriber.workers.max(1))
