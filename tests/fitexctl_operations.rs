@@ -116,10 +116,20 @@ async fn a_participant_is_shown_without_tokens_and_a_backfill_is_scheduled() {
         scopes: "activity".into(),
         user_id: "SHOW01".into(),
     };
-    let connection =
-        store::connect(&pool, &cipher, "fitbit", TokenKind::AuthorizationCode, &grant, &[])
-            .await
-            .unwrap();
+    let connection = store::connect(
+        &pool,
+        &cipher,
+        store::NewConnection {
+            provider: "fitbit",
+            kind: TokenKind::AuthorizationCode,
+            grant: &grant,
+            backfill: &[],
+            legacy: None,
+        },
+    )
+    .await
+    .unwrap()
+    .id;
 
     let (ok, shown) = ctl.run(&["users", "show", "--user", "SHOW01"]);
     assert!(ok, "{shown}");
@@ -174,9 +184,19 @@ async fn subscriptions_are_created_listed_and_deleted_at_the_provider() {
         scopes: tokens.scope,
         user_id: "SUBS01".into(),
     };
-    store::connect(&pool, &cipher, "fitbit", TokenKind::AuthorizationCode, &grant, &[])
-        .await
-        .unwrap();
+    store::connect(
+        &pool,
+        &cipher,
+        store::NewConnection {
+            provider: "fitbit",
+            kind: TokenKind::AuthorizationCode,
+            grant: &grant,
+            backfill: &[],
+            legacy: None,
+        },
+    )
+    .await
+    .unwrap();
 
     let (ok, created) =
         ctl.run(&["subscriptions", "create", "--user", "SUBS01", "--collection", "activities"]);

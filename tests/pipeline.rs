@@ -83,10 +83,20 @@ async fn simulator_to_subscriber_to_fetcher_to_postgres() {
         scopes: tokens.scope,
         user_id: "PIPE01".into(),
     };
-    let connection =
-        store::connect(&pool, &cipher, "fitbit", TokenKind::AuthorizationCode, &grant, &[])
-            .await
-            .unwrap();
+    let connection = store::connect(
+        &pool,
+        &cipher,
+        store::NewConnection {
+            provider: "fitbit",
+            kind: TokenKind::AuthorizationCode,
+            grant: &grant,
+            backfill: &[],
+            legacy: None,
+        },
+    )
+    .await
+    .unwrap()
+    .id;
     let participant =
         store::connection_by_id(&pool, connection).await.unwrap().unwrap().participant_id;
 

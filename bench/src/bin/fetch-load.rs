@@ -138,9 +138,14 @@ async fn main() -> anyhow::Result<()> {
                     scopes: tokens.scope,
                     user_id: tokens.user_id.clone(),
                 };
-                store::connect(&pool, cipher, "fitbit", TokenKind::AuthorizationCode, &grant, &[])
-                    .await
-                    .context("connect")?;
+                let new = store::NewConnection {
+                    provider: "fitbit",
+                    kind: TokenKind::AuthorizationCode,
+                    grant: &grant,
+                    backfill: &[],
+                    legacy: None,
+                };
+                store::connect(&pool, cipher, new).await.context("connect")?;
                 anyhow::Ok(tokens.user_id)
             }
         })

@@ -20,6 +20,8 @@ pub struct Change {
 pub enum ChangeKind {
     /// The user's activity changed on this local date.
     Activity(NaiveDate),
+    /// The user's activity changed, on a date the notification did not say: their latest days.
+    RecentActivity,
     /// The user revoked our access.
     Revoked,
     /// The user deleted their account.
@@ -29,6 +31,23 @@ pub enum ChangeKind {
 }
 
 impl ChangeKind {
+    /// From a provider's notification: its collection (Fitbit) or data type (Google Health) and
+    /// date. A Google Health `DELETE` is fetched like an `UPSERT`: the day is read again.
+    pub fn from_notification(provider: &str, collection_type: &str, date: &str) -> Self {
+        match provider {
+            "google_health" => {
+                if !fitex_google_health::api::ACTIVITY_DATA_TYPES.contains(&collection_type) {
+                    return ChangeKind::Ignored;
+                }
+                match date.parse() {
+                    Ok(date) => ChangeKind::Activity(date),
+                    Err(_) => ChangeKind::RecentActivity,
+                }
+            }
+            _ => Self::from_collection(collection_type, date),
+        }
+    }
+
     /// From a Fitbit `collectionType` and `date`.
     pub fn from_collection(collection_type: &str, date: &str) -> Self {
         match collection_type {
@@ -49,6 +68,8 @@ pub struct UserWork {
     pub dates: BTreeSet<NaiveDate>,
     /// Per date, when its latest notification was accepted (Unix ms).
     pub latest_received_ms: BTreeMap<NaiveDate, i64>,
+    /// Changed on dates not named: fetch the user's latest days.
+    pub recent: bool,
     pub revoked: bool,
     pub deleted: bool,
     /// How many notifications this work stands for (for the metrics).
@@ -69,6 +90,7 @@ pub fn coalesce(changes: impl IntoIterator<Item = Change>) -> BTreeMap<(String, 
                 let latest = entry.latest_received_ms.entry(date).or_insert(change.received_at_ms);
                 *latest = (*latest).max(change.received_at_ms);
             }
+            ChangeKind::RecentActivity => entry.recent = true,
             ChangeKind::Revoked => entry.revoked = true,
             ChangeKind::Deleted => entry.deleted = true,
             ChangeKind::Ignored => {}
@@ -146,5 +168,27 @@ mod tests {
         assert_eq!(ChangeKind::from_collection("userRevokedAccess", ""), ChangeKind::Revoked);
         assert_eq!(ChangeKind::from_collection("deleteUser", ""), ChangeKind::Deleted);
         assert_eq!(ChangeKind::from_collection("sleep", "2026-11-20"), ChangeKind::Ignored);
+    }
+
+    #[test]
+    fn google_health_data_types_map_to_kinds() {
+        let kind = |data_type: &str, date: &str| {
+            ChangeKind::from_notification("google_health", data_type, date)
+        };
+        assert_eq!(kind("steps", "2026-11-20"), ChangeKind::Activity(day(20)));
+        assert_eq!(kind("active-minutes", "2026-11-20"), ChangeKind::Activity(day(20)));
+        assert_eq!(kind("time-in-heart-rate-zone", "2026-11-20"), ChangeKind::Activity(day(20)));
+        assert_eq!(kind("steps", ""), ChangeKind::RecentActivity);
+        assert_eq!(kind("sleep", "2026-11-20"), ChangeKind::Ignored);
+        assert_eq!(kind("weight", ""), ChangeKind::Ignored);
+        // Fitbit's collections are unchanged.
+        assert_eq!(
+            ChangeKind::from_notification("fitbit", "activities", "2026-11-20"),
+            ChangeKind::Activity(day(20))
+        );
+        assert_eq!(
+            ChangeKind::from_notification("fitbit", "steps", "2026-11-20"),
+            ChangeKind::Ignored
+        );
     }
 }

@@ -3,26 +3,46 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
-use fitex_provider::TokenGrant;
+use fitex_provider::{ProviderError, TokenGrant};
 
 use crate::store::{self, TokenKind};
 use crate::sync::{Fetcher, SyncError};
 
+/// Today in `time_zone` (UTC when the zone is unknown).
+pub fn today(time_zone: &str, now: DateTime<Utc>) -> NaiveDate {
+    match time_zone.parse::<Tz>() {
+        Ok(zone) => now.with_timezone(&zone).date_naive(),
+        Err(_) => now.date_naive(),
+    }
+}
+
 /// The `days` local dates before today in `time_zone` (today excluded: it is still changing and
 /// its notifications will come), oldest first. An unknown zone counts as UTC.
 pub fn backfill_dates(time_zone: &str, days: u32, now: DateTime<Utc>) -> Vec<NaiveDate> {
-    let today = match time_zone.parse::<Tz>() {
-        Ok(zone) => now.with_timezone(&zone).date_naive(),
-        Err(_) => now.date_naive(),
-    };
+    let today = today(time_zone, now);
     (1..=days as i64).rev().map(|back| today - chrono::Duration::days(back)).collect()
 }
 
 impl Fetcher {
-    /// Stores `grant` for its user (creating the participant on first connection), reads their
-    /// time zone, schedules the backfill, and flags a pasted token that expires soon.
-    pub async fn connect(&self, kind: TokenKind, grant: &TokenGrant) -> Result<i64, SyncError> {
-        let time_zone = match self.provider.time_zone(&grant.access_token, &grant.user_id).await {
+    /// Stores `grant` for its user at `provider` (creating the participant on first connection,
+    /// or continuing the participant a legacy identity names), reads their time zone, schedules
+    /// the backfill, and flags a pasted token that expires soon.
+    pub async fn connect(
+        &self,
+        provider: &str,
+        kind: TokenKind,
+        grant: &TokenGrant,
+    ) -> Result<i64, SyncError> {
+        let api = self.providers.get(provider)?;
+        let identity = match api.identity(&grant.access_token, &grant.user_id).await {
+            Ok(identity) => identity,
+            Err(ProviderError::Transient(error)) => return Err(SyncError::Transient(error)),
+            Err(error) => {
+                return Err(SyncError::Permanent(format!("could not tell who connected: {error}")))
+            }
+        };
+        let grant = TokenGrant { user_id: identity.user_id.clone(), ..grant.clone() };
+        let time_zone = match api.time_zone(&grant.access_token, &grant.user_id).await {
             Ok(zone) => Some(zone),
             Err(error) => {
                 tracing::warn!(user = %grant.user_id, %error, "time zone unknown at connection; backfill in UTC");
@@ -34,17 +54,25 @@ impl Fetcher {
             self.settings.backfill_days,
             Utc::now(),
         );
-        let connection_id =
-            store::connect(&self.pool, &self.cipher, self.provider.name(), kind, grant, &backfill)
-                .await?;
+        let legacy = identity.legacy.as_ref().map(|(p, id)| (p.as_str(), id.as_str()));
+        let connected = store::connect(
+            &self.pool,
+            &self.cipher,
+            store::NewConnection { provider, kind, grant: &grant, backfill: &backfill, legacy },
+        )
+        .await?;
+        if let Some(replaced) = connected.replaced {
+            tracing::info!(user = %grant.user_id, participant = connected.participant_id,
+                replaced_connection = replaced, "participant moved to a new provider; history continues");
+        }
         if let Some(zone) = time_zone {
-            if let Some(connection) = store::connection_by_id(&self.pool, connection_id).await? {
+            if let Some(connection) = store::connection_by_id(&self.pool, connected.id).await? {
                 store::set_time_zone(&self.pool, &connection, &zone).await?;
             }
         }
         store::flag_expiring_tokens(&self.pool, self.settings.implicit_expiry_warning_days).await?;
-        tracing::info!(user = %grant.user_id, connection = connection_id, backfill_days = backfill.len(), "connected");
-        Ok(connection_id)
+        tracing::info!(user = %grant.user_id, provider, connection = connected.id, backfill_days = backfill.len(), "connected");
+        Ok(connected.id)
     }
 }
 

@@ -147,7 +147,11 @@ async fn process_batch(
                 changes.push(Change {
                     provider: provider.to_string(),
                     user_id: event.owner_id,
-                    kind: ChangeKind::from_collection(&event.collection_type, &event.date),
+                    kind: ChangeKind::from_notification(
+                        provider,
+                        &event.collection_type,
+                        &event.date,
+                    ),
                     event_id: event.event_id,
                     received_at_ms: event
                         .received_at
@@ -240,11 +244,22 @@ async fn sync_work(
         tracing::info!(user = %user_id, "participant revoked access; tokens deleted");
         return Ok(());
     }
-    let dated: Vec<(NaiveDate, i64)> = work
+    let mut dated: Vec<(NaiveDate, i64)> = work
         .dates
         .iter()
         .map(|d| (*d, work.latest_received_ms.get(d).copied().unwrap_or(0)))
         .collect();
+    if work.recent {
+        // A change on an unnamed date: the participant's yesterday and today.
+        for date in crate::connect::backfill_dates(&connection.time_zone, 1, Utc::now())
+            .into_iter()
+            .chain(std::iter::once(crate::connect::today(&connection.time_zone, Utc::now())))
+        {
+            if !work.dates.contains(&date) {
+                dated.push((date, 0));
+            }
+        }
+    }
     let plan =
         fetcher.settle.lock().expect("settle lock").plan(connection.id, &dated, Instant::now());
     metrics::counter!("fitex_fetcher_notifications_total", "outcome" => "already_fetched")

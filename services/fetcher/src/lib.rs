@@ -6,6 +6,7 @@ pub mod coalesce;
 pub mod connect;
 pub mod consumer;
 pub mod pending;
+pub mod providers;
 pub mod retry;
 pub mod settings;
 pub mod settle;

@@ -16,6 +16,9 @@ pub struct Settings {
     pub kafka: KafkaSettings,
     pub fetcher: FetcherSettings,
     pub fitbit_api: FitbitApiConfig,
+    /// The Google Health API; connections through Google are synced when this is present.
+    #[serde(default)]
+    pub google_health_api: Option<GoogleHealthApiConfig>,
     pub tokens: TokenSettings,
 }
 
@@ -69,6 +72,40 @@ pub struct FitbitApiConfig {
     pub client_id: String,
     pub client_secret: SecretString,
     pub request_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GoogleHealthApiConfig {
+    /// `https://health.googleapis.com` (or the simulator's base URL).
+    pub api_base_url: String,
+    pub authorize_url: String,
+    pub token_url: String,
+    pub revoke_url: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    /// OAuth scopes asked at consent (the activity scope reads steps).
+    pub scopes: Vec<String>,
+    pub request_timeout_ms: u64,
+    /// Google allows 300 requests per minute per user.
+    pub requests_per_minute: u32,
+}
+
+impl GoogleHealthApiConfig {
+    pub fn api_settings(&self) -> fitex_google_health::GoogleHealthApiSettings {
+        fitex_google_health::GoogleHealthApiSettings {
+            api_base_url: self.api_base_url.clone(),
+            oauth: fitex_google_health::GoogleOAuthSettings {
+                authorize_url: self.authorize_url.clone(),
+                token_url: self.token_url.clone(),
+                revoke_url: self.revoke_url.clone(),
+                client_id: self.client_id.clone(),
+                client_secret: self.client_secret.clone(),
+                scopes: self.scopes.clone(),
+            },
+            request_timeout: Duration::from_millis(self.request_timeout_ms),
+            requests_per_minute: self.requests_per_minute,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

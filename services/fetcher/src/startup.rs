@@ -13,10 +13,12 @@ use fitex_common::outbox;
 use fitex_common::shutdown::Shutdown;
 use fitex_common::token_cipher::TokenCipher;
 use fitex_fitbit::{FitbitApi, FitbitApiSettings};
+use fitex_google_health::GoogleHealthApi;
 use fitex_provider::ActivityProvider;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use tokio::task::JoinHandle;
 
+use crate::providers::Providers;
 use crate::settings::Settings;
 use crate::sync::{Fetcher, OUTBOX_SOURCE};
 use crate::{consumer, pending};
@@ -31,6 +33,8 @@ pub enum StartupError {
     Cipher(#[from] fitex_common::token_cipher::CipherError),
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error("Google Health API settings: {0}")]
+    GoogleHealth(#[from] fitex_google_health::oauth::OAuthSetupError),
 }
 
 /// The Fitbit Web API client the settings describe.
@@ -49,15 +53,29 @@ pub fn fitbit_provider(settings: &Settings) -> Result<Arc<dyn ActivityProvider>,
     Ok(Arc::new(fitbit_api(settings)?))
 }
 
+/// The Google Health API client the settings describe, when they describe one.
+pub fn google_health_api(settings: &Settings) -> Result<Option<GoogleHealthApi>, StartupError> {
+    let Some(config) = &settings.google_health_api else { return Ok(None) };
+    Ok(Some(GoogleHealthApi::new(config.api_settings())?))
+}
+
+/// Every provider the settings configure: Fitbit always (its connections keep their history
+/// even once the platform is gone), Google Health when configured.
+pub fn providers(settings: &Settings) -> Result<Providers, StartupError> {
+    let mut list = vec![fitbit_provider(settings)?];
+    if let Some(google) = google_health_api(settings)? {
+        list.push(Arc::new(google));
+    }
+    Ok(Providers::new(list))
+}
+
 impl Fetcher {
-    /// The syncing core for `settings` (also used by `fitexctl` to connect participants).
-    pub fn from_settings(
-        settings: &Settings,
-        provider: Arc<dyn ActivityProvider>,
-    ) -> Result<Self, StartupError> {
+    /// The syncing core for `settings` (also used by `fitexctl` and the participant pages to
+    /// connect participants).
+    pub fn from_settings(settings: &Settings, providers: Providers) -> Result<Self, StartupError> {
         Ok(Fetcher {
             pool: settings.database.lazy_pool(),
-            provider,
+            providers,
             cipher: Arc::new(TokenCipher::from_config(&settings.tokens.encryption_keys)?),
             topics: settings.kafka.topics.clone(),
             settings: settings.fetcher.clone(),
@@ -81,20 +99,21 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let provider = fitbit_provider(&settings)?;
-        Self::build_with_provider(settings, provider).await
+        let providers = providers(&settings)?;
+        Self::build_with_providers(settings, providers).await
     }
 
-    /// As `build`, with the provider given (another platform, or a test double of the seam).
-    pub async fn build_with_provider(
+    /// As `build`, with the providers given (another platform, or a test double of the seam).
+    pub async fn build_with_providers(
         settings: Settings,
-        provider: Arc<dyn ActivityProvider>,
+        providers: Providers,
     ) -> Result<Self, StartupError> {
         let address = format!("{}:{}", settings.fetcher.host, settings.fetcher.port);
         let listener =
             TcpListener::bind(&address).map_err(|e| StartupError::Bind(address.clone(), e))?;
         let port = listener.local_addr().map_err(|e| StartupError::Bind(address, e))?.port();
-        let fetcher = Arc::new(Fetcher::from_settings(&settings, provider)?);
+        tracing::info!(providers = ?providers, "syncing through");
+        let fetcher = Arc::new(Fetcher::from_settings(&settings, providers)?);
         let pool = fetcher.pool.clone();
         let relay_wake = fetcher.relay_wake.clone();
         let producer = settings.kafka.recovering_producer("fitex-fetcher")?;

@@ -197,52 +197,122 @@ pub async fn store_grant(
     Ok(())
 }
 
-/// Connects (or reconnects) a provider account: creates the participant on first connection,
-/// stores the tokens, makes days missed while disconnected due now, and schedules a backfill of
-/// the last `backfill_days` local dates. Returns the connection id.
+/// A provider account being connected.
+pub struct NewConnection<'a> {
+    pub provider: &'a str,
+    pub kind: TokenKind,
+    /// Its `user_id` is the provider's id of the user.
+    pub grant: &'a TokenGrant,
+    /// Local dates to fetch now (the backfill).
+    pub backfill: &'a [NaiveDate],
+    /// The same person on the platform this provider replaced: `(provider, user id)`.
+    pub legacy: Option<(&'a str, &'a str)>,
+}
+
+/// What connecting did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connected {
+    pub id: i64,
+    pub participant_id: i64,
+    /// The legacy connection this one replaced (the participant's history continues).
+    pub replaced: Option<i64>,
+}
+
+/// Connects (or reconnects) a provider account: creates the participant on first connection —
+/// unless the account's legacy identity names an existing participant, whose history, baseline
+/// and goals then simply continue — stores the tokens, makes days missed while disconnected due
+/// now, and schedules the backfill. A replaced legacy connection is kept, disconnected, pointing
+/// at its successor.
 pub async fn connect(
     pool: &PgPool,
     cipher: &TokenCipher,
-    provider: &str,
-    kind: TokenKind,
-    grant: &TokenGrant,
-    backfill: &[NaiveDate],
-) -> Result<i64, sqlx::Error> {
+    new: NewConnection<'_>,
+) -> Result<Connected, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let existing: Option<(i64,)> = sqlx::query_as(
-        "SELECT id FROM provider_connections WHERE provider = $1 AND provider_user_id = $2 FOR UPDATE",
+    let existing: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT id, participant_id FROM provider_connections
+         WHERE provider = $1 AND provider_user_id = $2 FOR UPDATE",
     )
-    .bind(provider)
-    .bind(&grant.user_id)
+    .bind(new.provider)
+    .bind(&new.grant.user_id)
     .fetch_optional(&mut *tx)
     .await?;
-    let connection_id = match existing {
-        Some((id,)) => id,
+    let legacy: Option<(i64, i64)> = match new.legacy {
+        Some((provider, user_id)) => {
+            sqlx::query_as(
+                "SELECT id, participant_id FROM provider_connections
+                 WHERE provider = $1 AND provider_user_id = $2 FOR UPDATE",
+            )
+            .bind(provider)
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?
+        }
+        None => None,
+    };
+    let (connection_id, participant_id) = match existing {
+        Some(found) => found,
         None => {
-            let (participant_id,): (i64,) =
-                sqlx::query_as("INSERT INTO participants DEFAULT VALUES RETURNING id")
-                    .fetch_one(&mut *tx)
-                    .await?;
+            let participant_id = match legacy {
+                Some((_, participant_id)) => participant_id,
+                None => {
+                    let (id,): (i64,) =
+                        sqlx::query_as("INSERT INTO participants DEFAULT VALUES RETURNING id")
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    id
+                }
+            };
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO provider_connections (participant_id, provider, provider_user_id)
                  VALUES ($1, $2, $3) RETURNING id",
             )
             .bind(participant_id)
-            .bind(provider)
-            .bind(&grant.user_id)
+            .bind(new.provider)
+            .bind(&new.grant.user_id)
             .fetch_one(&mut *tx)
             .await?;
-            id
+            (id, participant_id)
         }
     };
-    store_grant(&mut tx, cipher, connection_id, kind, grant).await?;
+    // Only a legacy connection of this same participant is replaced (never someone else's).
+    let replaced = legacy.filter(|(_, p)| *p == participant_id).map(|(id, _)| id);
+    if let Some(legacy_id) = replaced {
+        sqlx::query(
+            "UPDATE provider_connections SET access_token = NULL, refresh_token = NULL,
+                 access_expires_at = NULL, token_kind = NULL, token_version = token_version + 1,
+                 sync_status = 'disconnected', superseded_by = $2,
+                 status_reason = 'replaced by the Google Health connection; history continues',
+                 status_changed_at = now()
+             WHERE id = $1",
+        )
+        .bind(legacy_id)
+        .bind(connection_id)
+        .execute(&mut *tx)
+        .await?;
+        // What the old connection was still waiting for is fetched through the new one.
+        sqlx::query(
+            "INSERT INTO pending_fetches (connection_id, day, reason, not_before)
+             SELECT $2, day, 'backfill', now() FROM pending_fetches WHERE connection_id = $1
+             ON CONFLICT (connection_id, day) DO NOTHING",
+        )
+        .bind(legacy_id)
+        .bind(connection_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM pending_fetches WHERE connection_id = $1")
+            .bind(legacy_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    store_grant(&mut tx, cipher, connection_id, new.kind, new.grant).await?;
     sqlx::query("UPDATE pending_fetches SET not_before = now() WHERE connection_id = $1")
         .bind(connection_id)
         .execute(&mut *tx)
         .await?;
-    add_pending(&mut tx, connection_id, backfill, "backfill", Utc::now()).await?;
+    add_pending(&mut tx, connection_id, new.backfill, "backfill", Utc::now()).await?;
     tx.commit().await?;
-    Ok(connection_id)
+    Ok(Connected { id: connection_id, participant_id, replaced })
 }
 
 pub async fn set_status(
@@ -440,8 +510,8 @@ pub async fn upsert_days(
         let row: Option<(NaiveDate,)> = sqlx::query_as(
             "INSERT INTO activity_days (participant_id, day, steps, distance_km, sedentary_minutes,
                  lightly_active_minutes, fairly_active_minutes, very_active_minutes, worn_minutes,
-                 source, fetched_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                 source, fetched_at, manual_steps)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
              ON CONFLICT (participant_id, day) DO UPDATE SET
                  steps = EXCLUDED.steps, distance_km = EXCLUDED.distance_km,
                  sedentary_minutes = EXCLUDED.sedentary_minutes,
@@ -449,14 +519,16 @@ pub async fn upsert_days(
                  fairly_active_minutes = EXCLUDED.fairly_active_minutes,
                  very_active_minutes = EXCLUDED.very_active_minutes,
                  worn_minutes = EXCLUDED.worn_minutes, source = EXCLUDED.source,
-                 fetched_at = EXCLUDED.fetched_at
+                 fetched_at = EXCLUDED.fetched_at, manual_steps = EXCLUDED.manual_steps
              WHERE (activity_days.steps, activity_days.distance_km, activity_days.sedentary_minutes,
                     activity_days.lightly_active_minutes, activity_days.fairly_active_minutes,
-                    activity_days.very_active_minutes, activity_days.worn_minutes, activity_days.source)
+                    activity_days.very_active_minutes, activity_days.worn_minutes, activity_days.source,
+                    activity_days.manual_steps)
                    IS DISTINCT FROM
                    (EXCLUDED.steps, EXCLUDED.distance_km, EXCLUDED.sedentary_minutes,
                     EXCLUDED.lightly_active_minutes, EXCLUDED.fairly_active_minutes,
-                    EXCLUDED.very_active_minutes, EXCLUDED.worn_minutes, EXCLUDED.source)
+                    EXCLUDED.very_active_minutes, EXCLUDED.worn_minutes, EXCLUDED.source,
+                    EXCLUDED.manual_steps)
              RETURNING day",
         )
         .bind(participant_id)
@@ -470,6 +542,7 @@ pub async fn upsert_days(
         .bind(day.worn_minutes)
         .bind(source)
         .bind(fetched_at)
+        .bind(day.manual_steps)
         .fetch_optional(&mut **tx)
         .await?;
         if row.is_some() {

@@ -10,11 +10,12 @@ use fitex_common::outbox::{self, OutgoingRecord};
 use fitex_common::token_cipher::TokenCipher;
 use fitex_common::trace_context::TraceParent;
 use fitex_proto::{content_type, ActivityDayChanged, Message, Provider, Timestamp, TraceContext};
-use fitex_provider::{ActivityProvider, DayActivity, ProviderError, TokenProblem};
+use fitex_provider::{DayActivity, ProviderError, TokenProblem};
 use secrecy::SecretString;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::providers::Providers;
 use crate::settings::FetcherSettings;
 use crate::store::{self, Connection, SyncStatus, TokenKind};
 
@@ -55,7 +56,8 @@ impl From<sqlx::Error> for SyncError {
 /// Everything syncing needs, shared by the consumers and the pending-fetch loop.
 pub struct Fetcher {
     pub pool: PgPool,
-    pub provider: Arc<dyn ActivityProvider>,
+    /// Every connection is synced through the provider it names.
+    pub providers: Providers,
     pub cipher: Arc<TokenCipher>,
     pub topics: Topics,
     pub settings: FetcherSettings,
@@ -80,6 +82,11 @@ pub fn reconnect_reason(problem: TokenProblem, provider: &str) -> String {
         TokenProblem::MissingScope => format!(
             "Your {name} connection does not allow reading activity. Reconnect and allow \
              \"activity\" access."
+        ),
+        TokenProblem::PlatformRetired => format!(
+            "Google switched off the old {name} connection on 2 November 2026. Connect your \
+             {name} account again through Google to resume syncing; your history and goals \
+             carry over."
         ),
     }
 }
@@ -114,8 +121,9 @@ impl Fetcher {
             }
             SyncStatus::Disconnected => return Ok(SyncOutcome::Deferred("disconnected")),
         }
+        let provider = self.providers.get(&connection.provider)?;
         // Stay inside the per-user budget: if what is left cannot pay for this fetch, wait.
-        let cost = self.provider.request_cost(dates.len()) as i32 + 1;
+        let cost = provider.request_cost(dates.len()) as i32 + 1;
         if let (Some(remaining), Some(resets_at)) =
             (connection.rate_remaining, connection.rate_resets_at)
         {
@@ -136,11 +144,14 @@ impl Fetcher {
         let fetch_started_instant = std::time::Instant::now();
         let mut refreshed_after_401 = false;
         let fetched = loop {
-            match self.provider.fetch_days(&token, &connection.provider_user_id, dates).await {
+            match provider.fetch_days(&token, &connection.provider_user_id, dates).await {
                 Ok(fetched) => break fetched,
                 Err(ProviderError::Unauthorized { problem, message }) => {
                     let refreshable = connection.token_kind == Some(TokenKind::AuthorizationCode)
-                        && problem != TokenProblem::MissingScope;
+                        && !matches!(
+                            problem,
+                            TokenProblem::MissingScope | TokenProblem::PlatformRetired
+                        );
                     if refreshable && !refreshed_after_401 {
                         // Refresh once and retry once (the token may have been revoked early or
                         // clocks may disagree).
@@ -263,6 +274,7 @@ impl Fetcher {
             fairly_active_minutes: day.fairly_active_minutes,
             very_active_minutes: day.very_active_minutes,
             worn_minutes: day.worn_minutes,
+            manual_steps: day.manual_steps,
             fetched_at: Some(Timestamp {
                 seconds: fetched_at.timestamp(),
                 nanos: fetched_at.timestamp_subsec_nanos() as i32,
@@ -374,7 +386,7 @@ impl Fetcher {
         else {
             return Ok(Err(TokenProblem::Invalid));
         };
-        match self.provider.refresh(&refresh_token).await {
+        match self.providers.get(&current.provider)?.refresh(&refresh_token).await {
             Ok(grant) => {
                 store::store_grant(
                     &mut tx,
@@ -415,7 +427,11 @@ impl Fetcher {
         if !stale {
             return current;
         }
-        match self.provider.time_zone(token, &connection.provider_user_id).await {
+        let provider = match self.providers.get(&connection.provider) {
+            Ok(provider) => provider,
+            Err(_) => return current,
+        };
+        match provider.time_zone(token, &connection.provider_user_id).await {
             Ok(zone) => match store::set_time_zone(&self.pool, connection, &zone).await {
                 Ok(()) => current.time_zone = zone,
                 Err(error) => tracing::warn!(%error, "could not store the time zone"),

@@ -307,8 +307,10 @@ pub async fn subscriptions(command: SubscriptionsCommand) -> anyhow::Result<()> 
     let settings: fitex_fetcher::Settings =
         fitex_common::config::load().context("loading configuration")?;
     let api = fitex_fetcher::startup::fitbit_api(&settings)?;
-    let fetcher =
-        fitex_fetcher::sync::Fetcher::from_settings(&settings, std::sync::Arc::new(api.clone()))?;
+    let providers =
+        fitex_fetcher::providers::Providers::new([std::sync::Arc::new(api.clone())
+            as std::sync::Arc<dyn fitex_provider::ActivityProvider>]);
+    let fetcher = fitex_fetcher::sync::Fetcher::from_settings(&settings, providers)?;
     let user = match &command {
         SubscriptionsCommand::Create { user, .. }
         | SubscriptionsCommand::List { user }

@@ -34,7 +34,7 @@ async fn a_new_connection_backfills_its_last_days_with_range_requests() {
         user_id: "BACK01".into(),
     };
     let fetcher = app.fetcher().await;
-    let connection = fetcher.connect(TokenKind::AuthorizationCode, &grant).await.unwrap();
+    let connection = fetcher.connect("fitbit", TokenKind::AuthorizationCode, &grant).await.unwrap();
     let participant = app.participant_of(connection).await;
     wait_for("28 days backfilled", Duration::from_secs(30), || async {
         app.stored_steps(participant).await.len() == 28
@@ -103,7 +103,7 @@ async fn a_pasted_token_is_flagged_days_before_it_expires() {
         user_id: "PASTE01".into(),
     };
     let fetcher = app.fetcher().await;
-    let connection = fetcher.connect(TokenKind::Implicit, &grant).await.unwrap();
+    let connection = fetcher.connect("fitbit", TokenKind::Implicit, &grant).await.unwrap();
     let (status, reason) = app.status(connection).await;
     assert_eq!(status, "active");
     let reason = reason.expect("flagged");

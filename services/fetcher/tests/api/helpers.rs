@@ -56,11 +56,29 @@ pub fn settings_for(
     settings
 }
 
+/// Points the Google Health API client at the simulator's Google mode.
+pub fn use_simulated_google(settings: &mut Settings, sim: &SimulatorHandle) {
+    let base = sim.base_url();
+    let google = settings.google_health_api.as_mut().expect("base.toml configures Google Health");
+    google.api_base_url = base.clone();
+    google.authorize_url = format!("{base}/google/o/oauth2/v2/auth");
+    google.token_url = format!("{base}/google/token");
+    google.revoke_url = format!("{base}/google/revoke");
+    google.client_id = "sim-google-client.apps.googleusercontent.com".into();
+    google.client_secret = SecretString::from("sim-google-client-secret");
+}
+
 pub async fn spawn_fetcher() -> TestFetcher {
-    let sim = Simulator::spawn(SimulatorConfig::default()).await.expect("simulator");
+    spawn_fetcher_on(SimulatorConfig::default()).await
+}
+
+/// A fetcher syncing through a simulator configured as given (both Fitbit and Google Health).
+pub async fn spawn_fetcher_on(config: SimulatorConfig) -> TestFetcher {
+    let sim = Simulator::spawn(config).await.expect("simulator");
     let kafka = fitex_testkit::test_kafka().await;
     let (database, pool) = fitex_testkit::test_database().await;
-    let settings = settings_for(kafka.clone(), database, &sim);
+    let mut settings = settings_for(kafka.clone(), database, &sim);
+    use_simulated_google(&mut settings, &sim);
     spawn_with(settings, sim, pool).await
 }
 
@@ -111,16 +129,14 @@ impl TestFetcher {
             scopes: tokens.scope,
             user_id: tokens.user_id,
         };
-        store::connect(
-            &self.pool,
-            &self.cipher,
-            "fitbit",
-            TokenKind::AuthorizationCode,
-            &grant,
-            &[],
-        )
-        .await
-        .expect("connect")
+        let new = store::NewConnection {
+            provider: "fitbit",
+            kind: TokenKind::AuthorizationCode,
+            grant: &grant,
+            backfill: &[],
+            legacy: None,
+        };
+        store::connect(&self.pool, &self.cipher, new).await.expect("connect").id
     }
 
     /// Publishes notifications as the subscriber would (keyed by user, protobuf payload).
@@ -172,6 +188,59 @@ impl TestFetcher {
         );
     }
 
+    /// Publishes Google Health notifications as the subscriber would (one per civil date).
+    pub async fn notify_google(&self, health_user_id: &str, dates: &[NaiveDate], operation: &str) {
+        let records: Vec<OutgoingRecord> = dates
+            .iter()
+            .map(|date| {
+                let event_id = Uuid::now_v7();
+                let now = Utc::now();
+                let event = ProviderNotification {
+                    event_id: event_id.to_string(),
+                    provider: Provider::GoogleHealth as i32,
+                    collection_type: "steps".into(),
+                    owner_id: health_user_id.to_string(),
+                    owner_type: "user".into(),
+                    date: date.format("%Y-%m-%d").to_string(),
+                    subscription_id: "fitex-sync".into(),
+                    received_at: Some(fitex_proto::Timestamp {
+                        seconds: now.timestamp(),
+                        nanos: now.timestamp_subsec_nanos() as i32,
+                    }),
+                    trace_context: None,
+                    operation: operation.into(),
+                };
+                OutgoingRecord {
+                    event_id,
+                    topic: self.kafka.topics.notifications.clone(),
+                    key: health_user_id.to_string(),
+                    payload: event.encode_to_vec(),
+                    headers: vec![("event_id".into(), event_id.to_string())],
+                }
+            })
+            .collect();
+        let failures = outbox::send_all(&self.producer, &records, Duration::from_secs(10)).await;
+        assert!(failures.is_empty(), "publish Google notifications");
+    }
+
+    /// A stored day: (steps, manual steps, worn minutes, MVPA minutes, source).
+    pub async fn stored_day(
+        &self,
+        participant_id: i64,
+        date: NaiveDate,
+    ) -> Option<(i32, Option<i32>, Option<i32>, i32, String)> {
+        sqlx::query_as(
+            "SELECT steps, manual_steps, worn_minutes, fairly_active_minutes + very_active_minutes,
+                    source
+             FROM activity_days WHERE participant_id = $1 AND day = $2",
+        )
+        .bind(participant_id)
+        .bind(date)
+        .fetch_optional(&self.pool)
+        .await
+        .unwrap()
+    }
+
     pub async fn stored_steps(&self, participant_id: i64) -> BTreeMap<NaiveDate, i32> {
         sqlx::query_as::<_, (NaiveDate, i32)>(
             "SELECT day, steps FROM activity_days WHERE participant_id = $1 ORDER BY day",
@@ -207,8 +276,8 @@ impl TestFetcher {
 
     /// A fetcher core sharing the application's database and simulator (as another replica would).
     pub async fn fetcher(&self) -> fitex_fetcher::sync::Fetcher {
-        let provider = fitex_fetcher::startup::fitbit_provider(&self.settings).unwrap();
-        fitex_fetcher::sync::Fetcher::from_settings(&self.settings, provider).unwrap()
+        let providers = fitex_fetcher::startup::providers(&self.settings).unwrap();
+        fitex_fetcher::sync::Fetcher::from_settings(&self.settings, providers).unwrap()
     }
 
     pub async fn metrics(&self) -> String {

@@ -1,5 +1,6 @@
 //! The fetcher against the Fitbit simulator, a real broker (tansu) and real PostgreSQL.
 mod connecting;
 mod fetching;
+mod google;
 mod helpers;
 mod tokens;

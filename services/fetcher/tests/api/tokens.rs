@@ -85,9 +85,19 @@ async fn a_refused_token_means_reconnect_required_no_retry_storm_and_missed_days
         scopes: claims.scopes.join(" "),
         user_id: "GONE01".into(),
     };
-    store::connect(&app.pool, &app.cipher, "fitbit", TokenKind::Implicit, &grant, &[])
-        .await
-        .unwrap();
+    store::connect(
+        &app.pool,
+        &app.cipher,
+        store::NewConnection {
+            provider: "fitbit",
+            kind: TokenKind::Implicit,
+            grant: &grant,
+            backfill: &[],
+            legacy: None,
+        },
+    )
+    .await
+    .unwrap();
     wait_for("the missed days", Duration::from_secs(20), || async {
         app.stored_steps(participant).await.len() == 2
     })
@@ -113,10 +123,20 @@ async fn tokens_are_encrypted_at_rest() {
         scopes: tokens.scope,
         user_id: "CRYPT1".into(),
     };
-    let connection =
-        store::connect(&app.pool, &app.cipher, "fitbit", TokenKind::AuthorizationCode, &grant, &[])
-            .await
-            .unwrap();
+    let connection = store::connect(
+        &app.pool,
+        &app.cipher,
+        store::NewConnection {
+            provider: "fitbit",
+            kind: TokenKind::AuthorizationCode,
+            grant: &grant,
+            backfill: &[],
+            legacy: None,
+        },
+    )
+    .await
+    .unwrap()
+    .id;
     let (access, refresh): (Vec<u8>, Vec<u8>) = sqlx::query_as(
         "SELECT access_token, refresh_token FROM provider_connections WHERE id = $1",
     )

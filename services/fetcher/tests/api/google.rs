@@ -1,0 +1,311 @@
+//! Google Health connections: the same pipeline, through the simulator's Google mode.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use fitex_fetcher::connect::backfill_dates;
+use fitex_fetcher::store::TokenKind;
+use fitex_fitbit_simulator::{CreateUser, DayRecord, GoogleUserTokens, SimulatorConfig};
+use fitex_provider::TokenGrant;
+use secrecy::SecretString;
+
+use crate::helpers::*;
+
+/// The grant the portal would hold after Google's consent (the user id comes from identity).
+fn google_grant(tokens: &GoogleUserTokens) -> TokenGrant {
+    TokenGrant {
+        access_token: SecretString::from(tokens.access_token.clone()),
+        refresh_token: Some(SecretString::from(tokens.refresh_token.clone())),
+        expires_at: Utc::now() + chrono::Duration::seconds(tokens.expires_in as i64),
+        scopes: tokens.scope.clone(),
+        user_id: String::new(),
+    }
+}
+
+fn record(steps: u32, manual_steps: u32, worn_minutes: u32) -> DayRecord {
+    DayRecord { day: day_data(steps, worn_minutes), manual_steps }
+}
+
+async fn google_only(app: &TestFetcher, zone: &str) -> GoogleUserTokens {
+    app.sim()
+        .create_google_only_user(CreateUser { timezone: zone.into(), ..CreateUser::default() })
+        .await
+        .expect("a Google-only user")
+}
+
+#[tokio::test]
+async fn a_google_connection_backfills_from_rollups_and_keeps_manual_steps_apart() {
+    let app = spawn_fetcher().await;
+    let tokens = google_only(&app, "America/Chicago").await;
+    let dates = backfill_dates("America/Chicago", 28, Utc::now());
+    let (walked, typed_in) = (dates[27], dates[26]);
+    app.sim().set_day_record(&tokens.user_id, walked, record(9_000, 0, 800)).await.unwrap();
+    app.sim().set_day_record(&tokens.user_id, typed_in, record(4_000, 2_500, 650)).await.unwrap();
+    app.sim().reset_stats().await.unwrap();
+
+    let fetcher = app.fetcher().await;
+    let grant = google_grant(&tokens);
+    let connection =
+        fetcher.connect("google_health", TokenKind::AuthorizationCode, &grant).await.unwrap();
+    let row = fitex_fetcher::store::connection_by_id(&app.pool, connection).await.unwrap().unwrap();
+    assert_eq!(row.provider, "google_health");
+    assert_eq!(row.provider_user_id, tokens.health_user_id, "keyed by the Google Health id");
+    assert_eq!(row.time_zone, "America/Chicago", "from users/me/settings");
+    let participant = row.participant_id;
+    wait_for("28 days backfilled", Duration::from_secs(30), || async {
+        app.stored_steps(participant).await.len() == 28
+    })
+    .await;
+
+    let (steps, manual, worn, mvpa, source) = app.stored_day(participant, walked).await.unwrap();
+    assert_eq!((steps, manual, worn, mvpa), (9_000, Some(0), Some(800), 30));
+    assert_eq!(source, "google_health");
+    let (steps, manual, ..) = app.stored_day(participant, typed_in).await.unwrap();
+    assert_eq!((steps, manual), (4_000, Some(2_500)), "hand-entered steps kept apart");
+    // A day with nothing recorded is a day of zero steps without a wear signal.
+    let (steps, manual, worn, ..) = app.stored_day(participant, dates[0]).await.unwrap();
+    assert_eq!((steps, manual, worn), (0, Some(0), None));
+
+    // 28 days: one 90-day rollup each for steps, distance, heart-rate zones and sedentary time,
+    // two 14-day active-minutes rollups, and the steps points listed in 6-day ranges.
+    let stats = app.sim().stats().await.unwrap();
+    let rollups: u64 = stats
+        .api_calls_by_endpoint
+        .iter()
+        .filter(|(k, _)| k.starts_with("google_rollup"))
+        .map(|(_, v)| v)
+        .sum();
+    assert_eq!(rollups, 6, "{stats:?}");
+    assert_eq!(stats.api_calls_by_endpoint.get("google_data_points"), Some(&5), "{stats:?}");
+    assert_eq!(stats.rate_limited, 0);
+}
+
+#[tokio::test]
+async fn notifications_refetch_the_day_and_a_delete_is_carried_through() {
+    let app = spawn_fetcher().await;
+    let tokens = google_only(&app, "UTC").await;
+    let fetcher = app.fetcher().await;
+    let connection = fetcher
+        .connect("google_health", TokenKind::AuthorizationCode, &google_grant(&tokens))
+        .await
+        .unwrap();
+    let participant = app.participant_of(connection).await;
+    wait_for("the backfill", Duration::from_secs(30), || async {
+        app.stored_steps(participant).await.len() == 28
+    })
+    .await;
+
+    let today = Utc::now().date_naive();
+    app.sim().set_day_record(&tokens.user_id, today, record(5_432, 0, 500)).await.unwrap();
+    app.notify_google(&tokens.health_user_id, &[today], "UPSERT").await;
+    wait_for("today stored", Duration::from_secs(20), || async {
+        app.stored_steps(participant).await.get(&today) == Some(&5_432)
+    })
+    .await;
+
+    // The participant deletes the day's data at Google: the day is read again and is now empty.
+    app.sim().set_day_record(&tokens.user_id, today, DayRecord::default()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2_100)).await; // past the settle period
+    app.notify_google(&tokens.health_user_id, &[today], "DELETE").await;
+    wait_for("the deletion applied", Duration::from_secs(20), || async {
+        app.stored_steps(participant).await.get(&today) == Some(&0)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_per_user_budget_defers_only_that_user() {
+    // The simulator allows 8 requests a minute per user: one day costs 6.
+    let app = spawn_fetcher_on(SimulatorConfig {
+        google_rate_limit_per_minute: 8,
+        ..SimulatorConfig::default()
+    })
+    .await;
+    let (busy, calm) = (google_only(&app, "UTC").await, google_only(&app, "UTC").await);
+    let mut settings = app.settings.clone();
+    settings.fetcher.backfill_days = 0;
+    let providers = fitex_fetcher::startup::providers(&settings).unwrap();
+    let fetcher = fitex_fetcher::sync::Fetcher::from_settings(&settings, providers).unwrap();
+    let busy_connection = fetcher
+        .connect("google_health", TokenKind::AuthorizationCode, &google_grant(&busy))
+        .await
+        .unwrap();
+    let calm_connection = fetcher
+        .connect("google_health", TokenKind::AuthorizationCode, &google_grant(&calm))
+        .await
+        .unwrap();
+
+    let yesterday = Utc::now().date_naive() - chrono::Duration::days(1);
+    let before = yesterday - chrono::Duration::days(1);
+    app.sim().set_day_record(&busy.user_id, yesterday, record(7_000, 0, 700)).await.unwrap();
+    app.sim().set_day_record(&busy.user_id, before, record(6_000, 0, 700)).await.unwrap();
+    app.sim().set_day_record(&calm.user_id, yesterday, record(8_000, 0, 700)).await.unwrap();
+    app.notify_google(&busy.health_user_id, &[yesterday], "UPSERT").await;
+    let busy_participant = app.participant_of(busy_connection).await;
+    wait_for("the busy user's first day", Duration::from_secs(20), || async {
+        app.stored_steps(busy_participant).await.get(&yesterday) == Some(&7_000)
+    })
+    .await;
+    // A second day within the same minute goes over Google's limit: 429 → deferred.
+    app.notify_google(&busy.health_user_id, &[before], "UPSERT").await;
+    wait_for("the busy user deferred", Duration::from_secs(20), || async {
+        let reason: Option<String> = sqlx::query_scalar(
+            "SELECT reason FROM pending_fetches WHERE connection_id = $1 AND day = $2",
+        )
+        .bind(busy_connection)
+        .bind(before)
+        .fetch_optional(&app.pool)
+        .await
+        .unwrap();
+        reason.as_deref() == Some("rate_limited")
+    })
+    .await;
+    let (not_before, resets_at): (chrono::DateTime<Utc>, Option<chrono::DateTime<Utc>>) =
+        sqlx::query_as(
+            "SELECT f.not_before, c.rate_resets_at FROM pending_fetches f
+             JOIN provider_connections c ON c.id = f.connection_id
+             WHERE f.connection_id = $1 AND f.day = $2",
+        )
+        .bind(busy_connection)
+        .bind(before)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(not_before > Utc::now() + chrono::Duration::seconds(30), "waits for the quota");
+    assert!(resets_at.is_some());
+    assert!(app.sim().stats().await.unwrap().rate_limited >= 1);
+
+    // The other participant is not held up.
+    app.notify_google(&calm.health_user_id, &[yesterday], "UPSERT").await;
+    let calm_participant = app.participant_of(calm_connection).await;
+    wait_for("the calm user's day", Duration::from_secs(20), || async {
+        app.stored_steps(calm_participant).await.get(&yesterday) == Some(&8_000)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_client_stops_short_of_its_own_per_user_budget() {
+    let sim = fitex_fitbit_simulator::Simulator::spawn(SimulatorConfig::default()).await.unwrap();
+    let kafka = fitex_testkit::test_kafka().await;
+    let (database, pool) = fitex_testkit::test_database().await;
+    let mut settings = settings_for(kafka, database, &sim);
+    use_simulated_google(&mut settings, &sim);
+    settings.fetcher.backfill_days = 0;
+    // Room for one day's requests (6) a minute, not two.
+    settings.google_health_api.as_mut().unwrap().requests_per_minute = 9;
+    let app = spawn_with(settings, sim, pool).await;
+    let tokens = google_only(&app, "UTC").await;
+    let fetcher = app.fetcher().await;
+    let connection = fetcher
+        .connect("google_health", TokenKind::AuthorizationCode, &google_grant(&tokens))
+        .await
+        .unwrap();
+    let participant = app.participant_of(connection).await;
+    let yesterday = Utc::now().date_naive() - chrono::Duration::days(1);
+    let before = yesterday - chrono::Duration::days(1);
+    app.sim().set_day_record(&tokens.user_id, yesterday, record(7_100, 0, 700)).await.unwrap();
+    app.sim().set_day_record(&tokens.user_id, before, record(6_100, 0, 700)).await.unwrap();
+    app.notify_google(&tokens.health_user_id, &[yesterday], "UPSERT").await;
+    wait_for("the first day", Duration::from_secs(20), || async {
+        app.stored_steps(participant).await.get(&yesterday) == Some(&7_100)
+    })
+    .await;
+    app.notify_google(&tokens.health_user_id, &[before], "UPSERT").await;
+    wait_for("the second day deferred", Duration::from_secs(20), || async {
+        let reason: Option<String> = sqlx::query_scalar(
+            "SELECT reason FROM pending_fetches WHERE connection_id = $1 AND day = $2",
+        )
+        .bind(connection)
+        .bind(before)
+        .fetch_optional(&app.pool)
+        .await
+        .unwrap();
+        reason.as_deref() == Some("rate_limited")
+    })
+    .await;
+    let stats = app.sim().stats().await.unwrap();
+    assert_eq!(stats.rate_limited, 0, "never ran into Google's 429: {stats:?}");
+}
+
+#[tokio::test]
+async fn withdrawn_consent_asks_the_participant_to_reconnect_in_plain_words() {
+    let app = spawn_fetcher().await;
+    let tokens = google_only(&app, "UTC").await;
+    let fetcher = app.fetcher().await;
+    let connection = fetcher
+        .connect("google_health", TokenKind::AuthorizationCode, &google_grant(&tokens))
+        .await
+        .unwrap();
+    app.sim().google_revoke(&tokens.user_id).await.unwrap();
+    let yesterday = Utc::now().date_naive() - chrono::Duration::days(1);
+    app.notify_google(&tokens.health_user_id, &[yesterday], "UPSERT").await;
+    wait_for("reconnect required", Duration::from_secs(30), || async {
+        app.status(connection).await.0 == "reconnect_required"
+    })
+    .await;
+    let (_, reason) = app.status(connection).await;
+    let reason = reason.unwrap();
+    assert!(reason.contains("Google Health") && reason.contains("Reconnect"), "{reason}");
+    assert!(!reason.contains("401") && !reason.contains("invalid_grant"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_fitbit_participant_reconnecting_through_google_keeps_their_history() {
+    let app = spawn_fetcher().await;
+    let fitbit_user = "MIGR01";
+    let fitbit_connection = app.connect_user(fitbit_user).await;
+    let participant = app.participant_of(fitbit_connection).await;
+    let old_day = Utc::now().date_naive() - chrono::Duration::days(40);
+    app.sim().set_day(fitbit_user, old_day, day_data(11_111, 900)).await.unwrap();
+    app.notify(fitbit_user, &[old_day], "activities").await;
+    wait_for("Fitbit-era history", Duration::from_secs(20), || async {
+        app.stored_steps(participant).await.get(&old_day) == Some(&11_111)
+    })
+    .await;
+    // A day the Fitbit connection was still waiting for moves to the new connection.
+    let waiting = Utc::now().date_naive() - chrono::Duration::days(35);
+    app.sim().set_day(fitbit_user, waiting, day_data(5_555, 900)).await.unwrap();
+    fitex_fetcher::store::defer(
+        &app.pool,
+        fitbit_connection,
+        &[waiting],
+        "awaiting_reconnect",
+        Utc::now() + chrono::Duration::days(3650),
+    )
+    .await
+    .unwrap();
+
+    // Google's consent for the same person: identity names their Fitbit id.
+    let tokens = app.sim().google_grant(fitbit_user).await.unwrap();
+    let fetcher = app.fetcher().await;
+    let google_connection = fetcher
+        .connect("google_health", TokenKind::AuthorizationCode, &google_grant(&tokens))
+        .await
+        .unwrap();
+    assert_eq!(app.participant_of(google_connection).await, participant, "the same participant");
+    let (status, reason) = app.status(fitbit_connection).await;
+    assert_eq!(status, "disconnected");
+    assert!(reason.unwrap().contains("replaced by the Google Health connection"));
+    let superseded_by: Option<i64> =
+        sqlx::query_scalar("SELECT superseded_by FROM provider_connections WHERE id = $1")
+            .bind(fitbit_connection)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(superseded_by, Some(google_connection));
+    assert_eq!(app.stored_steps(participant).await.get(&old_day), Some(&11_111), "history kept");
+    wait_for("the waiting day fetched through Google", Duration::from_secs(30), || async {
+        app.stored_day(participant, waiting)
+            .await
+            .is_some_and(|d| d.0 == 5_555 && d.4 == "google_health")
+    })
+    .await;
+    // Reconnecting through Google again (a new consent) keeps the same connection.
+    let again = app.sim().google_grant(fitbit_user).await.unwrap();
+    let same = fetcher
+        .connect("google_health", TokenKind::AuthorizationCode, &google_grant(&again))
+        .await
+        .unwrap();
+    assert_eq!(same, google_connection);
+}
