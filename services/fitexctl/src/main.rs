@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+mod google;
 mod operations;
 mod programs;
 
@@ -49,6 +50,10 @@ enum Command {
         /// `authorization_code` (with refresh tokens) or `implicit` (pasted long-lived tokens).
         #[arg(long, default_value = "authorization_code")]
         kind: String,
+        /// `fitbit` or `google_health` (a Google Health user is linked to their Fitbit-era
+        /// participant through their legacy Fitbit id).
+        #[arg(long, default_value = "fitbit")]
+        provider: String,
     },
     /// Programs (seasons): create and list.
     Programs {
@@ -81,6 +86,11 @@ enum Command {
     Subscriptions {
         #[command(subcommand)]
         command: operations::SubscriptionsCommand,
+    },
+    /// Google Health: the project's webhook subscriber and per-participant subscriptions.
+    Google {
+        #[command(subcommand)]
+        command: google::GoogleCommand,
     },
     /// Dead-lettered events: list them, or put them back on their topic.
     Dlq {
@@ -226,6 +236,7 @@ async fn main() -> anyhow::Result<()> {
             operations::show(&settings.database.lazy_pool(), &user).await
         }
         Command::Subscriptions { command } => operations::subscriptions(command).await,
+        Command::Google { command } => google::run(command).await,
         Command::Tokens { command } => {
             operations::tokens(&settings.database.lazy_pool(), command).await
         }
@@ -235,7 +246,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Backfill { user, all, days, no_wait } => {
             operations::backfill(&settings.database.lazy_pool(), user, all, days, !no_wait).await
         }
-        Command::Import { kind } => import(&kind).await,
+        Command::Import { kind, provider } => import(&kind, &provider).await,
         Command::Programs { command } => {
             programs::programs(&settings.database.lazy_pool(), command).await
         }
@@ -258,6 +269,8 @@ async fn main() -> anyhow::Result<()> {
 
 #[derive(Deserialize)]
 struct ImportedAccount {
+    /// The provider's user id (asked of the provider when empty).
+    #[serde(default)]
     user_id: String,
     access_token: String,
     #[serde(default)]
@@ -267,7 +280,7 @@ struct ImportedAccount {
     scope: String,
 }
 
-async fn import(kind: &str) -> anyhow::Result<()> {
+async fn import(kind: &str, provider: &str) -> anyhow::Result<()> {
     use fitex_fetcher::store::TokenKind;
     let kind = match kind {
         "authorization_code" => TokenKind::AuthorizationCode,
@@ -276,8 +289,14 @@ async fn import(kind: &str) -> anyhow::Result<()> {
     };
     let settings: fitex_fetcher::Settings =
         fitex_common::config::load().context("loading configuration")?;
-    let provider = fitex_fetcher::startup::fitbit_provider(&settings)?;
-    let fetcher = fitex_fetcher::sync::Fetcher::from_settings(&settings, provider)?;
+    let providers = fitex_fetcher::startup::providers(&settings)?;
+    if !providers.names().contains(&provider) {
+        bail!(
+            "--provider {provider:?} is not configured here (configured: {})",
+            providers.names().join(", ")
+        );
+    }
+    let fetcher = fitex_fetcher::sync::Fetcher::from_settings(&settings, providers)?;
     let mut input = String::new();
     std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)?;
     let accounts: Vec<ImportedAccount> =
@@ -292,7 +311,7 @@ async fn import(kind: &str) -> anyhow::Result<()> {
             user_id: account.user_id.clone(),
         };
         let connection = fetcher
-            .connect(kind, &grant)
+            .connect(provider, kind, &grant)
             .await
             .with_context(|| format!("connecting {}", account.user_id))?;
         println!("connected {} (connection {connection}); backfill scheduled", account.user_id);

@@ -1,0 +1,348 @@
+//! The Google Health path as deployed: `fitexctl google subscriber create` registers the real
+//! subscriber binary with the (simulated) Google Health API using a service-account key, which
+//! verifies the endpoint; a Fitbit-era participant with history and goals reconnects through
+//! Google; Google's signed notifications then flow subscriber → broker → fetcher → PostgreSQL →
+//! goals, for the same participant.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, Utc};
+use fitex_common::token_cipher::TokenCipher;
+use fitex_e2e::{config_dir, service_binary, ServiceProcess};
+use fitex_fetcher::store::{self, TokenKind};
+use fitex_fitbit_simulator::{CreateUser, DayData, DayRecord, Simulator, SimulatorConfig};
+use fitex_provider::TokenGrant;
+use secrecy::SecretString;
+
+const ENDPOINT_SECRET: &str = "Bearer e2e-google-endpoint-secret";
+
+fn day_data(steps: u32) -> DayData {
+    DayData {
+        steps,
+        distance_km: steps as f64 * 0.00075,
+        sedentary_minutes: 600,
+        lightly_active_minutes: 180,
+        fairly_active_minutes: 25,
+        very_active_minutes: 15,
+        worn_minutes: 820,
+        resting_heart_rate: Some(61),
+    }
+}
+
+struct Ctl {
+    env: Vec<(&'static str, String)>,
+}
+
+impl Ctl {
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> (bool, String) {
+        let mut child = Command::new(service_binary("fitexctl"))
+            .args(args)
+            .env("FITEX_CONFIG_DIR", config_dir())
+            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run fitexctl");
+        if let Some(input) = stdin {
+            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        }
+        drop(child.stdin.take());
+        let output = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        (output.status.success(), text)
+    }
+}
+
+async fn eventually<F, Fut>(what: &str, timeout: Duration, logs: impl Fn() -> String, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}\n{}", logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_fitbit_participant_moves_to_google_health_and_keeps_history_and_goals() {
+    let kafka = fitex_testkit::test_kafka().await;
+    let (database, pool) = fitex_testkit::test_database().await;
+    let (subscriber_port, fetcher_port, goals_port) =
+        (fitex_testkit::free_port(), fitex_testkit::free_port(), fitex_testkit::free_port());
+    let webhook_secret = "e2e-fitbit-client-secret-0123456789";
+    let sim = Simulator::spawn(SimulatorConfig {
+        client_secret: webhook_secret.into(),
+        subscriber_url: Some(format!("http://127.0.0.1:{subscriber_port}/webhooks/fitbit")),
+        ..SimulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let base = sim.base_url();
+    let key_file = std::env::temp_dir().join(format!("fitex-e2e-sa-{}.json", std::process::id()));
+    std::fs::write(&key_file, sim.client().google_service_account_json().await.unwrap()).unwrap();
+
+    let common = vec![
+        ("FITEX__KAFKA__BROKERS", kafka.brokers.clone()),
+        ("FITEX__KAFKA__TOPICS__NOTIFICATIONS", kafka.topics.notifications.clone()),
+        ("FITEX__KAFKA__TOPICS__FETCH_RETRIES", kafka.topics.fetch_retries.clone()),
+        ("FITEX__KAFKA__TOPICS__DEAD_LETTERS", kafka.topics.dead_letters.clone()),
+        ("FITEX__KAFKA__TOPICS__ACTIVITY_DAYS", kafka.topics.activity_days.clone()),
+        ("FITEX__KAFKA__TOPICS__GOALS", kafka.topics.goals.clone()),
+        ("FITEX__KAFKA__TOPICS__TEAM_PROGRESS", kafka.topics.team_progress.clone()),
+        ("FITEX__DATABASE__DATABASE_NAME", database.database_name.clone()),
+        ("FITEX__GOOGLE_HEALTH__ENDPOINT_SECRETS", ENDPOINT_SECRET.to_string()),
+        (
+            "FITEX__GOOGLE_HEALTH__KEYSET_URL",
+            format!("{base}/googlehealthapi/webhooks/webhooks_public_keyset.json"),
+        ),
+        ("FITEX__GOOGLE_HEALTH_API__API_BASE_URL", base.clone()),
+        ("FITEX__GOOGLE_HEALTH_API__AUTHORIZE_URL", format!("{base}/google/o/oauth2/v2/auth")),
+        ("FITEX__GOOGLE_HEALTH_API__TOKEN_URL", format!("{base}/google/token")),
+        ("FITEX__GOOGLE_HEALTH_API__REVOKE_URL", format!("{base}/google/revoke")),
+        (
+            "FITEX__GOOGLE_HEALTH_API__CLIENT_ID",
+            "sim-google-client.apps.googleusercontent.com".to_string(),
+        ),
+        ("FITEX__GOOGLE_HEALTH_API__CLIENT_SECRET", "sim-google-client-secret".to_string()),
+        ("FITEX__FITBIT_API__API_BASE_URL", base.clone()),
+        ("FITEX__FITBIT_API__TOKEN_URL", format!("{base}/oauth2/token")),
+        ("FITEX__FITBIT_API__CLIENT_ID", "SIMCLIENT".to_string()),
+        ("FITEX__FITBIT_API__CLIENT_SECRET", "sim-client-secret".to_string()),
+    ];
+    let with = |extra: Vec<(&'static str, String)>| {
+        let mut env = common.clone();
+        env.extend(extra);
+        env
+    };
+    let subscriber = ServiceProcess::start(
+        "fitex-subscriber",
+        &with(vec![
+            ("FITEX__SUBSCRIBER__PORT", subscriber_port.to_string()),
+            ("FITEX__FITBIT__CLIENT_SECRETS", webhook_secret.to_string()),
+        ]),
+    );
+    let fetcher = ServiceProcess::start(
+        "fitex-fetcher",
+        &with(vec![
+            ("FITEX__FETCHER__PORT", fetcher_port.to_string()),
+            ("FITEX__FETCHER__GROUP_ID", format!("e2e-{}", kafka.topics.notifications)),
+        ]),
+    );
+    let goals = ServiceProcess::start(
+        "fitex-goals",
+        &with(vec![
+            ("FITEX__GOALS__PORT", goals_port.to_string()),
+            ("FITEX__GOALS__GROUP_ID", format!("e2e-goals-{}", kafka.topics.activity_days)),
+        ]),
+    );
+    subscriber.wait_healthy(&format!("http://127.0.0.1:{subscriber_port}/readyz")).await;
+    fetcher.wait_healthy(&format!("http://127.0.0.1:{fetcher_port}/readyz")).await;
+    goals.wait_healthy(&format!("http://127.0.0.1:{goals_port}/readyz")).await;
+    let logs = || format!("{}\n{}\n{}", subscriber.logs(), fetcher.logs(), goals.logs());
+    let ctl =
+        Ctl { env: with(vec![("GOOGLE_APPLICATION_CREDENTIALS", key_file.display().to_string())]) };
+
+    // The operator registers the webhook: Google verifies it against the real subscriber.
+    let endpoint = format!("http://127.0.0.1:{subscriber_port}/webhooks/google-health");
+    let (ok, created) = ctl.run(
+        &["google", "subscriber", "create", "--id", "fitex-e2e", "--endpoint", &endpoint],
+        None,
+    );
+    assert!(ok && created.contains("Google verified the endpoint"), "{created}");
+    assert!(created.contains("ACTIVE") && created.contains("AUTOMATIC"), "{created}");
+    assert!(!created.contains("e2e-google-endpoint-secret"), "the secret is never printed");
+    // An endpoint that does not answer Google's verification is refused, and nothing is created.
+    let wrong = format!("http://127.0.0.1:{subscriber_port}/webhooks/fitbit");
+    let (ok, refused) = ctl.run(
+        &["google", "subscriber", "create", "--id", "fitex-wrong", "--endpoint", &wrong],
+        None,
+    );
+    assert!(!ok && refused.to_lowercase().contains("verification"), "{refused}");
+    let (ok, listed) = ctl.run(&["google", "subscriber", "list"], None);
+    assert!(ok && listed.contains("fitex-e2e") && !listed.contains("fitex-wrong"), "{listed}");
+    let (ok, patched) =
+        ctl.run(&["google", "subscriber", "patch", "--id", "fitex-e2e", "--secret"], None);
+    assert!(ok && patched.contains("verified"), "{patched}");
+
+    // A participant from the Fitbit era, in a season, with history and goals.
+    let settings: fitex_fetcher::Settings =
+        fitex_common::config::load_from(std::path::Path::new(config_dir()), "test").unwrap();
+    let cipher = TokenCipher::from_config(&settings.tokens.encryption_keys).unwrap();
+    let fitbit_id = "GMIG01";
+    let tokens = sim
+        .client()
+        .create_user(CreateUser { user_id: Some(fitbit_id.into()), ..CreateUser::default() })
+        .await
+        .unwrap();
+    let grant = TokenGrant {
+        access_token: SecretString::from(tokens.access_token),
+        refresh_token: Some(SecretString::from(tokens.refresh_token)),
+        expires_at: Utc::now() + chrono::Duration::hours(8),
+        scopes: tokens.scope,
+        user_id: fitbit_id.into(),
+    };
+    let new = store::NewConnection {
+        provider: "fitbit",
+        kind: TokenKind::AuthorizationCode,
+        grant: &grant,
+        backfill: &[],
+        legacy: None,
+    };
+    let fitbit_connection = store::connect(&pool, &cipher, new).await.unwrap();
+    let participant = fitbit_connection.participant_id;
+    let (ok, program) = ctl.run(
+        &[
+            "programs",
+            "create",
+            "--name",
+            "E2E season",
+            "--started-days-ago",
+            "10",
+            "--unit",
+            "steps",
+        ],
+        None,
+    );
+    assert!(ok, "{program}");
+    let program = program.split_whitespace().nth(1).unwrap().to_owned();
+    let (ok, team) =
+        ctl.run(&["teams", "create", "--program", &program, "--name", "Blue Ridge"], None);
+    assert!(ok, "{team}");
+    let team = team.split_whitespace().nth(1).unwrap().to_owned();
+    let from = (Utc::now().date_naive() - chrono::Duration::days(10)).to_string();
+    let (ok, added) =
+        ctl.run(&["teams", "add", "--team", &team, "--user", fitbit_id, "--from", &from], None);
+    assert!(ok, "{added}");
+
+    let today = Utc::now().date_naive();
+    let fitbit_days: Vec<NaiveDate> =
+        (3..=9).map(|back| today - chrono::Duration::days(back)).collect();
+    for (i, date) in fitbit_days.iter().enumerate() {
+        let deliveries =
+            sim.client().set_day(fitbit_id, *date, day_data(8_000 + 100 * i as u32)).await.unwrap();
+        assert!(deliveries.iter().all(|d| d.status == Some(204)), "{deliveries:?}");
+    }
+    let count_days = |source: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM activity_days WHERE participant_id = $1 AND source = $2",
+            )
+            .bind(participant)
+            .bind(source)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    eventually("the Fitbit-era days", Duration::from_secs(40), logs, || async {
+        count_days("fitbit").await == 7
+    })
+    .await;
+    let goals_before = |pool: sqlx::PgPool| async move {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM goal_history WHERE participant_id = $1")
+            .bind(participant)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    eventually("Fitbit-era goals", Duration::from_secs(40), logs, || async {
+        goals_before(pool.clone()).await > 0
+    })
+    .await;
+    let first_goal: (NaiveDate, i32) = sqlx::query_as(
+        "SELECT effective_date, steps FROM goal_history WHERE participant_id = $1
+         ORDER BY effective_date LIMIT 1",
+    )
+    .bind(participant)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+
+    // Google's consent for the same person, imported as operators would after the switch.
+    let google = sim.client().google_grant(fitbit_id).await.unwrap();
+    let import = serde_json::json!([{
+        "access_token": google.access_token, "refresh_token": google.refresh_token,
+        "expires_in": google.expires_in, "scope": google.scope,
+    }])
+    .to_string();
+    let (ok, imported) = ctl.run(&["import", "--provider", "google_health"], Some(&import));
+    assert!(ok, "{imported}");
+    let (provider_user, google_participant): (String, i64) = sqlx::query_as(
+        "SELECT provider_user_id, participant_id FROM provider_connections WHERE provider = 'google_health'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(provider_user, google.health_user_id);
+    assert_eq!(google_participant, participant, "the Fitbit-era participant continues");
+
+    let team_progress = || {
+        let (pool, team) = (pool.clone(), team.clone());
+        async move {
+            sqlx::query_scalar::<_, f64>(
+                "SELECT coalesce(sum(progress), 0) FROM team_progress WHERE team_id = $1",
+            )
+            .bind(team.parse::<i64>().unwrap())
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let progress_before = team_progress().await;
+
+    // A sync at Google (yesterday in UTC, a past day in the participant's own zone too): a
+    // signed notification to the subscriber, fetched through Google.
+    let synced = today - chrono::Duration::days(1);
+    let deliveries = sim
+        .client()
+        .set_day_record(fitbit_id, synced, DayRecord { day: day_data(10_500), manual_steps: 1_200 })
+        .await
+        .unwrap();
+    assert!(
+        deliveries.google_deliveries.iter().any(|d| d.status == Some(204)),
+        "the subscriber accepted Google's notification: {deliveries:?}"
+    );
+    eventually("the day through Google", Duration::from_secs(40), logs, || async {
+        let day: Option<(i32, Option<i32>, String)> = sqlx::query_as(
+            "SELECT steps, manual_steps, source FROM activity_days WHERE participant_id = $1 AND day = $2",
+        )
+        .bind(participant)
+        .bind(synced)
+        .fetch_optional(&pool)
+        .await
+        .unwrap();
+        day == Some((10_500, Some(1_200), "google_health".into()))
+    })
+    .await;
+    // The goals service counted the day for the same participant's team: measured steps only,
+    // the hand-entered ones stay apart.
+    eventually("the team's progress to include the day", Duration::from_secs(40), logs, || async {
+        (team_progress().await - (progress_before + 10_500.0)).abs() < 0.5
+    })
+    .await;
+    // The Fitbit-era history and goals are untouched.
+    assert!(count_days("fitbit").await + count_days("google_health").await >= 8);
+    let still_first: (NaiveDate, i32) = sqlx::query_as(
+        "SELECT effective_date, steps FROM goal_history WHERE participant_id = $1
+         ORDER BY effective_date LIMIT 1",
+    )
+    .bind(participant)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(still_first, first_goal);
+    let (ok, users) = ctl.run(&["users", "list"], None);
+    assert!(ok && users.contains("google_health"), "{users}");
+
+    let (ok, deleted) = ctl.run(&["google", "subscriber", "delete", "--id", "fitex-e2e"], None);
+    assert!(ok, "{deleted}");
+    let _ = std::fs::remove_file(&key_file);
+    sim.stop().await;
+}
