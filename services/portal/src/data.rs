@@ -4,15 +4,28 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use sqlx::PgPool;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ConnectionView {
+    pub id: i64,
     pub provider: String,
     pub provider_user_id: String,
     pub token_kind: Option<String>,
     pub sync_status: String,
     pub status_reason: Option<String>,
+    pub status_changed_at: DateTime<Utc>,
     pub last_sync_at: Option<DateTime<Utc>>,
     pub access_expires_at: Option<DateTime<Utc>>,
+    /// The connection that replaced this one (a Fitbit connection continued through Google
+    /// Health): not a problem to show, the participant's history carried over.
+    pub superseded_by: Option<i64>,
+}
+
+impl ConnectionView {
+    /// Replaced by another connection, and not since reconnected on its own (an active
+    /// connection is always shown as what it is).
+    pub fn superseded(&self) -> bool {
+        self.superseded_by.is_some() && self.sync_status != "active"
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -21,16 +34,6 @@ pub struct ParticipantView {
     pub days_stored: i64,
     pub connections: Vec<ConnectionView>,
 }
-
-type ConnectionRow = (
-    String,
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-);
 
 /// The participant, or `None` when they no longer exist (deleted at the provider).
 pub async fn participant(
@@ -45,26 +48,14 @@ pub async fn participant(
     .fetch_optional(pool)
     .await?;
     let Some((time_zone, days_stored)) = row else { return Ok(None) };
-    let rows: Vec<ConnectionRow> = sqlx::query_as(
-        "SELECT provider, provider_user_id, token_kind, sync_status, status_reason, last_sync_at,
-                access_expires_at
+    let connections: Vec<ConnectionView> = sqlx::query_as(
+        "SELECT id, provider, provider_user_id, token_kind, sync_status, status_reason,
+                status_changed_at, last_sync_at, access_expires_at, superseded_by
          FROM provider_connections WHERE participant_id = $1 ORDER BY id",
     )
     .bind(participant_id)
     .fetch_all(pool)
     .await?;
-    let connections = rows
-        .into_iter()
-        .map(|r| ConnectionView {
-            provider: r.0,
-            provider_user_id: r.1,
-            token_kind: r.2,
-            sync_status: r.3,
-            status_reason: r.4,
-            last_sync_at: r.5,
-            access_expires_at: r.6,
-        })
-        .collect();
     Ok(Some(ParticipantView { time_zone, days_stored, connections }))
 }
 

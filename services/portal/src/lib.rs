@@ -1,5 +1,6 @@
-//! The participant pages: connect a Fitbit account (authorization code + PKCE, or a pasted
-//! long-lived token) and see, in plain language, whether data is flowing, with today's goal and
+//! The participant pages: connect through Google (the Google Health API, where Fitbit accounts
+//! now live) or Fitbit (authorization code + PKCE, both doubling as sign-in), or paste a Fitbit
+//! long-lived token, and see in plain language whether data is flowing, with today's goal and
 //! the team's week when enrolled in a program. Everything shown comes from the session: no page
 //! takes a participant id from the URL.
 

@@ -11,6 +11,7 @@ body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:42rem;m
 header{display:flex;justify-content:space-between;align-items:center;border-bottom:1px solid #d8dde6;margin-bottom:1.5rem}
 h1{font-size:1.6rem} h2{font-size:1.2rem;margin-top:2rem}
 .button,button{display:inline-block;background:#00707a;color:#fff;border:0;border-radius:.4rem;padding:.6rem 1.1rem;font-size:1rem;text-decoration:none;cursor:pointer}
+.button.secondary{background:#fff;color:#00707a;border:1px solid #00707a;padding:.4rem .9rem;font-size:.95rem}
 button.link{background:none;color:#00707a;padding:0;text-decoration:underline}
 .notice{border-left:.4rem solid #c2410c;background:#fff4ec;padding:1rem 1.2rem;margin:1rem 0;border-radius:.3rem}
 .notice.info{border-color:#00707a;background:#eef8f8}
@@ -47,15 +48,24 @@ pub fn layout(title: &str, signed_in_csrf: Option<&str>, content: Markup) -> Mar
     }
 }
 
-/// The start page: connect with Fitbit, or paste a long-lived token.
-pub fn home(csrf: &str, error: Option<&str>) -> Markup {
+/// The start page: connect through Google (when configured; Fitbit accounts now live there) or
+/// Fitbit, or paste a long-lived Fitbit token.
+pub fn home(csrf: &str, error: Option<&str>, google: bool) -> Markup {
+    let title = if google { "Connect your activity tracker" } else { "Connect your Fitbit" };
     layout(
-        "Connect your Fitbit",
+        title,
         None,
         html! {
-            h1 { "Connect your Fitbit" }
-            p { "FitEx reads your daily steps and active minutes from Fitbit so your goals and your team's progress stay up to date." }
-            p { a.button href="/connect/fitbit" { "Connect your Fitbit" } }
+            h1 { (title) }
+            @if google {
+                p { "FitEx reads your daily steps and active minutes so your goals and your team's progress stay up to date." }
+                p { a.button href="/connect/google" { "Connect with Google" } }
+                p { "Fitbit accounts now connect through Google; if you used FitEx before, your history and goals carry over." }
+                p.muted { "Or sign in at Fitbit directly: " a.button.secondary href="/connect/fitbit" { "Connect your Fitbit" } }
+            } @else {
+                p { "FitEx reads your daily steps and active minutes from Fitbit so your goals and your team's progress stay up to date." }
+                p { a.button href="/connect/fitbit" { "Connect your Fitbit" } }
+            }
             h2 { "Or paste a Fitbit access token" }
             p.muted { "If your coordinator asked you to create a long-lived token, paste it here. It must include the Activity permission." }
             @if let Some(error) = error {
@@ -71,15 +81,19 @@ pub fn home(csrf: &str, error: Option<&str>) -> Markup {
     )
 }
 
-/// A plain page for a dead end (refused state, cancelled consent, provider trouble).
-pub fn message(title: &str, text: &str) -> Markup {
+/// A plain page for a dead end (refused state, cancelled consent, provider trouble);
+/// `try_again` is the connect route to start over at, when there is one.
+pub fn message(title: &str, text: &str, try_again: Option<&str>) -> Markup {
     layout(
         title,
         None,
         html! {
             h1 { (title) }
             p { (text) }
-            p { a.button href="/connect/fitbit" { "Try again" } " " a href="/" { "Back to the start" } }
+            p {
+                @if let Some(href) = try_again { a.button href=(href) { "Try again" } " " }
+                a href="/" { "Back to the start" }
+            }
         },
     )
 }
@@ -100,6 +114,26 @@ pub fn when(at: DateTime<Utc>, zone: &str) -> String {
     }
 }
 
+/// The date of a moment in the participant's zone, e.g. "30 Nov 2026".
+pub fn day(at: DateTime<Utc>, zone: &str) -> String {
+    match zone.parse::<Tz>() {
+        Ok(tz) => at.with_timezone(&tz).format("%-d %b %Y").to_string(),
+        Err(_) => at.format("%-d %b %Y").to_string(),
+    }
+}
+
+/// Where a connection's Reconnect button goes and what it says; `None` when no route here can
+/// reconnect it (a Google Health connection while Google is not configured).
+fn reconnect_link(provider: &str, google: bool) -> Option<(&'static str, &'static str)> {
+    match provider {
+        "google_health" if google => Some(("/connect/google", "Reconnect Google Health")),
+        // Fitbit accounts now connect through Google, and the participant's history carries over.
+        "fitbit" if google => Some(("/connect/google", "Reconnect through Google")),
+        "fitbit" => Some(("/connect/fitbit", "Reconnect Fitbit")),
+        _ => None,
+    }
+}
+
 fn status_label(status: &str) -> &'static str {
     match status {
         "active" => "Syncing",
@@ -109,9 +143,10 @@ fn status_label(status: &str) -> &'static str {
     }
 }
 
-fn connection(c: &ConnectionView, zone: &str) -> Markup {
+fn connection(c: &ConnectionView, zone: &str, google: bool) -> Markup {
     let name = provider_name(&c.provider);
     let needs_reconnect = c.sync_status != "active";
+    let reconnect = reconnect_link(&c.provider, google);
     html! {
         @if needs_reconnect {
             div.notice role="alert" {
@@ -121,12 +156,12 @@ fn connection(c: &ConnectionView, zone: &str) -> Markup {
                     (_, Some(reason)) => p { (reason) },
                     (_, None) => p { "FitEx can no longer read your " (name) " data. Reconnect to resume syncing; the days missed meanwhile are fetched then." },
                 }
-                p { a.button href="/connect/fitbit" { "Reconnect " (name) } }
+                @if let Some((href, label)) = reconnect { p { a.button href=(href) { (label) } } }
             }
         } @else if let Some(reason) = &c.status_reason {
             div.notice.info role="status" {
                 p { (reason) }
-                p { a.button href="/connect/fitbit" { "Reconnect " (name) } }
+                @if let Some((href, label)) = reconnect { p { a.button href=(href) { (label) } } }
             }
         }
         dl {
@@ -149,6 +184,18 @@ fn connection(c: &ConnectionView, zone: &str) -> Markup {
                     _ => "None",
                 }
             }
+        }
+    }
+}
+
+/// A connection another one replaced (Fitbit, continued through Google Health): nothing to do,
+/// so one quiet line rather than a problem.
+fn replaced(c: &ConnectionView, successor: Option<&ConnectionView>, zone: &str) -> Markup {
+    let successor = successor.map_or("new", |s| provider_name(&s.provider));
+    html! {
+        p.muted {
+            (provider_name(&c.provider)) " (before " (day(c.status_changed_at, zone)) "): replaced by your "
+            (successor) " connection; your history and goals carried over."
         }
     }
 }
@@ -186,27 +233,37 @@ fn program(p: &ProgramView) -> Markup {
     }
 }
 
-/// The signed-in participant's status.
+/// The signed-in participant's status; `google` when participants can connect through Google.
 pub fn status(
     csrf: &str,
     participant: &ParticipantView,
     programs: &[ProgramView],
     note: Option<&str>,
+    google: bool,
 ) -> Markup {
     let zone = &participant.time_zone;
+    let (replaced_ones, current): (Vec<&ConnectionView>, Vec<&ConnectionView>) =
+        participant.connections.iter().partition(|c| c.superseded());
+    let successor =
+        |c: &ConnectionView| participant.connections.iter().find(|s| Some(s.id) == c.superseded_by);
     layout(
         "Your sync",
         Some(csrf),
         html! {
             h1 { "Your activity sync" }
             @if let Some(note) = note { div.notice.info role="status" { p { (note) } } }
-            @if participant.connections.is_empty() {
+            @if current.is_empty() {
                 div.notice role="alert" {
                     p { "No activity tracker is connected." }
-                    p { a.button href="/connect/fitbit" { "Connect your Fitbit" } }
+                    @if google {
+                        p { a.button href="/connect/google" { "Connect with Google" } }
+                    } @else {
+                        p { a.button href="/connect/fitbit" { "Connect your Fitbit" } }
+                    }
                 }
             }
-            @for c in &participant.connections { (connection(c, zone)) }
+            @for c in &current { (connection(c, zone, google)) }
+            @for c in &replaced_ones { (replaced(c, successor(c), zone)) }
             dl {
                 dt { "Days stored" } dd { (participant.days_stored) }
                 dt { "Time zone" } dd { (zone) }

@@ -9,6 +9,7 @@ use fitex_fetcher::settings::FitbitApiConfig;
 use fitex_fetcher::store::{self, TokenKind};
 use fitex_fetcher::sync::Fetcher;
 use fitex_fitbit::oauth::{parse_token_response, read_access_token_claims, ClaimsError};
+use fitex_google_health::GoogleHealthApi;
 use fitex_provider::TokenGrant;
 use maud::Markup;
 use secrecy::{ExposeSecret, SecretString};
@@ -22,6 +23,9 @@ const PARTICIPANT: &str = "participant_id";
 const CSRF: &str = "csrf";
 const OAUTH_STATE: &str = "oauth_state";
 const PKCE_VERIFIER: &str = "pkce_verifier";
+// Google's round trip keeps its own, so one started in another tab does not spoil the other.
+const GOOGLE_OAUTH_STATE: &str = "google_oauth_state";
+const GOOGLE_PKCE_VERIFIER: &str = "google_pkce_verifier";
 const NOTE: &str = "note";
 
 /// Shared by every request.
@@ -29,13 +33,65 @@ pub struct Portal {
     pub fetcher: Fetcher,
     pub http: reqwest::Client,
     pub api: FitbitApiConfig,
+    /// Google OAuth for participants; `None` without a `[google_health_api]` section.
+    pub google: Option<GoogleHealthApi>,
     pub settings: PortalSettings,
+}
+
+/// The two ways to connect, each with its own session keys, connect route and words.
+#[derive(Debug, Clone, Copy)]
+enum Via {
+    Fitbit,
+    Google,
+}
+
+impl Via {
+    fn connect_path(self) -> &'static str {
+        match self {
+            Via::Fitbit => "/connect/fitbit",
+            Via::Google => "/connect/google",
+        }
+    }
+
+    /// The session keys of the round trip's `state` and PKCE verifier.
+    fn session_keys(self) -> (&'static str, &'static str) {
+        match self {
+            Via::Fitbit => (OAUTH_STATE, PKCE_VERIFIER),
+            Via::Google => (GOOGLE_OAUTH_STATE, GOOGLE_PKCE_VERIFIER),
+        }
+    }
+
+    /// Who runs the consent page.
+    fn name(self) -> &'static str {
+        match self {
+            Via::Fitbit => "Fitbit",
+            Via::Google => "Google",
+        }
+    }
+
+    /// Whose data FitEx asks to read.
+    fn data(self) -> &'static str {
+        match self {
+            Via::Fitbit => "Fitbit",
+            Via::Google => "Google Health",
+        }
+    }
+
+    /// The title of a page after which nothing was connected.
+    fn not_connected(self) -> &'static str {
+        match self {
+            Via::Fitbit => "Fitbit was not connected",
+            Via::Google => "Your Google account was not connected",
+        }
+    }
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home))
         .route("/connect/fitbit", web::get().to(connect_fitbit))
         .route("/connect/fitbit/callback", web::get().to(callback))
+        .route("/connect/google", web::get().to(connect_google))
+        .route("/connect/google/callback", web::get().to(google_callback))
         .route("/token", web::post().to(paste_token))
         .route("/status", web::get().to(status))
         .route("/signout", web::post().to(signout));
@@ -60,6 +116,7 @@ impl ResponseError for PageError {
             pages::message(
                 "Something went wrong",
                 "Something went wrong on our side. Please try again in a few minutes.",
+                None,
             ),
         )
     }
@@ -112,19 +169,27 @@ fn forbidden() -> HttpResponse {
         pages::message(
             "Please try that again",
             "This form had expired or did not come from FitEx. Go back, reload the page and try again.",
+            None,
         ),
     )
 }
 
-async fn home(session: Session) -> PageResult {
+fn not_found() -> HttpResponse {
+    page(
+        StatusCode::NOT_FOUND,
+        pages::message("Page not found", "There is no page at this address.", None),
+    )
+}
+
+async fn home(portal: web::Data<Portal>, session: Session) -> PageResult {
     if signed_in(&session).is_some() {
         return Ok(redirect(StatusCode::SEE_OTHER, "/status"));
     }
     let csrf = csrf_token(&session)?;
-    Ok(page(StatusCode::OK, pages::home(&csrf, None)))
+    Ok(page(StatusCode::OK, pages::home(&csrf, None, portal.google.is_some())))
 }
 
-/// The provider's consent page URL, with a fresh `state` and PKCE verifier kept in the session.
+/// Fitbit's consent page URL, with a fresh `state` and PKCE verifier kept in the session.
 async fn connect_fitbit(portal: web::Data<Portal>, session: Session) -> PageResult {
     let state = random_token(32);
     let verifier = code_verifier();
@@ -153,36 +218,60 @@ struct CallbackQuery {
     error: Option<String>,
 }
 
+/// Why a callback brings no code to exchange.
+enum NoCode {
+    /// The provider's `error` (the participant cancelled, or the provider could not ask them).
+    Declined(String),
+    /// A missing, expired, reused or foreign `state`, or no code.
+    BadState,
+}
+
+impl NoCode {
+    fn page(self, via: Via) -> HttpResponse {
+        match self {
+            NoCode::Declined(error) => declined(via, &error),
+            NoCode::BadState => bad_state(via),
+        }
+    }
+}
+
+/// The code of a callback whose `state` is this session's, with the session's PKCE verifier.
+/// The round trip is single use: its `state` and verifier leave the session whatever happens.
+fn take_code(
+    session: &Session,
+    query: &CallbackQuery,
+    via: Via,
+) -> Result<(String, String), NoCode> {
+    let (state_key, verifier_key) = via.session_keys();
+    let expected_state = session.get::<String>(state_key).ok().flatten();
+    let verifier = session.get::<String>(verifier_key).ok().flatten();
+    session.remove(state_key);
+    session.remove(verifier_key);
+    if let Some(error) = &query.error {
+        tracing::info!(%error, via = via.name(), "the participant did not complete the consent");
+        return Err(NoCode::Declined(error.clone()));
+    }
+    let (Some(expected), Some(verifier)) = (expected_state, verifier) else {
+        return Err(NoCode::BadState);
+    };
+    if !same_secret(&expected, query.state.as_deref().unwrap_or("")) {
+        return Err(NoCode::BadState);
+    }
+    let Some(code) = query.code.as_deref().filter(|c| !c.is_empty()) else {
+        return Err(NoCode::BadState);
+    };
+    Ok((code.to_string(), verifier))
+}
+
 async fn callback(
     portal: web::Data<Portal>,
     session: Session,
     query: web::Query<CallbackQuery>,
 ) -> PageResult {
-    let expected_state = session.get::<String>(OAUTH_STATE).ok().flatten();
-    let verifier = session.get::<String>(PKCE_VERIFIER).ok().flatten();
-    session.remove(OAUTH_STATE);
-    session.remove(PKCE_VERIFIER);
-    if let Some(error) = &query.error {
-        tracing::info!(%error, "the participant did not complete the provider's consent");
-        let text = if error == "access_denied" {
-            "You chose not to let FitEx read your Fitbit data, so nothing was connected. \
-             FitEx needs access to your activity to count your steps toward your goals; \
-             you can connect whenever you are ready."
-        } else {
-            "Fitbit did not complete the connection. Please try again."
-        };
-        return Ok(page(StatusCode::OK, pages::message("Fitbit was not connected", text)));
-    }
-    let (Some(expected), Some(verifier)) = (expected_state, verifier) else {
-        return Ok(bad_state());
+    let (code, verifier) = match take_code(&session, &query, Via::Fitbit) {
+        Ok(found) => found,
+        Err(no_code) => return Ok(no_code.page(Via::Fitbit)),
     };
-    if !same_secret(&expected, query.state.as_deref().unwrap_or("")) {
-        return Ok(bad_state());
-    }
-    let Some(code) = query.code.as_deref().filter(|c| !c.is_empty()) else {
-        return Ok(bad_state());
-    };
-
     let redirect_uri = portal.settings.redirect_uri();
     let response = portal
         .http
@@ -191,7 +280,7 @@ async fn callback(
         .form(&[
             ("grant_type", "authorization_code"),
             ("client_id", portal.api.client_id.as_str()),
-            ("code", code),
+            ("code", code.as_str()),
             ("code_verifier", verifier.as_str()),
             ("redirect_uri", redirect_uri.as_str()),
         ])
@@ -204,60 +293,141 @@ async fn callback(
         }
         Ok(response) => {
             tracing::warn!(status = %response.status(), "the provider refused the code exchange");
-            return Ok(provider_trouble());
+            return Ok(provider_trouble(Via::Fitbit));
         }
         Err(error) => {
             tracing::warn!(%error, "code exchange failed");
-            return Ok(provider_trouble());
+            return Ok(provider_trouble(Via::Fitbit));
         }
     };
-    let participant_id = connect(&portal, &session, TokenKind::AuthorizationCode, &grant).await?;
+    let participant_id =
+        connect_fitbit_grant(&portal, &session, TokenKind::AuthorizationCode, &grant).await?;
     tracing::info!(participant = participant_id, "participant connected with authorization code");
     Ok(redirect(StatusCode::SEE_OTHER, "/status"))
 }
 
-fn bad_state() -> HttpResponse {
+/// Google's consent page (code + S256 PKCE, offline access), with a fresh `state` and verifier
+/// kept in the session.
+async fn connect_google(portal: web::Data<Portal>, session: Session) -> PageResult {
+    let Some(google) = &portal.google else { return Ok(not_found()) };
+    let request =
+        google.oauth().consent_request(&portal.settings.google_redirect_uri()).map_err(internal)?;
+    session.insert(GOOGLE_OAUTH_STATE, &request.state).map_err(internal)?;
+    session
+        .insert(GOOGLE_PKCE_VERIFIER, request.pkce_verifier.expose_secret())
+        .map_err(internal)?;
+    Ok(redirect(StatusCode::FOUND, &request.url))
+}
+
+async fn google_callback(
+    portal: web::Data<Portal>,
+    session: Session,
+    query: web::Query<CallbackQuery>,
+) -> PageResult {
+    let Some(google) = &portal.google else { return Ok(not_found()) };
+    let (code, verifier) = match take_code(&session, &query, Via::Google) {
+        Ok(found) => found,
+        Err(no_code) => return Ok(no_code.page(Via::Google)),
+    };
+    let verifier = SecretString::from(verifier);
+    let redirect_uri = portal.settings.google_redirect_uri();
+    let grant = match google.oauth().exchange_code(&code, &verifier, &redirect_uri).await {
+        Ok(grant) => grant,
+        Err(error) => {
+            tracing::warn!(%error, "Google refused the code exchange");
+            return Ok(provider_trouble(Via::Google));
+        }
+    };
+    // The fetcher reads who connected (`users/me/identity`): a former Fitbit user continues as
+    // the same participant. What fails here is mostly that call (refused or unreachable), and
+    // "try again in a few minutes" also fits a database that is briefly away.
+    let connection_id = match portal
+        .fetcher
+        .connect(fitex_google_health::PROVIDER, TokenKind::AuthorizationCode, &grant)
+        .await
+    {
+        Ok(id) => id,
+        Err(error) => {
+            tracing::warn!(%error, "could not connect the Google Health account");
+            return Ok(provider_trouble(Via::Google));
+        }
+    };
+    // No per-user subscription: the project's Google subscriber covers every consenting user.
+    let participant_id = participant_of(&portal, connection_id).await?;
+    sign_in(&session, participant_id)?;
+    tracing::info!(participant = participant_id, "participant connected through Google");
+    Ok(redirect(StatusCode::SEE_OTHER, "/status"))
+}
+
+/// The participant cancelled at the consent page (or the provider could not ask them).
+fn declined(via: Via, error: &str) -> HttpResponse {
+    let text = if error == "access_denied" {
+        format!(
+            "You chose not to let FitEx read your {} data, so nothing was connected. \
+             FitEx needs access to your activity to count your steps toward your goals; \
+             you can connect whenever you are ready.",
+            via.data()
+        )
+    } else {
+        format!("{} did not complete the connection. Please try again.", via.name())
+    };
+    page(StatusCode::OK, pages::message(via.not_connected(), &text, Some(via.connect_path())))
+}
+
+fn bad_state(via: Via) -> HttpResponse {
     page(
         StatusCode::BAD_REQUEST,
         pages::message(
             "This sign-in link has expired",
             "This sign-in link has expired or was already used. Please start again.",
+            Some(via.connect_path()),
         ),
     )
 }
 
-fn provider_trouble() -> HttpResponse {
+fn provider_trouble(via: Via) -> HttpResponse {
+    let text = format!(
+        "{} did not complete the connection. Please try again in a few minutes.",
+        via.name()
+    );
     page(
         StatusCode::BAD_GATEWAY,
-        pages::message(
-            "Fitbit was not connected",
-            "Fitbit did not complete the connection. Please try again in a few minutes.",
-        ),
+        pages::message(via.not_connected(), &text, Some(via.connect_path())),
     )
 }
 
-/// Stores the grant through the fetcher (encrypted tokens, time zone, backfill), asks the
-/// provider to notify us of changes, and signs the participant in.
-async fn connect(
+/// The participant a stored connection belongs to.
+async fn participant_of(portal: &Portal, connection_id: i64) -> Result<i64, PageError> {
+    let connection = store::connection_by_id(&portal.fetcher.pool, connection_id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| internal(format!("connection {connection_id} vanished")))?;
+    Ok(connection.participant_id)
+}
+
+/// Signs the participant in under a new session id (no fixation across the sign-in).
+fn sign_in(session: &Session, participant_id: i64) -> Result<(), PageError> {
+    session.renew();
+    session.insert(PARTICIPANT, participant_id).map_err(internal)
+}
+
+/// Stores a Fitbit grant through the fetcher (encrypted tokens, time zone, backfill), asks Fitbit
+/// to notify us of changes, and signs the participant in.
+async fn connect_fitbit_grant(
     portal: &Portal,
     session: &Session,
     kind: TokenKind,
     grant: &TokenGrant,
 ) -> Result<i64, PageError> {
-    let connection_id = portal.fetcher.connect(kind, grant).await.map_err(internal)?;
-    let connection = store::connection_by_id(&portal.fetcher.pool, connection_id)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| internal(format!("connection {connection_id} vanished")))?;
-    let participant_id = connection.participant_id;
+    let connection_id = portal.fetcher.connect("fitbit", kind, grant).await.map_err(internal)?;
+    let participant_id = participant_of(portal, connection_id).await?;
     if let Err(error) = subscribe(portal, &grant.access_token, participant_id).await {
         tracing::warn!(participant = participant_id, %error, "could not create the provider subscription");
         let note = "Your Fitbit is connected, but Fitbit did not yet agree to tell FitEx about \
                     new activity, so new days may arrive late. Reconnecting later tries again.";
         session.insert(NOTE, note).map_err(internal)?;
     }
-    session.renew();
-    session.insert(PARTICIPANT, participant_id).map_err(internal)?;
+    sign_in(session, participant_id)?;
     Ok(participant_id)
 }
 
@@ -395,10 +565,12 @@ async fn paste_token(
         Ok(grant) => grant,
         Err(message) => {
             let csrf = csrf_token(&session)?;
-            return Ok(page(StatusCode::BAD_REQUEST, pages::home(&csrf, Some(&message))));
+            let google = portal.google.is_some();
+            return Ok(page(StatusCode::BAD_REQUEST, pages::home(&csrf, Some(&message), google)));
         }
     };
-    let participant_id = connect(&portal, &session, TokenKind::Implicit, &grant).await?;
+    let participant_id =
+        connect_fitbit_grant(&portal, &session, TokenKind::Implicit, &grant).await?;
     tracing::info!(participant = participant_id, "participant connected with a pasted token");
     Ok(redirect(StatusCode::SEE_OTHER, "/status"))
 }
@@ -418,7 +590,8 @@ async fn status(portal: web::Data<Portal>, session: Session) -> PageResult {
     let note = session.get::<String>(NOTE).ok().flatten();
     session.remove(NOTE);
     let csrf = csrf_token(&session)?;
-    Ok(page(StatusCode::OK, pages::status(&csrf, &participant, &programs, note.as_deref())))
+    let google = portal.google.is_some();
+    Ok(page(StatusCode::OK, pages::status(&csrf, &participant, &programs, note.as_deref(), google)))
 }
 
 #[derive(Deserialize)]

@@ -1,5 +1,6 @@
-//! The portal reads the fetcher's sections (`[database]`, `[kafka]`, `[fitbit_api]`, `[tokens]`,
-//! `[fetcher]`) and its own optional `[portal]` section, whose every key has a default.
+//! The portal reads the fetcher's sections (`[database]`, `[kafka]`, `[fitbit_api]`,
+//! `[google_health_api]` when present, `[tokens]`, `[fetcher]`) and its own optional `[portal]`
+//! section, whose every key has a default.
 
 use std::path::Path;
 
@@ -22,8 +23,9 @@ pub struct PortalSettings {
     pub host: String,
     #[serde(default = "default_port")]
     pub port: u16,
-    /// Where participants reach the portal; the OAuth redirect URI is
-    /// `{public_base_url}/connect/fitbit/callback` (registered with the provider).
+    /// Where participants reach the portal; the OAuth redirect URIs are
+    /// `{public_base_url}/connect/fitbit/callback` and `{public_base_url}/connect/google/callback`
+    /// (registered with Fitbit and Google).
     #[serde(default = "default_public_base_url")]
     pub public_base_url: String,
     #[serde(default = "default_authorize_url")]
@@ -106,8 +108,14 @@ pub enum SessionKeyError {
 }
 
 impl PortalSettings {
+    /// Fitbit's redirect URI.
     pub fn redirect_uri(&self) -> String {
         format!("{}/connect/fitbit/callback", self.public_base_url.trim_end_matches('/'))
+    }
+
+    /// Google's redirect URI.
+    pub fn google_redirect_uri(&self) -> String {
+        format!("{}/connect/google/callback", self.public_base_url.trim_end_matches('/'))
     }
 
     /// The configured session key's bytes, or `None` when none is configured.
@@ -165,5 +173,9 @@ mod tests {
         let settings = Settings::load_from(&dir, "test").unwrap();
         assert_eq!(settings.portal.authorize_url, "https://www.fitbit.com/oauth2/authorize");
         assert_eq!(settings.portal.redirect_uri(), "http://127.0.0.1:8083/connect/fitbit/callback");
+        assert_eq!(
+            settings.portal.google_redirect_uri(),
+            "http://127.0.0.1:8083/connect/google/callback"
+        );
     }
 }

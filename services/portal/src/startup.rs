@@ -45,8 +45,15 @@ impl Application {
                 Key::generate()
             }
         };
-        let provider = fitex_fetcher::startup::fitbit_provider(&settings.base)?;
-        let fetcher = Fetcher::from_settings(&settings.base, provider)?;
+        let providers = fitex_fetcher::startup::providers(&settings.base)?;
+        // The participant side of Google OAuth; the fetcher syncs through its own client.
+        let google = fitex_fetcher::startup::google_health_api(&settings.base)?;
+        if google.is_none() {
+            tracing::info!(
+                "no [google_health_api] section: participants connect through Fitbit only"
+            );
+        }
+        let fetcher = Fetcher::from_settings(&settings.base, providers)?;
         let pool = fetcher.pool.clone();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_millis(settings.base.fitbit_api.request_timeout_ms))
@@ -56,6 +63,7 @@ impl Application {
             fetcher,
             http,
             api: settings.base.fitbit_api.clone(),
+            google,
             settings: settings.portal.clone(),
         });
 

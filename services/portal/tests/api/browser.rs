@@ -1,7 +1,8 @@
-//! The reconnect flow in a real browser: Debian's Chromium driven by playwright-core (npm). A
+//! The connect flows in a real browser: Debian's Chromium driven by playwright-core (npm). A
 //! participant signs in through "Connect your Fitbit"; their access is then refused (as after a
 //! 401); the status page explains it in plain words with a Reconnect button; clicking it goes to
-//! Fitbit and back, and the page is active again. Screenshots are kept under `target/tmp`.
+//! Fitbit and back, and the page is active again. And a Fitbit participant comes back through
+//! "Connect with Google" and continues as themselves. Screenshots are kept under `target/tmp`.
 //! `scripts/test.sh` installs chromium and playwright-core; without them this test says so and
 //! passes (as `cargo test` alone on a developer machine).
 
@@ -9,6 +10,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use crate::helpers::*;
+use fitex_fitbit_simulator::google::health_user_id;
 
 fn playwright_core() -> Option<PathBuf> {
     let path = std::env::var("PLAYWRIGHT_CORE").map(PathBuf::from).unwrap_or_else(|_| {
@@ -80,6 +82,43 @@ async fn a_participant_reconnects_in_the_browser() {
     .unwrap();
     assert_eq!(status, "active");
     for shot in ["reconnect-required.png", "reconnected.png"] {
+        let png = std::fs::read(dir.join(shot)).unwrap();
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 5_000, "{shot}");
+    }
+    eprintln!("screenshots in {}", dir.display());
+}
+
+#[tokio::test]
+async fn a_fitbit_participant_comes_back_through_google_in_the_browser() {
+    let Some(playwright) = playwright_core() else {
+        eprintln!(
+            "skipped: chromium or playwright-core is not installed (scripts/test.sh installs both)"
+        );
+        return;
+    };
+    let portal = spawn_portal_with(PortalOptions { cookie_secure: false, google: true }).await;
+    portal.create_sim_user("BROWSE2", &["activity", "heartrate", "profile", "settings"]).await;
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("browser-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (fitbit_state, google_state) = (dir.join("fitbit.json"), dir.join("google.json"));
+    let (fitbit_state, google_state) =
+        (fitbit_state.to_str().unwrap(), google_state.to_str().unwrap());
+    let shots = dir.to_str().unwrap();
+
+    drive(&playwright, &["connect", &portal.base, "BROWSE2", fitbit_state, shots]).await;
+    let (_, participant_id, _, _) = portal.connection("BROWSE2").await;
+
+    // Another day, another browser: the start page's Google button, the same person at Google.
+    let flow = drive(&playwright, &["google", &portal.base, "BROWSE2", google_state, shots]).await;
+    let connected = flow.lines().find(|l| l.starts_with("CONNECTED")).unwrap_or_default();
+    assert!(connected.contains("Google Health") && connected.contains("Syncing"), "{connected}");
+    assert!(connected.contains("replaced by your Google Health connection"), "{connected}");
+    assert!(!connected.contains("Reconnect"), "{connected}");
+    let (_, google_participant, _, _) =
+        portal.connection_at("google_health", &health_user_id("BROWSE2")).await;
+    assert_eq!(google_participant, participant_id, "the same participant continues");
+    for shot in ["start.png", "google-connected.png"] {
         let png = std::fs::read(dir.join(shot)).unwrap();
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 5_000, "{shot}");
     }

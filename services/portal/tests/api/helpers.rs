@@ -1,13 +1,19 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use fitex_common::token_cipher::TokenCipher;
+use fitex_fetcher::settings::GoogleHealthApiConfig;
 use fitex_fitbit_simulator::{
     CreateUser, Simulator, SimulatorClient, SimulatorConfig, SimulatorHandle,
 };
+use fitex_google_health::oauth::{ACTIVITY_SCOPE, PROFILE_SCOPE, SETTINGS_SCOPE};
 use fitex_portal::{Application, Settings};
 use reqwest::header::LOCATION;
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use sqlx::PgPool;
+
+/// The simulator's default Google client.
+pub const GOOGLE_CLIENT_ID: &str = "sim-google-client.apps.googleusercontent.com";
 
 #[allow(dead_code)] // kept so the server runs for the whole test
 pub struct TestPortal {
@@ -28,16 +34,53 @@ pub fn browser() -> reqwest::Client {
         .unwrap()
 }
 
+/// How a test portal is set up.
+#[derive(Debug, Clone, Copy)]
+pub struct PortalOptions {
+    /// Cookies only over HTTPS (the production posture).
+    pub cookie_secure: bool,
+    /// Participants can connect through Google (the simulator's Google mode); without it the
+    /// portal has no `[google_health_api]` and offers Fitbit only.
+    pub google: bool,
+}
+
+impl Default for PortalOptions {
+    fn default() -> Self {
+        PortalOptions { cookie_secure: true, google: false }
+    }
+}
+
+/// The Fitbit-only portal (no `[google_health_api]`).
 pub async fn spawn_portal() -> TestPortal {
-    spawn_portal_with(true).await
+    spawn_portal_with(PortalOptions::default()).await
 }
 
 /// As a participant's browser on this machine sees it: plain HTTP, so cookies without `Secure`.
 pub async fn spawn_portal_plain_http() -> TestPortal {
-    spawn_portal_with(false).await
+    spawn_portal_with(PortalOptions { cookie_secure: false, ..PortalOptions::default() }).await
 }
 
-async fn spawn_portal_with(cookie_secure: bool) -> TestPortal {
+/// The portal with Google configured (pointed at the simulator), as config/base.toml has it.
+pub async fn spawn_portal_with_google() -> TestPortal {
+    spawn_portal_with(PortalOptions { google: true, ..PortalOptions::default() }).await
+}
+
+/// The simulator's Google endpoints and its default Google client.
+fn google_config(sim: &SimulatorHandle) -> GoogleHealthApiConfig {
+    GoogleHealthApiConfig {
+        api_base_url: sim.base_url(),
+        authorize_url: format!("{}/google/o/oauth2/v2/auth", sim.base_url()),
+        token_url: format!("{}/google/token", sim.base_url()),
+        revoke_url: format!("{}/google/revoke", sim.base_url()),
+        client_id: GOOGLE_CLIENT_ID.into(),
+        client_secret: SecretString::from("sim-google-client-secret"),
+        scopes: [ACTIVITY_SCOPE, SETTINGS_SCOPE, PROFILE_SCOPE].map(String::from).to_vec(),
+        request_timeout_ms: 10_000,
+        requests_per_minute: 300,
+    }
+}
+
+pub async fn spawn_portal_with(options: PortalOptions) -> TestPortal {
     let sim = Simulator::spawn(SimulatorConfig::default()).await.expect("simulator");
     let (database, pool) = fitex_testkit::test_database().await;
     let dir = fitex_common::config::config_dir().expect("config dir");
@@ -47,6 +90,8 @@ async fn spawn_portal_with(cookie_secure: bool) -> TestPortal {
     settings.base.fitbit_api.token_url = format!("{}/oauth2/token", sim.base_url());
     settings.base.fitbit_api.client_id = "SIMCLIENT".into();
     settings.base.fitbit_api.client_secret = SecretString::from("sim-client-secret");
+    // Never Google's real endpoints from a test: the simulator's, or none.
+    settings.base.google_health_api = options.google.then(|| google_config(&sim));
     let port = fitex_testkit::free_port();
     settings.portal.port = port;
     settings.portal.public_base_url = format!("http://127.0.0.1:{port}");
@@ -54,7 +99,7 @@ async fn spawn_portal_with(cookie_secure: bool) -> TestPortal {
     let key: Vec<u8> = (0..64).map(|_| rand::random::<u8>()).collect();
     settings.portal.session_key = Some(SecretString::from(STANDARD.encode(key)));
     // The production posture is cookies only over HTTPS (config/base.toml relaxes it for local HTTP).
-    settings.portal.cookie_secure = cookie_secure;
+    settings.portal.cookie_secure = options.cookie_secure;
     let app = Application::build(settings).await.expect("build the portal");
     let handle = app.handle();
     let stopped = tokio::spawn(app.run_until_stopped());
@@ -76,6 +121,13 @@ pub fn location(response: &reqwest::Response) -> String {
         .to_str()
         .unwrap()
         .to_string()
+}
+
+/// The test configuration's token cipher (to read what the portal stored).
+pub fn token_cipher() -> TokenCipher {
+    let dir = fitex_common::config::config_dir().unwrap();
+    let settings = Settings::load_from(&dir, "test").unwrap();
+    TokenCipher::from_config(&settings.base.tokens.encryption_keys).unwrap()
 }
 
 /// The value of the page's hidden `csrf` field.
@@ -111,6 +163,31 @@ impl TestPortal {
         self.client.get(callback).send().await.unwrap()
     }
 
+    /// `/connect/google` → the simulator's Google consent page, with `extra` query parameters
+    /// (`sim_user=…`, `sim_deny=1`) → the callback URL it redirects to.
+    pub async fn google_consent(&self, extra: &str) -> String {
+        let start = self.client.get(self.url("/connect/google")).send().await.unwrap();
+        assert_eq!(start.status(), StatusCode::FOUND);
+        let authorize = location(&start);
+        let approved = self.client.get(format!("{authorize}&{extra}")).send().await.unwrap();
+        assert_eq!(approved.status(), StatusCode::FOUND, "{}", approved.text().await.unwrap());
+        location(&approved)
+    }
+
+    /// Connects through Google approving as the simulator's `user`; returns the callback's answer.
+    pub async fn connect_with_google(&self, user: &str) -> reqwest::Response {
+        let callback = self.google_consent(&format!("sim_user={user}")).await;
+        self.client.get(callback).send().await.unwrap()
+    }
+
+    /// Ends the session through the sign-out form.
+    pub async fn sign_out(&self) {
+        let (_, html) = self.get_text("/status").await;
+        let csrf = csrf_in(&html);
+        let out = self.client.post(self.url("/signout")).form(&[("csrf", csrf)]).send().await;
+        assert_eq!(location(&out.unwrap()), "/");
+    }
+
     pub async fn get_text(&self, path: &str) -> (StatusCode, String) {
         let response = self.client.get(self.url(path)).send().await.unwrap();
         (response.status(), response.text().await.unwrap())
@@ -143,15 +220,32 @@ impl TestPortal {
             .expect("create simulator user");
     }
 
-    /// (connection id, participant id, token kind, sync status) of a provider user.
+    /// (connection id, participant id, token kind, sync status) of a Fitbit user.
     pub async fn connection(&self, user: &str) -> (i64, i64, Option<String>, String) {
+        self.connection_at("fitbit", user).await
+    }
+
+    /// (connection id, participant id, token kind, sync status) of a user at `provider`.
+    pub async fn connection_at(
+        &self,
+        provider: &str,
+        user: &str,
+    ) -> (i64, i64, Option<String>, String) {
         sqlx::query_as(
             "SELECT id, participant_id, token_kind, sync_status FROM provider_connections
-             WHERE provider = 'fitbit' AND provider_user_id = $1",
+             WHERE provider = $1 AND provider_user_id = $2",
         )
+        .bind(provider)
         .bind(user)
         .fetch_one(&self.pool)
         .await
         .unwrap()
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
     }
 }

@@ -1,5 +1,6 @@
 mod browser;
 mod connecting;
+mod google;
 mod helpers;
 mod pasting;
 mod screenshot;
