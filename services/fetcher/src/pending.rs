@@ -51,7 +51,23 @@ async fn sync_pending(
 
 pub async fn run(fetcher: Arc<Fetcher>, shutdown: Shutdown) {
     let interval = Duration::from_millis(fetcher.settings.pending_poll_ms);
+    let catch_up_every = Duration::from_secs(fetcher.settings.catch_up_check_s.max(1));
+    let mut last_catch_up: Option<std::time::Instant> = None;
     loop {
+        if fetcher.settings.catch_up_after_s > 0
+            && last_catch_up.is_none_or(|at| at.elapsed() >= catch_up_every)
+        {
+            last_catch_up = Some(std::time::Instant::now());
+            let quiet_for = chrono::Duration::seconds(fetcher.settings.catch_up_after_s as i64);
+            match store::schedule_catch_up(&fetcher.pool, quiet_for).await {
+                Ok(0) => {}
+                Ok(days) => {
+                    tracing::info!(days, "scheduled a catch-up of quiet connections' latest days");
+                    metrics::counter!("fitex_fetcher_catch_up_days_total").increment(days);
+                }
+                Err(error) => tracing::warn!(%error, "could not schedule the catch-up"),
+            }
+        }
         match run_once(&fetcher, 200).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}

@@ -53,6 +53,21 @@ pub struct FetcherSettings {
     pub implicit_expiry_warning_days: i64,
     pub pending_poll_ms: u64,
     pub relay_interval_ms: u64,
+    /// A connection that has not synced for this long gets its latest days fetched (a lost
+    /// notification; consent withdrawn at Google, which sends no notice). 0 disables.
+    #[serde(default = "default_catch_up_after_s")]
+    pub catch_up_after_s: u64,
+    /// How often quiet connections are looked for.
+    #[serde(default = "default_catch_up_check_s")]
+    pub catch_up_check_s: u64,
+}
+
+fn default_catch_up_after_s() -> u64 {
+    86_400
+}
+
+fn default_catch_up_check_s() -> u64 {
+    600
 }
 
 impl FetcherSettings {

@@ -443,6 +443,35 @@ pub async fn defer(
     tx.commit().await
 }
 
+/// Connections that have not synced for `quiet_for` get yesterday and today (in the
+/// participant's zone) fetched: a notification may have been lost, and a participant who
+/// withdraws consent at Google gets no notification at all — the fetch finds out, and they are
+/// asked to reconnect. Returns the days scheduled.
+pub async fn schedule_catch_up(
+    pool: &PgPool,
+    quiet_for: chrono::Duration,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "WITH quiet AS (
+             SELECT c.id, CASE WHEN z.name IS NULL THEN 'UTC' ELSE p.time_zone END AS zone
+             FROM provider_connections c
+             JOIN participants p ON p.id = c.participant_id
+             LEFT JOIN pg_timezone_names z ON z.name = p.time_zone
+             WHERE c.sync_status = 'active' AND c.token_kind IS NOT NULL
+               AND coalesce(c.last_sync_at, c.created_at) < now() - $1)
+         INSERT INTO pending_fetches (connection_id, day, reason, not_before)
+         SELECT q.id, d.day, 'catch_up', now()
+         FROM quiet q
+         CROSS JOIN LATERAL (VALUES ((now() AT TIME ZONE q.zone)::date),
+                                    ((now() AT TIME ZONE q.zone)::date - 1)) AS d(day)
+         ON CONFLICT (connection_id, day) DO NOTHING",
+    )
+    .bind(quiet_for)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Claims due pending fetches for a while (a lease: a crashed claimer's rows come due again).
 pub async fn claim_due_pending(
     pool: &PgPool,

@@ -309,3 +309,96 @@ async fn a_fitbit_participant_reconnecting_through_google_keeps_their_history() 
         .unwrap();
     assert_eq!(same, google_connection);
 }
+
+#[tokio::test]
+async fn consent_withdrawn_without_a_word_is_found_by_the_catch_up() {
+    let sim = fitex_fitbit_simulator::Simulator::spawn(SimulatorConfig::default()).await.unwrap();
+    let kafka = fitex_testkit::test_kafka().await;
+    let (database, pool) = fitex_testkit::test_database().await;
+    let mut settings = settings_for(kafka, database, &sim);
+    use_simulated_google(&mut settings, &sim);
+    settings.fetcher.backfill_days = 1;
+    settings.fetcher.catch_up_after_s = 2;
+    settings.fetcher.catch_up_check_s = 1;
+    let app = spawn_with(settings, sim, pool).await;
+    let (withdrawn, still_in) = (google_only(&app, "UTC").await, google_only(&app, "UTC").await);
+    let fetcher = app.fetcher().await;
+    let gone = fetcher
+        .connect("google_health", TokenKind::AuthorizationCode, &google_grant(&withdrawn))
+        .await
+        .unwrap();
+    let kept = fetcher
+        .connect("google_health", TokenKind::AuthorizationCode, &google_grant(&still_in))
+        .await
+        .unwrap();
+    app.sim().google_revoke(&withdrawn.user_id).await.unwrap();
+    let today = Utc::now().date_naive();
+    app.sim().set_day_record(&still_in.user_id, today, record(3_210, 0, 400)).await.unwrap();
+
+    // No notification comes for either (Google notifies nobody of a withdrawal, and this sync's
+    // notification was lost): the catch-up finds both out.
+    wait_for("the withdrawal found", Duration::from_secs(30), || async {
+        app.status(gone).await.0 == "reconnect_required"
+    })
+    .await;
+    let participant = app.participant_of(kept).await;
+    wait_for("the lost day fetched", Duration::from_secs(30), || async {
+        app.stored_steps(participant).await.get(&today) == Some(&3_210)
+    })
+    .await;
+    assert_eq!(app.status(kept).await.0, "active");
+    assert!(app.metrics().await.contains("fitex_fetcher_catch_up_days_total"));
+}
+
+#[tokio::test]
+async fn an_expired_google_access_token_is_refreshed_and_the_refresh_token_kept() {
+    let app = spawn_fetcher().await;
+    let tokens = google_only(&app, "UTC").await;
+    let fetcher = app.fetcher().await;
+    let connection = fetcher
+        .connect("google_health", TokenKind::AuthorizationCode, &google_grant(&tokens))
+        .await
+        .unwrap();
+    let participant = app.participant_of(connection).await;
+    wait_for("the backfill", Duration::from_secs(30), || async {
+        app.stored_steps(participant).await.len() == 28
+    })
+    .await;
+    let refresh_before: Vec<u8> =
+        sqlx::query_scalar("SELECT refresh_token FROM provider_connections WHERE id = $1")
+            .bind(connection)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    // Google ends the access token early (our record still thinks it is fresh).
+    app.sim().google_expire_tokens(&tokens.user_id).await.unwrap();
+    app.sim().reset_stats().await.unwrap();
+    let today = Utc::now().date_naive();
+    app.sim().set_day_record(&tokens.user_id, today, record(4_321, 0, 300)).await.unwrap();
+    app.notify_google(&tokens.health_user_id, &[today], "UPSERT").await;
+    wait_for("the day after a refresh", Duration::from_secs(20), || async {
+        app.stored_steps(participant).await.get(&today) == Some(&4_321)
+    })
+    .await;
+    let stats = app.sim().stats().await.unwrap();
+    assert_eq!(stats.token_refreshes, 1, "{stats:?}");
+    assert_eq!(app.status(connection).await.0, "active");
+    // Google did not send a new refresh token: the stored one is unchanged and still works.
+    let (refresh_after, version): (Vec<u8>, i64) = sqlx::query_as(
+        "SELECT refresh_token, token_version FROM provider_connections WHERE id = $1",
+    )
+    .bind(connection)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(version >= 2);
+    let cipher = &app.cipher;
+    let decrypt = |bytes: &[u8]| {
+        cipher
+            .decrypt(bytes, &fitex_fetcher::store::refresh_context(connection))
+            .map(|s| secrecy::ExposeSecret::expose_secret(&s).to_owned())
+            .unwrap()
+    };
+    assert_eq!(decrypt(&refresh_after), decrypt(&refresh_before));
+    assert_eq!(decrypt(&refresh_after), tokens.refresh_token);
+}
