@@ -343,6 +343,68 @@ async fn a_fitbit_participant_moves_to_google_health_and_keeps_history_and_goals
 
     let (ok, deleted) = ctl.run(&["google", "subscriber", "delete", "--id", "fitex-e2e"], None);
     assert!(ok, "{deleted}");
+
+    // The MANUAL policy: participants are subscribed one by one (by their FitEx participant id).
+    let (ok, manual) = ctl.run(
+        &[
+            "google",
+            "subscriber",
+            "create",
+            "--id",
+            "fitex-manual",
+            "--endpoint",
+            &endpoint,
+            "--policy",
+            "MANUAL",
+        ],
+        None,
+    );
+    assert!(ok && manual.contains("MANUAL"), "{manual}");
+    let participant_arg = participant.to_string();
+    let (ok, added) = ctl.run(
+        &[
+            "google",
+            "subscriptions",
+            "add",
+            "--subscriber",
+            "fitex-manual",
+            "--user",
+            &participant_arg,
+        ],
+        None,
+    );
+    assert!(ok && added.contains(&format!("users/{}", google.health_user_id)), "{added}");
+    let (ok, listed) =
+        ctl.run(&["google", "subscriptions", "list", "--subscriber", "fitex-manual"], None);
+    assert!(ok && listed.contains(&google.health_user_id), "{listed}");
+    let name = listed.split_whitespace().next().unwrap().to_owned();
+    let (ok, blocked) = ctl.run(&["google", "subscriber", "delete", "--id", "fitex-manual"], None);
+    assert!(!ok, "a subscriber with subscriptions is not deleted without --force: {blocked}");
+    let (ok, removed) = ctl.run(
+        &[
+            "google",
+            "subscriptions",
+            "remove",
+            "--subscriber",
+            "fitex-manual",
+            "--subscription",
+            &name,
+        ],
+        None,
+    );
+    assert!(ok, "{removed}");
+    let (ok, listed) =
+        ctl.run(&["google", "subscriptions", "list", "--subscriber", "fitex-manual"], None);
+    assert!(ok && listed.contains("no subscriptions"), "{listed}");
+    let (ok, deleted) =
+        ctl.run(&["google", "subscriber", "delete", "--id", "fitex-manual", "--force"], None);
+    assert!(ok, "{deleted}");
+    let (ok, none) = ctl.run(&["google", "subscriber", "list"], None);
+    assert!(ok && none.contains("no subscribers"), "{none}");
+    // Without a key file the command says what is missing.
+    let bare = Ctl { env: common.clone() };
+    let (ok, missing) = bare.run(&["google", "subscriber", "list"], None);
+    assert!(!ok && missing.contains("GOOGLE_APPLICATION_CREDENTIALS"), "{missing}");
     let _ = std::fs::remove_file(&key_file);
     sim.stop().await;
 }
