@@ -5,10 +5,29 @@
 # teams of 6 starts; the cohort is connected and backfilled, then "today's" syncs flow through
 # signed notifications → subscriber → Kafka → fetcher → PostgreSQL → goals. Ends with the team
 # leaderboard, every participant's goal and who must reconnect.
+#
+# `scripts/demo.sh --provider google` (or PROVIDER=google) plays the season across Google's switch-off
+# of the Fitbit Web API: the cohort's Fitbit-era history and goals first, then the webhook is
+# registered with the (simulated) Google Health API by `fitexctl google subscriber create`, the
+# participants reconnect through Google (linked by their legacy Fitbit id, so history and goals
+# continue), and today's syncs arrive as Google's signed notifications.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
+PROVIDER=${PROVIDER:-fitbit}
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --provider) PROVIDER=${2:-}; shift 2 ;;
+    --provider=*) PROVIDER=${1#*=}; shift ;;
+    *) echo "usage: $0 [--provider fitbit|google]" >&2; exit 2 ;;
+  esac
+done
+case $PROVIDER in
+  fitbit) ;;
+  google | google_health) PROVIDER=google ;;
+  *) echo "--provider must be fitbit or google, not '$PROVIDER'" >&2; exit 2 ;;
+esac
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 COHORT=${COHORT:-48}
 DAYS=${DAYS:-21}
@@ -41,6 +60,16 @@ export FITEX__FITBIT_API__API_BASE_URL=$sim FITEX__FITBIT_API__TOKEN_URL=$sim/oa
 export FITEX__FITBIT_API__CLIENT_ID=SIMCLIENT FITEX__FITBIT_API__CLIENT_SECRET=$SECRET
 export FITEX__FITBIT__CLIENT_SECRETS=$SECRET FITEX__TELEMETRY__LOG_FILTER=info,rdkafka=warn,sqlx=warn
 export FITEX__PORTAL__AUTHORIZE_URL=$sim/oauth2/authorize
+# The Google Health API and Google's OAuth, as the simulator's Google mode serves them.
+export FITEX__GOOGLE_HEALTH_API__API_BASE_URL=$sim
+export FITEX__GOOGLE_HEALTH_API__AUTHORIZE_URL=$sim/google/o/oauth2/v2/auth
+export FITEX__GOOGLE_HEALTH_API__TOKEN_URL=$sim/google/token FITEX__GOOGLE_HEALTH_API__REVOKE_URL=$sim/google/revoke
+export FITEX__GOOGLE_HEALTH_API__CLIENT_ID=sim-google-client.apps.googleusercontent.com
+export FITEX__GOOGLE_HEALTH_API__CLIENT_SECRET=sim-google-client-secret
+export FITEX__GOOGLE_HEALTH__KEYSET_URL=$sim/googlehealthapi/webhooks/webhooks_public_keyset.json
+# Google sends no notice when consent is withdrawn: the fetcher's catch-up of quiet connections
+# finds out (daily in production; within seconds here).
+export FITEX__FETCHER__CATCH_UP_AFTER_S=15 FITEX__FETCHER__CATCH_UP_CHECK_S=3
 
 # Services of an earlier demo run still up: stop them first.
 if [[ -f "$FITEX_RUN_DIR/demo.pids" ]]; then
@@ -101,15 +130,41 @@ for _ in $(seq 1 120); do
 done
 echo
 
+if [[ $PROVIDER == google ]]; then
+  step "2 November: Google switches the Fitbit Web API off. The webhook is registered with Google"
+  curl -fsS "$sim/_sim/google/service-account.json" >"$FITEX_RUN_DIR/service-account.json"
+  export GOOGLE_APPLICATION_CREDENTIALS=$FITEX_RUN_DIR/service-account.json
+  "$bin/fitexctl" google subscriber create --id fitex-demo \
+    --endpoint "http://127.0.0.1:$SUB_PORT/webhooks/google-health"
+
+  step "Participants reconnect through Google (linked to their Fitbit-era history by legacy id)"
+  google_cohort=$(curl -fsS "$sim/_sim/google/cohort")
+  "$bin/fitexctl" import --provider google_health <<<"$google_cohort" | tail -n 1
+  # Three withdrew FitEx's access at Google: their next fetch is refused.
+  for user in $(python3 -c 'import json,sys; print(" ".join(u["user_id"] for u in json.load(sys.stdin)[3:6]))' <<<"$google_cohort"); do
+    curl -fsS -X POST "$sim/_sim/google/users/$user/revoke" >/dev/null
+    echo "consent withdrawn at Google: $user"
+  done
+  for _ in $(seq 1 120); do
+    summary=$("$bin/fitexctl" users summary)
+    printf '\r%s' "$summary"
+    [[ $summary == *" days_pending=0 "* ]] && break
+    sleep 1
+  done
+  echo
+fi
+
 step "Today's syncs: the simulator changes today's steps and sends signed notifications"
 python3 - "$sim" <<'PY'
 import json, random, sys, urllib.request, datetime
+from zoneinfo import ZoneInfo
 sim = sys.argv[1]
 cohort = json.load(urllib.request.urlopen(f"{sim}/_sim/cohort"))
 random.seed(7)
-today = datetime.date.today().isoformat()
 statuses = {}
 for user in cohort:
+    # Today in the participant's own time zone.
+    today = datetime.datetime.now(ZoneInfo(user["timezone"])).date().isoformat()
     steps = random.randint(2500, 13000)
     day = {"steps": steps, "distance_km": round(steps * 0.00075, 2), "sedentary_minutes": 620,
            "lightly_active_minutes": 190, "fairly_active_minutes": random.randint(0, 40),
@@ -117,9 +172,12 @@ for user in cohort:
            "resting_heart_rate": 62}
     request = urllib.request.Request(f"{sim}/_sim/users/{user['user_id']}/days/{today}",
         data=json.dumps(day).encode(), method="PUT", headers={"Content-Type": "application/json"})
-    for delivery in json.load(urllib.request.urlopen(request))["deliveries"]:
-        statuses[delivery.get("status")] = statuses.get(delivery.get("status"), 0) + 1
-print(f"{len(cohort)} syncs for {today}; subscriber answers: {statuses}")
+    answer = json.load(urllib.request.urlopen(request))
+    for provider in ("deliveries", "google_deliveries"):
+        for delivery in answer.get(provider, []):
+            key = f"{'Google' if provider == 'google_deliveries' else 'Fitbit'} {delivery.get('status')}"
+            statuses[key] = statuses.get(key, 0) + 1
+print(f"{len(cohort)} syncs of today; subscriber answers: {statuses}")
 PY
 for _ in $(seq 1 60); do
   summary=$("$bin/fitexctl" users summary)
@@ -130,10 +188,23 @@ done
 sleep 2
 echo
 
+if [[ $PROVIDER == google ]]; then
+  for _ in $(seq 1 60); do
+    waiting=$(psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d fitex_demo -Atc \
+      "SELECT count(*) FROM provider_connections WHERE sync_status = 'reconnect_required'")
+    printf '\rthe catch-up has found %s withdrawn consent(s)' "$waiting"
+    [[ $waiting -ge 3 ]] && break
+    sleep 1
+  done
+  echo
+fi
+
 step "Goals (recomputed on every change)"
 for _ in $(seq 1 60); do
+  # "Today" is each participant's own date, in their time zone.
   computed=$(psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d fitex_demo -Atc \
-    "SELECT count(DISTINCT participant_id) FROM goal_history WHERE effective_date = current_date")
+    "SELECT count(DISTINCT g.participant_id) FROM goal_history g JOIN participants p ON p.id = g.participant_id
+     WHERE g.effective_date = (now() AT TIME ZONE p.time_zone)::date")
   printf '\rparticipants with a goal for today: %s' "$computed"
   [[ $computed -ge $((COHORT - 3)) ]] && break
   sleep 1
@@ -154,14 +225,16 @@ step "Who must reconnect"
 step "Metrics"
 curl -fsS "http://127.0.0.1:$FETCH_PORT/metrics" | grep -E '^fitex_(fetcher_(days_stored|user_syncs|reconnect_required)_total|provider_requests_total|fetcher_users_reconnect_required)' || true
 curl -fsS "http://127.0.0.1:$GOALS_PORT/metrics" | grep -E '^fitex_goals_' || true
+curl -fsS "http://127.0.0.1:$SUB_PORT/metrics" | grep -E '^fitex_subscriber_(notifications_accepted|verifications)_total' || true
 
 step "Participant pages stay up"
 printf '%s\n' "${pids[@]}" >"$FITEX_RUN_DIR/demo.pids"
 trap - EXIT
 cat <<EOT
-Status pages: http://127.0.0.1:$PORTAL_PORT/ — "Connect your Fitbit" goes to the simulated Fitbit
-sign-in: pick SIM0001 (whose access was revoked: see the reconnect page turn active again) or any
-other participant to see their sync status, today's goal and their team's week.
+Status pages: http://127.0.0.1:$PORTAL_PORT/ — "Connect with Google" (or "Connect your Fitbit") goes to
+the simulated sign-in: pick SIM0001 (Fitbit access revoked) or SIM0004 (Google consent withdrawn, after
+--provider google) to see the reconnect page turn active again, or anyone else to see their sync
+status, today's goal and their team's week.
 Goals API:    curl -H 'Authorization: Bearer dev-goals-api-token' http://127.0.0.1:$GOALS_PORT/v1/programs/$program/leaderboard
 The simulator, subscriber, fetcher, goals service and pages keep running; scripts/stack-down.sh stops
 them and the broker. Logs: $FITEX_RUN_DIR/{simulator,subscriber,fetcher,goals,portal}.log

@@ -123,6 +123,15 @@ pub async fn programs(pool: &PgPool, command: ProgramsCommand) -> anyhow::Result
     Ok(())
 }
 
+/// SQL for the user id of a participant's current connection (a Fitbit connection replaced by
+/// a Google Health one shows the Google Health id).
+fn current_user_id(participant: &str) -> String {
+    format!(
+        "(SELECT c.provider_user_id FROM provider_connections c WHERE c.participant_id = {participant}
+          ORDER BY (c.superseded_by IS NULL) DESC, c.id DESC LIMIT 1)"
+    )
+}
+
 async fn participant_by_user(pool: &PgPool, user: &str) -> anyhow::Result<i64> {
     sqlx::query_scalar(
         "SELECT participant_id FROM provider_connections WHERE provider_user_id = $1",
@@ -189,13 +198,13 @@ pub async fn teams(pool: &PgPool, command: TeamsCommand) -> anyhow::Result<()> {
             println!("{user} leaves team {team} on {on}");
         }
         TeamsCommand::List { program } => {
-            let rows: Vec<(i64, String, i64, String)> = sqlx::query_as(
+            let rows: Vec<(i64, String, i64, String)> = sqlx::query_as(&format!(
                 "SELECT t.id, t.name, count(m.participant_id) FILTER (WHERE m.left_on IS NULL OR m.left_on > current_date),
-                        coalesce(string_agg(c.provider_user_id, ' ' ORDER BY c.provider_user_id), '')
+                        coalesce(string_agg({user}, ' ' ORDER BY m.participant_id), '')
                  FROM teams t LEFT JOIN team_members m ON m.team_id = t.id
-                 LEFT JOIN provider_connections c ON c.participant_id = m.participant_id
                  WHERE t.program_id = $1 GROUP BY t.id, t.name ORDER BY t.id",
-            )
+                user = current_user_id("m.participant_id"),
+            ))
             .bind(program)
             .fetch_all(pool)
             .await?;
@@ -299,23 +308,24 @@ pub async fn standings(pool: &PgPool, program: i64, week: Option<u32>) -> anyhow
 
 /// Each member's goal for today, with how it was set.
 pub async fn goals_today(pool: &PgPool, program: i64) -> anyhow::Result<()> {
-    let rows: Vec<(String, String, NaiveDate, i32, String, bool, String)> = sqlx::query_as(
-        "SELECT DISTINCT ON (g.participant_id) c.provider_user_id, t.name, g.effective_date, g.steps,
+    let rows: Vec<(String, String, NaiveDate, i32, String, bool, String)> =
+        sqlx::query_as(&format!(
+            "SELECT DISTINCT ON (g.participant_id) {user}, t.name, g.effective_date, g.steps,
                 g.strategy, g.provisional, g.explanation
          FROM goal_history g
-         JOIN provider_connections c ON c.participant_id = g.participant_id
          JOIN team_members m ON m.participant_id = g.participant_id
          JOIN teams t ON t.id = m.team_id AND t.program_id = g.program_id
          WHERE g.program_id = $1
          ORDER BY g.participant_id, g.effective_date DESC",
-    )
-    .bind(program)
-    .fetch_all(pool)
-    .await?;
-    println!("{:<10} {:<16} {:<10} {:>7}  how it was set", "user", "team", "date", "goal");
+            user = current_user_id("g.participant_id"),
+        ))
+        .bind(program)
+        .fetch_all(pool)
+        .await?;
+    println!("{:<20} {:<16} {:<10} {:>7}  how it was set", "user", "team", "date", "goal");
     for (user, team, date, steps, _strategy, provisional, explanation) in rows {
         let mark = if provisional { " (provisional)" } else { "" };
-        println!("{user:<10} {team:<16} {date} {steps:>7}  {explanation}{mark}");
+        println!("{user:<20} {team:<16} {date} {steps:>7}  {explanation}{mark}");
     }
     Ok(())
 }
