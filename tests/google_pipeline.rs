@@ -340,6 +340,14 @@ async fn a_fitbit_participant_moves_to_google_health_and_keeps_history_and_goals
     assert_eq!(still_first, first_goal);
     let (ok, users) = ctl.run(&["users", "list"], None);
     assert!(ok && users.contains("google_health"), "{users}");
+    // Neither the endpoint secret nor the participant's Google tokens reach any log or output.
+    for secret in [ENDPOINT_SECRET, &google.access_token, &google.refresh_token] {
+        assert!(!logs().contains(secret), "a secret in the services' logs");
+        assert!(
+            !users.contains(secret) && !imported.contains(secret),
+            "a secret in fitexctl output"
+        );
+    }
 
     let (ok, deleted) = ctl.run(&["google", "subscriber", "delete", "--id", "fitex-e2e"], None);
     assert!(ok, "{deleted}");
