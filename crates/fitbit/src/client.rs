@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
-use fitex_provider::{ActivityProvider, DayActivity, Fetched, ProviderError, TokenGrant};
+use fitex_provider::{
+    status_class, ActivityProvider, DayActivity, Fetched, ProviderError, TokenGrant,
+};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::api::{self, RateLimitHeaders, RANGE_RESOURCES};
@@ -113,17 +115,6 @@ impl FitbitApi {
             headers,
             RANGE_RESOURCES.len() as u32 + 1,
         ))
-    }
-}
-
-fn status_class(status: u16) -> &'static str {
-    match status {
-        200..=299 => "2xx",
-        401 => "401",
-        403 => "403",
-        429 => "429",
-        400..=499 => "4xx",
-        _ => "5xx",
     }
 }
 

@@ -15,6 +15,8 @@ use chrono::NaiveDate;
 use fitex_provider::{DayActivity, ProviderError, TokenProblem};
 use serde::Deserialize;
 
+use crate::civil::CivilDate;
+
 pub const STEPS: &str = "steps";
 pub const DISTANCE: &str = "distance";
 pub const ACTIVE_MINUTES: &str = "active-minutes";
@@ -141,19 +143,8 @@ struct CivilDateTime {
     date: CivilDate,
 }
 
-#[derive(Deserialize)]
-struct CivilDate {
-    year: i32,
-    month: u32,
-    day: u32,
-}
-
-impl CivilDate {
-    fn to_date(&self) -> Result<NaiveDate, ProviderError> {
-        NaiveDate::from_ymd_opt(self.year, self.month, self.day).ok_or_else(|| {
-            unreadable("civil date", format!("{}-{}-{}", self.year, self.month, self.day))
-        })
-    }
+fn calendar_date(civil: CivilDate) -> Result<NaiveDate, ProviderError> {
+    civil.to_date().ok_or_else(|| unreadable("civil date", civil))
 }
 
 /// int64 values arrive as JSON strings (and are tolerated as numbers).
@@ -240,7 +231,7 @@ pub fn merge_daily_rollup(
     let parsed: RollupResponse =
         serde_json::from_slice(body).map_err(|e| unreadable("daily rollup", e))?;
     for point in parsed.rollup_data_points {
-        let day = totals.entry(point.civil_start_time.date.to_date()?).or_default();
+        let day = totals.entry(calendar_date(point.civil_start_time.date)?).or_default();
         if let Some(steps) = point.steps.and_then(|s| s.count_sum) {
             day.steps = Some(steps.value()?.max(0));
         }
@@ -322,7 +313,7 @@ pub fn merge_manual_steps(
     for point in page.data_points {
         let is_manual = point.data_source.is_some_and(|s| s.recording_method == "MANUAL");
         let Some(steps) = point.steps.filter(|_| is_manual) else { continue };
-        let date = steps.interval.civil_start_time.date.to_date()?;
+        let date = calendar_date(steps.interval.civil_start_time.date)?;
         *manual.entry(date).or_default() += steps.count.value()?.max(0);
     }
     Ok(Some(page.next_page_token).filter(|t| !t.is_empty()))

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
 use fitex_provider::{
-    ActivityProvider, Fetched, ProviderError, ProviderIdentity, RateBudget, TokenGrant,
+    status_class, ActivityProvider, Fetched, ProviderError, ProviderIdentity, RateBudget,
+    TokenGrant,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -37,17 +38,6 @@ pub struct GoogleHealthApi {
     base_url: String,
     oauth: GoogleOAuth,
     budgets: Arc<Mutex<UserBudgets>>,
-}
-
-fn status_class(status: u16) -> &'static str {
-    match status {
-        200..=299 => "2xx",
-        401 => "401",
-        403 => "403",
-        429 => "429",
-        400..=499 => "4xx",
-        _ => "5xx",
-    }
 }
 
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {

@@ -12,6 +12,7 @@
 //! Wire format: `shared/reference/google-health-api.md` and `docs/google-health.md`.
 
 pub mod api;
+mod civil;
 pub mod client;
 pub mod keyset;
 pub mod notification;

@@ -5,6 +5,8 @@ use chrono::NaiveDate;
 use fitex_provider::ChangeNotice;
 use serde::Deserialize;
 
+use crate::civil::CivilDate;
+
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum NotificationError {
     #[error("the body is not JSON: {0}")]
@@ -85,9 +87,8 @@ const MAX_INTERVAL_DAYS: i64 = 31;
 /// Every civil date an interval touches: its start date through its end date, where an end at
 /// exactly midnight is exclusive (the interval stopped before that day began).
 fn touched_dates(civil: &CivilInterval) -> Result<Vec<NaiveDate>, NotificationError> {
-    let start =
-        civil.start_date_time.as_ref().and_then(|s| s.date.as_ref()).map(CivilDate::to_date);
-    let end = civil.end_date_time.as_ref().and_then(|e| e.date.as_ref()).map(CivilDate::to_date);
+    let start = civil.start_date_time.as_ref().and_then(|s| s.date.as_ref()).map(calendar_date);
+    let end = civil.end_date_time.as_ref().and_then(|e| e.date.as_ref()).map(calendar_date);
     let (start, end) = match (start.transpose()?, end.transpose()?) {
         (None, None) => return Ok(Vec::new()),
         (Some(only), None) | (None, Some(only)) => return Ok(vec![only]),
@@ -107,21 +108,12 @@ fn touched_dates(civil: &CivilInterval) -> Result<Vec<NaiveDate>, NotificationEr
     Ok(start.iter_days().take_while(|d| *d <= last).collect())
 }
 
-#[derive(Deserialize)]
-struct CivilDate {
-    year: i32,
-    month: u32,
-    day: u32,
-}
-
-impl CivilDate {
-    fn to_date(&self) -> Result<NaiveDate, NotificationError> {
-        NaiveDate::from_ymd_opt(self.year, self.month, self.day).ok_or(NotificationError::BadDate {
-            year: self.year,
-            month: self.month,
-            day: self.day,
-        })
-    }
+fn calendar_date(civil: &CivilDate) -> Result<NaiveDate, NotificationError> {
+    civil.to_date().ok_or(NotificationError::BadDate {
+        year: civil.year,
+        month: civil.month,
+        day: civil.day,
+    })
 }
 
 /// Parses a notification body into change notices, deduplicated, in order of first appearance.

@@ -105,6 +105,19 @@ pub enum ProviderError {
     Permanent(String),
 }
 
+/// An HTTP status as a metric label: the classes an operator tells apart.
+pub fn status_class(status: u16) -> &'static str {
+    match status {
+        200..=299 => "2xx",
+        401 => "401",
+        403 => "403",
+        410 => "410",
+        429 => "429",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
 /// What the pipeline needs from a wearable platform.
 #[async_trait::async_trait]
 pub trait ActivityProvider: Send + Sync {

@@ -26,6 +26,40 @@ fn record(steps: u32, manual_steps: u32, worn_minutes: u32) -> DayRecord {
     DayRecord { day: day_data(steps, worn_minutes), manual_steps }
 }
 
+/// Connects a Google consent through `fetcher` (as the portal does); returns the connection id.
+async fn connect_google(fetcher: &fitex_fetcher::sync::Fetcher, tokens: &GoogleUserTokens) -> i64 {
+    fetcher
+        .connect("google_health", TokenKind::AuthorizationCode, &google_grant(tokens))
+        .await
+        .expect("connect through Google")
+}
+
+/// Why a day of a connection is waiting, if it is.
+async fn pending_reason(
+    app: &TestFetcher,
+    connection: i64,
+    day: chrono::NaiveDate,
+) -> Option<String> {
+    sqlx::query_scalar("SELECT reason FROM pending_fetches WHERE connection_id = $1 AND day = $2")
+        .bind(connection)
+        .bind(day)
+        .fetch_optional(&app.pool)
+        .await
+        .unwrap()
+}
+
+/// A Google-only participant connected, with their 28-day backfill stored.
+async fn connected_and_backfilled(app: &TestFetcher) -> (GoogleUserTokens, i64, i64) {
+    let tokens = google_only(app, "UTC").await;
+    let connection = connect_google(&app.fetcher().await, &tokens).await;
+    let participant = app.participant_of(connection).await;
+    wait_for("the backfill", Duration::from_secs(30), || async {
+        app.stored_steps(participant).await.len() == 28
+    })
+    .await;
+    (tokens, connection, participant)
+}
+
 async fn google_only(app: &TestFetcher, zone: &str) -> GoogleUserTokens {
     app.sim()
         .create_google_only_user(CreateUser { timezone: zone.into(), ..CreateUser::default() })
@@ -83,17 +117,7 @@ async fn a_google_connection_backfills_from_rollups_and_keeps_manual_steps_apart
 #[tokio::test]
 async fn notifications_refetch_the_day_and_a_delete_is_carried_through() {
     let app = spawn_fetcher().await;
-    let tokens = google_only(&app, "UTC").await;
-    let fetcher = app.fetcher().await;
-    let connection = fetcher
-        .connect("google_health", TokenKind::AuthorizationCode, &google_grant(&tokens))
-        .await
-        .unwrap();
-    let participant = app.participant_of(connection).await;
-    wait_for("the backfill", Duration::from_secs(30), || async {
-        app.stored_steps(participant).await.len() == 28
-    })
-    .await;
+    let (tokens, _, participant) = connected_and_backfilled(&app).await;
 
     let today = Utc::now().date_naive();
     app.sim().set_day_record(&tokens.user_id, today, record(5_432, 0, 500)).await.unwrap();
@@ -126,14 +150,8 @@ async fn the_per_user_budget_defers_only_that_user() {
     settings.fetcher.backfill_days = 0;
     let providers = fitex_fetcher::startup::providers(&settings).unwrap();
     let fetcher = fitex_fetcher::sync::Fetcher::from_settings(&settings, providers).unwrap();
-    let busy_connection = fetcher
-        .connect("google_health", TokenKind::AuthorizationCode, &google_grant(&busy))
-        .await
-        .unwrap();
-    let calm_connection = fetcher
-        .connect("google_health", TokenKind::AuthorizationCode, &google_grant(&calm))
-        .await
-        .unwrap();
+    let busy_connection = connect_google(&fetcher, &busy).await;
+    let calm_connection = connect_google(&fetcher, &calm).await;
 
     let yesterday = Utc::now().date_naive() - chrono::Duration::days(1);
     let before = yesterday - chrono::Duration::days(1);
@@ -149,15 +167,7 @@ async fn the_per_user_budget_defers_only_that_user() {
     // A second day within the same minute goes over Google's limit: 429 → deferred.
     app.notify_google(&busy.health_user_id, &[before], "UPSERT").await;
     wait_for("the busy user deferred", Duration::from_secs(20), || async {
-        let reason: Option<String> = sqlx::query_scalar(
-            "SELECT reason FROM pending_fetches WHERE connection_id = $1 AND day = $2",
-        )
-        .bind(busy_connection)
-        .bind(before)
-        .fetch_optional(&app.pool)
-        .await
-        .unwrap();
-        reason.as_deref() == Some("rate_limited")
+        pending_reason(&app, busy_connection, before).await.as_deref() == Some("rate_limited")
     })
     .await;
     let (not_before, resets_at): (chrono::DateTime<Utc>, Option<chrono::DateTime<Utc>>) =
@@ -197,10 +207,7 @@ async fn the_client_stops_short_of_its_own_per_user_budget() {
     let app = spawn_with(settings, sim, pool).await;
     let tokens = google_only(&app, "UTC").await;
     let fetcher = app.fetcher().await;
-    let connection = fetcher
-        .connect("google_health", TokenKind::AuthorizationCode, &google_grant(&tokens))
-        .await
-        .unwrap();
+    let connection = connect_google(&fetcher, &tokens).await;
     let participant = app.participant_of(connection).await;
     let yesterday = Utc::now().date_naive() - chrono::Duration::days(1);
     let before = yesterday - chrono::Duration::days(1);
@@ -213,15 +220,7 @@ async fn the_client_stops_short_of_its_own_per_user_budget() {
     .await;
     app.notify_google(&tokens.health_user_id, &[before], "UPSERT").await;
     wait_for("the second day deferred", Duration::from_secs(20), || async {
-        let reason: Option<String> = sqlx::query_scalar(
-            "SELECT reason FROM pending_fetches WHERE connection_id = $1 AND day = $2",
-        )
-        .bind(connection)
-        .bind(before)
-        .fetch_optional(&app.pool)
-        .await
-        .unwrap();
-        reason.as_deref() == Some("rate_limited")
+        pending_reason(&app, connection, before).await.as_deref() == Some("rate_limited")
     })
     .await;
     let stats = app.sim().stats().await.unwrap();
@@ -233,10 +232,7 @@ async fn withdrawn_consent_asks_the_participant_to_reconnect_in_plain_words() {
     let app = spawn_fetcher().await;
     let tokens = google_only(&app, "UTC").await;
     let fetcher = app.fetcher().await;
-    let connection = fetcher
-        .connect("google_health", TokenKind::AuthorizationCode, &google_grant(&tokens))
-        .await
-        .unwrap();
+    let connection = connect_google(&fetcher, &tokens).await;
     app.sim().google_revoke(&tokens.user_id).await.unwrap();
     let yesterday = Utc::now().date_naive() - chrono::Duration::days(1);
     app.notify_google(&tokens.health_user_id, &[yesterday], "UPSERT").await;
@@ -279,10 +275,7 @@ async fn a_fitbit_participant_reconnecting_through_google_keeps_their_history() 
     // Google's consent for the same person: identity names their Fitbit id.
     let tokens = app.sim().google_grant(fitbit_user).await.unwrap();
     let fetcher = app.fetcher().await;
-    let google_connection = fetcher
-        .connect("google_health", TokenKind::AuthorizationCode, &google_grant(&tokens))
-        .await
-        .unwrap();
+    let google_connection = connect_google(&fetcher, &tokens).await;
     assert_eq!(app.participant_of(google_connection).await, participant, "the same participant");
     let (status, reason) = app.status(fitbit_connection).await;
     assert_eq!(status, "disconnected");
@@ -303,10 +296,7 @@ async fn a_fitbit_participant_reconnecting_through_google_keeps_their_history() 
     .await;
     // Reconnecting through Google again (a new consent) keeps the same connection.
     let again = app.sim().google_grant(fitbit_user).await.unwrap();
-    let same = fetcher
-        .connect("google_health", TokenKind::AuthorizationCode, &google_grant(&again))
-        .await
-        .unwrap();
+    let same = connect_google(&fetcher, &again).await;
     assert_eq!(same, google_connection);
 }
 
@@ -323,14 +313,8 @@ async fn consent_withdrawn_without_a_word_is_found_by_the_catch_up() {
     let app = spawn_with(settings, sim, pool).await;
     let (withdrawn, still_in) = (google_only(&app, "UTC").await, google_only(&app, "UTC").await);
     let fetcher = app.fetcher().await;
-    let gone = fetcher
-        .connect("google_health", TokenKind::AuthorizationCode, &google_grant(&withdrawn))
-        .await
-        .unwrap();
-    let kept = fetcher
-        .connect("google_health", TokenKind::AuthorizationCode, &google_grant(&still_in))
-        .await
-        .unwrap();
+    let gone = connect_google(&fetcher, &withdrawn).await;
+    let kept = connect_google(&fetcher, &still_in).await;
     app.sim().google_revoke(&withdrawn.user_id).await.unwrap();
     let today = Utc::now().date_naive();
     app.sim().set_day_record(&still_in.user_id, today, record(3_210, 0, 400)).await.unwrap();
@@ -353,17 +337,7 @@ async fn consent_withdrawn_without_a_word_is_found_by_the_catch_up() {
 #[tokio::test]
 async fn an_expired_google_access_token_is_refreshed_and_the_refresh_token_kept() {
     let app = spawn_fetcher().await;
-    let tokens = google_only(&app, "UTC").await;
-    let fetcher = app.fetcher().await;
-    let connection = fetcher
-        .connect("google_health", TokenKind::AuthorizationCode, &google_grant(&tokens))
-        .await
-        .unwrap();
-    let participant = app.participant_of(connection).await;
-    wait_for("the backfill", Duration::from_secs(30), || async {
-        app.stored_steps(participant).await.len() == 28
-    })
-    .await;
+    let (tokens, connection, participant) = connected_and_backfilled(&app).await;
     let refresh_before: Vec<u8> =
         sqlx::query_scalar("SELECT refresh_token FROM provider_connections WHERE id = $1")
             .bind(connection)
