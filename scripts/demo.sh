@@ -44,8 +44,12 @@ bin="$CARGO_TARGET_DIR/debug"
 
 # A database and topics of this run's own, so each run starts from an empty season.
 run=$(date +%Y%m%d%H%M%S)
-export FITEX__DATABASE__DATABASE_NAME=fitex_demo
-dropdb -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" --if-exists --force fitex_demo
+# DEMO_NAME keeps a second demo (the test suite's smoke run) apart from one left running.
+DEMO_NAME=${DEMO_NAME:-demo}
+db=fitex_${DEMO_NAME//-/_}
+pidfile="$FITEX_RUN_DIR/$DEMO_NAME.pids"
+export FITEX__DATABASE__DATABASE_NAME=$db
+dropdb -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" --if-exists --force "$db"
 for topic in NOTIFICATIONS FETCH_RETRIES DEAD_LETTERS ACTIVITY_DAYS GOALS TEAM_PROGRESS; do
   default=$(sed -n "s/^${topic,,} = \"\(.*\)\"/\1/p" config/base.toml)
   export "FITEX__KAFKA__TOPICS__$topic=$default.demo-$run"
@@ -72,9 +76,9 @@ export FITEX__GOOGLE_HEALTH__KEYSET_URL=$sim/googlehealthapi/webhooks/webhooks_p
 export FITEX__FETCHER__CATCH_UP_AFTER_S=15 FITEX__FETCHER__CATCH_UP_CHECK_S=3
 
 # Services of an earlier demo run still up: stop them first.
-if [[ -f "$FITEX_RUN_DIR/demo.pids" ]]; then
-  xargs -r kill <"$FITEX_RUN_DIR/demo.pids" 2>/dev/null || true
-  rm -f "$FITEX_RUN_DIR/demo.pids"
+if [[ -f "$pidfile" ]]; then
+  xargs -r kill <"$pidfile" 2>/dev/null || true
+  rm -f "$pidfile"
   sleep 1
 fi
 pids=()
@@ -190,7 +194,7 @@ echo
 
 if [[ $PROVIDER == google ]]; then
   for _ in $(seq 1 60); do
-    waiting=$(psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d fitex_demo -Atc \
+    waiting=$(psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$db" -Atc \
       "SELECT count(*) FROM provider_connections WHERE sync_status = 'reconnect_required'")
     printf '\rthe catch-up has found %s withdrawn consent(s)' "$waiting"
     [[ $waiting -ge 3 ]] && break
@@ -202,7 +206,7 @@ fi
 step "Goals (recomputed on every change)"
 for _ in $(seq 1 60); do
   # "Today" is each participant's own date, in their time zone.
-  computed=$(psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d fitex_demo -Atc \
+  computed=$(psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$db" -Atc \
     "SELECT count(DISTINCT g.participant_id) FROM goal_history g JOIN participants p ON p.id = g.participant_id
      WHERE g.effective_date = (now() AT TIME ZONE p.time_zone)::date")
   printf '\rparticipants with a goal for today: %s' "$computed"
@@ -228,7 +232,7 @@ curl -fsS "http://127.0.0.1:$GOALS_PORT/metrics" | grep -E '^fitex_goals_' || tr
 curl -fsS "http://127.0.0.1:$SUB_PORT/metrics" | grep -E '^fitex_subscriber_(notifications_accepted|verifications)_total' || true
 
 step "Participant pages stay up"
-printf '%s\n' "${pids[@]}" >"$FITEX_RUN_DIR/demo.pids"
+printf '%s\n' "${pids[@]}" >"$pidfile"
 trap - EXIT
 cat <<EOT
 Status pages: http://127.0.0.1:$PORTAL_PORT/ — "Connect with Google" (or "Connect your Fitbit") goes to

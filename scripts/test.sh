@@ -35,3 +35,5 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --no-fail-fast
 fi
+# The main job itself, with either provider.
+bash scripts/demo-smoke.sh

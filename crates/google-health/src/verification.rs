@@ -28,7 +28,8 @@ pub fn authorization_matches(authorization: &[u8], secrets: &[SecretString]) -> 
 }
 
 /// For a verification request, the HTTP status to answer: 201 with the right `Authorization`,
-/// 401 without one, 403 with a wrong one. `None` when `body` is not a verification request.
+/// 401 without one or with a wrong one (nothing proves the caller knows the secret). `None` when
+/// `body` is not a verification request.
 pub fn verification_status(
     body: &[u8],
     authorization: Option<&[u8]>,
@@ -40,7 +41,7 @@ pub fn verification_status(
     Some(match authorization {
         None => 401,
         Some(a) if authorization_matches(a, secrets) => 201,
-        Some(_) => 403,
+        Some(_) => 401,
     })
 }
 
@@ -83,7 +84,7 @@ mod tests {
         let body = br#"{"type": "verification"}"#;
         assert_eq!(verification_status(body, Some(b"Bearer s3cret"), &secret), Some(201));
         assert_eq!(verification_status(body, None, &secret), Some(401));
-        assert_eq!(verification_status(body, Some(b"Bearer nope"), &secret), Some(403));
+        assert_eq!(verification_status(body, Some(b"Bearer nope"), &secret), Some(401));
         assert_eq!(verification_status(b"{}", Some(b"Bearer s3cret"), &secret), None);
     }
 }

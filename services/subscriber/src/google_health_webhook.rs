@@ -3,7 +3,7 @@
 //!
 //! Verification (on subscriber create, and when its URI or secret changes): two POSTs of
 //! `{"type":"verification"}`, with `Authorization: <secret>` (201) and without it (401); a wrong
-//! secret gets 403. Notifications must carry a valid ECDSA signature over the raw body; an
+//! secret gets 401 too. Notifications must carry a valid ECDSA signature over the raw body; an
 //! `Authorization` header, when present, must be the secret. Refusals are 401 (no credentials)
 //! or 403 (credentials that do not check out), and nothing is published.
 
@@ -69,11 +69,11 @@ async fn accept(
                 .increment(1);
                 Ok(HttpResponse::Created().finish())
             }
-            Some(401) | None => Err(WebhookError::Unauthorized("authorization_missing")),
-            Some(_) => {
+            Some(_) if authorization.is_some() => {
                 tracing::warn!("google health endpoint verification with a wrong secret");
-                Err(WebhookError::Forbidden("authorization_mismatch"))
+                Err(WebhookError::Unauthorized("authorization_mismatch"))
             }
+            _ => Err(WebhookError::Unauthorized("authorization_missing")),
         };
     }
     let header = |name: &str| headers.get(name).map(|v| v.as_bytes().to_vec());

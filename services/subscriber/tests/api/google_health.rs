@@ -140,17 +140,17 @@ impl GoogleApp {
 }
 
 #[tokio::test]
-async fn the_verification_handshake_answers_201_401_and_403() {
+async fn the_verification_handshake_answers_201_with_the_secret_and_401_otherwise() {
     let g = spawn_google(&[(1, &key())], 300).await;
     let verification = r#"{"type": "verification"}"#;
     assert_eq!(g.post(verification, &[("Authorization", ENDPOINT_SECRET.into())]).await, 201);
     // While rotating, the previous secret is still accepted.
     assert_eq!(g.post(verification, &[("Authorization", OLD_ENDPOINT_SECRET.into())]).await, 201);
     assert_eq!(g.post(verification, &[]).await, 401);
-    assert_eq!(g.post(verification, &[("Authorization", "Bearer guess".into())]).await, 403);
+    assert_eq!(g.post(verification, &[("Authorization", "Bearer guess".into())]).await, 401);
     assert_eq!(
         g.post(verification, &[("Authorization", format!("{ENDPOINT_SECRET}0"))]).await,
-        403,
+        401,
         "the secret is compared exactly"
     );
     assert!(g.nothing_published().await);
