@@ -1,4 +1,5 @@
 use fitex_common::database::DatabaseSettings;
+use fitex_common::health::HttpLimits;
 use fitex_common::kafka::KafkaSettings;
 use fitex_common::telemetry::TelemetrySettings;
 use secrecy::SecretString;
@@ -11,6 +12,9 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub kafka: KafkaSettings,
     pub goals: GoalsSettings,
+    /// Head size, head and body deadlines, keep-alive (`[http]`; defaults when absent).
+    #[serde(default)]
+    pub http: HttpLimits,
 }
 
 #[derive(Debug, Clone, Deserialize)]

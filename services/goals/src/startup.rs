@@ -77,8 +77,11 @@ impl Application {
         let metrics_token = settings.telemetry.metrics_token.clone();
         let token = web::Data::new(ApiToken(settings.goals.api_token.clone()));
         let pool_data = web::Data::new(pool);
+        let limits = settings.http;
         let server = HttpServer::new(move || {
             App::new()
+                // Outermost: oversized heads and slow bodies are refused before any handler.
+                .wrap(limits.guard())
                 .app_data(token.clone())
                 .app_data(pool_data.clone())
                 .configure(ops_routes(
@@ -89,6 +92,10 @@ impl Application {
                 .configure(api::routes)
         })
         .workers(2)
+        // A client that sends its head slowly, or idles on a kept-alive connection, is let go.
+        .client_request_timeout(limits.client_request_timeout())
+        .client_disconnect_timeout(limits.client_disconnect_timeout())
+        .keep_alive(limits.keep_alive())
         .listen(listener)
         .map_err(|e| StartupError::Bind(format!("port {port}"), e))?
         .run();

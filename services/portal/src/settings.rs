@@ -7,6 +7,7 @@ use std::path::Path;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use base64::Engine;
 use fitex_common::config::ConfigError;
+use fitex_common::health::HttpLimits;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -15,6 +16,8 @@ pub struct Settings {
     /// The shared sections, as the fetcher reads them (the portal connects through its core).
     pub base: fitex_fetcher::Settings,
     pub portal: PortalSettings,
+    /// Head size, head and body deadlines, keep-alive (`[http]`; defaults when absent).
+    pub http: HttpLimits,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -97,6 +100,8 @@ impl Default for PortalSettings {
 struct PortalSection {
     #[serde(default)]
     portal: PortalSettings,
+    #[serde(default)]
+    http: HttpLimits,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -136,16 +141,16 @@ impl PortalSettings {
 impl Settings {
     /// Loads from the usual layers (`config/base.toml`, `config/$FITEX_ENV.toml`, environment).
     pub fn load() -> Result<Self, ConfigError> {
-        Ok(Settings {
-            base: fitex_common::config::load()?,
-            portal: fitex_common::config::load::<PortalSection>()?.portal,
-        })
+        let own: PortalSection = fitex_common::config::load()?;
+        Ok(Settings { base: fitex_common::config::load()?, portal: own.portal, http: own.http })
     }
 
     pub fn load_from(dir: &Path, environment: &str) -> Result<Self, ConfigError> {
+        let own: PortalSection = fitex_common::config::load_from(dir, environment)?;
         Ok(Settings {
             base: fitex_common::config::load_from(dir, environment)?,
-            portal: fitex_common::config::load_from::<PortalSection>(dir, environment)?.portal,
+            portal: own.portal,
+            http: own.http,
         })
     }
 }

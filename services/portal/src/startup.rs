@@ -79,6 +79,7 @@ impl Application {
         let metrics_handle = fitex_common::metrics::prometheus();
         let metrics_token = settings.base.telemetry.metrics_token.clone();
         let cookie = settings.portal.clone();
+        let limits = settings.http;
         let server = HttpServer::new(move || {
             let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
                 .cookie_name(cookie.cookie_name.clone())
@@ -92,6 +93,8 @@ impl Application {
                 ))
                 .build();
             App::new()
+                // Outermost: oversized heads and slow bodies are refused before any handler.
+                .wrap(limits.guard())
                 .configure(ops_routes(
                     readiness.clone(),
                     metrics_handle.clone(),
@@ -116,6 +119,10 @@ impl Application {
                 )
         })
         .workers(settings.portal.workers.max(1))
+        // A client that sends its head slowly, or idles on a kept-alive connection, is let go.
+        .client_request_timeout(limits.client_request_timeout())
+        .client_disconnect_timeout(limits.client_disconnect_timeout())
+        .keep_alive(limits.keep_alive())
         .listen(listener)
         .map_err(|e| StartupError::Bind(format!("port {port}"), e))?
         .run();

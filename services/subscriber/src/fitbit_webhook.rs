@@ -79,8 +79,11 @@ async fn accept(
             return Err(WebhookError::NotFound(reason));
         }
         Err(WebhookRejection::InvalidBody(reason)) => {
-            return Err(WebhookError::InvalidBody(reason))
+            // The sender is proven: a body declared as something else is 415 rather than 400.
+            webhook::require_json(request)?;
+            return Err(WebhookError::InvalidBody(reason));
         }
     };
+    webhook::require_json(request)?;
     webhook::publish(request, endpoint, &notices, &trace).await
 }

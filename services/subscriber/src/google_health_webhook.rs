@@ -63,6 +63,7 @@ async fn accept(
         let status = verification_status(&body, authorization, &state.secrets);
         return match status {
             Some(201) => {
+                webhook::require_json(request)?;
                 tracing::info!("google health endpoint verification succeeded");
                 metrics::counter!(crate::metric_names::VERIFICATIONS, "provider" => PROVIDER,
                     "outcome" => "verified")
@@ -89,8 +90,11 @@ async fn accept(
             return Err(refusal(reason));
         }
         Err(WebhookRejection::InvalidBody(reason)) => {
-            return Err(WebhookError::InvalidBody(reason))
+            // The sender is proven: a body declared as something else is 415 rather than 400.
+            webhook::require_json(request)?;
+            return Err(WebhookError::InvalidBody(reason));
         }
     };
+    webhook::require_json(request)?;
     webhook::publish(request, &state.endpoint, &notices, &trace).await
 }

@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use fitex_common::database::DatabaseSettings;
+use fitex_common::health::HttpLimits;
 use fitex_common::kafka::KafkaSettings;
 use fitex_common::telemetry::TelemetrySettings;
 use secrecy::SecretString;
@@ -17,6 +18,9 @@ pub struct Settings {
     /// The Google Health API webhook; served when this section is present.
     #[serde(default)]
     pub google_health: Option<GoogleHealthWebhookSettings>,
+    /// Head size, head and body deadlines, keep-alive (`[http]`; defaults when absent).
+    #[serde(default)]
+    pub http: HttpLimits,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -121,9 +121,12 @@ impl Application {
             None => None,
         };
         let google_path = settings.subscriber.google_health_webhook_path.clone();
+        let limits = settings.http;
 
         let server = HttpServer::new(move || {
             App::new()
+                // Outermost: oversized heads and slow bodies are refused before any handler.
+                .wrap(limits.guard())
                 .configure(ops_routes(
                     readiness.clone(),
                     metrics_handle.clone(),
@@ -147,6 +150,10 @@ impl Application {
                 .default_service(web::to(HttpResponse::NotFound))
         })
         .workers(settings.subscriber.workers.max(1))
+        // A client that sends its head slowly, or idles on a kept-alive connection, is let go.
+        .client_request_timeout(limits.client_request_timeout())
+        .client_disconnect_timeout(limits.client_disconnect_timeout())
+        .keep_alive(limits.keep_alive())
         .shutdown_timeout(settings.subscriber.shutdown_timeout_s)
         .listen(listener)
         .map_err(|source| StartupError::Bind { address: format!("port {port}"), source })?

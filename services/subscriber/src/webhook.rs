@@ -2,6 +2,7 @@
 //! change notices into Kafka records (keyed by the provider's user id, with event and trace
 //! ids), and answering only once they are durable.
 
+use actix_web::error::PayloadError;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use bytes::BytesMut;
@@ -30,6 +31,12 @@ pub enum WebhookError {
     BodyTooLarge { limit: usize },
     #[error("could not read the request body: {0}")]
     BodyRead(String),
+    /// The body did not arrive within `http.body_timeout_ms` (a stalled or slowloris client).
+    #[error("the request body did not arrive in time")]
+    BodyTimeout,
+    /// A proven sender, but a body declared as something other than JSON.
+    #[error("notifications must be JSON (Content-Type: application/json), not {0:?}")]
+    UnsupportedMediaType(String),
     /// Fitbit: answered like an unknown path, so a forger learns nothing.
     #[error("signature check failed: {0}")]
     NotFound(&'static str),
@@ -54,6 +61,8 @@ impl WebhookError {
         match self {
             WebhookError::BodyTooLarge { .. } => "body_too_large",
             WebhookError::BodyRead(_) => "body_unreadable",
+            WebhookError::BodyTimeout => "body_timeout",
+            WebhookError::UnsupportedMediaType(_) => "unsupported_media_type",
             WebhookError::NotFound(reason)
             | WebhookError::Unauthorized(reason)
             | WebhookError::Forbidden(reason) => reason,
@@ -69,6 +78,8 @@ impl ResponseError for WebhookError {
         match self {
             WebhookError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             WebhookError::BodyRead(_) | WebhookError::InvalidBody(_) => StatusCode::BAD_REQUEST,
+            WebhookError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            WebhookError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             WebhookError::NotFound(_) => StatusCode::NOT_FOUND,
             WebhookError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             WebhookError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -123,13 +134,38 @@ pub async fn read_body(
     }
     let mut body = BytesMut::with_capacity(declared.unwrap_or(1024).min(limit));
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| WebhookError::BodyRead(e.to_string()))?;
+        let chunk = chunk.map_err(|error| match error {
+            // The body deadline (`fitex_common::health::RequestGuard`) passed.
+            PayloadError::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                WebhookError::BodyTimeout
+            }
+            other => WebhookError::BodyRead(other.to_string()),
+        })?;
         if body.len() + chunk.len() > limit {
             return Err(WebhookError::BodyTooLarge { limit });
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// Refuses a body declared as anything but JSON (`application/json` or a `+json` type, any
+/// parameters). A body with no `Content-Type` is taken as JSON: the signature, not the label,
+/// proves what it is, and some senders leave the header out. Called once the sender is proven,
+/// so a forger learns nothing from it.
+pub fn require_json(request: &HttpRequest) -> Result<(), WebhookError> {
+    let Some(value) = request.headers().get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let declared = String::from_utf8_lossy(value.as_bytes()).into_owned();
+    let essence = declared.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let json = essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"));
+    if json {
+        Ok(())
+    } else {
+        Err(WebhookError::UnsupportedMediaType(declared.chars().take(100).collect()))
+    }
 }
 
 /// Publishes one record per notice and answers 204 once they are durable (broker or outbox).
@@ -212,5 +248,39 @@ fn to_record(
         key: notification.owner_id.clone(),
         payload: event.encode_to_vec(),
         headers,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    fn with_type(content_type: Option<&str>) -> Result<(), WebhookError> {
+        let mut request = TestRequest::post();
+        if let Some(value) = content_type {
+            request = request.insert_header((header::CONTENT_TYPE, value));
+        }
+        require_json(&request.to_http_request())
+    }
+
+    #[test]
+    fn json_or_no_declared_type_is_accepted_and_anything_else_is_415() {
+        for ok in [
+            None,
+            Some("application/json"),
+            Some("Application/JSON; charset=utf-8"),
+            Some("application/cloudevents+json"),
+        ] {
+            assert!(with_type(ok).is_ok(), "{ok:?}");
+        }
+        for refused in
+            ["text/plain", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded"]
+        {
+            let error = with_type(Some(refused)).unwrap_err();
+            assert_eq!(error.status_code(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{refused}");
+            assert_eq!(error.reason(), "unsupported_media_type");
+        }
     }
 }

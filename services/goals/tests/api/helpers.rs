@@ -7,6 +7,8 @@ use fitex_goals_service::{Application, Settings};
 use fitex_proto::{ActivityDayChanged, Message};
 use secrecy::SecretString;
 use sqlx::PgPool;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use uuid::Uuid;
 
 pub const TOKEN: &str = "goals-test-token";
@@ -23,6 +25,11 @@ pub struct TestGoals {
 }
 
 pub async fn spawn_goals() -> TestGoals {
+    spawn_goals_with(|_| {}).await
+}
+
+/// The goals service with `adjust` applied to its test settings last.
+pub async fn spawn_goals_with(adjust: impl FnOnce(&mut Settings)) -> TestGoals {
     let kafka = fitex_testkit::test_kafka().await;
     let (database, pool) = fitex_testkit::test_database().await;
     let dir = fitex_common::config::config_dir().unwrap();
@@ -33,6 +40,7 @@ pub async fn spawn_goals() -> TestGoals {
     settings.goals.group_id = format!("test-goals-{}", Uuid::new_v4().simple());
     settings.goals.relay_interval_ms = 100;
     settings.goals.api_token = SecretString::from(TOKEN);
+    adjust(&mut settings);
     let app = Application::build(settings).await.unwrap();
     let base_url = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
@@ -150,3 +158,65 @@ impl TestGoals {
 }
 
 pub use fitex_testkit::wait_for;
+
+impl TestGoals {
+    /// `host:port` for raw TCP clients.
+    pub fn address(&self) -> String {
+        self.base_url.trim_start_matches("http://").to_string()
+    }
+
+    /// Any method, path and headers (any bytes), with the bearer token; the status.
+    pub async fn send(&self, method: &str, path: &str, headers: &[(&str, Vec<u8>)]) -> u16 {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
+        let mut request = self.client.request(method, format!("{}{path}", self.base_url));
+        if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("authorization")) {
+            request = request.bearer_auth(TOKEN);
+        }
+        for (name, value) in headers {
+            let value = reqwest::header::HeaderValue::from_bytes(value).expect("a header value");
+            request = request.header(*name, value);
+        }
+        request.send().await.expect("a response").status().as_u16()
+    }
+}
+
+/// Header names and values (any bytes), for `send`.
+pub type Headers<'a> = Vec<(&'a str, Vec<u8>)>;
+
+// Raw HTTP/1.1 over TCP, for requests no well-behaved client sends (stalled heads and bodies).
+
+/// Connects and writes `bytes`, leaving the connection open.
+pub async fn raw_send(address: &str, bytes: &[u8]) -> TcpStream {
+    let mut stream = TcpStream::connect(address).await.expect("connect");
+    stream.write_all(bytes).await.expect("write");
+    stream
+}
+
+/// The status of the answer read from `stream` within `within`; `None` when none arrives.
+pub async fn raw_status(stream: &mut TcpStream, within: Duration) -> Option<u16> {
+    let mut received = Vec::new();
+    let read = async {
+        let mut buf = [0u8; 4096];
+        while !received.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(within, read).await;
+    String::from_utf8_lossy(&received).strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
+}
+
+/// Whether the server closes `stream` within `within` (reading and dropping what it sends).
+pub async fn raw_closed(stream: &mut TcpStream, within: Duration) -> bool {
+    let drain = async {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stream.read(&mut buf).await {
+            if n == 0 {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(within, drain).await.is_ok()
+}

@@ -11,6 +11,8 @@ use reqwest::header::LOCATION;
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use sqlx::PgPool;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 /// The simulator's default Google client.
 pub const GOOGLE_CLIENT_ID: &str = "sim-google-client.apps.googleusercontent.com";
@@ -81,6 +83,14 @@ fn google_config(sim: &SimulatorHandle) -> GoogleHealthApiConfig {
 }
 
 pub async fn spawn_portal_with(options: PortalOptions) -> TestPortal {
+    spawn_portal_adjusted(options, |_| {}).await
+}
+
+/// As [`spawn_portal_with`], with `adjust` applied to the settings last.
+pub async fn spawn_portal_adjusted(
+    options: PortalOptions,
+    adjust: impl FnOnce(&mut Settings),
+) -> TestPortal {
     let sim = Simulator::spawn(SimulatorConfig::default()).await.expect("simulator");
     let (database, pool) = fitex_testkit::test_database().await;
     let dir = fitex_common::config::config_dir().expect("config dir");
@@ -100,6 +110,7 @@ pub async fn spawn_portal_with(options: PortalOptions) -> TestPortal {
     settings.portal.session_key = Some(SecretString::from(STANDARD.encode(key)));
     // The production posture is cookies only over HTTPS (config/base.toml relaxes it for local HTTP).
     settings.portal.cookie_secure = options.cookie_secure;
+    adjust(&mut settings);
     let app = Application::build(settings).await.expect("build the portal");
     let handle = app.handle();
     let stopped = tokio::spawn(app.run_until_stopped());
@@ -248,4 +259,69 @@ impl TestPortal {
             .await
             .unwrap()
     }
+}
+
+impl TestPortal {
+    /// `host:port` for raw TCP clients.
+    pub fn address(&self) -> String {
+        self.base.trim_start_matches("http://").to_string()
+    }
+
+    /// Any method, path, headers (any bytes) and body, with the session's cookies; the status.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, Vec<u8>)],
+        body: Vec<u8>,
+    ) -> StatusCode {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
+        let mut request = self.client.request(method, self.url(path));
+        for (name, value) in headers {
+            let value = reqwest::header::HeaderValue::from_bytes(value).expect("a header value");
+            request = request.header(*name, value);
+        }
+        request.body(body).send().await.expect("a response").status()
+    }
+}
+
+/// Header names and values (any bytes), for `send`.
+pub type Headers<'a> = Vec<(&'a str, Vec<u8>)>;
+
+// Raw HTTP/1.1 over TCP, for requests no well-behaved client sends (stalled heads and bodies).
+
+/// Connects and writes `bytes`, leaving the connection open.
+pub async fn raw_send(address: &str, bytes: &[u8]) -> TcpStream {
+    let mut stream = TcpStream::connect(address).await.expect("connect");
+    stream.write_all(bytes).await.expect("write");
+    stream
+}
+
+/// The status of the answer read from `stream` within `within`; `None` when none arrives.
+pub async fn raw_status(stream: &mut TcpStream, within: std::time::Duration) -> Option<u16> {
+    let mut received = Vec::new();
+    let read = async {
+        let mut buf = [0u8; 4096];
+        while !received.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(within, read).await;
+    String::from_utf8_lossy(&received).strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
+}
+
+/// Whether the server closes `stream` within `within` (reading and dropping what it sends).
+pub async fn raw_closed(stream: &mut TcpStream, within: std::time::Duration) -> bool {
+    let drain = async {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stream.read(&mut buf).await {
+            if n == 0 {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(within, drain).await.is_ok()
 }

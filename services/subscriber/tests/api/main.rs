@@ -1,5 +1,6 @@
 //! The subscriber through real HTTP, a real broker (tansu) and real PostgreSQL.
 mod google_health;
 mod helpers;
+mod http_abuse;
 mod outbox;
 mod webhook;
