@@ -4,13 +4,11 @@
 //! Google; Google's signed notifications then flow subscriber → broker → fetcher → PostgreSQL →
 //! goals, for the same participant.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
 use fitex_common::token_cipher::TokenCipher;
-use fitex_e2e::{config_dir, service_binary, ServiceProcess};
+use fitex_e2e::{config_dir, Fitexctl, ServiceProcess};
 use fitex_fetcher::store::{self, TokenKind};
 use fitex_fitbit_simulator::{CreateUser, DayData, DayRecord, Simulator, SimulatorConfig};
 use fitex_provider::TokenGrant;
@@ -28,32 +26,6 @@ fn day_data(steps: u32) -> DayData {
         very_active_minutes: 15,
         worn_minutes: 820,
         resting_heart_rate: Some(61),
-    }
-}
-
-struct Ctl {
-    env: Vec<(&'static str, String)>,
-}
-
-impl Ctl {
-    fn run(&self, args: &[&str], stdin: Option<&str>) -> (bool, String) {
-        let mut child = Command::new(service_binary("fitexctl"))
-            .args(args)
-            .env("FITEX_CONFIG_DIR", config_dir())
-            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run fitexctl");
-        if let Some(input) = stdin {
-            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-        }
-        drop(child.stdin.take());
-        let output = child.wait_with_output().unwrap();
-        let text = String::from_utf8_lossy(&output.stdout).into_owned()
-            + &String::from_utf8_lossy(&output.stderr);
-        (output.status.success(), text)
     }
 }
 
@@ -145,8 +117,9 @@ async fn a_fitbit_participant_moves_to_google_health_and_keeps_history_and_goals
     fetcher.wait_healthy(&format!("http://127.0.0.1:{fetcher_port}/readyz")).await;
     goals.wait_healthy(&format!("http://127.0.0.1:{goals_port}/readyz")).await;
     let logs = || format!("{}\n{}\n{}", subscriber.logs(), fetcher.logs(), goals.logs());
-    let ctl =
-        Ctl { env: with(vec![("GOOGLE_APPLICATION_CREDENTIALS", key_file.display().to_string())]) };
+    let ctl = Fitexctl {
+        env: with(vec![("GOOGLE_APPLICATION_CREDENTIALS", key_file.display().to_string())]),
+    };
 
     // The operator registers the webhook: Google verifies it against the real subscriber.
     let endpoint = format!("http://127.0.0.1:{subscriber_port}/webhooks/google-health");
@@ -410,7 +383,7 @@ async fn a_fitbit_participant_moves_to_google_health_and_keeps_history_and_goals
     let (ok, none) = ctl.run(&["google", "subscriber", "list"], None);
     assert!(ok && none.contains("no subscribers"), "{none}");
     // Without a key file the command says what is missing.
-    let bare = Ctl { env: common.clone() };
+    let bare = Fitexctl { env: common.clone() };
     let (ok, missing) = bare.run(&["google", "subscriber", "list"], None);
     assert!(!ok && missing.contains("GOOGLE_APPLICATION_CREDENTIALS"), "{missing}");
     let _ = std::fs::remove_file(&key_file);

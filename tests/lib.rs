@@ -26,6 +26,43 @@ pub fn config_dir() -> &'static str {
     concat!(env!("CARGO_MANIFEST_DIR"), "/../config")
 }
 
+/// `fitexctl` as an operator runs it, with the configuration overridden by `env`.
+pub struct Fitexctl {
+    pub env: Vec<(&'static str, String)>,
+}
+
+impl Fitexctl {
+    /// Runs `fitexctl args…` (with `stdin` piped in when given); returns whether it succeeded and
+    /// its stdout followed by its stderr.
+    pub fn run(&self, args: &[&str], stdin: Option<&str>) -> (bool, String) {
+        use std::io::Write;
+        let mut child = Command::new(service_binary("fitexctl"))
+            .args(args)
+            .env("FITEX_CONFIG_DIR", config_dir())
+            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run fitexctl");
+        if let Some(input) = stdin {
+            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        }
+        drop(child.stdin.take());
+        let output = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        (output.status.success(), text)
+    }
+
+    /// Runs and fails the test with the output when it did not succeed.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let (ok, output) = self.run(args, None);
+        assert!(ok, "fitexctl {args:?} failed:\n{output}");
+        output
+    }
+}
+
 /// A service binary running as a child process; killed when dropped (its output is kept in a
 /// log file and printed if the test fails).
 pub struct ServiceProcess {
@@ -36,7 +73,11 @@ pub struct ServiceProcess {
 
 impl ServiceProcess {
     pub fn start(name: &str, env: &[(&str, String)]) -> Self {
-        let log = std::env::temp_dir().join(format!("fitex-e2e-{name}-{}.log", std::process::id()));
+        // One log per process: a restarted service must not share (and on drop delete) the old one's.
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let log =
+            std::env::temp_dir().join(format!("fitex-e2e-{name}-{}-{n}.log", std::process::id()));
         let file = std::fs::File::create(&log).expect("log file");
         let mut command = Command::new(service_binary(name));
         command
@@ -77,6 +118,11 @@ impl ServiceProcess {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Whether the process has ended (crashed, aborted or exited).
+    pub fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
     /// SIGTERM, then waits for the exit (killing it after `timeout`); returns whether it exited 0.

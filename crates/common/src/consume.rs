@@ -47,17 +47,37 @@ impl ConsumedRecord {
 }
 
 /// Waits for the first record, then gathers more until `max` records or `window` has passed.
+///
+/// A broker that is away (a restart, a network blip) shows up here as a consumption error; the
+/// consumer reconnects by itself, so such errors are waited out — and a batch already begun is
+/// returned as it is, never dropped (its records were taken from the consumer: dropping them and
+/// committing later offsets would skip them).
 pub async fn collect_batch(
     consumer: &StreamConsumer,
     max: usize,
     window: Duration,
 ) -> Result<Vec<ConsumedRecord>, KafkaError> {
-    let first = consumer.recv().await?.detach();
+    let first = loop {
+        match consumer.recv().await {
+            Ok(message) => break message.detach(),
+            Err(error) if is_transient(&error) => {
+                metrics::counter!("fitex_consumer_errors_total", "kind" => "transient")
+                    .increment(1);
+                tracing::warn!(%error, "the broker is unavailable; waiting for it");
+                tokio::time::sleep(TRANSIENT_PAUSE).await;
+            }
+            Err(error) => return Err(error),
+        }
+    };
     let mut batch = vec![ConsumedRecord::new(first)];
     let deadline = tokio::time::Instant::now() + window;
     while batch.len() < max {
         match tokio::time::timeout_at(deadline, consumer.recv()).await {
             Ok(Ok(message)) => batch.push(ConsumedRecord::new(message.detach())),
+            Ok(Err(error)) if is_transient(&error) => {
+                tracing::warn!(%error, "consumption error mid-batch; processing what arrived");
+                break;
+            }
             Ok(Err(error)) => return Err(error),
             Err(_) => break,
         }
@@ -65,8 +85,26 @@ pub async fn collect_batch(
     Ok(batch)
 }
 
-/// Commits, per partition, the offset after the last record of `batch`.
-pub fn commit_batch(consumer: &StreamConsumer, batch: &[ConsumedRecord]) -> Result<(), KafkaError> {
+/// How long to wait after a transient consumption error before asking again.
+const TRANSIENT_PAUSE: Duration = Duration::from_millis(500);
+
+/// Errors the consumer recovers from by itself (broker down, transport failures, rebalances).
+fn is_transient(error: &KafkaError) -> bool {
+    matches!(error, KafkaError::MessageConsumption(_) | KafkaError::PartitionEOF(_))
+}
+
+/// Commits, per partition, the offset after the last record of `batch`, after the batch's
+/// effects are durable. A commit that fails (the broker away, a rebalance) is not fatal: the next
+/// batch's commit covers these offsets too, and if none comes the records are delivered again —
+/// at least once, and every consumer is idempotent.
+pub fn commit_batch(consumer: &StreamConsumer, batch: &[ConsumedRecord]) {
+    if let Err(error) = try_commit_batch(consumer, batch) {
+        metrics::counter!("fitex_consumer_errors_total", "kind" => "commit").increment(1);
+        tracing::warn!(%error, records = batch.len(), "offset commit failed; later commits cover it");
+    }
+}
+
+fn try_commit_batch(consumer: &StreamConsumer, batch: &[ConsumedRecord]) -> Result<(), KafkaError> {
     let mut next: HashMap<(String, i32), i64> = HashMap::new();
     for record in batch {
         let key = (record.message.topic().to_string(), record.message.partition());

@@ -3,6 +3,7 @@
 pub mod api_tokens;
 pub mod config;
 pub mod consume;
+pub mod crash_point;
 pub mod database;
 pub mod health;
 pub mod kafka;

@@ -194,21 +194,33 @@ pub fn tansu_bin() -> PathBuf {
 
 /// A broker of the test's own, to kill and restart.
 ///
-/// It keeps its data in memory, so a restart comes back empty (recreate the topics). tansu 0.6's
-/// on-disk sqlite storage would keep the data, but it panics on an idempotent producer's epoch
-/// bump (tansu-storage `lite.rs`, "more or less than one row"), which librdkafka performs after a
-/// record times out — exactly what a broker outage causes — and is then unusable.
+/// `start` keeps its data in memory, so a restart comes back empty (recreate the topics).
+/// `start_durable` keeps it in sqlite on disk, so a restart after `kill -9` comes back with every
+/// acknowledged record (the chaos tests). tansu 0.6's sqlite storage cannot bump an idempotent
+/// producer's epoch (an `InitProducerId` with a known id is `todo!()` in tansu-storage `lite.rs`),
+/// which librdkafka asks for only after a fatal-ish produce error.
 pub struct PrivateBroker {
     pub port: u16,
     storage: tempfile::TempDir,
+    durable: bool,
     child: Option<Child>,
 }
 
 impl PrivateBroker {
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// A broker whose records survive `kill -9` and a restart (sqlite storage).
+    pub fn start_durable() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(durable: bool) -> Self {
         let mut broker = Self {
             port: free_port(),
             storage: tempfile::tempdir().expect("broker storage dir"),
+            durable,
             child: None,
         };
         broker.restart();
@@ -223,7 +235,12 @@ impl PrivateBroker {
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "broker already running");
         let url = format!("tcp://127.0.0.1:{}", self.port);
-        let storage = "memory://tansu/";
+        // The broker runs in its storage directory: the database path is relative to it.
+        let storage = if self.durable {
+            "sqlite://broker.db".to_owned()
+        } else {
+            "memory://tansu/".to_owned()
+        };
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -231,7 +248,7 @@ impl PrivateBroker {
             .expect("log file");
         let child = Command::new(tansu_bin())
             .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
-            .args(["--storage-engine", storage])
+            .args(["--storage-engine", storage.as_str()])
             .current_dir(self.storage.path())
             .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log))
@@ -245,6 +262,11 @@ impl PrivateBroker {
             assert!(Instant::now() < deadline, "private broker did not open port {}", self.port);
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The broker's own log (to look for panics).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.storage.path().join("broker.log")).unwrap_or_default()
     }
 
     /// Kills the broker process (SIGKILL: no clean shutdown).
