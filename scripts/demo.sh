@@ -36,7 +36,15 @@ SUB_PORT=${SUB_PORT:-8080}
 FETCH_PORT=${FETCH_PORT:-8081}
 GOALS_PORT=${GOALS_PORT:-8082}
 PORTAL_PORT=${PORTAL_PORT:-8083}
-SECRET=dev-client-secret-change-me   # config/base.toml's development webhook secret
+# Secrets: config/base.toml's development values unless the environment sets them (as
+# scripts/secrets-scan.sh does, to find any that leak into output). The simulator is given the same.
+SECRET=${FITEX__FITBIT_API__CLIENT_SECRET:-dev-client-secret-change-me}
+VERIFICATION_CODE=${FITEX__FITBIT__VERIFICATION_CODE:-dev-verification-code}
+GOOGLE_SECRET=${FITEX__GOOGLE_HEALTH_API__CLIENT_SECRET:-sim-google-client-secret}
+# /metrics asks for this bearer token when it is set.
+metrics_auth=()
+[[ -n ${FITEX__TELEMETRY__METRICS_TOKEN:-} ]] &&
+  metrics_auth=(-H "Authorization: Bearer $FITEX__TELEMETRY__METRICS_TOKEN")
 
 step "Local stack"
 bash scripts/stack-up.sh
@@ -60,16 +68,18 @@ export FITEX__SUBSCRIBER__PORT=$SUB_PORT FITEX__FETCHER__PORT=$FETCH_PORT FITEX_
 export FITEX__PORTAL__PORT=$PORTAL_PORT FITEX__PORTAL__PUBLIC_BASE_URL=http://127.0.0.1:$PORTAL_PORT
 sim="http://127.0.0.1:$SIM_PORT"
 export FITEX__FITBIT_API__API_BASE_URL=$sim FITEX__FITBIT_API__TOKEN_URL=$sim/oauth2/token
-# Fitbit signs notifications with the OAuth client secret: one secret serves both.
+# Fitbit signs notifications with the OAuth client secret: one secret serves both (a list set in
+# the environment, e.g. mid-rotation, must include it).
 export FITEX__FITBIT_API__CLIENT_ID=SIMCLIENT FITEX__FITBIT_API__CLIENT_SECRET=$SECRET
-export FITEX__FITBIT__CLIENT_SECRETS=$SECRET FITEX__TELEMETRY__LOG_FILTER=info,rdkafka=warn,sqlx=warn
+export FITEX__FITBIT__CLIENT_SECRETS=${FITEX__FITBIT__CLIENT_SECRETS:-$SECRET}
+export FITEX__FITBIT__VERIFICATION_CODE=$VERIFICATION_CODE FITEX__TELEMETRY__LOG_FILTER=info,rdkafka=warn,sqlx=warn
 export FITEX__PORTAL__AUTHORIZE_URL=$sim/oauth2/authorize
 # The Google Health API and Google's OAuth, as the simulator's Google mode serves them.
 export FITEX__GOOGLE_HEALTH_API__API_BASE_URL=$sim
 export FITEX__GOOGLE_HEALTH_API__AUTHORIZE_URL=$sim/google/o/oauth2/v2/auth
 export FITEX__GOOGLE_HEALTH_API__TOKEN_URL=$sim/google/token FITEX__GOOGLE_HEALTH_API__REVOKE_URL=$sim/google/revoke
 export FITEX__GOOGLE_HEALTH_API__CLIENT_ID=sim-google-client.apps.googleusercontent.com
-export FITEX__GOOGLE_HEALTH_API__CLIENT_SECRET=sim-google-client-secret
+export FITEX__GOOGLE_HEALTH_API__CLIENT_SECRET=$GOOGLE_SECRET
 export FITEX__GOOGLE_HEALTH__KEYSET_URL=$sim/googlehealthapi/webhooks/webhooks_public_keyset.json
 # Google sends no notice when consent is withdrawn: the fetcher's catch-up of quiet connections
 # finds out (daily in production; within seconds here).
@@ -89,6 +99,7 @@ wait_http() { for _ in $(seq 1 150); do curl -fs -o /dev/null "$1" && return 0; 
 step "Fitbit simulator ($COHORT participants, $DAYS days), subscriber :$SUB_PORT, fetcher :$FETCH_PORT, goals :$GOALS_PORT"
 "$bin/fitbit-simulator" --port "$SIM_PORT" --cohort-size "$COHORT" --days "$DAYS" --seed 42 \
   --subscriber-url "http://127.0.0.1:$SUB_PORT/webhooks/fitbit" --client-secret "$SECRET" \
+  --google-client-secret "$GOOGLE_SECRET" \
   >"$FITEX_RUN_DIR/simulator.log" 2>&1 & pids+=($!)
 "$bin/fitex-subscriber" >"$FITEX_RUN_DIR/subscriber.log" 2>&1 & pids+=($!)
 "$bin/fitex-fetcher" >"$FITEX_RUN_DIR/fetcher.log" 2>&1 & pids+=($!)
@@ -99,7 +110,7 @@ wait_http "http://127.0.0.1:$SUB_PORT/readyz"
 wait_http "http://127.0.0.1:$FETCH_PORT/readyz"
 wait_http "http://127.0.0.1:$GOALS_PORT/readyz"
 wait_http "http://127.0.0.1:$PORTAL_PORT/readyz"
-echo "verification handshake: right code → $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SUB_PORT/webhooks/fitbit?verify=dev-verification-code"), wrong code → $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SUB_PORT/webhooks/fitbit?verify=nope")"
+echo "verification handshake: right code → $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SUB_PORT/webhooks/fitbit?verify=$VERIFICATION_CODE"), wrong code → $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SUB_PORT/webhooks/fitbit?verify=nope")"
 
 step "Connecting the cohort (tokens stored encrypted; the last 28 days scheduled for backfill)"
 cohort=$(curl -fsS "$sim/_sim/cohort")
@@ -112,8 +123,12 @@ done
 "$bin/fitexctl" import <<<"$cohort" | tail -n 1
 
 step "A FitEx season: 8 weeks from 20 days ago, FitEx miles, adaptive goals, 8 teams of 6"
-program=$("$bin/fitexctl" programs create --name "FitEx Autumn $run" --started-days-ago 20 --weeks 8 \
-  --unit fitex_miles --strategy adaptive_percentile | tee /dev/stderr | sed -n 's/^program \([0-9]*\) .*/\1/p')
+# Printed from a variable: `tee /dev/stderr` reopens a log file the demo's output is redirected
+# to, truncating what the demo printed before.
+created=$("$bin/fitexctl" programs create --name "FitEx Autumn $run" --started-days-ago 20 --weeks 8 \
+  --unit fitex_miles --strategy adaptive_percentile)
+echo "$created" >&2
+program=$(sed -n 's/^program \([0-9]*\) .*/\1/p' <<<"$created")
 teams=()
 for name in "Blue Ridge" "Shenandoah" "Tidewater" "Piedmont" "New River" "Chesapeake" "Roanoke" "Potomac"; do
   teams+=("$("$bin/fitexctl" teams create --program "$program" --name "$name" | sed -n 's/^team \([0-9]*\) .*/\1/p')")
@@ -227,11 +242,14 @@ step "Who must reconnect"
 "$bin/fitexctl" users list | grep -A1 reconnect_required || echo "nobody"
 
 step "Metrics"
-curl -fsS "http://127.0.0.1:$FETCH_PORT/metrics" | grep -E '^fitex_(fetcher_(days_stored|user_syncs|reconnect_required)_total|provider_requests_total|fetcher_users_reconnect_required)' || true
-curl -fsS "http://127.0.0.1:$GOALS_PORT/metrics" | grep -E '^fitex_goals_' || true
-curl -fsS "http://127.0.0.1:$SUB_PORT/metrics" | grep -E '^fitex_subscriber_(notifications_accepted|verifications)_total' || true
+curl -fsS "${metrics_auth[@]}" "http://127.0.0.1:$FETCH_PORT/metrics" | grep -E '^fitex_(fetcher_(days_stored|user_syncs|reconnect_required)_total|provider_requests_total|fetcher_users_reconnect_required)' || true
+curl -fsS "${metrics_auth[@]}" "http://127.0.0.1:$GOALS_PORT/metrics" | grep -E '^fitex_goals_' || true
+curl -fsS "${metrics_auth[@]}" "http://127.0.0.1:$SUB_PORT/metrics" | grep -E '^fitex_subscriber_(notifications_accepted|verifications)_total' || true
 
 step "Participant pages stay up"
+# The development token is shown; one from the environment only by its variable's name.
+goals_token=dev-goals-api-token
+[[ -n ${FITEX__GOALS__API_TOKEN:-} ]] && goals_token='$FITEX__GOALS__API_TOKEN'
 printf '%s\n' "${pids[@]}" >"$pidfile"
 trap - EXIT
 cat <<EOT
@@ -239,7 +257,7 @@ Status pages: http://127.0.0.1:$PORTAL_PORT/ — "Connect with Google" (or "Conn
 the simulated sign-in: pick SIM0001 (Fitbit access revoked) or SIM0004 (Google consent withdrawn, after
 --provider google) to see the reconnect page turn active again, or anyone else to see their sync
 status, today's goal and their team's week.
-Goals API:    curl -H 'Authorization: Bearer dev-goals-api-token' http://127.0.0.1:$GOALS_PORT/v1/programs/$program/leaderboard
+Goals API:    curl -H "Authorization: Bearer $goals_token" http://127.0.0.1:$GOALS_PORT/v1/programs/$program/leaderboard
 The simulator, subscriber, fetcher, goals service and pages keep running; scripts/stack-down.sh stops
 them and the broker. Logs: $FITEX_RUN_DIR/{simulator,subscriber,fetcher,goals,portal}.log
 EOT

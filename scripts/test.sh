@@ -28,6 +28,8 @@ python3 -m openapi_spec_validator services/goals/openapi.json
 # Deployment: rendered Kubernetes manifests against the schemas, the Dockerfile linted,
 # docker-compose.yml checked against the services' configuration.
 bash scripts/check-deploy.sh
+# Dependencies: licences, duplicate/wildcard crates, sources (advisories need the network: docs/security.md).
+bash scripts/deny.sh
 # End-to-end tests start the real service binaries.
 cargo build --workspace --bins
 if cargo nextest --version >/dev/null 2>&1; then
@@ -37,3 +39,7 @@ else
 fi
 # The main job itself, with either provider.
 bash scripts/demo-smoke.sh
+# No secret or participant token in any output of either provider's demo (own ports and logs).
+bash scripts/secrets-scan.sh
+# No-loss accounting under faults, short form (it restarts PostgreSQL: nothing else may run).
+bash scripts/chaos.sh --short

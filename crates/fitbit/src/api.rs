@@ -206,13 +206,40 @@ struct ErrorEntry {
     message: String,
 }
 
-/// The first `errorType` and message of a Fitbit error body (empty when there is none).
+/// The first `errorType` and message of a Fitbit error body (empty when there is none), with any
+/// token the message quotes redacted: Fitbit's messages repeat the refused token in full
+/// ("Access token invalid: eyJ….", "Refresh token invalid: 8be7…"), and these messages end up in
+/// logs, errors and dead letters.
 pub fn error_type(body: &[u8]) -> (String, String) {
     serde_json::from_slice::<ErrorBody>(body)
         .ok()
         .and_then(|b| b.errors.into_iter().next())
-        .map(|e| (e.error_type, e.message))
+        .map(|e| (e.error_type, redact_tokens(&e.message)))
         .unwrap_or_default()
+}
+
+/// Replaces every token-like run in `text` — 20 or more characters of the alphabets tokens are
+/// made of (letters, digits, `-_.~+=`: JWTs, hex and base64url strings) — with `[redacted]`. Words,
+/// URLs and numbers in an error message are shorter, or broken up by other characters.
+pub fn redact_tokens(text: &str) -> String {
+    const MIN_TOKEN_LEN: usize = 20;
+    fn flush(run: &mut String, out: &mut String) {
+        out.push_str(if run.len() >= MIN_TOKEN_LEN { "[redacted]" } else { run.as_str() });
+        run.clear();
+    }
+    let is_token_char = |c: char| c.is_ascii_alphanumeric() || "-_.~+=".contains(c);
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    for c in text.chars() {
+        if is_token_char(c) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
 }
 
 /// Maps a non-success data response to the seam's error.
@@ -406,6 +433,36 @@ mod tests {
             classify_error(410, b"", None, now),
             ProviderError::Unauthorized { problem: TokenProblem::PlatformRetired, .. }
         ));
+    }
+
+    #[test]
+    fn error_messages_never_carry_the_token_they_quote() {
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJBQkNERUYiLCJleHAiOjE0MzAzNDM3MzV9.z0VHrIEzjsBnjiNMBey6wtu26yHTnSWz_qlqoEpUlpc";
+        let body = format!(
+            r#"{{"errors":[{{"errorType":"expired_token","message":"Access token expired: {jwt}. Visit https://dev.fitbit.com/docs/oauth2 for more information on the Fitbit Web API authorization process."}}],"success":false}}"#
+        );
+        let (kind, message) = error_type(body.as_bytes());
+        assert_eq!(kind, "expired_token");
+        assert_eq!(
+            message,
+            "Access token expired: [redacted] Visit https://dev.fitbit.com/docs/oauth2 for more information on the Fitbit Web API authorization process."
+        );
+        let refresh = "8be7a9b60f56ae263a77b5eb78940c99bcff596e1a16fdbf4869753611b2ced7";
+        let body = format!(
+            r#"{{"errors":[{{"errorType":"invalid_grant","message":"Refresh token invalid: {refresh}. Visit https://dev.fitbit.com/docs/oauth2 for more information."}}]}}"#
+        );
+        let (_, message) = error_type(body.as_bytes());
+        assert!(!message.contains(&refresh[..20]), "{message}");
+        assert!(message.starts_with("Refresh token invalid: [redacted]"), "{message}");
+        match classify_error(401, body.as_bytes(), None, Utc::now()) {
+            ProviderError::Unauthorized { message, .. } => assert!(!message.contains(refresh)),
+            other => panic!("{other:?}"),
+        }
+        // Ordinary messages are left alone.
+        assert_eq!(
+            redact_tokens("This application does not have permission to access activity data."),
+            "This application does not have permission to access activity data."
+        );
     }
 
     #[test]

@@ -38,8 +38,14 @@ pub enum ApiError {
     InjectedFault(u16),
 }
 
-fn shorten(token: &str) -> String {
-    token.chars().take(24).collect()
+/// Fitbit's 401 messages quote the refused token in full, then point to the documentation; so
+/// does the simulator, so a client that logs provider messages is caught leaking tokens (the
+/// secrets scan, `scripts/secrets-scan.sh`).
+fn quoting(what: &str, token: &str) -> String {
+    format!(
+        "{what}: {token}. Visit https://dev.fitbit.com/docs/oauth2 for more information on the \
+         Fitbit Web API authorization process."
+    )
 }
 
 impl ApiError {
@@ -79,9 +85,9 @@ impl ApiError {
             ApiError::UnsupportedGrantType(grant) => json!({"errorType": "unsupported_grant_type",
                 "message": format!("The grant type is not supported: {grant}")}),
             ApiError::ExpiredToken(token) => json!({"errorType": "expired_token",
-                "message": format!("Access token expired: {}", shorten(token))}),
+                "message": quoting("Access token expired", token)}),
             ApiError::InvalidToken(token) => json!({"errorType": "invalid_token",
-                "message": format!("Access token invalid: {}", shorten(token))}),
+                "message": quoting("Access token invalid", token)}),
             ApiError::InsufficientScope(scope) => json!({"errorType": "insufficient_scope",
                 "message": format!("This application does not have permission to access {scope} data.")}),
             ApiError::InsufficientPermissions => json!({"errorType": "insufficient_permissions",

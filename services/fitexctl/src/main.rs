@@ -5,6 +5,7 @@ use std::time::Duration;
 mod google;
 mod operations;
 mod programs;
+mod token_keys;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -77,7 +78,7 @@ enum Command {
         #[arg(long)]
         week: Option<u32>,
     },
-    /// Staff and service tokens for the HTTP APIs.
+    /// Staff and service tokens for the HTTP APIs; the encryption keys of stored provider tokens.
     Tokens {
         #[command(subcommand)]
         command: operations::TokensCommand,

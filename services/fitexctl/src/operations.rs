@@ -1,4 +1,4 @@
-//! `fitexctl dlq`, `backfill`, `users show`: operating the pipeline.
+//! `fitexctl dlq`, `backfill`, `users show`, `subscriptions`, `tokens`: operating the pipeline.
 
 use std::time::Duration;
 
@@ -374,6 +374,15 @@ pub enum TokensCommand {
         #[arg(long)]
         name: String,
     },
+    /// Which token encryption keys the stored provider tokens use (key ids and counts only).
+    Keys,
+    /// Re-encrypt every stored provider token under the current (first) encryption key, so an
+    /// old key can be removed; tokens no configured key decrypts are listed and left alone.
+    Reencrypt {
+        /// Connections read per batch (each is rewritten in its own short transaction).
+        #[arg(long, default_value_t = 200)]
+        batch_size: i64,
+    },
 }
 
 pub async fn tokens(pool: &PgPool, command: TokensCommand) -> anyhow::Result<()> {
@@ -406,6 +415,10 @@ pub async fn tokens(pool: &PgPool, command: TokensCommand) -> anyhow::Result<()>
                 bail!("no active token named {name:?}");
             }
             println!("{name} revoked");
+        }
+        TokensCommand::Keys => crate::token_keys::keys(pool).await?,
+        TokensCommand::Reencrypt { batch_size } => {
+            crate::token_keys::reencrypt(pool, batch_size).await?
         }
     }
     Ok(())
