@@ -17,7 +17,8 @@ trap stop_demo EXIT
 expect() { # expect LOG TEXT...: every text appears in the log
   local log=$1; shift
   for text in "$@"; do
-    if ! tr '\r' '\n' <"$log" | grep -aqF -- "$text"; then
+    # No `grep -q`: it stops reading early and, under pipefail, the SIGPIPE to `tr` reads as a miss.
+    if ! tr '\r' '\n' <"$log" | grep -aF -- "$text" >/dev/null; then
       echo "demo smoke: '$text' missing from the demo's output ($log)" >&2
       tail -n 40 "$log" >&2
       exit 1
