@@ -37,6 +37,8 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --no-fail-fast
 fi
+# Fuzzing, short form: every fuzz target for 10 s (docs/fuzzing.md); fails on any crash.
+bash scripts/fuzz.sh --short
 # The main job itself, with either provider.
 bash scripts/demo-smoke.sh
 # No secret or participant token in any output of either provider's demo (own ports and logs).

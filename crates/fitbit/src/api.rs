@@ -280,6 +280,14 @@ fn until_top_of_hour(now: DateTime<Utc>) -> Duration {
     Duration::from_secs(3600 - into_hour)
 }
 
+/// The longest wait a provider header is believed: Fitbit's budget renews hourly. A larger
+/// value would be a bug or a hostile answer, and `now + it` could overflow the calendar.
+pub const MAX_WAIT_SECONDS: u64 = 86_400;
+
+fn clamp_wait(seconds: u64) -> u64 {
+    seconds.min(MAX_WAIT_SECONDS)
+}
+
 /// Fitbit's rate-limit headers (and `Retry-After` if sent).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RateLimitHeaders {
@@ -298,8 +306,8 @@ impl RateLimitHeaders {
             match name.to_ascii_lowercase().as_str() {
                 "fitbit-rate-limit-limit" => headers.limit = value.parse().ok(),
                 "fitbit-rate-limit-remaining" => headers.remaining = value.parse().ok(),
-                "fitbit-rate-limit-reset" => headers.reset_seconds = value.parse().ok(),
-                "retry-after" => headers.retry_after_seconds = value.parse().ok(),
+                "fitbit-rate-limit-reset" => headers.reset_seconds = value.parse().ok().map(clamp_wait),
+                "retry-after" => headers.retry_after_seconds = value.parse().ok().map(clamp_wait),
                 _ => {}
             }
         }
@@ -433,6 +441,20 @@ mod tests {
             classify_error(410, b"", None, now),
             ProviderError::Unauthorized { problem: TokenProblem::PlatformRetired, .. }
         ));
+    }
+
+    #[test]
+    fn absurd_rate_limit_headers_are_capped_at_a_day() {
+        let headers = RateLimitHeaders::from_pairs([
+            ("Fitbit-Rate-Limit-Limit", "150"),
+            ("Fitbit-Rate-Limit-Remaining", "0"),
+            ("Fitbit-Rate-Limit-Reset", "18446744073709551615"),
+            ("Retry-After", "9223372036854775807"),
+        ]);
+        let now = Utc::now();
+        assert_eq!(headers.retry_after(now), Duration::from_secs(MAX_WAIT_SECONDS));
+        let budget = headers.budget(now).unwrap();
+        assert_eq!(budget.resets_at, now + chrono::Duration::seconds(MAX_WAIT_SECONDS as i64));
     }
 
     #[test]

@@ -22,15 +22,22 @@ struct TokenResponse {
 pub fn parse_token_response(body: &[u8], now: DateTime<Utc>) -> Result<TokenGrant, ProviderError> {
     let parsed: TokenResponse = serde_json::from_slice(body)
         .map_err(|e| ProviderError::Permanent(format!("unreadable token response: {e}")))?;
-    if parsed.access_token.is_empty() || parsed.expires_in <= 0 {
-        return Err(ProviderError::Permanent(
-            "token response without a usable access token".into(),
-        ));
-    }
+    // A lifetime that ends past the last instant a date can hold is no more usable than none
+    // (and `now + lifetime` would panic).
+    let expires_at = chrono::Duration::try_seconds(parsed.expires_in)
+        .and_then(|lifetime| now.checked_add_signed(lifetime));
+    let expires_at = match expires_at {
+        Some(at) if !parsed.access_token.is_empty() && parsed.expires_in > 0 => at,
+        _ => {
+            return Err(ProviderError::Permanent(
+                "token response without a usable access token".into(),
+            ))
+        }
+    };
     Ok(TokenGrant {
         access_token: SecretString::from(parsed.access_token),
         refresh_token: parsed.refresh_token.filter(|t| !t.is_empty()).map(SecretString::from),
-        expires_at: now + chrono::Duration::seconds(parsed.expires_in),
+        expires_at,
         scopes: parsed.scope,
         user_id: parsed.user_id,
     })
@@ -139,5 +146,24 @@ mod tests {
         assert!(parse_token_response(b"{}", now).is_err());
         assert!(parse_token_response(br#"{"access_token":"","expires_in":1,"user_id":"x"}"#, now)
             .is_err());
+    }
+
+    #[test]
+    fn a_lifetime_past_the_last_representable_date_is_refused_not_a_panic() {
+        // Found by the fitbit_token_response fuzz target (docs/fuzzing.md): this answer panicked
+        // with "TimeDelta::seconds out of bounds".
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
+        let found = br#"{"access_token":"eyJ.a.b","expires_in":24442244442928800,"refype":"Bearer","user_id":"184X35]"}"#;
+        assert!(matches!(parse_token_response(found, now), Err(ProviderError::Permanent(_))));
+        // In range for a duration, but past year 262143: `now + lifetime` overflowed.
+        for expires_in in [9_000_000_000_000_i64, i64::MAX] {
+            let body = format!(r#"{{"access_token":"a","expires_in":{expires_in},"user_id":"x"}}"#);
+            assert!(parse_token_response(body.as_bytes(), now).is_err(), "{expires_in}");
+        }
+        // The longest lifetime that still fits is accepted as it is.
+        let last = (DateTime::<Utc>::MAX_UTC - now).num_seconds();
+        let body = format!(r#"{{"access_token":"a","expires_in":{last},"user_id":"x"}}"#);
+        let grant = parse_token_response(body.as_bytes(), now).unwrap();
+        assert_eq!((grant.expires_at - now).num_seconds(), last);
     }
 }

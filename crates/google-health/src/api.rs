@@ -64,11 +64,12 @@ pub fn ranges(dates: &[NaiveDate], max_days: i64) -> Vec<(NaiveDate, NaiveDate)>
     sorted.dedup();
     let mut ranges: Vec<(NaiveDate, NaiveDate)> = Vec::new();
     for date in sorted {
+        // The last day a date can hold (+262142-12-31) has no next day to end a range with; no
+        // real day is that late, and it must not panic.
+        let Some(next) = date.succ_opt() else { continue };
         match ranges.last_mut() {
-            Some((start, end)) if (date - *start).num_days() < max_days => {
-                *end = date + chrono::Duration::days(1)
-            }
-            _ => ranges.push((date, date + chrono::Duration::days(1))),
+            Some((start, end)) if (date - *start).num_days() < max_days => *end = next,
+            _ => ranges.push((date, next)),
         }
     }
     ranges
@@ -251,10 +252,12 @@ pub fn merge_daily_rollup(
             }
         }
         if let Some(zones) = point.time_in_heart_rate_zone {
-            let mut seconds = 0;
+            let mut seconds: i64 = 0;
             for zone in zones.time_in_heart_rate_zones {
                 if let Some(duration) = zone.duration {
-                    seconds += parse_duration_seconds(&duration)?;
+                    // Saturating: absurd durations must not overflow (a panic, or in release a
+                    // negative wear time).
+                    seconds = seconds.saturating_add(parse_duration_seconds(&duration)?);
                 }
             }
             day.heart_zone_seconds = Some(seconds);
@@ -314,7 +317,10 @@ pub fn merge_manual_steps(
         let is_manual = point.data_source.is_some_and(|s| s.recording_method == "MANUAL");
         let Some(steps) = point.steps.filter(|_| is_manual) else { continue };
         let date = calendar_date(steps.interval.civil_start_time.date)?;
-        *manual.entry(date).or_default() += steps.count.value()?.max(0);
+        let count = steps.count.value()?.max(0);
+        let total = manual.entry(date).or_default();
+        // Saturating: absurd counts must not overflow (a panic, or in release a negative count).
+        *total = total.saturating_add(count);
     }
     Ok(Some(page.next_page_token).filter(|t| !t.is_empty()))
 }
@@ -579,6 +585,34 @@ mod tests {
         let mut more = BTreeMap::new();
         more.insert(d("2026-03-07"), 20_000);
         assert_eq!(assemble_days(&[d("2026-03-07")], &totals, &more)[0].steps, 0);
+    }
+
+    #[test]
+    fn absurd_answers_saturate_instead_of_overflowing() {
+        // Inputs the google_api fuzz target's invariants reject (docs/fuzzing.md): each panicked
+        // with "attempt to add with overflow" (or, in a release build, wrapped to negative).
+        let mut totals = BTreeMap::new();
+        let zones = br#"{"rollupDataPoints":[{"civilStartTime":{"date":{"year":2026,"month":3,"day":7}},"timeInHeartRateZone":{"timeInHeartRateZones":[{"duration":"9e18s"},{"duration":"9e18s"}]}}]}"#;
+        merge_daily_rollup(zones, &mut totals).unwrap();
+        assert_eq!(totals[&d("2026-03-07")].heart_zone_seconds, Some(i64::MAX));
+        let mut manual = BTreeMap::new();
+        let point = r#"{"steps":{"count":"9000000000000000000","interval":{"civilStartTime":{"date":{"year":2026,"month":3,"day":7}}}},"dataSource":{"recordingMethod":"MANUAL"}}"#;
+        let page = format!(r#"{{"dataPoints":[{point},{point}]}}"#);
+        merge_manual_steps(page.as_bytes(), &mut manual).unwrap();
+        assert_eq!(manual[&d("2026-03-07")], i64::MAX);
+        let day = &assemble_days(&[d("2026-03-07")], &totals, &manual)[0];
+        assert_eq!(
+            (day.steps, day.manual_steps, day.worn_minutes),
+            (0, Some(i32::MAX), Some(i32::MAX))
+        );
+    }
+
+    #[test]
+    fn the_last_representable_day_does_not_panic_ranges() {
+        // `NaiveDate + TimeDelta` overflowed for the day after +262142-12-31.
+        let dates = [d("2026-03-07"), NaiveDate::MAX];
+        assert_eq!(ranges(&dates, 90), vec![(d("2026-03-07"), d("2026-03-08"))]);
+        assert!(ranges(&[NaiveDate::MAX], 14).is_empty());
     }
 
     #[test]

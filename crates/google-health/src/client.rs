@@ -40,9 +40,11 @@ pub struct GoogleHealthApi {
     budgets: Arc<Mutex<UserBudgets>>,
 }
 
+/// `Retry-After` in seconds, believed up to a day (the quota is per minute; a larger value would
+/// be a bug or hostile, and `now + it` could overflow the calendar).
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+    value.trim().parse::<u64>().ok().map(|s| Duration::from_secs(s.min(86_400)))
 }
 
 impl GoogleHealthApi {

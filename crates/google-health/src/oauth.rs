@@ -224,11 +224,16 @@ pub fn grant(
         .scopes()
         .map(|scopes| scopes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(" "))
         .unwrap_or_default();
+    // A lifetime that cannot be represented, or ends past the last instant a date can hold
+    // (`now + lifetime` would panic), counts as that hour too.
+    let expires_at = chrono::Duration::from_std(expires_in)
+        .ok()
+        .and_then(|lifetime| now.checked_add_signed(lifetime))
+        .unwrap_or(now + chrono::Duration::hours(1));
     Ok(TokenGrant {
         access_token: SecretString::from(access_token),
         refresh_token,
-        expires_at: now
-            + chrono::Duration::from_std(expires_in).unwrap_or(chrono::Duration::hours(1)),
+        expires_at,
         scopes,
         user_id: String::new(),
     })
@@ -292,6 +297,22 @@ mod tests {
         assert_eq!(grant.refresh_token.unwrap().expose_secret(), "1//refresh");
         assert_eq!(grant.expires_at, now + chrono::Duration::seconds(3599));
         assert_eq!(grant.scopes, "a b");
+    }
+
+    #[test]
+    fn an_absurd_lifetime_counts_as_an_hour_not_a_panic() {
+        // Found by the google_token_response fuzz target (docs/fuzzing.md): `now + lifetime`
+        // overflowed ("`DateTime + TimeDelta` overflowed") for this answer.
+        let found = br#"{"access_token":".a","expires_in":1257438443844013,"reoken":"1//r","token_type":"Bearetps://www.googleapis.com/auth/googlehealth.activitness.read"}"#;
+        let now = Utc::now();
+        for body in [
+            &found[..],
+            br#"{"access_token":"a","expires_in":18446744073709551615,"token_type":"Bearer"}"#,
+        ] {
+            let answer: BasicTokenResponse = serde_json::from_slice(body).unwrap();
+            let grant = grant(answer, None, now).unwrap();
+            assert_eq!(grant.expires_at, now + chrono::Duration::hours(1));
+        }
     }
 
     #[test]
