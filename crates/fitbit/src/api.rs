@@ -306,7 +306,9 @@ impl RateLimitHeaders {
             match name.to_ascii_lowercase().as_str() {
                 "fitbit-rate-limit-limit" => headers.limit = value.parse().ok(),
                 "fitbit-rate-limit-remaining" => headers.remaining = value.parse().ok(),
-                "fitbit-rate-limit-reset" => headers.reset_seconds = value.parse().ok().map(clamp_wait),
+                "fitbit-rate-limit-reset" => {
+                    headers.reset_seconds = value.parse().ok().map(clamp_wait)
+                }
                 "retry-after" => headers.retry_after_seconds = value.parse().ok().map(clamp_wait),
                 _ => {}
             }
