@@ -179,10 +179,11 @@ async fn current_goal(
     };
     let program = &enrolment.program.program;
     let date = today.min(program.end_date());
-    let goal = store::goals(&pool, participant, enrolment.program.id, program.start_date, date)
-        .await?
-        .pop();
-    let day = store::days(&pool, participant, date, date).await?.pop();
+    let goal =
+        store::goals(pool.get_ref(), participant, enrolment.program.id, program.start_date, date)
+            .await?
+            .pop();
+    let day = store::days(pool.get_ref(), participant, date, date).await?.pop();
     let progress =
         day.as_ref().map(|d| progress_in_unit(d, program.unit, &program.miles)).unwrap_or(0.0);
     let goal_in_unit =
@@ -213,7 +214,7 @@ async fn goal_history(
     let enrolment = enrolment_for(&pool, participant, query.program_id).await?;
     let program = &enrolment.program.program;
     let goals = store::goals(
-        &pool,
+        pool.get_ref(),
         participant,
         enrolment.program.id,
         program.start_date,
@@ -320,9 +321,10 @@ async fn export_csv(
     .await?;
     let mut csv = String::from("participant_id,team_id,date,steps,worn_minutes,validity,goal_steps,goal_provisional,goal_strategy\n");
     for (participant, team) in participants {
-        let days = store::days(&pool, participant, p.start_date, p.end_date()).await?;
+        let days = store::days(pool.get_ref(), participant, p.start_date, p.end_date()).await?;
         let goals =
-            store::goals(&pool, participant, program_id, p.start_date, p.end_date()).await?;
+            store::goals(pool.get_ref(), participant, program_id, p.start_date, p.end_date())
+                .await?;
         let goal_on: std::collections::HashMap<NaiveDate, &fitex_goals::Goal> =
             goals.iter().map(|g| (g.effective_date, g)).collect();
         for day in &days {

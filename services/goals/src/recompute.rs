@@ -151,6 +151,10 @@ impl GoalsEngine {
     }
 
     /// Recomputes one team week from every member's stored days and goals.
+    ///
+    /// One team at a time: two members' recomputations run concurrently, and each, unlocked,
+    /// could read the other's goals before they commit and then write its stale total last. Under
+    /// the team's lock the last computation starts after every goal it depends on is committed.
     pub async fn recompute_team_week(
         &self,
         enrolment: &Enrolment,
@@ -160,10 +164,16 @@ impl GoalsEngine {
         let ProgramRow { id: program_id, program, .. } = &enrolment.program;
         let Some(start) = program.week_start(week) else { return Ok(false) };
         let end = start + chrono::Duration::days(6);
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind(TEAM_LOCK_SPACE)
+            .bind(enrolment.team_id as i32)
+            .execute(&mut *tx)
+            .await?;
         let mut member_weeks: Vec<MemberWeek> = Vec::new();
-        for (member, memberships) in store::team_members(&self.pool, enrolment.team_id).await? {
-            let days = store::days(&self.pool, member, start, end).await?;
-            let goals = store::goals(&self.pool, member, *program_id, start, end).await?;
+        for (member, memberships) in store::team_members(&mut *tx, enrolment.team_id).await? {
+            let days = store::days(&mut *tx, member, start, end).await?;
+            let goals = store::goals(&mut *tx, member, *program_id, start, end).await?;
             let mut total = MemberWeek {
                 participant_id: member,
                 active_days: 0,
@@ -183,7 +193,6 @@ impl GoalsEngine {
         }
         let team = team_week(enrolment.team_id, week, &member_weeks, program.met_days_per_week);
         let computed_at = Utc::now();
-        let mut tx = self.pool.begin().await?;
         let changed = store::upsert_team_week(&mut tx, &team, computed_at).await?;
         if changed {
             let event = team_event(
@@ -205,6 +214,9 @@ impl GoalsEngine {
         Ok(changed)
     }
 }
+
+/// The first key of the teams' advisory locks (the second is the team id).
+const TEAM_LOCK_SPACE: i32 = 0x7465_616d; // "team"
 
 fn team_event(
     topic: &str,

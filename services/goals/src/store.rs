@@ -113,8 +113,8 @@ pub async fn enrolments(pool: &PgPool, participant_id: i64) -> Result<Vec<Enrolm
 }
 
 /// Members of a team with their membership periods.
-pub async fn team_members(
-    pool: &PgPool,
+pub async fn team_members<'e>(
+    pool: impl sqlx::PgExecutor<'e>,
     team_id: i64,
 ) -> Result<Vec<(i64, Vec<Membership>)>, sqlx::Error> {
     let rows: Vec<(i64, NaiveDate, Option<NaiveDate>)> = sqlx::query_as(
@@ -156,8 +156,8 @@ pub async fn participant(
     }))
 }
 
-pub async fn days(
-    pool: &PgPool,
+pub async fn days<'e>(
+    pool: impl sqlx::PgExecutor<'e>,
     participant_id: i64,
     from: NaiveDate,
     through: NaiveDate,
@@ -183,8 +183,8 @@ pub async fn days(
         .collect())
 }
 
-pub async fn goals(
-    pool: &PgPool,
+pub async fn goals<'e>(
+    pool: impl sqlx::PgExecutor<'e>,
     participant_id: i64,
     program_id: i64,
     from: NaiveDate,
