@@ -53,6 +53,10 @@ struct LastFetch {
 /// How soon a failed keyset fetch may be tried again (at most the refetch interval).
 pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
 
+/// How soon a failed fetch is retried while the cache has never held a key: every notification is
+/// refused until one arrives, so waiting the full [`RETRY_AFTER_FAILURE`] would only prolong that.
+pub const RETRY_WHILE_EMPTY: Duration = Duration::from_secs(1);
+
 impl KeysetCache {
     /// An empty cache: the first signature fetches the keyset.
     pub fn new(source: Arc<dyn KeysetSource>, refetch_interval: Duration) -> Self {
@@ -93,6 +97,8 @@ impl KeysetCache {
             if let Some(previous) = *last {
                 let wait = if previous.succeeded {
                     self.refetch_interval
+                } else if self.keys().is_empty() {
+                    RETRY_WHILE_EMPTY.min(self.retry_after_failure)
                 } else {
                     self.retry_after_failure
                 };
@@ -108,6 +114,26 @@ impl KeysetCache {
             *last = Some(LastFetch { at: now, succeeded: true });
         }
         fetched.map(|()| true)
+    }
+
+    /// Fetches until the cache holds keys (start-up: the keyset host may not be reachable yet),
+    /// one attempt per [`RETRY_WHILE_EMPTY`], logging the first failure and then every tenth.
+    pub async fn warm(&self) {
+        let mut failures = 0u64;
+        while self.keys().is_empty() {
+            if let Err(error) = self.refresh_if_due().await {
+                if failures % 10 == 0 {
+                    tracing::warn!(%error, failures, "could not fetch Google's webhook keyset yet");
+                }
+                failures += 1;
+            }
+            if self.keys().is_empty() {
+                tokio::time::sleep(RETRY_WHILE_EMPTY).await;
+            }
+        }
+        if failures > 0 {
+            tracing::info!(failures, "fetched Google's webhook keyset");
+        }
     }
 
     async fn fetch(&self) -> Result<(), KeysetError> {
@@ -442,10 +468,61 @@ mod tests {
             );
         }
         assert_eq!(inner.fetches.load(Ordering::SeqCst), 1, "one attempt per retry interval");
-        source.healthy.store(true, Ordering::SeqCst);
-        *now.lock().unwrap() += RETRY_AFTER_FAILURE;
-        assert!(webhook.verify_and_parse(&good, BODY.as_bytes()).await.is_ok());
+        // With no key at all, the retry comes after a second, not the full failure interval.
+        *now.lock().unwrap() += RETRY_WHILE_EMPTY;
+        assert!(webhook.verify_and_parse(&good, BODY.as_bytes()).await.is_err());
         assert_eq!(inner.fetches.load(Ordering::SeqCst), 2);
+        source.healthy.store(true, Ordering::SeqCst);
+        *now.lock().unwrap() += RETRY_WHILE_EMPTY;
+        assert!(webhook.verify_and_parse(&good, BODY.as_bytes()).await.is_ok());
+        assert_eq!(inner.fetches.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn with_keys_in_hand_a_failed_refetch_waits_the_full_retry_interval() {
+        let k = key();
+        let inner = Arc::new(FakeSource {
+            json: Mutex::new(keyset_json(&[(1, *k.verifying_key())])),
+            fetches: AtomicUsize::new(0),
+        });
+        let source = Arc::new(FlakySource { inner: inner.clone(), healthy: true.into() });
+        let now = Arc::new(Mutex::new(Instant::now()));
+        let clock = now.clone();
+        let cache = KeysetCache::new(source.clone(), Duration::from_secs(300))
+            .with_clock(move || *clock.lock().unwrap());
+        assert_eq!(cache.refresh_if_due().await, Ok(true));
+        source.healthy.store(false, Ordering::SeqCst);
+        *now.lock().unwrap() += Duration::from_secs(300);
+        assert!(cache.refresh_if_due().await.is_err());
+        *now.lock().unwrap() += RETRY_WHILE_EMPTY;
+        assert_eq!(cache.refresh_if_due().await, Ok(false), "keys in hand: no hurry");
+        *now.lock().unwrap() += RETRY_AFTER_FAILURE;
+        assert!(cache.refresh_if_due().await.is_err());
+        assert_eq!(inner.fetches.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn warming_retries_until_the_keyset_host_answers() {
+        let k = key();
+        let inner = Arc::new(FakeSource {
+            json: Mutex::new(keyset_json(&[(1, *k.verifying_key())])),
+            fetches: AtomicUsize::new(0),
+        });
+        let source = Arc::new(FlakySource { inner: inner.clone(), healthy: false.into() });
+        // Paused tokio time: the cache reads the same clock the sleeps advance.
+        let cache = Arc::new(
+            KeysetCache::new(source.clone(), Duration::from_secs(300))
+                .with_clock(|| tokio::time::Instant::now().into_std()),
+        );
+        let warming = tokio::spawn({
+            let cache = cache.clone();
+            async move { cache.warm().await }
+        });
+        tokio::time::sleep(RETRY_WHILE_EMPTY * 3 + Duration::from_millis(500)).await;
+        assert!(cache.keys().is_empty());
+        source.healthy.store(true, Ordering::SeqCst);
+        tokio::time::timeout(RETRY_WHILE_EMPTY * 3, warming).await.unwrap().unwrap();
+        assert!(!cache.keys().is_empty());
     }
 
     #[tokio::test]

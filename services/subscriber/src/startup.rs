@@ -108,11 +108,7 @@ impl Application {
                 });
                 // Warm the keyset cache so the first notification need not wait for it.
                 let warm = verifier.clone();
-                tokio::spawn(async move {
-                    if let Err(error) = warm.keyset.refresh_if_due().await {
-                        tracing::warn!(%error, "could not fetch Google's webhook keyset yet");
-                    }
-                });
+                tokio::spawn(async move { warm.keyset.warm().await });
                 Some(web::Data::new(GoogleHealthWebhook {
                     secrets: google.endpoint_secrets.clone(),
                     endpoint: endpoint(verifier),
