@@ -117,12 +117,12 @@ impl KeysetCache {
     }
 
     /// Fetches until the cache holds keys (start-up: the keyset host may not be reachable yet),
-    /// one attempt per [`RETRY_WHILE_EMPTY`], logging the first failure and then every tenth.
+    /// one attempt per [`RETRY_WHILE_EMPTY`], logging the first failure and then one a minute.
     pub async fn warm(&self) {
         let mut failures = 0u64;
         while self.keys().is_empty() {
             if let Err(error) = self.refresh_if_due().await {
-                if failures % 10 == 0 {
+                if failures.is_multiple_of(60) {
                     tracing::warn!(%error, failures, "could not fetch Google's webhook keyset yet");
                 }
                 failures += 1;
