@@ -11,6 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+source bench/lib.sh
 USERS=${1:-1000}
 LOAD_SECONDS=${2:-60}
 WAIT_SECONDS=${WAIT_SECONDS:-120}
@@ -46,15 +47,8 @@ export FITEX__KAFKA__TOPICS__NOTIFICATIONS="bench.provider-notifications.$run"
 export FITEX__KAFKA__TOPICS__FETCH_RETRIES="bench.fetch-retries.$run"
 export FITEX__KAFKA__TOPICS__DEAD_LETTERS="bench.dead-letters.$run"
 export FITEX__KAFKA__TOPICS__ACTIVITY_DAYS="bench.activity-days.$run"
-"$bin/fitexctl" migrate >&2
-for attempt in 1 2 3 4 5; do
-  "$bin/fitexctl" topics ensure >/dev/null && break
-  [[ $attempt == 5 ]] && exit 1
-  sleep 1
-done
+migrate_and_ensure_topics "$bin/fitexctl"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 1 150); do curl -sf -o /dev/null "$1" && return 0; sleep 0.2; done; echo "no answer from $1" >&2; return 1; }
 sim_port=$(free_port); sub_port=$(free_port); fetch_port=$(free_port)
 sim="http://127.0.0.1:$sim_port"
 secret="bench-client-secret-$run"

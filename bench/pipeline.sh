@@ -20,6 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+source bench/lib.sh
 USERS=${1:-1000}
 LOAD_SECONDS=${2:-60}
 WAIT_SECONDS=${WAIT_SECONDS:-120}
@@ -66,15 +67,8 @@ for topic in NOTIFICATIONS FETCH_RETRIES DEAD_LETTERS ACTIVITY_DAYS GOALS TEAM_P
   default=$(sed -n "s/^${topic,,} = \"\(.*\)\"/\1/p" config/base.toml)
   export "FITEX__KAFKA__TOPICS__$topic=$default.bench-$run"
 done
-"$bin/fitexctl" migrate >&2
-for attempt in 1 2 3 4 5; do
-  "$bin/fitexctl" topics ensure >/dev/null && break
-  [[ $attempt == 5 ]] && exit 1
-  sleep 1
-done
+migrate_and_ensure_topics "$bin/fitexctl"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 1 300); do curl -sf -o /dev/null "$1" && return 0; sleep 0.2; done; echo "no answer from $1" >&2; return 1; }
 sim_port=$(free_port); sub_port=$(free_port); fetch_port=$(free_port); goals_port=$(free_port)
 sim="http://127.0.0.1:$sim_port"
 # Fitbit signs notifications with the OAuth client secret: one secret serves both, as in the demo.
@@ -186,16 +180,7 @@ kafka=$("$bin/kafka-latency" --topic "bench.kafka-latency.$run" --seconds "$BASE
 echo "baseline: SQL upsert loop" >&2
 sql=$("$bin/sql-upsert" --seconds "$BASELINE_SECONDS" | grep '^RESULT'); echo "$sql" >&2
 
-python3 - "$secret" >"$work/bodies.tsv" <<'PY'
-import base64, hashlib, hmac, sys
-secret = sys.argv[1]
-for i in range(1000):
-    user = f"BENCH{i:04d}"
-    body = ('[{"collectionType":"activities","date":"2026-11-24","ownerId":"%s",'
-            '"ownerType":"user","subscriptionId":"%s-activities"}]' % (user, user))
-    sig = base64.b64encode(hmac.new((secret + "&").encode(), body.encode(), hashlib.sha1).digest()).decode()
-    print(f"{sig}\t{body}")
-PY
+signed_notifications "$secret" >"$work/bodies.tsv"
 export BENCH_BODIES="$work/bodies.tsv"
 run_wrk() {
   RATE=0 LATENCY_MS=0 CONNECTIONS=$WRK_CONNECTIONS wrk -t2 -c"$WRK_CONNECTIONS" -d"${WRK_SECONDS}s" \

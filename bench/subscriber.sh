@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+source bench/lib.sh
 SECONDS_PER_RUN=${1:-20}
 CONNECTIONS=${2:-32}
 
@@ -20,16 +21,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 
 secret="bench-client-secret-0123456789abcdef"
-python3 - "$secret" >"$work/bodies.tsv" <<'PY'
-import base64, hashlib, hmac, sys
-secret = sys.argv[1]
-for i in range(1000):
-    user = f"BENCH{i:04d}"
-    body = ('[{"collectionType":"activities","date":"2026-11-24","ownerId":"%s",'
-            '"ownerType":"user","subscriptionId":"%s-activities"}]' % (user, user))
-    sig = base64.b64encode(hmac.new((secret + "&").encode(), body.encode(), hashlib.sha1).digest()).decode()
-    print(f"{sig}\t{body}")
-PY
+signed_notifications "$secret" >"$work/bodies.tsv"
 export BENCH_BODIES="$work/bodies.tsv"
 
 topic="bench.notifications.$(date +%s)"
@@ -40,7 +32,6 @@ run_wrk() { # url [rate] [expected latency ms, subtracted from each connection's
     -s bench/signed-notifications.lua "$1" | grep '^RESULT'
 }
 field() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<<"$2"; }
-wait_http() { for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; return 1; }
 
 echo "baseline 1: bare actix-web handler" >&2
 "$bin/bare-http" --port 18080 --workers 2 & pids+=($!)

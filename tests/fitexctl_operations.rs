@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use fitex_common::outbox::{self, OutgoingRecord};
-use fitex_common::token_cipher::TokenCipher;
-use fitex_e2e::{config_dir, service_binary};
+use fitex_e2e::{config_dir, connect_simulated_fitbit_user, service_binary, test_token_cipher};
 use fitex_fetcher::store::{self, TokenKind};
 use fitex_proto::{DeadLetter, Message, Provider, ProviderNotification};
 use fitex_provider::TokenGrant;
@@ -105,9 +104,7 @@ async fn a_participant_is_shown_without_tokens_and_a_backfill_is_scheduled() {
     let ctl = Ctl {
         env: vec![("FITEX__DATABASE__DATABASE_NAME".into(), database.database_name.clone())],
     };
-    let settings: fitex_fetcher::Settings =
-        fitex_common::config::load_from(std::path::Path::new(config_dir()), "test").unwrap();
-    let cipher = TokenCipher::from_config(&settings.tokens.encryption_keys).unwrap();
+    let cipher = test_token_cipher();
     let secret_token = "access-token-that-must-never-be-printed";
     let grant = TokenGrant {
         access_token: SecretString::from(secret_token),
@@ -166,37 +163,9 @@ async fn subscriptions_are_created_listed_and_deleted_at_the_provider() {
             ("FITEX__FITBIT_API__CLIENT_SECRET".into(), "sim-client-secret".into()),
         ],
     };
-    let settings: fitex_fetcher::Settings =
-        fitex_common::config::load_from(std::path::Path::new(config_dir()), "test").unwrap();
-    let cipher = TokenCipher::from_config(&settings.tokens.encryption_keys).unwrap();
-    let tokens = sim
-        .client()
-        .create_user(fitex_fitbit_simulator::CreateUser {
-            user_id: Some("SUBS01".into()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let grant = TokenGrant {
-        access_token: SecretString::from(tokens.access_token),
-        refresh_token: Some(SecretString::from(tokens.refresh_token)),
-        expires_at: Utc::now() + chrono::Duration::hours(8),
-        scopes: tokens.scope,
-        user_id: "SUBS01".into(),
-    };
-    store::connect(
-        &pool,
-        &cipher,
-        store::NewConnection {
-            provider: "fitbit",
-            kind: TokenKind::AuthorizationCode,
-            grant: &grant,
-            backfill: &[],
-            legacy: None,
-        },
-    )
-    .await
-    .unwrap();
+    let user =
+        fitex_fitbit_simulator::CreateUser { user_id: Some("SUBS01".into()), ..Default::default() };
+    connect_simulated_fitbit_user(&pool, &sim.client(), &test_token_cipher(), user).await;
 
     let (ok, created) =
         ctl.run(&["subscriptions", "create", "--user", "SUBS01", "--collection", "activities"]);

@@ -7,12 +7,8 @@
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
-use fitex_common::token_cipher::TokenCipher;
-use fitex_e2e::{config_dir, Fitexctl, ServiceProcess};
-use fitex_fetcher::store::{self, TokenKind};
+use fitex_e2e::{connect_simulated_fitbit_user, test_token_cipher, Fitexctl, ServiceProcess};
 use fitex_fitbit_simulator::{CreateUser, DayData, DayRecord, Simulator, SimulatorConfig};
-use fitex_provider::TokenGrant;
-use secrecy::SecretString;
 
 const ENDPOINT_SECRET: &str = "Bearer e2e-google-endpoint-secret";
 
@@ -144,30 +140,10 @@ async fn a_fitbit_participant_moves_to_google_health_and_keeps_history_and_goals
     assert!(ok && patched.contains("verified"), "{patched}");
 
     // A participant from the Fitbit era, in a season, with history and goals.
-    let settings: fitex_fetcher::Settings =
-        fitex_common::config::load_from(std::path::Path::new(config_dir()), "test").unwrap();
-    let cipher = TokenCipher::from_config(&settings.tokens.encryption_keys).unwrap();
     let fitbit_id = "GMIG01";
-    let tokens = sim
-        .client()
-        .create_user(CreateUser { user_id: Some(fitbit_id.into()), ..CreateUser::default() })
-        .await
-        .unwrap();
-    let grant = TokenGrant {
-        access_token: SecretString::from(tokens.access_token),
-        refresh_token: Some(SecretString::from(tokens.refresh_token)),
-        expires_at: Utc::now() + chrono::Duration::hours(8),
-        scopes: tokens.scope,
-        user_id: fitbit_id.into(),
-    };
-    let new = store::NewConnection {
-        provider: "fitbit",
-        kind: TokenKind::AuthorizationCode,
-        grant: &grant,
-        backfill: &[],
-        legacy: None,
-    };
-    let fitbit_connection = store::connect(&pool, &cipher, new).await.unwrap();
+    let user = CreateUser { user_id: Some(fitbit_id.into()), ..CreateUser::default() };
+    let fitbit_connection =
+        connect_simulated_fitbit_user(&pool, &sim.client(), &test_token_cipher(), user).await;
     let participant = fitbit_connection.participant_id;
     let (ok, program) = ctl.run(
         &[

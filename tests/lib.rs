@@ -157,3 +157,55 @@ impl Drop for ServiceProcess {
         let _ = std::fs::remove_file(&self.log);
     }
 }
+
+/// The token cipher the services use under the test configuration.
+pub fn test_token_cipher() -> fitex_common::token_cipher::TokenCipher {
+    let settings: fitex_fetcher::Settings =
+        fitex_common::config::load_from(std::path::Path::new(config_dir()), "test")
+            .expect("test configuration");
+    fitex_common::token_cipher::TokenCipher::from_config(&settings.tokens.encryption_keys)
+        .expect("test token keys")
+}
+
+/// A Fitbit user connected as the OAuth callback would connect them.
+pub struct SimulatedConnection {
+    pub connection_id: i64,
+    pub participant_id: i64,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+/// Creates `user` in the simulator and stores their authorization-code tokens (encrypted, valid
+/// for 8 hours, nothing to backfill) through the fetcher's own `store::connect`.
+pub async fn connect_simulated_fitbit_user(
+    pool: &sqlx::PgPool,
+    sim: &fitex_fitbit_simulator::SimulatorClient,
+    cipher: &fitex_common::token_cipher::TokenCipher,
+    user: fitex_fitbit_simulator::CreateUser,
+) -> SimulatedConnection {
+    use fitex_fetcher::store;
+    use secrecy::SecretString;
+    let user_id = user.user_id.clone().expect("a simulated user needs an id");
+    let tokens = sim.create_user(user).await.expect("simulator user");
+    let grant = fitex_provider::TokenGrant {
+        access_token: SecretString::from(tokens.access_token.clone()),
+        refresh_token: Some(SecretString::from(tokens.refresh_token.clone())),
+        expires_at: chrono::Utc::now() + chrono::Duration::hours(8),
+        scopes: tokens.scope,
+        user_id,
+    };
+    let new = store::NewConnection {
+        provider: "fitbit",
+        kind: store::TokenKind::AuthorizationCode,
+        grant: &grant,
+        backfill: &[],
+        legacy: None,
+    };
+    let connected = store::connect(pool, cipher, new).await.expect("connect");
+    SimulatedConnection {
+        connection_id: connected.id,
+        participant_id: connected.participant_id,
+        access_token: tokens.access_token,
+        refresh_token: tokens.refresh_token,
+    }
+}

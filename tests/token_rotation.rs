@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use fitex_common::token_cipher::TokenCipher;
-use fitex_e2e::{config_dir, service_binary};
+use fitex_e2e::{config_dir, connect_simulated_fitbit_user, service_binary};
 use fitex_fetcher::store::{self, TokenKind};
 use fitex_fitbit_simulator::{CreateUser, Simulator, SimulatorHandle};
 use fitex_provider::TokenGrant;
@@ -73,32 +73,9 @@ async fn connect(
     cipher: &TokenCipher,
     user: &str,
 ) -> (i64, String, String) {
-    let tokens = sim
-        .client()
-        .create_user(CreateUser { user_id: Some(user.into()), ..Default::default() })
-        .await
-        .unwrap();
-    let grant = TokenGrant {
-        access_token: SecretString::from(tokens.access_token.clone()),
-        refresh_token: Some(SecretString::from(tokens.refresh_token.clone())),
-        expires_at: Utc::now() + chrono::Duration::hours(8),
-        scopes: tokens.scope,
-        user_id: user.into(),
-    };
-    let connected = store::connect(
-        pool,
-        cipher,
-        store::NewConnection {
-            provider: "fitbit",
-            kind: TokenKind::AuthorizationCode,
-            grant: &grant,
-            backfill: &[],
-            legacy: None,
-        },
-    )
-    .await
-    .unwrap();
-    (connected.id, tokens.access_token, tokens.refresh_token)
+    let user = CreateUser { user_id: Some(user.into()), ..Default::default() };
+    let c = connect_simulated_fitbit_user(pool, &sim.client(), cipher, user).await;
+    (c.connection_id, c.access_token, c.refresh_token)
 }
 
 type StoredTokens = (i64, Option<Vec<u8>>, Option<Vec<u8>>, i64);

@@ -8,17 +8,13 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
 use fitex_common::kafka::KafkaSettings;
-use fitex_common::token_cipher::TokenCipher;
-use fitex_e2e::{config_dir, Fitexctl, ServiceProcess};
-use fitex_fetcher::store::{self, TokenKind};
+use fitex_e2e::{connect_simulated_fitbit_user, test_token_cipher, Fitexctl, ServiceProcess};
 use fitex_fitbit_simulator::{
     CreateUser, DayData, Notification, Simulator, SimulatorConfig, SimulatorHandle,
 };
 use fitex_proto::{DeadLetter, Message, ProviderNotification};
-use fitex_provider::TokenGrant;
 use fitex_testkit::PrivateBroker;
 use rand::{Rng, SeedableRng};
-use secrecy::SecretString;
 use sqlx::PgPool;
 
 /// What the accounting compares of a day: steps, fairly and very active minutes, worn minutes.
@@ -225,36 +221,17 @@ impl Pipeline {
     }
 
     async fn connect_cohort(&mut self, users: usize) {
-        let settings: fitex_fetcher::Settings =
-            fitex_common::config::load_from(std::path::Path::new(config_dir()), "test").unwrap();
-        let cipher = TokenCipher::from_config(&settings.tokens.encryption_keys).unwrap();
+        let cipher = test_token_cipher();
+        let client = self.sim.client();
         for i in 1..=users {
             let user = format!("CHAOS{i:03}");
-            let tokens = self
-                .sim
-                .client()
-                .create_user(CreateUser {
-                    user_id: Some(user.clone()),
-                    timezone: "UTC".into(),
-                    ..CreateUser::default()
-                })
-                .await
-                .unwrap();
-            let grant = TokenGrant {
-                access_token: SecretString::from(tokens.access_token),
-                refresh_token: Some(SecretString::from(tokens.refresh_token)),
-                expires_at: Utc::now() + chrono::Duration::hours(8),
-                scopes: tokens.scope,
-                user_id: user.clone(),
+            let create = CreateUser {
+                user_id: Some(user.clone()),
+                timezone: "UTC".into(),
+                ..CreateUser::default()
             };
-            let new = store::NewConnection {
-                provider: "fitbit",
-                kind: TokenKind::AuthorizationCode,
-                grant: &grant,
-                backfill: &[],
-                legacy: None,
-            };
-            let connected = store::connect(&self.pool, &cipher, new).await.unwrap();
+            let connected =
+                connect_simulated_fitbit_user(&self.pool, &client, &cipher, create).await;
             self.participants.insert(user.clone(), connected.participant_id);
             self.users.push(user);
         }

@@ -19,6 +19,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::Parser;
+use fitex_bench::percentile;
 use fitex_common::token_cipher::TokenCipher;
 use fitex_fetcher::store::{self, TokenKind};
 use fitex_fetcher::Settings;
@@ -97,13 +98,6 @@ fn day_data(steps: u32) -> DayData {
         worn_minutes: 900,
         resting_heart_rate: Some(60),
     }
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
 }
 
 #[tokio::main]
@@ -336,18 +330,7 @@ async fn main() -> anyhow::Result<()> {
     let stats = sim.stats().await?;
     let profile_calls = stats.api_calls_by_endpoint.get("profile").copied().unwrap_or(0);
     let subscription_calls = stats.api_calls_by_endpoint.get("subscriptions").copied().unwrap_or(0);
-    let data_calls: u64 = stats
-        .api_calls_by_endpoint
-        .iter()
-        .filter(|(kind, _)| kind.as_str() != "profile" && kind.as_str() != "subscriptions")
-        .map(|(_, n)| n)
-        .sum();
-    let by_endpoint = stats
-        .api_calls_by_endpoint
-        .iter()
-        .map(|(k, n)| format!("{k}:{n}"))
-        .collect::<Vec<_>>()
-        .join(",");
+    let (data_calls, by_endpoint) = fitex_bench::provider_calls(&stats);
     let changed = tally.last.len() as f64;
     let calls_per_day = data_calls as f64 / changed;
     let naive = tally.notifications as f64 / changed;

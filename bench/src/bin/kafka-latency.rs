@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use fitex_bench::percentile;
 use fitex_common::kafka::{ensure_topics, KafkaSettings, TopicSpec};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::FutureRecord;
@@ -37,13 +38,6 @@ struct Settings {
 
 fn now_us() -> i64 {
     chrono::Utc::now().timestamp_micros()
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
 }
 
 /// (utime + stime in clock ticks, VmHWM in kB) of this process.

@@ -45,8 +45,9 @@ use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use clap::Parser;
+use fitex_bench::percentile;
 use fitex_common::kafka::KafkaSettings;
-use fitex_fitbit_simulator::{DayData, Notification, SimulatorClient};
+use fitex_fitbit_simulator::{DayData, Delivery, Notification, SimulatorClient};
 use fitex_proto::{
     ActivityDayChanged, GoalChanged, Message as _, ProviderNotification, TeamProgressChanged,
     Timestamp,
@@ -148,6 +149,21 @@ struct Tally {
     dispatch_lag_ms: f64,
 }
 
+impl Tally {
+    /// The simulator's POSTs for one admin call, sent at `sent` and answered `took` ms later in
+    /// all (each POST is counted at its share).
+    fn record_posts(&mut self, deliveries: &[Delivery], sent: f64, took: f64) {
+        self.posts += deliveries.len() as u64;
+        self.posts_ok +=
+            deliveries.iter().filter(|d| d.status.is_some_and(|s| (200..300).contains(&s))).count()
+                as u64;
+        for _ in deliveries {
+            self.post_ms.push(took / deliveries.len() as f64);
+            self.post_sent_ms.push(sent);
+        }
+    }
+}
+
 #[derive(Default)]
 struct Seen {
     /// (owner, date) → (subscriber's received_at, arrival at the reader).
@@ -188,13 +204,6 @@ fn ts_ms(t: &Option<Timestamp>) -> f64 {
 /// The trace id (32 hex digits) of a `traceparent`.
 fn trace_id(traceparent: &str) -> String {
     traceparent.split('-').nth(1).unwrap_or_default().to_string()
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
 }
 
 fn day_data(steps: u32) -> DayData {
@@ -556,15 +565,7 @@ async fn main() -> anyhow::Result<()> {
                 let mut t = tally.lock().unwrap();
                 match result {
                     Ok(Ok(deliveries)) => {
-                        t.posts += deliveries.len() as u64;
-                        t.posts_ok += deliveries
-                            .iter()
-                            .filter(|d| d.status.is_some_and(|s| (200..300).contains(&s)))
-                            .count() as u64;
-                        for _ in &deliveries {
-                            t.post_ms.push(took / deliveries.len() as f64);
-                            t.post_sent_ms.push(sent);
-                        }
+                        t.record_posts(&deliveries, sent, took);
                         t.changes.push(Change {
                             who: sync.who,
                             date: *date,
@@ -595,16 +596,8 @@ async fn main() -> anyhow::Result<()> {
                 let mut t = tally.lock().unwrap();
                 match result {
                     Ok(deliveries) => {
-                        t.posts += deliveries.len() as u64;
                         t.duplicate_posts += deliveries.len() as u64;
-                        t.posts_ok += deliveries
-                            .iter()
-                            .filter(|d| d.status.is_some_and(|s| (200..300).contains(&s)))
-                            .count() as u64;
-                        for _ in &deliveries {
-                            t.post_ms.push(took / deliveries.len() as f64);
-                            t.post_sent_ms.push(sent);
-                        }
+                        t.record_posts(&deliveries, sent, took);
                     }
                     Err(error) => {
                         eprintln!("duplicate for {user}: {error}");
@@ -735,18 +728,7 @@ async fn main() -> anyhow::Result<()> {
         tally.changes.iter().map(|c| (c.who, c.date)).collect();
     let stats = sim.stats().await?;
     let calls = |kind: &str| stats.api_calls_by_endpoint.get(kind).copied().unwrap_or(0);
-    let data_calls: u64 = stats
-        .api_calls_by_endpoint
-        .iter()
-        .filter(|(kind, _)| !matches!(kind.as_str(), "profile" | "subscriptions"))
-        .map(|(_, n)| n)
-        .sum();
-    let by_endpoint = stats
-        .api_calls_by_endpoint
-        .iter()
-        .map(|(k, n)| format!("{k}:{n}"))
-        .collect::<Vec<_>>()
-        .join(",");
+    let (data_calls, by_endpoint) = fitex_bench::provider_calls(&stats);
     let shapes = shapes.iter().map(|(k, v)| format!("{k}:{v}")).collect::<Vec<_>>().join(",");
     let p = |v: &[f64], q: f64| percentile(v, q);
     println!(

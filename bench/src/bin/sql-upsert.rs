@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
+use fitex_bench::percentile;
 use futures::StreamExt;
 use serde::Deserialize;
 
@@ -22,13 +23,6 @@ struct Args {
 #[derive(Deserialize)]
 struct Settings {
     database: fitex_common::database::DatabaseSettings,
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
 }
 
 #[tokio::main]

@@ -4,6 +4,8 @@
 //!
 //! The broker and PostgreSQL addresses come from `KAFKA_BROKERS` and `PG*` (see `scripts/env.sh`).
 
+pub mod raw_http;
+
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::PathBuf;

@@ -7,8 +7,6 @@ use fitex_goals_service::{Application, Settings};
 use fitex_proto::{ActivityDayChanged, Message};
 use secrecy::SecretString;
 use sqlx::PgPool;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use uuid::Uuid;
 
 pub const TOKEN: &str = "goals-test-token";
@@ -180,43 +178,4 @@ impl TestGoals {
     }
 }
 
-/// Header names and values (any bytes), for `send`.
-pub type Headers<'a> = Vec<(&'a str, Vec<u8>)>;
-
-// Raw HTTP/1.1 over TCP, for requests no well-behaved client sends (stalled heads and bodies).
-
-/// Connects and writes `bytes`, leaving the connection open.
-pub async fn raw_send(address: &str, bytes: &[u8]) -> TcpStream {
-    let mut stream = TcpStream::connect(address).await.expect("connect");
-    stream.write_all(bytes).await.expect("write");
-    stream
-}
-
-/// The status of the answer read from `stream` within `within`; `None` when none arrives.
-pub async fn raw_status(stream: &mut TcpStream, within: Duration) -> Option<u16> {
-    let mut received = Vec::new();
-    let read = async {
-        let mut buf = [0u8; 4096];
-        while !received.windows(4).any(|w| w == b"\r\n\r\n") {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => received.extend_from_slice(&buf[..n]),
-            }
-        }
-    };
-    let _ = tokio::time::timeout(within, read).await;
-    String::from_utf8_lossy(&received).strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
-}
-
-/// Whether the server closes `stream` within `within` (reading and dropping what it sends).
-pub async fn raw_closed(stream: &mut TcpStream, within: Duration) -> bool {
-    let drain = async {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = stream.read(&mut buf).await {
-            if n == 0 {
-                return;
-            }
-        }
-    };
-    tokio::time::timeout(within, drain).await.is_ok()
-}
+pub use fitex_testkit::raw_http::{raw_closed, raw_send, raw_status, Headers};
