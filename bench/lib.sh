@@ -3,6 +3,13 @@
 # A free TCP port on loopback.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
+# Waits up to a minute for URL to answer at all (any status).
+wait_answer() {
+  for _ in $(seq 1 300); do curl -s -o /dev/null "$1" && return 0; sleep 0.2; done
+  echo "no answer from $1" >&2
+  return 1
+}
+
 # Waits up to a minute for URL to answer 2xx.
 wait_http() {
   for _ in $(seq 1 300); do curl -sf -o /dev/null "$1" && return 0; sleep 0.2; done

@@ -35,7 +35,7 @@ field() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<<"$2"; }
 
 echo "baseline 1: bare actix-web handler" >&2
 "$bin/bare-http" --port 18080 --workers 2 & pids+=($!)
-wait_http http://127.0.0.1:18080/
+wait_answer http://127.0.0.1:18080/
 bare=$(run_wrk http://127.0.0.1:18080/webhooks/fitbit); echo "$bare" >&2
 kill "${pids[-1]}"
 
