@@ -20,6 +20,9 @@ pub struct Settings {
     #[serde(default)]
     pub google_health_api: Option<GoogleHealthApiConfig>,
     pub tokens: TokenSettings,
+    /// Head size, head and body deadlines, keep-alive (`[http]`; defaults when absent).
+    #[serde(default)]
+    pub http: fitex_common::health::HttpLimits,
 }
 
 #[derive(Debug, Clone, Deserialize)]

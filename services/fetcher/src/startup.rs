@@ -165,14 +165,21 @@ impl Application {
             Readiness::kafka_and_database(ReadyWhen::All, producer.clone(), pool.clone());
         let metrics_handle = fitex_common::metrics::prometheus();
         let metrics_token = settings.telemetry.metrics_token.clone();
+        let limits = settings.http;
         let server = HttpServer::new(move || {
-            App::new().configure(ops_routes(
-                readiness.clone(),
-                metrics_handle.clone(),
-                metrics_token.clone(),
-            ))
+            App::new()
+                // Only health and metrics here, guarded like every service's public server.
+                .wrap(limits.guard())
+                .configure(ops_routes(
+                    readiness.clone(),
+                    metrics_handle.clone(),
+                    metrics_token.clone(),
+                ))
         })
         .workers(1)
+        .client_request_timeout(limits.client_request_timeout())
+        .client_disconnect_timeout(limits.client_disconnect_timeout())
+        .keep_alive(limits.keep_alive())
         .listen(listener)
         .map_err(|e| StartupError::Bind(format!("port {port}"), e))?
         .run();

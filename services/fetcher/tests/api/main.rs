@@ -3,4 +3,5 @@ mod connecting;
 mod fetching;
 mod google;
 mod helpers;
+mod ops_http;
 mod tokens;
