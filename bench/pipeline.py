@@ -206,7 +206,8 @@ MODEL = """Each run is a day of a FitEx season compressed into the run's length 
 driver `bench/src/bin/pipeline-load.rs`). Release builds of the real binaries run as processes —
 the Fitbit simulator (rate limit raised to 1,000,000 calls per user per hour, so the provider budget
 is not what is measured), the subscriber, the fetcher, the goals service — with a database and
-topics of the run's own, next to the tansu broker (memory storage) and PostgreSQL. The simulator
+topics of the run's own, on a tansu broker of the run's own (memory storage, started empty: a
+long-lived one that holds earlier runs' records is measurably slower) and PostgreSQL. The simulator
 holds a synthetic cohort of N participants (21 days of history each); as `scripts/demo.sh` does,
 `fitexctl import` connects them, `fitexctl programs create` makes one 8-week program that started
 20 days ago (FitEx miles, adaptive goals), `fitexctl teams create` / `teams add` put them in teams
@@ -257,7 +258,7 @@ Baseline: the raw producer → consumer's own, per record.
 
 def report(args):
     (users, seconds, pipe, kafka, sql, bare, raw, sub, usage_json, setup_s, teams, png, total_s,
-     wrk_seconds, wrk_connections, baseline_seconds, problems, variant) = args
+     wrk_seconds, wrk_connections, baseline_seconds, problems, variant, overrides) = args
     usage = json.load(open(usage_json))["processes"]
     f = lambda k, text=pipe: field(k, text)
     answered, changes = int(f("answered")), int(f("changes"))
@@ -282,7 +283,7 @@ def report(args):
     heading_line = f"### N = {users_i:,} participants, {seconds_i} s" + (f", {variant}" if variant else "")
     lines.append(heading_line + "\n")
     lines.append(
-        f"Run: `{f'VARIANT={chr(39)}{variant}{chr(39)} ' if variant else ''}bench/pipeline.sh {users} {seconds}` on {datetime.date.today()}; `nproc` = {os.cpu_count()} "
+        f"Run: `{f'VARIANT={chr(39)}{variant}{chr(39)} ' if variant else ''}{overrides + ' ' if overrides else ''}bench/pipeline.sh {users} {seconds}` on {datetime.date.today()}; `nproc` = {os.cpu_count()} "
         f"({cpu}), {mem_gib:.1f} GiB memory; the simulator, the three services, tansu, PostgreSQL and the "
         f"load driver all share those {os.cpu_count()} cores. Setup (cohort, import, {int(teams):,} teams, backfill "
         f"and goals so far) took {float(setup_s):.0f} s; the whole script {float(total_s) / 60:.0f} min.\n")
@@ -323,7 +324,9 @@ def report(args):
         f"| Kafka p99 {field('p99_ms', kafka):.1f}; upsert p99 {field('p99_ms', sql):.2f} "
         f"| {ratio(p99, field('p99_ms', kafka))} × Kafka | < 2,000: {target_p99} |")
     lines.append(
-        f"| changes answered by a goal event | {answered:,} of {changes:,} ({int(f('answered_by_team_event')):,} first by a team event) "
+        f"| changes answered by a goal event | {answered:,} of {changes:,} (first by: {answered - int(f('answered_by_team_event')) - int(f('answered_by_teammate_event')):,} "
+        f"their own goal event, {int(f('answered_by_team_event')):,} their own team event, "
+        f"{int(f('answered_by_teammate_event')):,} a teammate's team event) "
         f"| – | – | all |")
     lines.append("")
     lines.append("Where the time goes (each stage from the notification's sending, p50 / p99 ms):\n")
@@ -350,7 +353,7 @@ def report(args):
         per = u["cpu_s"] * 1000 / posts_ok if posts_ok else float("nan")
         peak = u.get("hwm_mb", u["peak_rss_mb"])
         label = {"simulator": "Fitbit simulator (load)", "driver": "load driver + topic reader (load)",
-                 "tansu": "tansu broker (memory storage)", "postgres": "PostgreSQL (all processes; RSS counts shared memory in each)"}.get(name, name)
+                 "tansu": "tansu broker (the run's own, memory storage)", "postgres": "PostgreSQL (all processes; RSS counts shared memory in each)"}.get(name, name)
         mark = ("yes" if peak < 200 else "**no**") if name in services else "–"
         lines.append(
             f"| {label} | {u['cpu_s']:.1f} | {per:.2f} | {ratio(per, kafka_cpu_per_k)} | {peak:.0f} | {ratio(peak, kafka_hwm)} | {mark} |")

@@ -32,10 +32,12 @@ TEAM_SIZE=8
 MATPLOTLIB_VERSION=3.11.2
 VENV="$FITEX_CACHE/bench-venv"
 script_started=$(date +%s)
+# The caller's own settings (before this script sets its own), named in the report.
+overrides=$(env | grep -E '^FITEX__' | sort | tr '\n' ' ' | sed 's/ $//' || true)
 
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
-port_open "$PGHOST" "$PGPORT" && port_open "${KAFKA_BROKERS%%:*}" "${KAFKA_BROKERS##*:}" \
-  || bash scripts/stack-up.sh
+port_open "$PGHOST" "$PGPORT" || bash scripts/stack-up.sh
+bash scripts/install-tansu.sh
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 if ! "$VENV/bin/python" -c "import matplotlib" 2>/dev/null; then
   python3 -m venv "$VENV"
@@ -62,6 +64,17 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
+
+# A broker of the run's own, started empty: the shared development broker keeps every record it
+# was ever sent in memory, and a long-lived one measurably slows down (a raw producer's rate fell
+# 24-fold on one that had served the previous runs and a CI run).
+broker_port=$(free_port)
+"$TANSU_BIN" broker --listener-url "tcp://127.0.0.1:$broker_port" \
+  --advertised-listener-url "tcp://127.0.0.1:$broker_port" --storage-engine memory://tansu/ \
+  >"$work/tansu.log" 2>&1 & pids+=($!)
+tansu_pid=$!
+export KAFKA_BROKERS="127.0.0.1:$broker_port" FITEX__KAFKA__BROKERS="127.0.0.1:$broker_port"
+for _ in $(seq 1 100); do port_open 127.0.0.1 "$broker_port" && break; sleep 0.1; done
 
 for topic in NOTIFICATIONS FETCH_RETRIES DEAD_LETTERS ACTIVITY_DAYS GOALS TEAM_PROGRESS; do
   default=$(sed -n "s/^${topic,,} = \"\(.*\)\"/\1/p" config/base.toml)
@@ -154,13 +167,12 @@ setup_seconds=$(( $(date +%s) - setup_started ))
 
 # --- the measured load --------------------------------------------------------------------------
 echo "the day: $USERS participants over ${LOAD_SECONDS}s" >&2
-tansu_pid=$(pgrep -x tansu | head -n 1 || true)
 "$bin/pipeline-load" --sim-url "$sim" --seconds "$LOAD_SECONDS" --wait-secs "$WAIT_SECONDS" \
   --points "$work/points.csv" >"$work/load.out" 2>"$work/load.log" &
 load_pid=$!
 "$py" bench/pipeline.py sample "$work/samples.csv" "$work/stop-sampling" simulator="$sim_pid" \
   subscriber="$sub_pid" fetcher="$fetch_pid" goals="$goals_pid" driver="$load_pid" \
-  ${tansu_pid:+tansu="$tansu_pid"} postgres='*' --reset subscriber,fetcher,goals,simulator &
+  tansu="$tansu_pid" postgres='*' --reset subscriber,fetcher,goals,simulator &
 sampler_pid=$!
 pids+=($sampler_pid)
 load_status=0
@@ -220,5 +232,5 @@ load_start_ms=$(sed -E 's/.*load_start_ms=([0-9.]+).*/\1/' <<<"$result")
   "FitEx Sync pipeline: $USERS participants, ${LOAD_SECONDS} s day${VARIANT:+, $VARIANT}, $(nproc) cores ($(date +%F))" "$load_start_ms"
 "$py" bench/pipeline.py report "$USERS" "$LOAD_SECONDS" "$result" "$kafka" "$sql" "$bare" "$raw" "$sub" \
   "$work/samples.csv.summary.json" "$setup_seconds" "$teams" "$png" "$(( $(date +%s) - script_started ))" \
-  "$WRK_SECONDS" "$WRK_CONNECTIONS" "$BASELINE_SECONDS" "${problems:-0}" "${VARIANT:-}"
+  "$WRK_SECONDS" "$WRK_CONNECTIONS" "$BASELINE_SECONDS" "${problems:-0}" "${VARIANT:-}" "$overrides"
 ok=1
