@@ -2,7 +2,9 @@
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    // Read when the script runs, not baked in when it is compiled: checkouts sharing one target
+    // directory share this script's binary, and a baked-in path points at whichever built it.
+    let proto_root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
     let schema_dir = proto_root.join("fitex/v1");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&schema_dir)?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
