@@ -45,3 +45,44 @@ pub async fn raw_closed(stream: &mut TcpStream, within: Duration) -> bool {
     };
     tokio::time::timeout(within, drain).await.is_ok()
 }
+
+/// Each stream, a client too slow with its head or body, is answered 408 within 5 s and then
+/// closed within 3 s.
+pub async fn expect_timed_out<'a>(streams: impl IntoIterator<Item = &'a mut TcpStream>) {
+    for stream in streams {
+        assert_eq!(raw_status(stream, Duration::from_secs(5)).await, Some(408));
+        assert!(raw_closed(stream, Duration::from_secs(3)).await, "still open after 408");
+    }
+}
+
+/// Each stream, a connection that never sent a byte, is closed within 3 s.
+pub async fn expect_silent_closed<'a>(streams: impl IntoIterator<Item = &'a mut TcpStream>) {
+    for stream in streams {
+        assert!(
+            raw_closed(stream, Duration::from_secs(3)).await,
+            "a silent connection stayed open"
+        );
+    }
+}
+
+/// A kept-alive connection idling after its answer to `GET /healthz` is closed within 4 s (the
+/// tests set `keep_alive_s` below that).
+pub async fn expect_idle_keep_alive_closed(address: &str, host: &str) {
+    let head = format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    let mut idle = raw_send(address, head.as_bytes()).await;
+    assert_eq!(raw_status(&mut idle, Duration::from_secs(2)).await, Some(200));
+    assert!(raw_closed(&mut idle, Duration::from_secs(4)).await, "an idle keep-alive stayed open");
+}
+
+/// `request` with every header of `headers`, whose values may be any bytes (invalid UTF-8
+/// included), as only a hand-built client sends them.
+pub fn with_raw_headers(
+    mut request: reqwest::RequestBuilder,
+    headers: &[(&str, Vec<u8>)],
+) -> reqwest::RequestBuilder {
+    for (name, value) in headers {
+        let value = reqwest::header::HeaderValue::from_bytes(value).expect("a header value");
+        request = request.header(*name, value);
+    }
+    request
+}

@@ -170,12 +170,11 @@ impl TestGoals {
         if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("authorization")) {
             request = request.bearer_auth(TOKEN);
         }
-        for (name, value) in headers {
-            let value = reqwest::header::HeaderValue::from_bytes(value).expect("a header value");
-            request = request.header(*name, value);
-        }
-        request.send().await.expect("a response").status().as_u16()
+        with_raw_headers(request, headers).send().await.expect("a response").status().as_u16()
     }
 }
 
-pub use fitex_testkit::raw_http::{raw_closed, raw_send, raw_status, Headers};
+pub use fitex_testkit::raw_http::{
+    expect_idle_keep_alive_closed, expect_silent_closed, expect_timed_out, raw_closed, raw_send,
+    raw_status, with_raw_headers, Headers,
+};

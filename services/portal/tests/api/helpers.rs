@@ -274,13 +274,12 @@ impl TestPortal {
         body: Vec<u8>,
     ) -> StatusCode {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
-        let mut request = self.client.request(method, self.url(path));
-        for (name, value) in headers {
-            let value = reqwest::header::HeaderValue::from_bytes(value).expect("a header value");
-            request = request.header(*name, value);
-        }
+        let request = with_raw_headers(self.client.request(method, self.url(path)), headers);
         request.body(body).send().await.expect("a response").status()
     }
 }
 
-pub use fitex_testkit::raw_http::{raw_closed, raw_send, raw_status, Headers};
+pub use fitex_testkit::raw_http::{
+    expect_idle_keep_alive_closed, expect_silent_closed, expect_timed_out, raw_send, raw_status,
+    with_raw_headers, Headers,
+};

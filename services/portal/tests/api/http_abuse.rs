@@ -102,21 +102,11 @@ async fn slow_clients_are_timed_out_and_the_pages_still_answer_at_once() {
     assert!(html.contains("csrf"), "{html}");
     assert!(asked.elapsed() < Duration::from_millis(1_000), "took {:?}", asked.elapsed());
 
-    for stream in slow_heads.iter_mut().chain(slow_forms.iter_mut()) {
-        assert_eq!(raw_status(stream, Duration::from_secs(5)).await, Some(408));
-        assert!(raw_closed(stream, Duration::from_secs(3)).await, "still open after 408");
-    }
-    for stream in &mut silent {
-        assert!(
-            raw_closed(stream, Duration::from_secs(3)).await,
-            "a silent connection stayed open"
-        );
-    }
+    expect_timed_out(slow_heads.iter_mut().chain(slow_forms.iter_mut())).await;
+    expect_silent_closed(&mut silent).await;
     assert!(started.elapsed() < Duration::from_secs(8), "took {:?}", started.elapsed());
 
-    let mut idle = raw_send(&address, b"GET /healthz HTTP/1.1\r\nHost: portal\r\n\r\n").await;
-    assert_eq!(raw_status(&mut idle, Duration::from_secs(2)).await, Some(200));
-    assert!(raw_closed(&mut idle, Duration::from_secs(4)).await, "an idle keep-alive stayed open");
+    expect_idle_keep_alive_closed(&address, "portal").await;
     nothing_stored(&portal).await;
 }
 

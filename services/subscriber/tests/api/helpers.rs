@@ -129,12 +129,14 @@ impl TestApp {
         body: Vec<u8>,
     ) -> u16 {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
-        let mut request = self.client.request(method, format!("{}{path}", self.base_url));
-        for (name, value) in headers {
-            let value = reqwest::header::HeaderValue::from_bytes(value).expect("a header value");
-            request = request.header(*name, value);
-        }
-        request.body(body).send().await.expect("a response").status().as_u16()
+        let request = self.client.request(method, format!("{}{path}", self.base_url));
+        with_raw_headers(request, headers)
+            .body(body)
+            .send()
+            .await
+            .expect("a response")
+            .status()
+            .as_u16()
     }
 
     /// The value of one series of `/metrics` (0 when absent), e.g.
@@ -156,7 +158,10 @@ pub fn metric_value(text: &str, name: &str, labels: &[&str]) -> f64 {
         .sum()
 }
 
-pub use fitex_testkit::raw_http::{raw_closed, raw_send, raw_status, Headers};
+pub use fitex_testkit::raw_http::{
+    expect_idle_keep_alive_closed, expect_silent_closed, expect_timed_out, raw_closed, raw_send,
+    raw_status, with_raw_headers, Headers,
+};
 
 // Google Health: a keyset server the test controls, signed notifications.
 
