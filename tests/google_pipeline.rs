@@ -7,7 +7,9 @@
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
-use fitex_e2e::{connect_simulated_fitbit_user, test_token_cipher, Fitexctl, ServiceProcess};
+use fitex_e2e::{
+    connect_simulated_fitbit_user, infrastructure_env, test_token_cipher, Fitexctl, ServiceProcess,
+};
 use fitex_fitbit_simulator::{CreateUser, DayData, DayRecord, Simulator, SimulatorConfig};
 
 const ENDPOINT_SECRET: &str = "Bearer e2e-google-endpoint-secret";
@@ -55,15 +57,8 @@ async fn a_fitbit_participant_moves_to_google_health_and_keeps_history_and_goals
     let key_file = std::env::temp_dir().join(format!("fitex-e2e-sa-{}.json", std::process::id()));
     std::fs::write(&key_file, sim.client().google_service_account_json().await.unwrap()).unwrap();
 
-    let common = vec![
-        ("FITEX__KAFKA__BROKERS", kafka.brokers.clone()),
-        ("FITEX__KAFKA__TOPICS__NOTIFICATIONS", kafka.topics.notifications.clone()),
-        ("FITEX__KAFKA__TOPICS__FETCH_RETRIES", kafka.topics.fetch_retries.clone()),
-        ("FITEX__KAFKA__TOPICS__DEAD_LETTERS", kafka.topics.dead_letters.clone()),
-        ("FITEX__KAFKA__TOPICS__ACTIVITY_DAYS", kafka.topics.activity_days.clone()),
-        ("FITEX__KAFKA__TOPICS__GOALS", kafka.topics.goals.clone()),
-        ("FITEX__KAFKA__TOPICS__TEAM_PROGRESS", kafka.topics.team_progress.clone()),
-        ("FITEX__DATABASE__DATABASE_NAME", database.database_name.clone()),
+    let mut common = infrastructure_env(&kafka, &database);
+    common.extend([
         ("FITEX__GOOGLE_HEALTH__ENDPOINT_SECRETS", ENDPOINT_SECRET.to_string()),
         (
             "FITEX__GOOGLE_HEALTH__KEYSET_URL",
@@ -82,7 +77,7 @@ async fn a_fitbit_participant_moves_to_google_health_and_keeps_history_and_goals
         ("FITEX__FITBIT_API__TOKEN_URL", format!("{base}/oauth2/token")),
         ("FITEX__FITBIT_API__CLIENT_ID", "SIMCLIENT".to_string()),
         ("FITEX__FITBIT_API__CLIENT_SECRET", "sim-client-secret".to_string()),
-    ];
+    ]);
     let with = |extra: Vec<(&'static str, String)>| {
         let mut env = common.clone();
         env.extend(extra);

@@ -209,3 +209,21 @@ pub async fn connect_simulated_fitbit_user(
         refresh_token: tokens.refresh_token,
     }
 }
+
+/// The environment that points a service process at a test's own broker, topics and database.
+pub fn infrastructure_env(
+    kafka: &fitex_common::kafka::KafkaSettings,
+    database: &fitex_common::database::DatabaseSettings,
+) -> Vec<(&'static str, String)> {
+    let topics = &kafka.topics;
+    vec![
+        ("FITEX__KAFKA__BROKERS", kafka.brokers.clone()),
+        ("FITEX__KAFKA__TOPICS__NOTIFICATIONS", topics.notifications.clone()),
+        ("FITEX__KAFKA__TOPICS__FETCH_RETRIES", topics.fetch_retries.clone()),
+        ("FITEX__KAFKA__TOPICS__DEAD_LETTERS", topics.dead_letters.clone()),
+        ("FITEX__KAFKA__TOPICS__ACTIVITY_DAYS", topics.activity_days.clone()),
+        ("FITEX__KAFKA__TOPICS__GOALS", topics.goals.clone()),
+        ("FITEX__KAFKA__TOPICS__TEAM_PROGRESS", topics.team_progress.clone()),
+        ("FITEX__DATABASE__DATABASE_NAME", database.database_name.clone()),
+    ]
+}

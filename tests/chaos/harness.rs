@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
 use fitex_common::kafka::KafkaSettings;
-use fitex_e2e::{connect_simulated_fitbit_user, test_token_cipher, Fitexctl, ServiceProcess};
+use fitex_e2e::{
+    connect_simulated_fitbit_user, infrastructure_env, test_token_cipher, Fitexctl, ServiceProcess,
+};
 use fitex_fitbit_simulator::{
     CreateUser, DayData, Notification, Simulator, SimulatorConfig, SimulatorHandle,
 };
@@ -109,15 +111,8 @@ impl Pipeline {
         .expect("simulator");
         let base = sim.base_url();
         let run = uuid::Uuid::new_v4().simple().to_string();
-        let common = vec![
-            ("FITEX__KAFKA__BROKERS", kafka.brokers.clone()),
-            ("FITEX__KAFKA__TOPICS__NOTIFICATIONS", kafka.topics.notifications.clone()),
-            ("FITEX__KAFKA__TOPICS__FETCH_RETRIES", kafka.topics.fetch_retries.clone()),
-            ("FITEX__KAFKA__TOPICS__DEAD_LETTERS", kafka.topics.dead_letters.clone()),
-            ("FITEX__KAFKA__TOPICS__ACTIVITY_DAYS", kafka.topics.activity_days.clone()),
-            ("FITEX__KAFKA__TOPICS__GOALS", kafka.topics.goals.clone()),
-            ("FITEX__KAFKA__TOPICS__TEAM_PROGRESS", kafka.topics.team_progress.clone()),
-            ("FITEX__DATABASE__DATABASE_NAME", database.database_name.clone()),
+        let mut common = infrastructure_env(&kafka, &database);
+        common.extend([
             ("FITEX__FITBIT__CLIENT_SECRETS", WEBHOOK_SECRET.to_string()),
             ("FITEX__FITBIT_API__API_BASE_URL", base.clone()),
             ("FITEX__FITBIT_API__TOKEN_URL", format!("{base}/oauth2/token")),
@@ -130,7 +125,7 @@ impl Pipeline {
             ("FITEX__FETCHER__CATCH_UP_AFTER_S", "0".to_string()),
             ("FITEX__GOALS__GROUP_ID", format!("chaos-goals-{run}")),
             ("FITEX__TELEMETRY__LOG_FILTER", "info,rdkafka=warn,sqlx=warn".to_string()),
-        ];
+        ]);
         let mut pipeline = Pipeline {
             broker,
             kafka,
