@@ -33,6 +33,7 @@ fn history(seed: u64) -> Vec<DayRecord> {
                 distance_km: f64::from(steps) / 1300.0,
                 moderate_vigorous_minutes: r % 60,
                 worn_minutes: worn,
+                no_data: false,
             }
         })
         .collect();

@@ -1,4 +1,5 @@
-//! The baseline: median steps of the valid days at the start of a program.
+//! The baseline: median steps of the valid days just before a program starts (the backfill) or,
+//! failing that, at its start.
 
 use std::ops::Range;
 
@@ -6,14 +7,15 @@ use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{prepare, ValidDay};
-use crate::stats::percentile_of_sorted;
+use crate::stats::{median_half_steps, Exact};
 use crate::validity::{DayRecord, ValidityRules};
 
 /// How the baseline is measured (see `docs/goals.md`, "Baseline").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BaselineRules {
-    /// The baseline window: the first `window_days` days from the program start (14, *default*).
+    /// The baseline windows: the `window_days` days before the program start, else the first
+    /// `window_days` days from it (14, *default*).
     pub window_days: u32,
     /// Valid days needed for a final baseline (4).
     pub min_valid_days: u32,
@@ -33,8 +35,12 @@ impl Default for BaselineRules {
 /// A participant's baseline as known on some date.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Baseline {
-    /// Median steps of `days_used` (halves rounded up).
+    /// Median steps of `days_used`, in whole steps (halves rounded up); for display. Goals are
+    /// rounded once from the exact median ([`Baseline::rounded_to`]).
     pub steps: i32,
+    /// The exact median, in half steps (2 × the median: the median of whole steps is a whole or
+    /// a half step).
+    pub half_steps: i64,
     /// Fewer than `min_valid_days` valid days so far: the value will change.
     pub provisional: bool,
     /// The valid days the median was taken over, ascending.
@@ -43,13 +49,23 @@ pub struct Baseline {
     pub window_closed: bool,
 }
 
+impl Baseline {
+    /// The exact median rounded once to the nearest multiple of `step` (halves up): a median of
+    /// 6,049.5 gives 6,000 at 100, not 6,050 and then 6,100.
+    pub fn rounded_to(&self, step: i32) -> i32 {
+        Exact::halves(self.half_steps).round_to(step)
+    }
+}
+
 /// The baseline as known on `as_of` (only days strictly before `as_of` count).
 ///
-/// The valid days of the first `window_days` days from `program_start` are used. When that window
-/// has fewer than `min_valid_days` valid days it is extended until it has exactly
-/// `min_valid_days` of them; until then the baseline is the median of what there is, marked
-/// provisional. `None` when there is no valid day at all. Days may be in any order; for duplicate
-/// dates the last one wins.
+/// When the `window_days` days before `program_start` (the fetcher's backfill) hold at least
+/// `min_valid_days` valid days, the baseline is their median, final from the program start on.
+/// Otherwise the window runs from those days (if any) through the first `window_days` days from
+/// `program_start`; when it has fewer than `min_valid_days` valid days it is extended until it has
+/// exactly `min_valid_days` of them; until then the baseline is the median of what there is,
+/// marked provisional. `None` when there is no valid day in the window at all. Days may be in any
+/// order; for duplicate dates the last one wins.
 pub fn baseline(
     days: &[DayRecord],
     program_start: NaiveDate,
@@ -65,16 +81,28 @@ pub fn baseline(
 /// A baseline over a sorted slice of valid days: `range` indexes that slice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct BaselineCore {
-    pub steps: i32,
+    /// 2 × the median (exact).
+    pub half_steps: i64,
     pub provisional: bool,
     pub range: Range<usize>,
     pub window_closed: bool,
 }
 
 impl BaselineCore {
+    /// The exact median.
+    pub fn exact(&self) -> Exact {
+        Exact::halves(self.half_steps)
+    }
+
+    /// The median in whole steps (halves up), for explanations.
+    pub fn steps(&self) -> i32 {
+        self.exact().round_to(1)
+    }
+
     pub fn to_public(&self, valid: &[ValidDay]) -> Baseline {
         Baseline {
-            steps: self.steps,
+            steps: self.steps(),
+            half_steps: self.half_steps,
             provisional: self.provisional,
             days_used: self.dates(valid).collect(),
             window_closed: self.window_closed,
@@ -93,32 +121,35 @@ pub(crate) fn compute(
     as_of: NaiveDate,
     scratch: &mut Vec<i32>,
 ) -> Option<BaselineCore> {
-    let first = valid.partition_point(|v| v.date < program_start);
+    let window = Days::new(u64::from(rules.window_days));
+    let before_start = program_start.checked_sub_days(window).unwrap_or(NaiveDate::MIN);
+    let first = valid.partition_point(|v| v.date < before_start);
+    let at_start = valid.partition_point(|v| v.date < program_start);
     let available = valid.partition_point(|v| v.date < as_of);
-    if available <= first {
-        return None;
-    }
-    let window_end =
-        program_start.checked_add_days(Days::new(u64::from(rules.window_days))).unwrap_or(as_of);
-    let in_window = valid.partition_point(|v| v.date < window_end).min(available);
     let min = (rules.min_valid_days.max(1)) as usize;
-    let (end, provisional, window_closed) = if in_window - first >= min {
-        (in_window, false, as_of >= window_end)
-    } else if available - first >= min {
-        (first + min, false, true)
+    let (end, provisional, window_closed) = if at_start.min(available).saturating_sub(first) >= min
+    {
+        // Enough valid days before the start (the backfill): a baseline from the first day.
+        (at_start.min(available), false, as_of >= program_start)
     } else {
-        (available, true, false)
+        if available <= first {
+            return None;
+        }
+        let window_end = program_start.checked_add_days(window).unwrap_or(NaiveDate::MAX);
+        let in_window = valid.partition_point(|v| v.date < window_end).min(available);
+        if in_window - first >= min {
+            (in_window, false, as_of >= window_end)
+        } else if available - first >= min {
+            (first + min, false, true)
+        } else {
+            (available, true, false)
+        }
     };
     scratch.clear();
     scratch.extend(valid[first..end].iter().map(|v| v.steps));
     scratch.sort_unstable();
-    let median = percentile_of_sorted(scratch, 50.0)?;
-    Some(BaselineCore {
-        steps: median.round() as i32,
-        provisional,
-        range: first..end,
-        window_closed,
-    })
+    let half_steps = median_half_steps(scratch)?;
+    Some(BaselineCore { half_steps, provisional, range: first..end, window_closed })
 }
 
 #[cfg(test)]
@@ -134,7 +165,11 @@ mod tests {
     }
 
     fn base(days: &[DayRecord], as_of: u64) -> Option<Baseline> {
-        baseline(days, day(0), &BaselineRules::default(), &ValidityRules::default(), day(as_of))
+        base_on(days, day(as_of))
+    }
+
+    fn base_on(days: &[DayRecord], as_of: NaiveDate) -> Option<Baseline> {
+        baseline(days, day(0), &BaselineRules::default(), &ValidityRules::default(), as_of)
     }
 
     #[test]
@@ -152,9 +187,15 @@ mod tests {
     }
 
     #[test]
-    fn even_count_median_rounds_half_up() {
+    fn even_count_median_is_kept_exact_and_rounded_once() {
         let days = [rec(0, 6000), rec(1, 6001), rec(2, 7000), rec(3, 5000)];
-        assert_eq!(base(&days, 14).unwrap().steps, 6001); // (6000 + 6001) / 2 = 6000.5
+        let b = base(&days, 14).unwrap(); // (6000 + 6001) / 2 = 6000.5
+        assert_eq!((b.steps, b.half_steps), (6001, 12_001));
+        // a median of 6,049.5 is 6,000 to the nearest 100, not 6,050 and then 6,100
+        let days = [rec(0, 6049), rec(1, 6050), rec(2, 7000), rec(3, 5000)];
+        let b = base(&days, 14).unwrap();
+        assert_eq!((b.steps, b.half_steps), (6050, 12_099));
+        assert_eq!((b.rounded_to(100), b.rounded_to(10), b.rounded_to(1)), (6000, 6050, 6050));
     }
 
     #[test]
@@ -178,15 +219,60 @@ mod tests {
     }
 
     #[test]
-    fn only_days_before_as_of_and_after_start_count() {
+    fn only_days_before_as_of_and_in_the_windows_count() {
         let days = [rec(0, 3000), rec(1, 4000), rec(2, 5000), rec(3, 6000), rec(4, 90)];
-        let before = DayRecord::steps(day(0).pred_opt().unwrap(), 20_000, Some(900));
         let mut all = days.to_vec();
-        all.push(before);
-        let b = base(&all, 3).unwrap();
+        // the day before the start counts; a day 15 days before it (outside the window) does not
+        all.push(DayRecord::steps(day(0).pred_opt().unwrap(), 20_000, Some(900)));
+        all.push(DayRecord::steps(day(0) - Days::new(15), 1000, Some(900)));
+        let b = base(&all, 0).unwrap();
+        assert_eq!((b.steps, b.provisional, b.days_used.len()), (20_000, true, 1));
+        let b = base(&all, 2).unwrap();
         assert_eq!((b.steps, b.provisional), (4000, true));
-        let b = base(&all, 4).unwrap();
+        let b = base(&all, 3).unwrap();
         assert_eq!((b.steps, b.provisional, b.window_closed), (4500, false, false));
+        let b = base(&all, 5).unwrap();
+        assert_eq!((b.steps, b.days_used.len()), (5000, 5));
+        assert_eq!(base(&[all[4], all[6]], 30), None, "no valid day in either window");
+    }
+
+    /// Four valid days among the 14 before the start (the 28-day backfill) are the baseline from
+    /// the first day; the program's own days do not change it.
+    #[test]
+    fn a_backfill_with_enough_valid_days_is_the_baseline_from_the_first_day() {
+        let before = |n: u64, steps: i32| DayRecord::steps(day(0) - Days::new(n), steps, Some(800));
+        let mut days = vec![
+            before(20, 30_000), // outside the 14-day window
+            before(14, 7000),
+            before(9, 40), // non-wear
+            before(6, 6500),
+            before(3, 5200),
+            before(1, 6100),
+            rec(0, 12_000),
+            rec(1, 12_000),
+        ];
+        let b = base(&days, 0).unwrap();
+        assert_eq!((b.steps, b.provisional, b.window_closed), (6300, false, true));
+        assert_eq!(
+            b.days_used,
+            vec![
+                day(0) - Days::new(14),
+                day(0) - Days::new(6),
+                day(0) - Days::new(3),
+                day(0) - Days::new(1)
+            ]
+        );
+        assert_eq!(base(&days, 30), Some(b.clone()), "final from the first day");
+        // before the start it is still forming from the days so far
+        let early = base_on(&days, day(0) - Days::new(2)).unwrap();
+        assert_eq!((early.steps, early.provisional, early.window_closed), (6500, true, false));
+        // with only three valid days before the start they are a provisional baseline, then
+        // the window runs on into the program
+        days.retain(|d| d.date != day(0) - Days::new(14));
+        let b = base(&days, 0).unwrap();
+        assert_eq!((b.steps, b.provisional, b.days_used.len()), (6100, true, 3));
+        let b = base(&days, 1).unwrap();
+        assert_eq!((b.steps, b.provisional, b.days_used.len()), (6300, false, 4));
     }
 
     #[test]

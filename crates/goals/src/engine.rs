@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use crate::baseline::{compute, BaselineCore, BaselineRules};
 use crate::citations;
 use crate::settings::{
-    age_target, next_activity_level, AdaptivePercentile, GoalSettings, Guideline,
-    ParticipantGoalInput, SelfChosen, Strategy, WeeklyIncrement,
+    age_target, AdaptivePercentile, GoalSettings, Guideline, ParticipantGoalInput, SelfChosen,
+    Strategy, WeeklyIncrement, ACTIVITY_LEVELS,
 };
-use crate::stats::{percentile_of_sorted, round_to};
+use crate::stats::{percentile_exact, Exact};
 use crate::text::{ordinal, plural, thousands};
 use crate::validity::{classify, DayRecord, ValidityRules};
 
@@ -265,15 +265,25 @@ impl Ctx<'_> {
             } else {
                 match self.baseline.at(d) {
                     Some(b) => {
-                        let steps = clamp(round_to(f64::from(b.steps), a.round_to));
-                        let explanation = format!(
-                            "Your provisional goal is {} steps, your baseline so far, until {} \
-                             with a valid wear record give a daily goal of your own.",
-                            thousands(steps),
-                            plural(need, "day"),
-                        );
+                        let steps = clamp(b.exact().round_to(a.round_to));
+                        let explanation = if b.provisional {
+                            format!(
+                                "Your provisional goal is {} steps, your baseline so far, until {} \
+                                 with a valid wear record give a daily goal of your own.",
+                                thousands(steps),
+                                plural(need, "day"),
+                            )
+                        } else {
+                            format!(
+                                "Your goal is {} steps, your baseline, until {} with a valid \
+                                 wear record in the last {lookback} days give a daily goal that \
+                                 follows what you do.",
+                                thousands(steps),
+                                plural(need, "day"),
+                            )
+                        };
                         let inputs = self.dates_of(b.range);
-                        self.push(d, steps, name, inputs, cite, true, explanation);
+                        self.push(d, steps, name, inputs, cite, b.provisional, explanation);
                     }
                     None => {
                         let steps = clamp(a.floor);
@@ -298,8 +308,8 @@ impl Ctx<'_> {
         self.scratch.clear();
         self.scratch.extend(self.valid[range.clone()].iter().map(|v| v.steps));
         self.scratch.sort_unstable();
-        let p = percentile_of_sorted(&self.scratch, a.percentile).unwrap_or(0.0);
-        let raw = round_to(p, a.round_to);
+        let p = percentile_exact(&self.scratch, a.percentile).unwrap_or(Exact::whole(0));
+        let raw = p.round_to(a.round_to);
         let ceiling = a.ceiling_for(self.participant.age);
         let mut steps = raw.max(a.floor);
         if let Some(c) = ceiling {
@@ -313,26 +323,32 @@ impl Ctx<'_> {
     fn increment(&mut self, w: &WeeklyIncrement, from: NaiveDate, through: NaiveDate) {
         let name = "weekly_increment";
         let cite = citations::TUDOR_LOCKE_2010;
-        let age_t = age_target(self.participant.age);
+        // Settings may hold anything (validate() bounds them): add in i64, saturate to i32 once.
+        let age_t = i64::from(age_target(self.participant.age));
         let inc = w.increment.max(0);
+        let max_total = i64::from(w.max_total_increase.max(0));
         let start = self.program_start;
         // Level = net number of increments; changes only at week boundaries.
         let mut level: i32 = 0;
         let mut change = Change::Start;
-        let mut week_goals = [0i32; 7];
+        let mut week_goals = [0i64; 7];
         let mut prev_week: Range<usize> = 0..0;
         for d in dates(from.min(start), through) {
             let offset = (d - start).num_days();
             let in_program = offset >= 0;
             let day_of_week = if in_program { (offset % 7) as usize } else { 0 };
             let base = self.baseline.at(d);
-            let base_steps = base.as_ref().map_or(self.rules.goal_without_baseline, |b| b.steps);
-            let base_r = round_to(f64::from(base_steps), w.round_to);
+            let base_exact = base.as_ref().map_or_else(
+                || Exact::whole(i64::from(self.rules.goal_without_baseline)),
+                BaselineCore::exact,
+            );
+            // The exact median, rounded once.
+            let base_r = base_exact.round_to(w.round_to);
             // The age target caps the goal unless the (rounded) baseline is already above it.
-            let allowed = if w.cap_at_age_target && base_r <= age_t {
-                w.max_total_increase.min(age_t - base_r)
+            let allowed = if w.cap_at_age_target && i64::from(base_r) <= age_t {
+                max_total.min(age_t - i64::from(base_r))
             } else {
-                w.max_total_increase
+                max_total
             }
             .max(0);
             if in_program && offset >= 7 && day_of_week == 0 {
@@ -341,9 +357,16 @@ impl Ctx<'_> {
                 let range = self.index_at(week_start)..self.index_at(d);
                 let met = self.valid[range.clone()]
                     .iter()
-                    .filter(|v| v.steps >= week_goals[(v.date - week_start).num_days() as usize])
+                    .filter(|v| {
+                        i64::from(v.steps) >= week_goals[(v.date - week_start).num_days() as usize]
+                    })
                     .count() as u32;
-                let max_level = if inc > 0 { (allowed + inc - 1) / inc } else { 0 };
+                let max_level = if inc > 0 {
+                    i32::try_from((allowed + i64::from(inc) - 1) / i64::from(inc))
+                        .unwrap_or(i32::MAX)
+                } else {
+                    0
+                };
                 change = if met >= w.met_days_to_advance {
                     if level < max_level {
                         level += 1;
@@ -360,9 +383,10 @@ impl Ctx<'_> {
                 };
                 prev_week = range;
             }
-            let added = (level * inc).min(allowed);
-            let steps = base_r + added;
-            week_goals[day_of_week] = steps;
+            let climbed = i64::from(level) * i64::from(inc);
+            let added = climbed.min(allowed);
+            let steps = i32::try_from(i64::from(base_r) + added).unwrap_or(i32::MAX);
+            week_goals[day_of_week] = i64::from(steps);
             if d < from {
                 continue;
             }
@@ -384,7 +408,7 @@ impl Ctx<'_> {
                     thousands(inc),
                 )
             };
-            let cap_text = if added < level * inc { ", the most it can rise" } else { "" };
+            let cap_text = if added < climbed { ", the most it can rise" } else { "" };
             let explanation = match change {
                 Change::Start => format!("This week's goal is {start_text}."),
                 Change::Advanced(met) => format!(
@@ -472,18 +496,23 @@ impl Ctx<'_> {
                     match self.baseline.at(d) {
                         Some(b) => {
                             let so_far = if b.provisional { " so far" } else { "" };
-                            let (steps, explanation) = match next_activity_level(b.steps) {
+                            // Strictly above the exact median (4,999.5 → 5,000, not 7,500).
+                            let next = ACTIVITY_LEVELS
+                                .iter()
+                                .copied()
+                                .find(|&level| b.exact().cmp_steps(i64::from(level)).is_lt());
+                            let (steps, explanation) = match next {
                                 Some(level) => (
                                     level,
                                     format!(
                                         "Your goal is {} steps a day, the next activity level \
                                          above your baseline{so_far} of {}.",
                                         thousands(level),
-                                        thousands(b.steps)
+                                        thousands(b.steps())
                                     ),
                                 ),
                                 None => {
-                                    let keep = round_to(f64::from(b.steps), 100);
+                                    let keep = b.exact().round_to(100);
                                     (
                                         keep,
                                         format!(
@@ -522,13 +551,18 @@ impl Ctx<'_> {
         let increase = chosen.unwrap_or(0).max(0);
         for d in dates(from, through) {
             let base = self.baseline.at(d);
-            let base_steps = base.as_ref().map_or(self.rules.goal_without_baseline, |b| b.steps);
-            let steps = round_to(f64::from(base_steps) + f64::from(increase), s.round_to);
+            let base_steps = base.as_ref().map_or(self.rules.goal_without_baseline, |b| b.steps());
+            let base_exact = base.as_ref().map_or_else(
+                || Exact::whole(i64::from(self.rules.goal_without_baseline)),
+                BaselineCore::exact,
+            );
+            // Rounded once, at the end: 6,049.5 + 1,500 = 7,549.5 → 7,500.
+            let steps = base_exact.plus(i64::from(increase)).round_to(s.round_to);
             let of_what = match &base {
                 Some(b) if b.provisional => {
-                    format!("your baseline so far of {}", thousands(b.steps))
+                    format!("your baseline so far of {}", thousands(b.steps()))
                 }
-                Some(b) => format!("your baseline of {}", thousands(b.steps)),
+                Some(b) => format!("your baseline of {}", thousands(b.steps())),
                 None => format!(
                     "a starting {} until your tracker records a full day",
                     thousands(base_steps)

@@ -23,7 +23,7 @@ pub use engine::{goals_between, Goal};
 pub use settings::{
     age_target, next_activity_level, AdaptivePercentile, GoalSettings, Guideline,
     ParticipantGoalInput, SelfChosen, SettingsError, Strategy, WeeklyIncrement, ACTIVITY_LEVELS,
-    AGE_TARGET_60_AND_OVER, AGE_TARGET_UNDER_60,
+    AGE_TARGET_60_AND_OVER, AGE_TARGET_UNDER_60, MAX_ROUND_TO, MAX_SETTING_DAYS, MAX_SETTING_STEPS,
 };
 pub use stats::{median, percentile_linear, round_to};
 pub use validity::{classify, DayRecord, Validity, ValidityRules};

@@ -198,6 +198,7 @@ mod tests {
             distance_km: 0.0,
             moderate_vigorous_minutes: mvpa,
             worn_minutes: Some(800),
+            no_data: false,
         }
     }
 

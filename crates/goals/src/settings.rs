@@ -35,56 +35,100 @@ pub struct GoalSettings {
     pub strategy: Strategy,
 }
 
+/// The most steps any step setting may hold (a floor, ceiling, increment, cap or threshold):
+/// far above any daily goal (the outlier bound defaults to 45,000), far below `i32` overflow.
+pub const MAX_SETTING_STEPS: i32 = 100_000;
+/// The largest `round_to`.
+pub const MAX_ROUND_TO: i32 = 10_000;
+/// The longest window, lookback or count of days a setting may hold.
+pub const MAX_SETTING_DAYS: i64 = 366;
+
 impl GoalSettings {
-    /// Checks that the settings make sense (the engine copes with anything, but a program
-    /// should not be saved with, say, a percentile of 160).
+    /// Checks that the settings make sense and stay within sane bounds ([`MAX_SETTING_STEPS`],
+    /// [`MAX_ROUND_TO`], [`MAX_SETTING_DAYS`]), so that no goal can overflow. The engine copes with
+    /// anything without panicking, but a program should not be saved with, say, a percentile of
+    /// 160 or an increment of 2 billion steps.
     pub fn validate(&self) -> Result<(), SettingsError> {
         let v = &self.validity;
+        within("validity.min_worn_minutes", v.min_worn_minutes, 0, 1440)?;
+        steps("validity.min_steps_without_heart_rate", v.min_steps_without_heart_rate)?;
+        steps("validity.non_wear_below_steps", v.non_wear_below_steps)?;
+        steps("validity.outlier_above_steps", v.outlier_above_steps)?;
         if v.non_wear_below_steps > v.outlier_above_steps {
             return Err(SettingsError::Invalid("validity: non-wear threshold above outlier"));
         }
-        if self.baseline.min_valid_days == 0 {
-            return Err(SettingsError::Invalid("baseline: min_valid_days must be at least 1"));
-        }
+        let b = &self.baseline;
+        within("baseline.window_days", b.window_days, 1, MAX_SETTING_DAYS)?;
+        within("baseline.min_valid_days", b.min_valid_days, 1, MAX_SETTING_DAYS)?;
+        steps("baseline.goal_without_baseline", b.goal_without_baseline)?;
         match &self.strategy {
             Strategy::AdaptivePercentile(a) => {
                 if !(0.0..=100.0).contains(&a.percentile) {
                     return Err(SettingsError::Invalid("adaptive: percentile must be 0-100"));
                 }
-                if a.window_valid_days == 0 || a.lookback_calendar_days <= 0 {
-                    return Err(SettingsError::Invalid("adaptive: empty window"));
-                }
-                if a.min_valid_in_lookback == 0 {
-                    return Err(SettingsError::Invalid("adaptive: min_valid_in_lookback is 0"));
-                }
-                if a.round_to < 1 {
-                    return Err(SettingsError::Invalid("adaptive: round_to must be at least 1"));
-                }
-                if a.ceiling.is_some_and(|c| c < a.floor) {
-                    return Err(SettingsError::Invalid("adaptive: ceiling below floor"));
+                within("strategy.window_valid_days", a.window_valid_days, 1, MAX_SETTING_DAYS)?;
+                within(
+                    "strategy.lookback_calendar_days",
+                    a.lookback_calendar_days,
+                    1,
+                    MAX_SETTING_DAYS,
+                )?;
+                within(
+                    "strategy.min_valid_in_lookback",
+                    a.min_valid_in_lookback,
+                    1,
+                    MAX_SETTING_DAYS,
+                )?;
+                within("strategy.round_to", a.round_to, 1, MAX_ROUND_TO)?;
+                steps("strategy.floor", a.floor)?;
+                if let Some(ceiling) = a.ceiling {
+                    steps("strategy.ceiling", ceiling)?;
+                    if ceiling < a.floor {
+                        return Err(SettingsError::Invalid("adaptive: ceiling below floor"));
+                    }
                 }
             }
             Strategy::WeeklyIncrement(w) => {
-                if w.increment < 0 || w.max_total_increase < 0 {
-                    return Err(SettingsError::Invalid("increment: negative increment or cap"));
-                }
-                if w.round_to < 1 {
-                    return Err(SettingsError::Invalid("increment: round_to must be at least 1"));
-                }
+                steps("strategy.increment", w.increment)?;
+                steps("strategy.max_total_increase", w.max_total_increase)?;
+                within("strategy.round_to", w.round_to, 1, MAX_ROUND_TO)?;
                 if w.step_back_below_met_days > w.met_days_to_advance || w.met_days_to_advance > 7 {
                     return Err(SettingsError::Invalid("increment: met-day thresholds"));
                 }
             }
-            Strategy::Guideline(Guideline::Fixed { steps }) if *steps <= 0 => {
-                return Err(SettingsError::Invalid("guideline: fixed steps must be positive"));
+            Strategy::Guideline(Guideline::Fixed { steps: fixed }) => {
+                within("strategy.steps", *fixed, 1, i64::from(MAX_SETTING_STEPS))?;
             }
-            Strategy::SelfChosen(s) if s.round_to < 1 => {
-                return Err(SettingsError::Invalid("self-chosen: round_to must be at least 1"));
-            }
-            _ => {}
+            Strategy::Guideline(_) => {}
+            Strategy::SelfChosen(s) => within("strategy.round_to", s.round_to, 1, MAX_ROUND_TO)?,
         }
         Ok(())
     }
+}
+
+/// `value` in `min..=max`, else [`SettingsError::OutOfRange`] naming the setting.
+fn within<T>(
+    setting: &'static str,
+    value: T,
+    min: impl Into<i64>,
+    max: impl Into<i64>,
+) -> Result<(), SettingsError>
+where
+    T: TryInto<i64> + Copy,
+{
+    let (min, max) = (min.into(), max.into());
+    // Above i64 (only a huge usize) is out of range too.
+    let value = value.try_into().unwrap_or(i64::MAX);
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(SettingsError::OutOfRange { setting, value, min, max })
+    }
+}
+
+/// A number of steps: 0 to [`MAX_SETTING_STEPS`].
+fn steps(setting: &'static str, value: i32) -> Result<(), SettingsError> {
+    within(setting, value, 0, MAX_SETTING_STEPS)
 }
 
 /// Settings rejected by [`GoalSettings::validate`].
@@ -92,6 +136,9 @@ impl GoalSettings {
 pub enum SettingsError {
     #[error("invalid goal settings: {0}")]
     Invalid(&'static str),
+    /// A number outside its sane bounds (for example an increment near `i32::MAX`).
+    #[error("invalid goal settings: {setting} is {value}; it must be between {min} and {max}")]
+    OutOfRange { setting: &'static str, value: i64, min: i64, max: i64 },
 }
 
 /// How individual goals are set.
@@ -313,5 +360,54 @@ mod tests {
         assert!(bad(Strategy::Guideline(Guideline::Fixed { steps: 0 })).is_err());
         let e = bad(Strategy::SelfChosen(SelfChosen { round_to: 0 })).unwrap_err();
         assert!(e.to_string().contains("round_to"));
+    }
+
+    /// Increments and caps near `i32::MAX` used to pass and then overflow in the engine.
+    #[test]
+    fn validation_bounds_every_number() {
+        let bad = |strategy| GoalSettings { strategy, ..GoalSettings::default() }.validate();
+        let w = WeeklyIncrement { increment: i32::MAX - 1000, ..WeeklyIncrement::default() };
+        let e = bad(Strategy::WeeklyIncrement(w)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid goal settings: strategy.increment is 2147482647; it must be between 0 and \
+             100000"
+        );
+        let w = WeeklyIncrement { max_total_increase: i32::MAX, ..WeeklyIncrement::default() };
+        let e = bad(Strategy::WeeklyIncrement(w)).unwrap_err();
+        assert_eq!(
+            e,
+            SettingsError::OutOfRange {
+                setting: "strategy.max_total_increase",
+                value: i64::from(i32::MAX),
+                min: 0,
+                max: 100_000
+            }
+        );
+        let w = WeeklyIncrement { round_to: i32::MAX, ..WeeklyIncrement::default() };
+        assert!(bad(Strategy::WeeklyIncrement(w)).is_err());
+        let edge = WeeklyIncrement {
+            increment: MAX_SETTING_STEPS,
+            max_total_increase: MAX_SETTING_STEPS,
+            round_to: MAX_ROUND_TO,
+            ..WeeklyIncrement::default()
+        };
+        assert_eq!(bad(Strategy::WeeklyIncrement(edge)), Ok(()));
+        let a = AdaptivePercentile { floor: -1, ..AdaptivePercentile::default() };
+        assert!(bad(Strategy::AdaptivePercentile(a)).is_err());
+        let a = AdaptivePercentile { ceiling: Some(i32::MAX), ..AdaptivePercentile::default() };
+        assert!(bad(Strategy::AdaptivePercentile(a)).is_err());
+        let a =
+            AdaptivePercentile { window_valid_days: usize::MAX, ..AdaptivePercentile::default() };
+        assert!(bad(Strategy::AdaptivePercentile(a)).is_err());
+        let a = AdaptivePercentile { percentile: f64::NAN, ..AdaptivePercentile::default() };
+        assert!(bad(Strategy::AdaptivePercentile(a)).is_err());
+        assert!(bad(Strategy::Guideline(Guideline::Fixed { steps: i32::MAX })).is_err());
+        let mut s = GoalSettings::default();
+        s.baseline.goal_without_baseline = i32::MIN;
+        assert!(s.validate().unwrap_err().to_string().contains("baseline.goal_without_baseline"));
+        let mut s = GoalSettings::default();
+        s.validity.outlier_above_steps = i32::MAX;
+        assert!(s.validate().is_err());
     }
 }

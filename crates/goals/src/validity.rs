@@ -14,12 +14,28 @@ pub struct DayRecord {
     pub moderate_vigorous_minutes: i32,
     /// Minutes with a heart-rate signal; `None`: the device gave no heart-rate signal.
     pub worn_minutes: Option<i32>,
+    /// The provider holds no data for the day (not worn, or not synced): the numbers are zero
+    /// and mean nothing, and the day is non-wear whatever the rules — never an inactive day.
+    #[serde(default)]
+    pub no_data: bool,
 }
 
 impl DayRecord {
     /// A day with only steps and worn minutes (distance and MVPA zero); handy in tests.
     pub fn steps(date: NaiveDate, steps: i32, worn_minutes: Option<i32>) -> Self {
-        Self { date, steps, distance_km: 0.0, moderate_vigorous_minutes: 0, worn_minutes }
+        Self {
+            date,
+            steps,
+            distance_km: 0.0,
+            moderate_vigorous_minutes: 0,
+            worn_minutes,
+            no_data: false,
+        }
+    }
+
+    /// A day the provider holds no data for.
+    pub fn no_data(date: NaiveDate) -> Self {
+        Self { no_data: true, ..Self::steps(date, 0, None) }
     }
 }
 
@@ -68,10 +84,12 @@ impl Validity {
     }
 }
 
-/// Classifies a day. Order: outlier, then non-wear, then wear time (heart rate present) or the
-/// step fallback (no heart rate).
+/// Classifies a day. Order: no data (non-wear), outlier, then non-wear, then wear time (heart
+/// rate present) or the step fallback (no heart rate).
 pub fn classify(day: &DayRecord, rules: &ValidityRules) -> Validity {
-    if day.steps > rules.outlier_above_steps {
+    if day.no_data {
+        Validity::NonWear
+    } else if day.steps > rules.outlier_above_steps {
         Validity::Outlier
     } else if day.steps < rules.non_wear_below_steps {
         Validity::NonWear
@@ -110,6 +128,28 @@ mod tests {
         assert_eq!(c(45_001, None), Validity::Outlier);
         assert!(Validity::Valid.is_valid());
         assert!(!Validity::Outlier.is_valid());
+    }
+
+    #[test]
+    fn a_day_without_data_is_non_wear_whatever_the_rules() {
+        // Rules a program may choose that make a genuine zero a valid (inactive) day.
+        let lenient = ValidityRules {
+            non_wear_below_steps: 0,
+            min_steps_without_heart_rate: 0,
+            ..ValidityRules::default()
+        };
+        assert_eq!(classify(&DayRecord::steps(d(), 0, None), &lenient), Validity::Valid);
+        assert_eq!(classify(&DayRecord::no_data(d()), &lenient), Validity::NonWear);
+        assert_eq!(
+            classify(&DayRecord::no_data(d()), &ValidityRules::default()),
+            Validity::NonWear
+        );
+        // Older stored records (no field) read as data.
+        let old: DayRecord = serde_json::from_str(
+            r#"{"date":"2025-03-03","steps":0,"distance_km":0.0,"moderate_vigorous_minutes":0,"worn_minutes":null}"#,
+        )
+        .unwrap();
+        assert!(!old.no_data);
     }
 
     #[test]

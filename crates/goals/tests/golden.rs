@@ -15,6 +15,7 @@ fn day(d: &str, steps: i32, mvpa: i32, worn: Option<i32>) -> DayRecord {
         distance_km: 0.0,
         moderate_vigorous_minutes: mvpa,
         worn_minutes: worn,
+        no_data: false,
     }
 }
 
@@ -246,4 +247,81 @@ fn example_5_leaderboard() {
             row(11, 3, "93.70", "-6.30", 0),
         ]
     );
+}
+
+/// docs/goals.md, "Example 6: a baseline from the backfill, and a real goal on the first day".
+#[test]
+fn example_6_baseline_from_the_backfill() {
+    let worn = Some(780);
+    let mut days = vec![
+        day("2025-02-08", 9800, 0, worn), // before the 14-day window (and the 21-day lookback)
+        day("2025-02-18", 5900, 0, worn),
+        day("2025-02-20", 60, 0, None), // non-wear
+        day("2025-02-22", 7300, 0, worn),
+        day("2025-02-25", 6800, 0, Some(300)), // insufficient wear
+        day("2025-02-26", 4700, 0, worn),
+        day("2025-03-01", 6500, 0, worn),
+    ];
+    let start = date(START);
+    let v = ValidityRules::default();
+    let b = baseline(&days, start, &BaselineRules::default(), &v, start).unwrap();
+    assert_eq!((b.steps, b.provisional, b.window_closed), (6200, false, true));
+    let window = ["2025-02-18", "2025-02-22", "2025-02-26", "2025-03-01"];
+    assert_eq!(b.days_used, window.map(date).to_vec());
+
+    let on = |days: &[DayRecord], strategy: Strategy, p: &ParticipantGoalInput, d: &str| {
+        let s = GoalSettings { strategy, ..GoalSettings::default() };
+        goals_between(days, start, &s, p, date(d), date(d)).remove(0)
+    };
+    let nobody = ParticipantGoalInput::default();
+    let adaptive = on(&days, Strategy::default(), &nobody, "2025-03-03");
+    assert_eq!((adaptive.steps, adaptive.provisional), (6200, false));
+    assert_eq!(
+        adaptive.explanation,
+        "Your goal is 6,200 steps, your baseline, until 5 days with a valid wear record in the \
+         last 21 days give a daily goal that follows what you do."
+    );
+    let weekly = Strategy::WeeklyIncrement(WeeklyIncrement::default());
+    let g = on(&days, weekly, &nobody, "2025-03-03");
+    assert_eq!((g.steps, g.provisional), (6200, false));
+    let chose = ParticipantGoalInput { age: None, self_chosen_increase: Some(2000) };
+    let g = on(&days, Strategy::SelfChosen(SelfChosen::default()), &chose, "2025-03-03");
+    assert_eq!((g.steps, g.provisional), (8200, false));
+
+    // 8,000 steps on 03-03: five valid days in the lookback, the percentile takes over
+    days.push(day("2025-03-03", 8000, 0, worn));
+    let g = on(&days, Strategy::default(), &nobody, "2025-03-04");
+    assert_eq!((g.steps, g.provisional, g.inputs.len()), (6820, false, 5));
+    let b = baseline(&days, start, &BaselineRules::default(), &v, date("2025-03-20")).unwrap();
+    assert_eq!(b.steps, 6200);
+}
+
+/// docs/goals.md, "Example 7: exact halves and rounding once".
+#[test]
+fn example_7_exact_halves_and_rounding_once() {
+    let start = date(START);
+    let alternate = |a: i32, b: i32, n: u64| -> Vec<DayRecord> {
+        (0..n)
+            .map(|i| {
+                let steps = if i % 2 == 0 { a } else { b };
+                DayRecord::steps(start + chrono::Days::new(i), steps, Some(780))
+            })
+            .collect()
+    };
+    let on = |days: &[DayRecord], strategy: Strategy, p: &ParticipantGoalInput, d: &str| {
+        let s = GoalSettings { strategy, ..GoalSettings::default() };
+        goals_between(days, start, &s, p, date(d), date(d)).remove(0).steps
+    };
+    let nobody = ParticipantGoalInput::default();
+    let d = alternate(3415, 8865, 9);
+    assert_eq!(on(&d, Strategy::default(), &nobody, "2025-03-12"), 7780);
+
+    let e = alternate(6049, 6050, 14);
+    let v = ValidityRules::default();
+    let b = baseline(&e, start, &BaselineRules::default(), &v, date("2025-03-17")).unwrap();
+    assert_eq!((b.half_steps, b.steps, b.rounded_to(100)), (12_099, 6050, 6000));
+    let weekly = Strategy::WeeklyIncrement(WeeklyIncrement::default());
+    assert_eq!(on(&e, weekly, &nobody, "2025-03-07"), 6000);
+    let chose = ParticipantGoalInput { age: None, self_chosen_increase: Some(1500) };
+    assert_eq!(on(&e, Strategy::SelfChosen(SelfChosen::default()), &chose, "2025-03-17"), 7500);
 }

@@ -1,4 +1,5 @@
-//! Property tests: bounds, invalid days, determinism and input order.
+//! Property tests: bounds over the whole settings space, invalid days, determinism and input
+//! order.
 
 use std::collections::BTreeMap;
 
@@ -33,6 +34,7 @@ fn history() -> impl Gen<Value = Vec<DayRecord>> {
                 distance_km: f64::from(steps.max(0)) / 1300.0,
                 moderate_vigorous_minutes: mvpa,
                 worn_minutes: worn,
+                no_data: false,
             })
             .collect()
     })
@@ -84,6 +86,205 @@ fn participant() -> impl Gen<Value = ParticipantGoalInput> {
         .prop_map(|(age, self_chosen_increase)| ParticipantGoalInput { age, self_chosen_increase })
 }
 
+/// Any `i32`, with the edges and the sane range weighted in.
+fn int() -> impl Gen<Value = i32> {
+    prop_oneof![
+        2 => any::<i32>(),
+        1 => Just(i32::MAX),
+        1 => Just(i32::MIN),
+        1 => (i32::MAX - 10_000)..=i32::MAX,
+        1 => -10i32..=10,
+        2 => 0..=MAX_SETTING_STEPS,
+    ]
+}
+
+/// A value in `lo..=hi`, the bounds themselves weighted in.
+fn within(lo: i32, hi: i32) -> impl Gen<Value = i32> {
+    prop_oneof![1 => Just(lo), 1 => Just(hi), 4 => lo..=hi]
+}
+
+/// A valid window, lookback or count of days: mostly the everyday range, the bounds weighted in.
+fn days_count() -> impl Gen<Value = i64> {
+    prop_oneof![2 => 1i32..=30, 1 => within(1, MAX_SETTING_DAYS as i32)].prop_map(i64::from)
+}
+
+/// Every `GoalSettings` there is, most of which `validate()` rejects.
+fn any_settings() -> impl Gen<Value = GoalSettings> {
+    let validity =
+        (int(), int(), int(), int()).prop_map(|(worn, no_hr, non_wear, outlier)| ValidityRules {
+            min_worn_minutes: worn,
+            min_steps_without_heart_rate: no_hr,
+            non_wear_below_steps: non_wear,
+            outlier_above_steps: outlier,
+        });
+    let count = || prop_oneof![any::<u32>(), 0u32..20, Just(u32::MAX)];
+    let baseline = (count(), count(), int()).prop_map(|(window_days, min_valid_days, without)| {
+        BaselineRules { window_days, min_valid_days, goal_without_baseline: without }
+    });
+    let size = || prop_oneof![any::<usize>(), 0usize..20, Just(usize::MAX)];
+    let strategy = prop_oneof![
+        (
+            prop_oneof![any::<f64>(), 0.0f64..=100.0, Just(f64::NAN), Just(f64::INFINITY)],
+            size(),
+            prop_oneof![any::<i64>(), -5i64..30, Just(i64::MAX), Just(i64::MIN)],
+            size(),
+            (int(), int(), prop::option::of(int())),
+            any::<bool>(),
+        )
+            .prop_map(
+                |(percentile, window, lookback, need, (round_to, floor, ceiling), by_age)| {
+                    Strategy::AdaptivePercentile(AdaptivePercentile {
+                        percentile,
+                        window_valid_days: window,
+                        lookback_calendar_days: lookback,
+                        min_valid_in_lookback: need,
+                        round_to,
+                        floor,
+                        ceiling,
+                        ceiling_at_age_target: by_age,
+                    })
+                }
+            ),
+        (int(), count(), count(), int(), int(), any::<bool>()).prop_map(
+            |(increment, advance, back, max_total_increase, round_to, cap)| {
+                Strategy::WeeklyIncrement(WeeklyIncrement {
+                    increment,
+                    met_days_to_advance: advance,
+                    step_back_below_met_days: back,
+                    max_total_increase,
+                    round_to,
+                    cap_at_age_target: cap,
+                })
+            }
+        ),
+        int().prop_map(|steps| Strategy::Guideline(Guideline::Fixed { steps })),
+        Just(Strategy::Guideline(Guideline::AgeTarget)),
+        Just(Strategy::Guideline(Guideline::NextActivityLevel)),
+        int().prop_map(|round_to| Strategy::SelfChosen(SelfChosen { round_to })),
+    ];
+    (validity, baseline, strategy).prop_map(|(validity, baseline, strategy)| GoalSettings {
+        validity,
+        baseline,
+        strategy,
+    })
+}
+
+/// Every `GoalSettings` that `validate()` accepts, edges included.
+fn valid_settings() -> impl Gen<Value = GoalSettings> {
+    let steps = || within(0, MAX_SETTING_STEPS);
+    let round = || within(1, MAX_ROUND_TO);
+    let validity = (within(0, 1440), steps(), steps(), steps()).prop_map(|(worn, no_hr, a, b)| {
+        ValidityRules {
+            min_worn_minutes: worn,
+            min_steps_without_heart_rate: no_hr,
+            non_wear_below_steps: a.min(b),
+            outlier_above_steps: a.max(b),
+        }
+    });
+    let baseline =
+        (days_count(), days_count(), steps()).prop_map(|(window, min, without)| BaselineRules {
+            window_days: window as u32,
+            min_valid_days: min as u32,
+            goal_without_baseline: without,
+        });
+    let strategy = prop_oneof![
+        (
+            prop_oneof![Just(0.0), Just(100.0), 0.0f64..=100.0],
+            (days_count(), days_count(), days_count()),
+            (round(), steps(), prop::option::of(steps())),
+            any::<bool>(),
+        )
+            .prop_map(
+                |(percentile, (window, lookback, need), (round_to, a, b), by_age)| {
+                    let (floor, ceiling) = match b {
+                        Some(b) => (a.min(b), Some(a.max(b))),
+                        None => (a, None),
+                    };
+                    Strategy::AdaptivePercentile(AdaptivePercentile {
+                        percentile,
+                        window_valid_days: window as usize,
+                        lookback_calendar_days: lookback,
+                        min_valid_in_lookback: need as usize,
+                        round_to,
+                        floor,
+                        ceiling,
+                        ceiling_at_age_target: by_age,
+                    })
+                }
+            ),
+        (steps(), 0u32..=7, 0u32..=7, steps(), round(), any::<bool>()).prop_map(
+            |(increment, a, b, max_total_increase, round_to, cap)| {
+                Strategy::WeeklyIncrement(WeeklyIncrement {
+                    increment,
+                    met_days_to_advance: a.max(b),
+                    step_back_below_met_days: a.min(b),
+                    max_total_increase,
+                    round_to,
+                    cap_at_age_target: cap,
+                })
+            }
+        ),
+        within(1, MAX_SETTING_STEPS)
+            .prop_map(|steps| Strategy::Guideline(Guideline::Fixed { steps })),
+        Just(Strategy::Guideline(Guideline::AgeTarget)),
+        Just(Strategy::Guideline(Guideline::NextActivityLevel)),
+        round().prop_map(|round_to| Strategy::SelfChosen(SelfChosen { round_to })),
+    ];
+    (validity, baseline, strategy).prop_map(|(validity, baseline, strategy)| GoalSettings {
+        validity,
+        baseline,
+        strategy,
+    })
+}
+
+/// Any participant, including a self-chosen increase anywhere in `i32`.
+fn any_participant() -> impl Gen<Value = ParticipantGoalInput> {
+    (prop::option::of(any::<u32>()), prop::option::of(int()))
+        .prop_map(|(age, self_chosen_increase)| ParticipantGoalInput { age, self_chosen_increase })
+}
+
+/// The floor and the ceiling of the goal on `on` (inclusive), as `docs/goals.md` states them.
+fn floor_and_ceiling(
+    days: &[DayRecord],
+    s: &GoalSettings,
+    p: &ParticipantGoalInput,
+    on: NaiveDate,
+) -> (i64, i64) {
+    let b = baseline(days, d(START), &s.baseline, &s.validity, on);
+    let without = s.baseline.goal_without_baseline;
+    let rounded =
+        |step: i32| b.as_ref().map_or(round_to(f64::from(without), step), |b| b.rounded_to(step));
+    let age = i64::from(age_target(p.age));
+    let (lo, hi) = match &s.strategy {
+        Strategy::AdaptivePercentile(a) => {
+            (i64::from(a.floor), a.ceiling_for(p.age).map_or(i64::MAX, i64::from))
+        }
+        Strategy::WeeklyIncrement(w) => {
+            let base = i64::from(rounded(w.round_to));
+            let mut top = base + i64::from(w.max_total_increase);
+            if w.cap_at_age_target && base <= age {
+                top = top.min(age);
+            }
+            (base, top)
+        }
+        Strategy::Guideline(Guideline::Fixed { steps }) => (i64::from(*steps), i64::from(*steps)),
+        Strategy::Guideline(Guideline::AgeTarget) => (age, age),
+        Strategy::Guideline(Guideline::NextActivityLevel) => match &b {
+            None => (i64::from(without), i64::from(without)),
+            Some(b) => {
+                let kept = i64::from(b.rounded_to(100));
+                (kept.min(5000), kept.max(12_500))
+            }
+        },
+        Strategy::SelfChosen(c) => {
+            let increase = f64::from(p.self_chosen_increase.unwrap_or(0).max(0));
+            let exact = b.as_ref().map_or(f64::from(without), |b| b.half_steps as f64 / 2.0);
+            (i64::from(rounded(c.round_to)), i64::from(round_to(exact + increase, c.round_to)))
+        }
+    };
+    (lo, hi)
+}
+
 fn run(days: &[DayRecord], strategy: &Strategy, p: &ParticipantGoalInput) -> Vec<Goal> {
     let settings = GoalSettings { strategy: strategy.clone(), ..GoalSettings::default() };
     goals_between(days, d(START), &settings, p, d(START - 5), d(START + 60))
@@ -115,12 +316,45 @@ proptest! {
         let goals = run(&days, &Strategy::WeeklyIncrement(w.clone()), &p);
         for g in goals {
             let b = baseline(&days, d(START), &settings.baseline, &settings.validity, g.effective_date);
-            let base = round_to(f64::from(b.map_or(5000, |b| b.steps)), w.round_to);
+            let base = b.map_or(5000, |b| b.rounded_to(w.round_to));
             prop_assert!(g.steps >= base, "{} below baseline {base}", g.steps);
             prop_assert!(g.steps <= base + w.max_total_increase, "{} above +3000", g.steps);
             if base <= age_target(p.age) {
                 prop_assert!(g.steps <= age_target(p.age), "{} above the age target", g.steps);
             }
+        }
+    }
+
+    /// No settings at all make the engine panic or overflow (an increment near `i32::MAX` used
+    /// to); whatever `validate()` accepts keeps every goal between its floor and its ceiling.
+    #[test]
+    fn any_settings_never_panic(days in history(), s in any_settings(), p in any_participant()) {
+        let goals = goals_between(&days, d(START), &s, &p, d(START - 5), d(START + 60));
+        prop_assert_eq!(goals.len(), 66);
+        if s.validate().is_ok() {
+            for g in &goals {
+                let (lo, hi) = floor_and_ceiling(&days, &s, &p, g.effective_date);
+                let steps = i64::from(g.steps);
+                prop_assert!((lo..=hi).contains(&steps), "{steps} not in [{lo}, {hi}]");
+            }
+        }
+    }
+
+    #[test]
+    fn valid_settings_keep_every_goal_between_floor_and_ceiling(
+        days in history(),
+        s in valid_settings(),
+        p in any_participant(),
+    ) {
+        prop_assert_eq!(s.validate(), Ok(()));
+        let goals = goals_between(&days, d(START), &s, &p, d(START - 5), d(START + 60));
+        prop_assert_eq!(goals.len(), 66);
+        for g in &goals {
+            let (lo, hi) = floor_and_ceiling(&days, &s, &p, g.effective_date);
+            prop_assert!(
+                (lo..=hi).contains(&i64::from(g.steps)),
+                "{} on {} not in [{lo}, {hi}]: {:?}", g.steps, g.effective_date, g.explanation
+            );
         }
     }
 

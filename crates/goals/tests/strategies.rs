@@ -95,9 +95,9 @@ fn adaptive_provisional_start_then_carry_over() {
     let g = goals(&days, &s, &NOBODY, 0, 26);
     // day 0: nothing yet → floor, provisional
     assert_eq!((g[0].steps, g[0].provisional, g[0].inputs.len()), (1000, true, 0));
-    // days 1-4: the baseline so far (median), provisional
+    // days 1-4: the baseline so far (median), provisional until it has 4 valid days
     assert_eq!(steps(&g[1..5]), vec![6000, 6050, 6100, 6150]);
-    assert!(g[1..5].iter().all(|g| g.provisional));
+    assert!(g[1..4].iter().all(|g| g.provisional) && !g[4].provisional);
     // days 5-21: five valid days in the lookback → 60th percentile of 6000..6400 = 6240
     assert!(g[5..=21].iter().all(|g| g.steps == 6240 && !g.provisional));
     // day 22: only four valid days in [day 1, day 21] → carried over
@@ -295,4 +295,140 @@ fn duplicates_last_wins_and_order_does_not_matter() {
     let mut dup = days.clone();
     dup.push(rec(4, 44_000)); // a later duplicate: wins
     assert_ne!(goals(&dup, &s, &NOBODY, 0, 15), g);
+}
+
+// ---------------------------------------------------------------- the engine at its edges
+
+/// A day `n` days before the program start (the fetcher's 28-day backfill).
+fn before(n: u64, steps: i32) -> DayRecord {
+    DayRecord::steps(d(0) - Days::new(n), steps, Some(800))
+}
+
+/// Settings no program can be saved with (validate() rejects them) must still not panic: an
+/// increment and a cap near `i32::MAX` used to overflow ("attempt to add with overflow" in debug
+/// builds, a goal of −2,147,474,000 in release builds).
+#[test]
+fn increments_near_i32_max_saturate_instead_of_overflowing() {
+    let huge = WeeklyIncrement {
+        increment: i32::MAX - 1000,
+        max_total_increase: i32::MAX,
+        cap_at_age_target: false,
+        ..WeeklyIncrement::default()
+    };
+    let s = settings(Strategy::WeeklyIncrement(huge.clone()));
+    assert!(s.validate().is_err());
+    // every day met: the level climbs each week
+    let days: Vec<_> = (0..35).map(|n| rec(n, 40_000)).collect();
+    let g = goals(&days, &s, &NOBODY, 0, 41);
+    assert_eq!(g.len(), 42);
+    assert!(g.iter().all(|g| g.steps >= 5000), "{:?}", steps(&g));
+    // week 2: 40,000 + 2,147,482,647 saturates at i32::MAX; not met, so week 3 steps back
+    let max = i32::MAX;
+    assert_eq!(weekly(&g), vec![40_000, max, 40_000, max, 40_000, max]);
+    // the age cap on, and the cap alone near i32::MAX
+    let capped = WeeklyIncrement { cap_at_age_target: true, ..huge.clone() };
+    let low: Vec<_> = (0..35).map(|n| rec(n, 6000)).collect();
+    let g = goals(&low, &settings(Strategy::WeeklyIncrement(capped)), &NOBODY, 0, 41);
+    assert_eq!(weekly(&g), vec![6000, 8000, 6000, 8000, 6000, 8000]); // capped at the age target
+    let cap_only = WeeklyIncrement { increment: 500, ..huge };
+    let g = goals(&days, &settings(Strategy::WeeklyIncrement(cap_only)), &NOBODY, 0, 41);
+    assert_eq!(weekly(&g), vec![40_000, 40_500, 40_000, 40_500, 40_000, 40_500]);
+}
+
+/// An exact half rounds up: the 60th percentile of 3,415 ×5 and 8,865 ×4 is exactly 7,775
+/// (h = 4.8: 3,415 + 0.8 × 5,450), so the goal is 7,780. Floating point gave 7,774.999999999999
+/// and 7,770.
+#[test]
+fn an_exact_half_percentile_rounds_up() {
+    let window = [3415, 8865, 3415, 8865, 3415, 8865, 3415, 8865, 3415];
+    let days: Vec<_> = window.iter().enumerate().map(|(n, &s)| rec(n as u64, s)).collect();
+    let s = settings(Strategy::AdaptivePercentile(adaptive()));
+    let g = goals(&days, &s, &NOBODY, 9, 9);
+    assert_eq!(g[0].steps, 7780);
+    assert!(g[0].explanation.starts_with("Your goal is 7,780 steps"), "{}", g[0].explanation);
+}
+
+/// The baseline is rounded once, from the exact median: a median of 6,049.5 is 6,000 to the
+/// nearest 100 (it used to become 6,050 and then 6,100).
+#[test]
+fn the_baseline_is_rounded_once() {
+    // four valid days, median (6,049 + 6,050) / 2 = 6,049.5; on day 4 that is the baseline
+    let days = [rec(0, 6049), rec(1, 6050), rec(2, 6049), rec(3, 6050)];
+    let weekly_goal = settings(Strategy::WeeklyIncrement(WeeklyIncrement::default()));
+    let g = goals(&days, &weekly_goal, &NOBODY, 4, 4);
+    assert_eq!((g[0].steps, g[0].provisional), (6000, false));
+
+    let chose = ParticipantGoalInput { age: None, self_chosen_increase: Some(1500) };
+    let s = settings(Strategy::SelfChosen(SelfChosen::default()));
+    let g = goals(&days, &s, &chose, 4, 4);
+    assert_eq!(g[0].steps, 7500); // 6,049.5 + 1,500 = 7,549.5 → 7,500, not 6,050 + 1,500 → 7,600
+    assert!(g[0].explanation.contains("your baseline of 6,050"), "{}", g[0].explanation);
+
+    let by_100 = AdaptivePercentile { round_to: 100, ..adaptive() };
+    let g = goals(&days, &settings(Strategy::AdaptivePercentile(by_100)), &NOBODY, 4, 4);
+    assert_eq!(g[0].steps, 6000); // the baseline, while fewer than 5 days are in the lookback
+
+    let next = settings(Strategy::Guideline(Guideline::NextActivityLevel));
+    let below = [rec(0, 4999), rec(1, 5000), rec(2, 4999), rec(3, 5000)]; // 4,999.5
+    assert_eq!(goals(&below, &next, &NOBODY, 4, 4)[0].steps, 5000);
+    let high = [rec(0, 13_049), rec(1, 13_050), rec(2, 13_049), rec(3, 13_050)]; // 13,049.5
+    assert_eq!(goals(&high, &next, &NOBODY, 4, 4)[0].steps, 13_000);
+}
+
+/// Four valid days in the 14 before the start give the baseline and a real goal from the first
+/// day, for every strategy built on it (it used to be the 1,000-step floor, or 5,000).
+#[test]
+fn a_backfill_gives_a_real_goal_from_the_first_day() {
+    // valid: 7,000 6,500 5,200 6,100 → median 6,300; the rest are outside the window or invalid
+    let days = [
+        before(25, 20_000),
+        before(14, 7000),
+        before(9, 40),
+        before(6, 6500),
+        before(3, 5200),
+        before(1, 6100),
+    ];
+    let s = settings(Strategy::AdaptivePercentile(adaptive()));
+    let g = goals(&days, &s, &NOBODY, 0, 1);
+    assert_eq!((g[0].steps, g[0].provisional), (6300, false));
+    assert_eq!(
+        g[0].inputs,
+        vec![d(0) - Days::new(14), d(0) - Days::new(6), d(0) - Days::new(3), d(0) - Days::new(1)]
+    );
+    assert_eq!(
+        g[0].explanation,
+        "Your goal is 6,300 steps, your baseline, until 5 days with a valid wear record in the \
+         last 21 days give a daily goal that follows what you do."
+    );
+
+    let s = settings(Strategy::WeeklyIncrement(WeeklyIncrement::default()));
+    let g = goals(&days, &s, &NOBODY, 0, 6);
+    assert!(g.iter().all(|g| g.steps == 6300 && !g.provisional), "{:?}", steps(&g));
+    assert_eq!(g[0].explanation, "This week's goal is 6,300 steps a day, your baseline.");
+
+    let chose = ParticipantGoalInput { age: None, self_chosen_increase: Some(2000) };
+    let g = goals(&days, &settings(Strategy::SelfChosen(SelfChosen::default())), &chose, 0, 0);
+    assert_eq!((g[0].steps, g[0].provisional), (8300, false));
+    let next = settings(Strategy::Guideline(Guideline::NextActivityLevel));
+    assert_eq!((goals(&days, &next, &NOBODY, 0, 0)[0].steps), 7500);
+
+    // the program's own days do not move a baseline taken before the start
+    let mut more = days.to_vec();
+    more.extend((0..14).map(|n| rec(n, 11_000)));
+    let g = goals(&more, &s, &NOBODY, 0, 6);
+    assert!(g.iter().all(|g| g.steps == 6300), "{:?}", steps(&g));
+}
+
+/// Fewer than four valid days before the start still beat the floor: the baseline so far,
+/// provisional. The floor is for a participant with no valid day at all.
+#[test]
+fn a_short_backfill_gives_a_provisional_baseline_and_no_valid_day_the_floor() {
+    let days = [before(5, 6400), before(2, 5600)];
+    let s = settings(Strategy::AdaptivePercentile(adaptive()));
+    let g = goals(&days, &s, &NOBODY, 0, 0);
+    assert_eq!((g[0].steps, g[0].provisional), (6000, true));
+    assert!(g[0].explanation.contains("your baseline so far"), "{}", g[0].explanation);
+    let nothing = [DayRecord::steps(d(0) - Days::new(3), 50, None)];
+    let g = goals(&nothing, &s, &NOBODY, 0, 0);
+    assert_eq!((g[0].steps, g[0].provisional), (1000, true));
 }

@@ -94,3 +94,68 @@ async fn late_data_for_an_old_date_recomputes_the_later_goals() {
         "goals before the late day stay"
     );
 }
+
+/// A program `days_ago` days old with `goal_settings` (JSON).
+async fn program_with(app: &TestGoals, days_ago: i64, goal_settings: &str) -> i64 {
+    sqlx::query_scalar(
+        "INSERT INTO programs (name, start_date, weeks, unit, goal_settings, mile_rules)
+         VALUES ('Backfilled season', $1, 8, 'steps', $2::jsonb, '{}'::jsonb) RETURNING id",
+    )
+    .bind(today() - chrono::Duration::days(days_ago))
+    .bind(goal_settings)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap()
+}
+
+/// Stores `days` (days before the start, steps), publishes the last as the fetcher's backfill
+/// would, and waits for the goals from the start (two days ago) to today.
+async fn backfilled(
+    app: &TestGoals,
+    program: i64,
+    days: &[(i64, i32)],
+) -> Vec<(chrono::NaiveDate, i32, bool)> {
+    let team = app.team(program, "Early birds").await;
+    let start = today() - chrono::Duration::days(2);
+    let participant = app.member(team, start).await;
+    for &(before, steps) in days {
+        app.store_day(participant, start - chrono::Duration::days(before), steps).await;
+    }
+    let (before, steps) = days[days.len() - 1];
+    app.publish_day(participant, start - chrono::Duration::days(before), steps).await;
+    wait_for("goals from the program start to today", Duration::from_secs(20), || async {
+        app.goal_rows(participant).await.len() == 3
+    })
+    .await;
+    app.goal_rows(participant).await
+}
+
+/// docs/goals.md, "Baseline": the service reads the stored days before the program start (the
+/// 28-day backfill) and the engine takes the baseline from the 4 valid days of the 14 before the
+/// start — a real goal from the first day, not the 1,000-step floor.
+#[tokio::test]
+async fn the_backfill_before_the_start_gives_a_real_goal_from_the_first_day() {
+    let app = spawn_goals().await;
+    let program = program_with(&app, 2, "{}").await;
+    // 25 days before: outside the window and every lookback; 3 days before: non-wear
+    let days = [(25, 9800), (13, 5900), (9, 7300), (5, 4700), (3, 50), (1, 6500)];
+    let goals = backfilled(&app, program, &days).await;
+    // median of 4,700 5,900 6,500 7,300 = 6,200; 4 valid days in the lookback (5 needed)
+    let start = today() - chrono::Duration::days(2);
+    let expected: Vec<_> =
+        (0..3).map(|n| (start + chrono::Duration::days(n), 6200, false)).collect();
+    assert_eq!(goals, expected);
+}
+
+/// A baseline window longer than the default history read before the start: the service reads
+/// as far back as the program's settings need.
+#[tokio::test]
+async fn a_long_baseline_window_reads_history_far_enough_back() {
+    let app = spawn_goals().await;
+    let settings = r#"{"baseline": {"window_days": 90}, "strategy": {"kind": "weekly_increment"}}"#;
+    let program = program_with(&app, 2, settings).await;
+    let days = [(85, 5000), (80, 6000), (75, 7000), (70, 8000)];
+    let goals = backfilled(&app, program, &days).await;
+    // median (6,000 + 7,000) / 2 = 6,500: week 1's goal
+    assert!(goals.iter().all(|g| (g.1, g.2) == (6500, false)), "{goals:?}");
+}
