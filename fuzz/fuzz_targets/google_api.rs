@@ -8,7 +8,8 @@
 //!
 //! Invariants: merged totals and manual steps are never negative; `assemble_days` yields one day
 //! per wanted date, in order, never with negative steps (or minutes), never with more measured
-//! steps than the rollup counted; `ranges` cover every wanted date within the type's limit.
+//! steps than the rollup counted, and a day without a steps point is `no_data`; `ranges` cover
+//! every wanted date within the type's limit; a 403 marks a missing scope only for a scope reason.
 #![no_main]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -16,9 +17,10 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use fitex_google_health::api::{
-    assemble_days, classify_error, max_range_days, merge_daily_rollup, merge_manual_steps,
-    parse_duration_seconds, parse_error_body, parse_identity, parse_time_zone, ranges, DayTotals,
-    DEFAULT_RATE_LIMIT_WAIT, LIST_RANGE_DAYS, ROLLUP_TYPES,
+    assemble_days, classify_error, classify_forbidden, max_range_days, merge_daily_rollup,
+    merge_manual_steps, parse_duration_seconds, parse_error_body, parse_identity, parse_time_zone,
+    ranges, DayTotals, Forbidden, DEFAULT_RATE_LIMIT_WAIT, LIST_RANGE_DAYS,
+    PROJECT_REFUSAL_REASONS, ROLLUP_TYPES,
 };
 use fitex_provider::{ProviderError, TokenProblem};
 use libfuzzer_sys::fuzz_target;
@@ -69,6 +71,13 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(days.iter().map(|d| d.date).collect::<Vec<_>>(), wanted);
     for day in &days {
         assert!(day.steps >= 0, "{}: negative steps {}", day.date, day.steps);
+        // No steps rollup point: no data (not worn, not synced), never a day of zero steps.
+        let has_steps = totals.get(&day.date).is_some_and(|t| t.steps.is_some());
+        assert_eq!(day.no_data, !has_steps, "{}: no_data", day.date);
+        if day.no_data {
+            assert_eq!(*day, fitex_provider::DayActivity::no_data(day.date));
+            continue;
+        }
         assert!(day.manual_steps.is_some_and(|m| m >= 0));
         assert!(day.sedentary_minutes >= 0 && day.lightly_active_minutes >= 0);
         assert!(day.fairly_active_minutes >= 0 && day.very_active_minutes >= 0);
@@ -96,10 +105,22 @@ fuzz_target!(|data: &[u8]| {
         classify_error(401, data, None),
         ProviderError::Unauthorized { problem: TokenProblem::Expired | TokenProblem::Invalid, .. }
     ));
-    assert!(matches!(
-        classify_error(403, data, None),
-        ProviderError::Unauthorized { problem: TokenProblem::MissingScope, .. }
-    ));
+    // A 403 is the participant's only when its reason is a scope problem; anything else is the
+    // project's (or a per-user rate limit), and never asks a participant to reconnect.
+    match classify_error(403, data, None) {
+        ProviderError::Unauthorized { problem: TokenProblem::MissingScope, .. } => {
+            assert_eq!(classify_forbidden(&error), Forbidden::MissingScope)
+        }
+        ProviderError::ProjectRefused { reason, .. } => {
+            assert!(PROJECT_REFUSAL_REASONS.contains(&reason.as_str()), "{reason}");
+            assert!(matches!(classify_forbidden(&error), Forbidden::Project(_)));
+        }
+        ProviderError::RateLimited { retry_after } => {
+            assert_eq!(retry_after, DEFAULT_RATE_LIMIT_WAIT);
+            assert_eq!(classify_forbidden(&error), Forbidden::UserRateLimited);
+        }
+        other => panic!("a 403 became {other:?}"),
+    }
     assert_eq!(
         classify_error(429, data, None),
         ProviderError::RateLimited { retry_after: DEFAULT_RATE_LIMIT_WAIT }

@@ -83,6 +83,7 @@ pub fn parse_daily_summary(date: NaiveDate, body: &[u8]) -> Result<DayActivity, 
         very_active_minutes: clamp(s.very_active_minutes),
         worn_minutes,
         manual_steps: None,
+        no_data: false,
     })
 }
 
@@ -176,6 +177,7 @@ pub fn days_from_ranges(
             very_active_minutes: clamp(get("minutesVeryActive", date) as i64),
             worn_minutes: worn.get(date).copied(),
             manual_steps: None,
+            no_data: false,
         })
         .collect()
 }

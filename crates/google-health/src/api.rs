@@ -329,9 +329,11 @@ fn clamp(value: i64) -> i32 {
     value.clamp(0, i32::MAX as i64) as i32
 }
 
-/// One [`DayActivity`] for every wanted date: a date the rollups did not mention had no data
-/// (nothing recorded, or everything deleted), which is a day of zero steps. Manual steps are
-/// taken out of the (all-sources) rollup and reported apart.
+/// One [`DayActivity`] for every wanted date. A date the steps rollup has no point for is a day
+/// the provider holds no data for — the device was not worn, or has not synced (Google's
+/// data-presence rule: a genuine zero arrives as an explicit `0` point) — and becomes
+/// [`DayActivity::no_data`], not a day of zero steps. Manual steps are taken out of the
+/// (all-sources) rollup and reported apart.
 pub fn assemble_days(
     dates: &[NaiveDate],
     totals: &BTreeMap<NaiveDate, DayTotals>,
@@ -343,11 +345,13 @@ pub fn assemble_days(
     wanted
         .into_iter()
         .map(|date| {
-            let day = totals.get(&date).cloned().unwrap_or_default();
+            let Some(day) = totals.get(&date).filter(|day| day.steps.is_some()) else {
+                return DayActivity::no_data(date);
+            };
             let manual_steps = manual.get(&date).copied().unwrap_or(0);
             DayActivity {
                 date,
-                steps: clamp(day.steps.unwrap_or(0) - manual_steps),
+                steps: clamp(day.steps.unwrap_or(0).saturating_sub(manual_steps)),
                 distance_km: day.distance_mm.unwrap_or(0) as f64 / 1_000_000.0,
                 sedentary_minutes: clamp(day.sedentary_seconds / 60),
                 lightly_active_minutes: clamp(day.light_minutes),
@@ -355,6 +359,7 @@ pub fn assemble_days(
                 very_active_minutes: clamp(day.vigorous_minutes),
                 worn_minutes: day.heart_zone_seconds.map(|s| clamp(s / 60)),
                 manual_steps: Some(clamp(manual_steps)),
+                no_data: false,
             }
         })
         .collect()
@@ -395,11 +400,20 @@ pub fn parse_identity(body: &[u8]) -> Result<Identity, ProviderError> {
     Ok(identity)
 }
 
-/// Google's error body: `{"error":{"code":401,"message":"…","status":"UNAUTHENTICATED"}}`.
+/// Google's error body (the standard error model, AIP-193):
+/// `{"error":{"code":403,"message":"…","status":"PERMISSION_DENIED","details":[{"@type":
+/// "type.googleapis.com/google.rpc.ErrorInfo","reason":"SERVICE_DISABLED","domain":
+/// "googleapis.com","metadata":{…}}]}}`. Older Google APIs also (or only) list
+/// `"errors":[{"reason":"accessNotConfigured",…}]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApiErrorBody {
     pub status: String,
     pub message: String,
+    /// The `google.rpc.ErrorInfo` reason (`ACCESS_TOKEN_SCOPE_INSUFFICIENT`, `SERVICE_DISABLED`,
+    /// …), else the first legacy `errors[].reason`; empty when the body names none.
+    pub reason: String,
+    /// The ErrorInfo's `metadata.quota_limit` (e.g. `…PerMinutePerUser`), when it has one.
+    pub quota_limit: String,
 }
 
 pub fn parse_error_body(body: &[u8]) -> ApiErrorBody {
@@ -413,12 +427,41 @@ pub fn parse_error_body(body: &[u8]) -> ApiErrorBody {
         status: String,
         #[serde(default)]
         message: String,
+        #[serde(default)]
+        details: Vec<serde_json::Value>,
+        #[serde(default)]
+        errors: Vec<serde_json::Value>,
     }
+    const ERROR_INFO: &str = "type.googleapis.com/google.rpc.ErrorInfo";
+    let text = |value: &serde_json::Value, key: &str| {
+        value.get(key).and_then(serde_json::Value::as_str).unwrap_or_default().to_owned()
+    };
     match serde_json::from_slice::<Outer>(body) {
-        Ok(outer) => ApiErrorBody { status: outer.error.status, message: outer.error.message },
+        Ok(Outer { error }) => {
+            let info = error.details.iter().find(|detail| {
+                detail.get("@type").and_then(serde_json::Value::as_str) == Some(ERROR_INFO)
+                    && !text(detail, "reason").is_empty()
+            });
+            let (reason, quota_limit) = match info {
+                Some(info) => (
+                    text(info, "reason"),
+                    info.get("metadata").map(|m| text(m, "quota_limit")).unwrap_or_default(),
+                ),
+                None => (
+                    error
+                        .errors
+                        .iter()
+                        .map(|e| text(e, "reason"))
+                        .find(|r| !r.is_empty())
+                        .unwrap_or_default(),
+                    String::new(),
+                ),
+            };
+            ApiErrorBody { status: error.status, message: error.message, reason, quota_limit }
+        }
         Err(_) => ApiErrorBody {
-            status: String::new(),
             message: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+            ..ApiErrorBody::default()
         },
     }
 }
@@ -426,25 +469,89 @@ pub fn parse_error_body(body: &[u8]) -> ApiErrorBody {
 /// How long to wait after a 429 that names no `Retry-After`: the per-user quota is per minute.
 pub const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
 
+/// What a 403 is about, from its reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Forbidden {
+    /// The participant's consent lacks the data's scope: only they can fix it, by reconnecting.
+    MissingScope,
+    /// A per-user rate limit answered as 403 (older APIs' `userRateLimitExceeded`).
+    UserRateLimited,
+    /// Anything about our project (API disabled, billing, project-wide quota, a policy) or a
+    /// reason we do not recognise: one of [`PROJECT_REFUSAL_REASONS`], or `OTHER`.
+    Project(&'static str),
+}
+
+/// The project-level reasons told apart (metric labels); anything else is `OTHER`.
+pub const PROJECT_REFUSAL_REASONS: [&str; 11] = [
+    "SERVICE_DISABLED",
+    "BILLING_DISABLED",
+    "RATE_LIMIT_EXCEEDED",
+    "RESOURCE_QUOTA_EXCEEDED",
+    "CONSUMER_SUSPENDED",
+    "CONSUMER_INVALID",
+    "USER_PROJECT_DENIED",
+    "SECURITY_POLICY_VIOLATED",
+    "API_KEY_SERVICE_BLOCKED",
+    "ACCOUNT_STATE_INVALID",
+    "OTHER",
+];
+
+/// Reads a 403's reason. Only a scope problem (`ACCESS_TOKEN_SCOPE_INSUFFICIENT`; without an
+/// ErrorInfo, the legacy `insufficientPermissions` or Google's "insufficient authentication
+/// scopes" message) is the participant's; a 403 for the project — `SERVICE_DISABLED`,
+/// `BILLING_DISABLED`, `RATE_LIMIT_EXCEEDED` / `RESOURCE_QUOTA_EXCEEDED` for the project, … — or
+/// one whose reason we do not know is the operator's, and must not touch any connection.
+pub fn classify_forbidden(error: &ApiErrorBody) -> Forbidden {
+    let per_user = error.quota_limit.to_ascii_lowercase().contains("peruser");
+    match error.reason.as_str() {
+        "ACCESS_TOKEN_SCOPE_INSUFFICIENT" | "insufficientPermissions" => Forbidden::MissingScope,
+        "RATE_LIMIT_EXCEEDED" if per_user => Forbidden::UserRateLimited,
+        "userRateLimitExceeded" => Forbidden::UserRateLimited,
+        "accessNotConfigured" => Forbidden::Project("SERVICE_DISABLED"),
+        "rateLimitExceeded" | "dailyLimitExceeded" | "quotaExceeded" => {
+            Forbidden::Project("RATE_LIMIT_EXCEEDED")
+        }
+        "" if error.message.to_ascii_lowercase().contains("insufficient authentication scopes") => {
+            Forbidden::MissingScope
+        }
+        reason => Forbidden::Project(
+            PROJECT_REFUSAL_REASONS.into_iter().find(|known| *known == reason).unwrap_or("OTHER"),
+        ),
+    }
+}
+
 /// Maps a non-2xx API answer onto the seam's errors.
 pub fn classify_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> ProviderError {
     let error = parse_error_body(body);
-    let message = if error.status.is_empty() {
-        format!("HTTP {status}: {}", error.message)
-    } else {
-        format!("HTTP {status} {}: {}", error.status, error.message)
-    };
+    let mut message = format!("HTTP {status}");
+    for part in [&error.status, &error.reason] {
+        if !part.is_empty() {
+            message = format!("{message} {part}");
+        }
+    }
+    let message = format!("{message}: {}", error.message);
     match status {
         401 => {
-            let problem = if error.message.to_ascii_lowercase().contains("expired") {
+            let problem = if error.reason == "ACCESS_TOKEN_EXPIRED"
+                || error.message.to_ascii_lowercase().contains("expired")
+            {
                 TokenProblem::Expired
             } else {
                 TokenProblem::Invalid
             };
             ProviderError::Unauthorized { problem, message }
         }
-        // Google answers a token without the data's scope with 403 PERMISSION_DENIED.
-        403 => ProviderError::Unauthorized { problem: TokenProblem::MissingScope, message },
+        403 => match classify_forbidden(&error) {
+            Forbidden::MissingScope => {
+                ProviderError::Unauthorized { problem: TokenProblem::MissingScope, message }
+            }
+            Forbidden::UserRateLimited => ProviderError::RateLimited {
+                retry_after: retry_after.unwrap_or(DEFAULT_RATE_LIMIT_WAIT),
+            },
+            Forbidden::Project(reason) => {
+                ProviderError::ProjectRefused { reason: reason.to_owned(), message }
+            }
+        },
         429 => ProviderError::RateLimited {
             retry_after: retry_after.unwrap_or(DEFAULT_RATE_LIMIT_WAIT),
         },
@@ -547,6 +654,7 @@ mod tests {
                 very_active_minutes: 12,
                 worn_minutes: Some(610),
                 manual_steps: Some(0),
+                no_data: false,
             }
         );
         assert_eq!(days[1].steps, 512);
@@ -554,10 +662,28 @@ mod tests {
     }
 
     #[test]
-    fn a_wanted_day_without_rollup_points_is_a_day_of_zero() {
-        let days = assemble_days(&[d("2026-03-09")], &BTreeMap::new(), &BTreeMap::new());
-        assert_eq!(days.len(), 1);
-        assert_eq!((days[0].steps, days[0].worn_minutes), (0, None));
+    fn a_wanted_day_without_a_steps_point_is_no_data_and_an_explicit_zero_is_data() {
+        // Google's data-presence rule: a genuine zero is an explicit 0 point; a gap is a day the
+        // device was not worn or has not synced.
+        let totals = merged(&[
+            serde_json::json!({"rollupDataPoints":[
+                point(7, serde_json::json!({"steps":{"countSum":"0"}}))]}),
+            // Sedentary time alone does not make a day of data: the steps rollup has no point.
+            serde_json::json!({"rollupDataPoints":[
+                point(8, serde_json::json!({"sedentaryPeriod":{"durationSum":"3600s"}}))]}),
+        ]);
+        let days = assemble_days(
+            &[d("2026-03-09"), d("2026-03-07"), d("2026-03-08")],
+            &totals,
+            &BTreeMap::new(),
+        );
+        assert_eq!(days.len(), 3);
+        assert_eq!(days[0].date, d("2026-03-07"));
+        assert!(!days[0].no_data, "an explicit zero is a day of zero steps");
+        assert_eq!((days[0].steps, days[0].manual_steps), (0, Some(0)));
+        assert_eq!(days[1], DayActivity::no_data(d("2026-03-08")));
+        assert_eq!(days[2], DayActivity::no_data(d("2026-03-09")));
+        assert!(days[2].no_data && days[2].steps == 0 && days[2].worn_minutes.is_none());
     }
 
     #[test]
@@ -594,6 +720,8 @@ mod tests {
         let mut totals = BTreeMap::new();
         let zones = br#"{"rollupDataPoints":[{"civilStartTime":{"date":{"year":2026,"month":3,"day":7}},"timeInHeartRateZone":{"timeInHeartRateZones":[{"duration":"9e18s"},{"duration":"9e18s"}]}}]}"#;
         merge_daily_rollup(zones, &mut totals).unwrap();
+        let steps = br#"{"rollupDataPoints":[{"civilStartTime":{"date":{"year":2026,"month":3,"day":7}},"steps":{"countSum":"5"}}]}"#;
+        merge_daily_rollup(steps, &mut totals).unwrap();
         assert_eq!(totals[&d("2026-03-07")].heart_zone_seconds, Some(i64::MAX));
         let mut manual = BTreeMap::new();
         let point = r#"{"steps":{"count":"9000000000000000000","interval":{"civilStartTime":{"date":{"year":2026,"month":3,"day":7}}}},"dataSource":{"recordingMethod":"MANUAL"}}"#;
@@ -652,6 +780,109 @@ mod tests {
         assert!(parse_identity(br#"{"legacyUserId":"x"}"#).is_err());
     }
 
+    /// A 403 in Google's standard error model, with one `google.rpc.ErrorInfo`.
+    fn forbidden(reason: &str, message: &str, metadata: serde_json::Value) -> Vec<u8> {
+        serde_json::json!({"error": {"code": 403, "message": message, "status": "PERMISSION_DENIED",
+            "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason,
+                "domain": "googleapis.com", "metadata": metadata}]}})
+        .to_string()
+        .into_bytes()
+    }
+
+    #[test]
+    fn a_403_is_read_by_its_reason() {
+        let project = serde_json::json!({"consumer": "projects/123456",
+            "service": "health.googleapis.com"});
+        let scope = forbidden(
+            "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+            "Request had insufficient authentication scopes.",
+            serde_json::json!({"service": "health.googleapis.com"}),
+        );
+        assert!(matches!(
+            classify_error(403, &scope, None),
+            ProviderError::Unauthorized { problem: TokenProblem::MissingScope, .. }
+        ));
+        let disabled = forbidden(
+            "SERVICE_DISABLED",
+            "Google Health API has not been used in project 123456 before or it is disabled.",
+            project.clone(),
+        );
+        let ProviderError::ProjectRefused { reason, message } =
+            classify_error(403, &disabled, None)
+        else {
+            panic!("a disabled API is the project's problem")
+        };
+        assert_eq!(reason, "SERVICE_DISABLED");
+        assert!(message.contains("SERVICE_DISABLED") && message.contains("project 123456"));
+        let mut quota = project.clone();
+        quota["quota_limit"] = "DefaultRequestsPerMinutePerProject".into();
+        for (reason, metadata) in [
+            ("RATE_LIMIT_EXCEEDED", quota),
+            ("RESOURCE_QUOTA_EXCEEDED", project.clone()),
+            ("BILLING_DISABLED", project.clone()),
+            ("CONSUMER_SUSPENDED", project.clone()),
+        ] {
+            assert_eq!(
+                classify_error(403, &forbidden(reason, "refused", metadata), None),
+                ProviderError::ProjectRefused {
+                    reason: reason.into(),
+                    message: format!("HTTP 403 PERMISSION_DENIED {reason}: refused")
+                }
+            );
+        }
+        // A per-user quota, answered as 403, waits like a 429.
+        let mut per_user = project.clone();
+        per_user["quota_limit"] = "ReadRequestsPerMinutePerUser".into();
+        assert_eq!(
+            classify_error(403, &forbidden("RATE_LIMIT_EXCEEDED", "slow down", per_user), None),
+            ProviderError::RateLimited { retry_after: DEFAULT_RATE_LIMIT_WAIT }
+        );
+        // The legacy `errors[].reason` of older Google APIs.
+        let legacy = |reason: &str| {
+            serde_json::json!({"error": {"code": 403, "message": "legacy",
+                "errors": [{"message": "legacy", "domain": "usageLimits", "reason": reason}],
+                "status": "PERMISSION_DENIED"}})
+            .to_string()
+        };
+        assert!(matches!(
+            classify_error(403, legacy("accessNotConfigured").as_bytes(), None),
+            ProviderError::ProjectRefused { reason, .. } if reason == "SERVICE_DISABLED"
+        ));
+        assert!(matches!(
+            classify_error(403, legacy("dailyLimitExceeded").as_bytes(), None),
+            ProviderError::ProjectRefused { reason, .. } if reason == "RATE_LIMIT_EXCEEDED"
+        ));
+        assert!(matches!(
+            classify_error(403, legacy("insufficientPermissions").as_bytes(), None),
+            ProviderError::Unauthorized { problem: TokenProblem::MissingScope, .. }
+        ));
+        // Without any reason: only Google's scope message is the participant's; anything else,
+        // unknown reasons included, is for an operator and leaves the participant alone.
+        let bare = |message: &str| {
+            serde_json::json!({"error": {"code": 403, "message": message,
+                "status": "PERMISSION_DENIED"}})
+            .to_string()
+        };
+        assert!(matches!(
+            classify_error(
+                403,
+                bare("Request had insufficient authentication scopes.").as_bytes(),
+                None
+            ),
+            ProviderError::Unauthorized { problem: TokenProblem::MissingScope, .. }
+        ));
+        for body in [
+            bare("The caller does not have permission").into_bytes(),
+            forbidden("SOMETHING_NEW", "new", project).to_vec(),
+            b"<html>403 Forbidden</html>".to_vec(),
+        ] {
+            assert!(matches!(
+                classify_error(403, &body, None),
+                ProviderError::ProjectRefused { reason, .. } if reason == "OTHER"
+            ));
+        }
+    }
+
     #[test]
     fn errors_map_onto_the_seam() {
         let body = |status: &str, message: &str| {
@@ -670,10 +901,7 @@ mod tests {
             classify_error(401, body("UNAUTHENTICATED", "Token expired").as_bytes(), None),
             ProviderError::Unauthorized { problem: TokenProblem::Expired, .. }
         ));
-        assert!(matches!(
-            classify_error(403, body("PERMISSION_DENIED", "insufficient scopes").as_bytes(), None),
-            ProviderError::Unauthorized { problem: TokenProblem::MissingScope, .. }
-        ));
+
         assert_eq!(
             classify_error(429, body("RESOURCE_EXHAUSTED", "quota").as_bytes(), None),
             ProviderError::RateLimited { retry_after: DEFAULT_RATE_LIMIT_WAIT }

@@ -24,12 +24,15 @@ pub mod verification;
 mod webhook;
 
 pub use client::{GoogleHealthApi, GoogleHealthApiSettings, HttpKeysetSource, LEGACY_PROVIDER};
-pub use keyset::{keyset_json, parse_keyset, Keyset, KeysetError};
+pub use keyset::{
+    keyset_json, parse_keyset, read_keyset, Keyset, KeysetError, PublicKey, ReadKeyset,
+    SignatureEncoding,
+};
 pub use notification::{parse_change_notices, NotificationError};
 pub use oauth::{GoogleOAuth, GoogleOAuthSettings};
-pub use signature::{sign, verify, SignatureError};
+pub use signature::{sign, sign_ieee_p1363, verify, SignatureError};
 pub use verification::{authorization_matches, is_verification_request, verification_status};
 pub use webhook::{
     CacheRejection, GoogleHealthWebhook, KeysetCache, KeysetSource, DEFAULT_REFETCH_INTERVAL,
-    PROVIDER, SIGNATURE_HEADERS,
+    PROVIDER, SIGNATURE_HEADERS, SKIPPED_KEYS_METRIC,
 };

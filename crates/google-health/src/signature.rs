@@ -1,12 +1,13 @@
-//! The notification signature: header value = base64(0x01 ‖ 4-byte big-endian key id ‖ DER
-//! ECDSA P-256/SHA-256 signature), over the raw body (Tink's "TINK" output prefix).
+//! The notification signature: header value = base64(0x01 ‖ 4-byte big-endian key id ‖ ECDSA
+//! P-256/SHA-256 signature), over the raw body (Tink's "TINK" output prefix). The signature is
+//! laid out as the named key's parameters say: DER (Google's keys) or IEEE P1363 (r ‖ s).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use p256::ecdsa::signature::{Signer, Verifier};
 use p256::ecdsa::{DerSignature, Signature, SigningKey};
 
-use crate::keyset::Keyset;
+use crate::keyset::{Keyset, SignatureEncoding};
 
 /// Tink's TINK output prefix marker.
 const TINK_PREFIX: u8 = 0x01;
@@ -21,6 +22,7 @@ pub enum SignatureError {
     /// Not in the keyset: the keys may have rotated, refetch the keyset and try again.
     #[error("the signature names key {0}, which is not in the keyset")]
     UnknownKeyId(u32),
+    /// Does not match the body (or is not laid out as the named key's signatures are).
     #[error("the signature does not match the body")]
     BadSignature,
 }
@@ -42,7 +44,9 @@ pub fn key_id(header: &str) -> Result<u32, SignatureError> {
     decode(header).map(|(id, _)| id)
 }
 
-fn decode(header: &str) -> Result<(u32, Signature), SignatureError> {
+/// The key id and the signature bytes, which must be an ECDSA P-256 signature in one of the two
+/// encodings a key may have (which one counts is the key's business).
+fn decode(header: &str) -> Result<(u32, Vec<u8>), SignatureError> {
     let raw =
         STANDARD.decode(header.trim()).map_err(|_| SignatureError::Malformed("not base64"))?;
     if raw.len() <= PREFIX_LEN {
@@ -52,8 +56,10 @@ fn decode(header: &str) -> Result<(u32, Signature), SignatureError> {
         return Err(SignatureError::Malformed("not a TINK output prefix"));
     }
     let key_id = u32::from_be_bytes(raw[1..PREFIX_LEN].try_into().expect("4 bytes"));
-    let signature = Signature::from_der(&raw[PREFIX_LEN..])
-        .map_err(|_| SignatureError::Malformed("not a DER ECDSA signature"))?;
+    let signature = raw[PREFIX_LEN..].to_vec();
+    if Signature::from_der(&signature).is_err() && Signature::from_slice(&signature).is_err() {
+        return Err(SignatureError::Malformed("not an ECDSA signature (DER or IEEE P1363)"));
+    }
     Ok((key_id, signature))
 }
 
@@ -62,17 +68,32 @@ pub fn verify(keyset: &Keyset, body: &[u8], header: Option<&str>) -> Result<(), 
     let header = header.filter(|h| !h.trim().is_empty()).ok_or(SignatureError::Missing)?;
     let (key_id, signature) = decode(header)?;
     let key = keyset.get(&key_id).ok_or(SignatureError::UnknownKeyId(key_id))?;
-    key.verify(body, &signature).map_err(|_| SignatureError::BadSignature)
+    let signature = match key.encoding {
+        SignatureEncoding::Der => Signature::from_der(&signature),
+        SignatureEncoding::IeeeP1363 => Signature::from_slice(&signature),
+    }
+    .map_err(|_| SignatureError::BadSignature)?;
+    key.key.verify(body, &signature).map_err(|_| SignatureError::BadSignature)
 }
 
-/// Signs `body` as Google does (for tests and the simulator).
-pub fn sign(signing_key: &SigningKey, key_id: u32, body: &[u8]) -> String {
-    let signature: DerSignature = signing_key.sign(body);
-    let mut raw = Vec::with_capacity(PREFIX_LEN + signature.as_bytes().len());
+fn with_prefix(key_id: u32, signature: &[u8]) -> String {
+    let mut raw = Vec::with_capacity(PREFIX_LEN + signature.len());
     raw.push(TINK_PREFIX);
     raw.extend_from_slice(&key_id.to_be_bytes());
-    raw.extend_from_slice(signature.as_bytes());
+    raw.extend_from_slice(signature);
     STANDARD.encode(raw)
+}
+
+/// Signs `body` as Google does, DER-encoded (for tests and the simulator).
+pub fn sign(signing_key: &SigningKey, key_id: u32, body: &[u8]) -> String {
+    let signature: DerSignature = signing_key.sign(body);
+    with_prefix(key_id, signature.as_bytes())
+}
+
+/// Signs `body` for a key published with the IEEE P1363 encoding (r ‖ s).
+pub fn sign_ieee_p1363(signing_key: &SigningKey, key_id: u32, body: &[u8]) -> String {
+    let signature: Signature = signing_key.sign(body);
+    with_prefix(key_id, &signature.to_bytes())
 }
 
 #[cfg(test)]
@@ -173,7 +194,37 @@ mod tests {
         raw.truncate(raw.len() - 3);
         assert_eq!(
             verify(&keyset, body, Some(&STANDARD.encode(&raw))),
-            Err(SignatureError::Malformed("not a DER ECDSA signature"))
+            Err(SignatureError::Malformed("not an ECDSA signature (DER or IEEE P1363)"))
+        );
+    }
+
+    #[test]
+    fn each_key_is_checked_in_its_own_encoding() {
+        use crate::keyset::PublicKey;
+        let (der, p1363) = (signing_key(), signing_key());
+        let keys: Keyset = [
+            (1, PublicKey::der(*der.verifying_key())),
+            (2, PublicKey { key: *p1363.verifying_key(), encoding: SignatureEncoding::IeeeP1363 }),
+        ]
+        .into_iter()
+        .collect();
+        let body = BODY.as_bytes();
+        assert_eq!(verify(&keys, body, Some(&sign(&der, 1, body))), Ok(()));
+        assert_eq!(verify(&keys, body, Some(&sign_ieee_p1363(&p1363, 2, body))), Ok(()));
+        // The right key, the wrong layout: refused, not mistaken for the other encoding.
+        assert_eq!(
+            verify(&keys, body, Some(&sign_ieee_p1363(&der, 1, body))),
+            Err(SignatureError::BadSignature)
+        );
+        assert_eq!(
+            verify(&keys, body, Some(&sign(&p1363, 2, body))),
+            Err(SignatureError::BadSignature)
+        );
+        let mut flipped = body.to_vec();
+        flipped[3] ^= 1;
+        assert_eq!(
+            verify(&keys, &flipped, Some(&sign_ieee_p1363(&p1363, 2, body))),
+            Err(SignatureError::BadSignature)
         );
     }
 

@@ -183,12 +183,17 @@ fn refused(http_status: u16, body: &[u8]) -> SubscriberError {
     }
 }
 
+/// The largest page Google's list methods return (`pageSize` above it is coerced to it).
+pub const MAX_LIST_PAGE_SIZE: u32 = 1_000;
+
 /// The project's subscribers and subscriptions, with a project access token.
 pub struct ProjectSubscribers {
     http: reqwest::Client,
     base_url: String,
     project: String,
     token: SecretString,
+    /// `pageSize` of list calls ([`MAX_LIST_PAGE_SIZE`] unless changed).
+    page_size: u32,
 }
 
 impl ProjectSubscribers {
@@ -211,7 +216,15 @@ impl ProjectSubscribers {
             base_url: api_base_url.trim_end_matches('/').to_owned(),
             project: project.to_owned(),
             token,
+            page_size: MAX_LIST_PAGE_SIZE,
         })
+    }
+
+    /// Asks list calls for pages of `size` (1..=[`MAX_LIST_PAGE_SIZE`]); every page is still
+    /// read. Smaller pages are for tests of the paging.
+    pub fn with_page_size(mut self, size: u32) -> Self {
+        self.page_size = size.clamp(1, MAX_LIST_PAGE_SIZE);
+        self
     }
 
     fn url(&self, rest: &str) -> String {
@@ -265,7 +278,8 @@ impl ProjectSubscribers {
         let mut all = Vec::new();
         let mut page_token = String::new();
         loop {
-            let mut request = self.http.get(self.url("")).query(&[("pageSize", "1000")]);
+            let mut request =
+                self.http.get(self.url("")).query(&[("pageSize", self.page_size.to_string())]);
             if !page_token.is_empty() {
                 request = request.query(&[("pageToken", page_token.as_str())]);
             }
@@ -343,6 +357,8 @@ impl ProjectSubscribers {
             .map_err(|e| SubscriberError::Unreadable(e.to_string()))
     }
 
+    /// Every per-user subscription of the subscriber, following `nextPageToken` page by page
+    /// (Google answers 50 a page unless asked for more, at most 1,000).
     pub async fn user_subscriptions(
         &self,
         subscriber_id: &str,
@@ -351,12 +367,27 @@ impl ProjectSubscribers {
         struct Page {
             #[serde(default)]
             subscriptions: Vec<Subscription>,
+            #[serde(default, rename = "nextPageToken")]
+            next_page_token: String,
         }
         validate_id(subscriber_id)?;
-        let request = self.http.get(self.url(&format!("/{subscriber_id}/subscriptions")));
-        let page: Page = serde_json::from_slice(&self.send(request).await?)
-            .map_err(|e| SubscriberError::Unreadable(e.to_string()))?;
-        Ok(page.subscriptions)
+        let url = self.url(&format!("/{subscriber_id}/subscriptions"));
+        let page_size = self.page_size.to_string();
+        let mut all = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let mut request = self.http.get(&url).query(&[("pageSize", page_size.as_str())]);
+            if !page_token.is_empty() {
+                request = request.query(&[("pageToken", page_token.as_str())]);
+            }
+            let page: Page = serde_json::from_slice(&self.send(request).await?)
+                .map_err(|e| SubscriberError::Unreadable(e.to_string()))?;
+            all.extend(page.subscriptions);
+            if page.next_page_token.is_empty() || page.next_page_token == page_token {
+                return Ok(all);
+            }
+            page_token = page.next_page_token;
+        }
     }
 
     /// Deletes one user subscription by its full name or its last part.

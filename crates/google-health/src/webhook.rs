@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use fitex_provider::{ChangeNotice, WebhookRejection, WebhookVerifier};
 use secrecy::SecretString;
 
-use crate::keyset::{parse_keyset, Keyset, KeysetError};
+use crate::keyset::{read_keyset, Keyset, KeysetError};
 use crate::notification::parse_change_notices;
 use crate::signature::{verify, SignatureError};
 use crate::verification::{authorization_matches, is_verification_request};
@@ -18,6 +18,9 @@ pub const PROVIDER: &str = "google_health";
 /// The signature header names, in the order they are looked up (Google's documented name, which
 /// the live API sends as `X-Healthapi-Signature`, then the one several SDKs read).
 pub const SIGNATURE_HEADERS: [&str; 2] = ["X-HEALTHAPI-SIGNATURE", "GOOGLE-HEALTH-API-SIGNATURE"];
+
+/// Counts keys of a fetched keyset that could not be read and were skipped, by reason.
+pub const SKIPPED_KEYS_METRIC: &str = "fitex_google_keyset_keys_skipped_total";
 
 /// Keys rotate about monthly: one refetch every few minutes at most is plenty.
 pub const DEFAULT_REFETCH_INTERVAL: Duration = Duration::from_secs(300);
@@ -136,13 +139,28 @@ impl KeysetCache {
         }
     }
 
+    /// Fetches and installs the keyset. A key that cannot be read is skipped — logged and
+    /// counted in `fitex_google_keyset_keys_skipped_total{reason}` — and the others are used; only
+    /// a keyset without any usable key leaves the current keys in place.
     async fn fetch(&self) -> Result<(), KeysetError> {
         let json = self.source.fetch().await.map_err(KeysetError::Fetch)?;
-        let keys = parse_keyset(&json)?;
-        if keys.is_empty() {
-            return Err(KeysetError::Json("the keyset has no usable key".to_owned()));
+        let read = read_keyset(&json)?;
+        for error in &read.skipped {
+            metrics::counter!(SKIPPED_KEYS_METRIC, "reason" => error.reason()).increment(1);
+            tracing::warn!(
+                key_id = error.key_id(),
+                %error,
+                usable = read.keys.len(),
+                "skipped a key of Google's webhook keyset that could not be read; the other keys are used"
+            );
         }
-        self.set_keys(keys);
+        if read.keys.is_empty() {
+            return Err(KeysetError::Json(format!(
+                "the keyset has no usable key ({} skipped)",
+                read.skipped.len()
+            )));
+        }
+        self.set_keys(read.keys);
         Ok(())
     }
 
@@ -523,6 +541,26 @@ mod tests {
         source.healthy.store(true, Ordering::SeqCst);
         tokio::time::timeout(RETRY_WHILE_EMPTY * 3, warming).await.unwrap().unwrap();
         assert!(!cache.keys().is_empty());
+    }
+
+    #[tokio::test]
+    async fn one_unreadable_key_does_not_cost_the_others() {
+        use base64::engine::general_purpose::STANDARD;
+        use base64::Engine;
+        let (k, next) = (key(), key());
+        let f = fixture(&[(1, &k)]);
+        // Google's keyset with a key we cannot read beside the good one (here: P-384 params).
+        let json = keyset_json(&[(2, *next.verifying_key()), (1, *k.verifying_key())]);
+        let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let mut bytes =
+            STANDARD.decode(value["key"][0]["keyData"]["value"].as_str().unwrap()).unwrap();
+        bytes[5] = 0x03;
+        value["key"][0]["keyData"]["value"] = STANDARD.encode(bytes).into();
+        *f.source.json.lock().unwrap() = value.to_string();
+        let good = headers(vec![("X-HEALTHAPI-SIGNATURE", sign(&k, 1, BODY.as_bytes()))]);
+        assert!(f.webhook.verify_and_parse(&good, BODY.as_bytes()).await.is_ok());
+        let keys = f.webhook.keyset.keys();
+        assert_eq!(keys.keys().copied().collect::<Vec<_>>(), [1], "key 2 skipped, key 1 kept");
     }
 
     #[tokio::test]

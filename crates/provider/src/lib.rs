@@ -25,6 +25,29 @@ pub struct DayActivity {
     /// measured ones); `None` when the provider does not tell them apart.
     #[serde(default)]
     pub manual_steps: Option<i32>,
+    /// The provider holds no data for this day (the device was not worn, or has not synced):
+    /// not a day of zero steps. The numeric fields are then zero and mean nothing. A genuine
+    /// zero arrives as data (`false`).
+    #[serde(default)]
+    pub no_data: bool,
+}
+
+impl DayActivity {
+    /// A day the provider holds nothing for: zeros that mean nothing, no wear signal, `no_data`.
+    pub fn no_data(date: NaiveDate) -> Self {
+        DayActivity {
+            date,
+            steps: 0,
+            distance_km: 0.0,
+            sedentary_minutes: 0,
+            lightly_active_minutes: 0,
+            fairly_active_minutes: 0,
+            very_active_minutes: 0,
+            worn_minutes: None,
+            manual_steps: None,
+            no_data: true,
+        }
+    }
 }
 
 /// What the provider said about the user's remaining request budget.
@@ -103,6 +126,13 @@ pub enum ProviderError {
     /// Anything else (a 4xx we cannot fix by waiting, an unreadable answer).
     #[error("provider request failed: {0}")]
     Permanent(String),
+    /// The provider refused our project, not this participant: the API is disabled for the
+    /// project, its billing or quota is exhausted project-wide, or a 403 names a reason that is
+    /// not about the participant's token (`reason` is the provider's, e.g. `SERVICE_DISABLED`,
+    /// `RATE_LIMIT_EXCEEDED`). No participant can fix it by reconnecting: an operator must act,
+    /// and every connection stays as it is.
+    #[error("the provider refused the project ({reason}): {message}")]
+    ProjectRefused { reason: String, message: String },
 }
 
 /// An HTTP status as a metric label: the classes an operator tells apart.

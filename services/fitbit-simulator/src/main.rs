@@ -58,6 +58,10 @@ struct Args {
     /// Whether Google notifications carry `Authorization: <secret>` (false: as live reports say).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     google_send_authorization: bool,
+    /// How Google notification bodies are framed: `object` (as documented) or `array` (as live
+    /// deliveries are reported to arrive).
+    #[arg(long, default_value = "object")]
+    google_notification_form: fitex_fitbit_simulator::NotificationForm,
 }
 
 #[tokio::main]
@@ -86,6 +90,7 @@ async fn main() -> std::io::Result<()> {
         google_rate_limit_per_minute: args.google_rate_limit_per_minute,
         google_project: args.google_project,
         google_send_authorization: args.google_send_authorization,
+        google_notification_form: args.google_notification_form,
         ..SimulatorConfig::default()
     };
     let simulator = Simulator::spawn_at(config, &args.host, args.port).await?;

@@ -5,7 +5,10 @@ use std::time::Duration;
 use chrono::Utc;
 use fitex_fetcher::connect::backfill_dates;
 use fitex_fetcher::store::TokenKind;
-use fitex_fitbit_simulator::{CreateUser, DayRecord, GoogleUserTokens, SimulatorConfig};
+use fitex_fitbit_simulator::{
+    CreateUser, DayRecord, GoogleUserTokens, ProjectRefusal, SimulatorConfig,
+};
+use fitex_proto::{ActivityDayChanged, Message};
 use fitex_provider::TokenGrant;
 use secrecy::SecretString;
 
@@ -60,6 +63,20 @@ async fn connected_and_backfilled(app: &TestFetcher) -> (GoogleUserTokens, i64, 
     (tokens, connection, participant)
 }
 
+/// Whether a stored day is marked as one the provider holds no data for.
+async fn stored_no_data(
+    app: &TestFetcher,
+    participant: i64,
+    day: chrono::NaiveDate,
+) -> Option<bool> {
+    sqlx::query_scalar("SELECT no_data FROM activity_days WHERE participant_id = $1 AND day = $2")
+        .bind(participant)
+        .bind(day)
+        .fetch_optional(&app.pool)
+        .await
+        .unwrap()
+}
+
 async fn google_only(app: &TestFetcher, zone: &str) -> GoogleUserTokens {
     app.sim()
         .create_google_only_user(CreateUser { timezone: zone.into(), ..CreateUser::default() })
@@ -96,9 +113,12 @@ async fn a_google_connection_backfills_from_rollups_and_keeps_manual_steps_apart
     assert_eq!(source, "google_health");
     let (steps, manual, ..) = app.stored_day(participant, typed_in).await.unwrap();
     assert_eq!((steps, manual), (4_000, Some(2_500)), "hand-entered steps kept apart");
-    // A day with nothing recorded is a day of zero steps without a wear signal.
+    // A day Google has nothing for (no rollup point: not worn, or not synced) is stored as no
+    // data, not as a day of zero steps.
     let (steps, manual, worn, ..) = app.stored_day(participant, dates[0]).await.unwrap();
-    assert_eq!((steps, manual, worn), (0, Some(0), None));
+    assert_eq!((steps, manual, worn), (0, None, None));
+    assert_eq!(stored_no_data(&app, participant, dates[0]).await, Some(true));
+    assert_eq!(stored_no_data(&app, participant, walked).await, Some(false));
 
     // 28 days: one 90-day rollup each for steps, distance, heart-rate zones and sedentary time,
     // two 14-day active-minutes rollups, and the steps points listed in 6-day ranges.
@@ -375,4 +395,122 @@ async fn an_expired_google_access_token_is_refreshed_and_the_refresh_token_kept(
     };
     assert_eq!(decrypt(&refresh_after), decrypt(&refresh_before));
     assert_eq!(decrypt(&refresh_after), tokens.refresh_token);
+}
+
+#[tokio::test]
+async fn a_day_without_a_rollup_point_is_no_data_and_an_explicit_zero_is_data() {
+    let app = spawn_fetcher().await;
+    let (tokens, _, participant) = connected_and_backfilled(&app).await;
+    let yesterday = Utc::now().date_naive() - chrono::Duration::days(1);
+    let before = yesterday - chrono::Duration::days(1);
+    // Nothing at Google for the backfilled days: no data, stored and published as such.
+    assert_eq!(stored_no_data(&app, participant, yesterday).await, Some(true));
+    assert_eq!(stored_no_data(&app, participant, before).await, Some(true));
+
+    // The participant wore the device yesterday and did not walk: Google sends an explicit 0.
+    app.sim().set_day_record(&tokens.user_id, yesterday, DayRecord::default()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2_100)).await; // past the settle period
+    app.notify_google(&tokens.health_user_id, &[yesterday], "UPSERT").await;
+    wait_for("the explicit zero stored as data", Duration::from_secs(20), || async {
+        stored_no_data(&app, participant, yesterday).await == Some(false)
+    })
+    .await;
+    let (steps, manual, ..) = app.stored_day(participant, yesterday).await.unwrap();
+    assert_eq!((steps, manual), (0, Some(0)));
+    assert_eq!(stored_no_data(&app, participant, before).await, Some(true));
+
+    // Every day is published with what it is: 28 backfilled days without data, then the zero.
+    let records =
+        app.topic_records(&app.kafka.topics.activity_days, 29, Duration::from_secs(20)).await;
+    assert_eq!(records.len(), 29);
+    let events: Vec<ActivityDayChanged> =
+        records.iter().map(|r| ActivityDayChanged::decode(r.payload.as_slice()).unwrap()).collect();
+    let of = |date: chrono::NaiveDate| {
+        let date = date.to_string();
+        events.iter().filter(move |e| e.date == date).map(|e| e.no_data).collect::<Vec<_>>()
+    };
+    assert_eq!(of(before), [true]);
+    assert_eq!(of(yesterday), [true, false], "no data, then an explicit zero");
+    assert!(events.iter().filter(|e| e.no_data).all(|e| e.steps == 0 && e.worn_minutes.is_none()));
+}
+
+#[tokio::test]
+async fn a_project_level_403_leaves_every_connection_as_it_is_and_alerts_the_operator() {
+    let app = spawn_fetcher().await;
+    let (alice, alice_connection, alice_participant) = connected_and_backfilled(&app).await;
+    let (bob, bob_connection, bob_participant) = connected_and_backfilled(&app).await;
+    let yesterday = Utc::now().date_naive() - chrono::Duration::days(1);
+    app.sim().set_day_record(&alice.user_id, yesterday, record(6_100, 0, 700)).await.unwrap();
+    app.sim().set_day_record(&bob.user_id, yesterday, record(6_200, 0, 700)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2_100)).await; // past the settle period
+
+    // Google Health API disabled for the project, then a project-wide quota spent: 403s whose
+    // reason is the project's, not the participants'.
+    for (refusal, user, connection) in [
+        (ProjectRefusal::ServiceDisabled, &alice, alice_connection),
+        (ProjectRefusal::RateLimitExceeded, &bob, bob_connection),
+    ] {
+        app.sim().google_refuse_project(Some(refusal)).await.unwrap();
+        app.notify_google(&user.health_user_id, &[yesterday], "UPSERT").await;
+        wait_for("the day deferred for the project", Duration::from_secs(20), || async {
+            pending_reason(&app, connection, yesterday).await.as_deref() == Some("project_refused")
+        })
+        .await;
+    }
+    for connection in [alice_connection, bob_connection] {
+        assert_eq!(app.status(connection).await, ("active".to_owned(), None), "left as it is");
+    }
+    let reconnecting: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM provider_connections WHERE sync_status <> 'active'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(reconnecting, 0);
+    let metrics = app.metrics().await;
+    for reason in ["SERVICE_DISABLED", "RATE_LIMIT_EXCEEDED"] {
+        assert!(
+            metrics.lines().any(|l| l.starts_with("fitex_fetcher_project_refusals_total")
+                && l.contains("google_health")
+                && l.contains(reason)),
+            "no {reason} refusal counted:\n{metrics}"
+        );
+    }
+    assert!(!metrics.contains("fitex_fetcher_reconnect_required_total"), "{metrics}");
+
+    // The operator enables the API; the waiting days come through when due.
+    app.sim().google_refuse_project(None).await.unwrap();
+    sqlx::query("UPDATE pending_fetches SET not_before = now() WHERE reason = 'project_refused'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    wait_for("both days fetched", Duration::from_secs(20), || async {
+        app.stored_steps(alice_participant).await.get(&yesterday) == Some(&6_100)
+            && app.stored_steps(bob_participant).await.get(&yesterday) == Some(&6_200)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_consent_without_the_activity_scope_asks_the_participant_to_reconnect() {
+    let app = spawn_fetcher().await;
+    let person = google_only(&app, "UTC").await;
+    let narrow = app
+        .sim()
+        .google_grant_scopes(
+            &person.user_id,
+            &[
+                "https://www.googleapis.com/auth/googlehealth.settings.readonly",
+                "https://www.googleapis.com/auth/googlehealth.profile.readonly",
+            ],
+        )
+        .await
+        .unwrap();
+    let connection = connect_google(&app.fetcher().await, &narrow).await;
+    wait_for("reconnect required", Duration::from_secs(30), || async {
+        app.status(connection).await.0 == "reconnect_required"
+    })
+    .await;
+    let reason = app.status(connection).await.1.unwrap();
+    assert!(reason.contains("does not allow reading activity"), "{reason}");
 }

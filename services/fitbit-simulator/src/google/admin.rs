@@ -8,8 +8,8 @@ use chrono::Utc;
 
 use crate::error::ApiError;
 use crate::google::model::{
-    GoogleDeliveries, GoogleGrantRequest, GoogleProjectToken, GooglePush, RawNotification,
-    VerifyEndpoint,
+    GoogleDeliveries, GoogleGrantRequest, GoogleProjectToken, GooglePush, ProjectRefusalRequest,
+    RawNotification, VerifyEndpoint,
 };
 use crate::google::oauth::base_url;
 use crate::google::scope::{self, GoogleScope, DEFAULT_GOOGLE_SCOPES};
@@ -63,6 +63,16 @@ pub(crate) async fn rotate_keys(store: Data) -> HttpResponse {
 
 pub(crate) async fn retire_keys(store: Data) -> HttpResponse {
     HttpResponse::Ok().json(store.google_retire_keys())
+}
+
+/// `POST /_sim/google/project-refusal`: from now on every user data call is refused for the whole
+/// project with the given reason (`{"reason":null}`: answered normally again).
+pub(crate) async fn project_refusal(
+    store: Data,
+    body: web::Json<ProjectRefusalRequest>,
+) -> HttpResponse {
+    store.google_set_project_refusal(body.reason);
+    HttpResponse::NoContent().finish()
 }
 
 /// `POST /_sim/google/notifications`.

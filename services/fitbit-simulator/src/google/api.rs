@@ -44,9 +44,10 @@ fn gone(error: ApiError) -> GoogleApiError {
     GoogleApiError::NotFound(error.to_string())
 }
 
-/// What every user data call goes through, in this order: the token (401), the per-user quota
-/// (429; every authenticated call counts), statistics, injected faults, the path's user (403),
-/// the token's scopes (403).
+/// What every user data call goes through, in this order: the token (401), a refusal of the
+/// whole project (403 with its ErrorInfo reason, see `/_sim/google/project-refusal`), the
+/// per-user quota (429; every authenticated call counts), statistics, injected faults, the
+/// path's user (403), the token's scopes (403 `ACCESS_TOKEN_SCOPE_INSUFFICIENT`).
 async fn begin_user_call(
     store: &Store,
     req: &HttpRequest,
@@ -61,6 +62,10 @@ async fn begin_user_call(
             "A project credential cannot read a user's data; use the user's access token".into(),
         ));
     };
+    if let Some(refusal) = store.google_project_refusal() {
+        store.google_record_call(Some(&user_id), endpoint);
+        return Err(GoogleApiError::ProjectRefused(refusal));
+    }
     if !store.google_admit(&user_id, now) {
         return Err(GoogleApiError::ResourceExhausted);
     }

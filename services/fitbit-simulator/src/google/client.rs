@@ -4,7 +4,8 @@ use crate::client::{checked, json, SimulatorClient};
 use crate::error::ClientError;
 use crate::google::model::{
     EndpointCheck, GoogleDeliveries, GoogleDelivery, GoogleGrantRequest, GoogleKeys,
-    GoogleProjectToken, GooglePush, GoogleUserTokens, RawNotification, VerifyEndpoint,
+    GoogleProjectToken, GooglePush, GoogleUserTokens, ProjectRefusal, ProjectRefusalRequest,
+    RawNotification, VerifyEndpoint,
 };
 use crate::google::KEYSET_PATH;
 use crate::model::Delivery;
@@ -77,6 +78,17 @@ impl SimulatorClient {
     /// Unpublishes every key but the primary.
     pub async fn google_retire_keys(&self) -> Result<GoogleKeys, ClientError> {
         json(self.http.post(self.google_url("/keys/retire")).send().await?).await
+    }
+
+    /// Refuses every user data call for the whole project with `reason` (a 403 with Google's
+    /// ErrorInfo reason), or with `None` answers normally again.
+    pub async fn google_refuse_project(
+        &self,
+        reason: Option<ProjectRefusal>,
+    ) -> Result<(), ClientError> {
+        let url = self.google_url("/project-refusal");
+        let body = ProjectRefusalRequest { reason };
+        checked(self.http.post(url).json(&body).send().await?).await.map(drop)
     }
 
     /// Signs and sends a change notification to every subscriber that would get it.

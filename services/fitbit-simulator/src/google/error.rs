@@ -1,9 +1,16 @@
-//! Google's error answers: the API's `{"error":{"code","message","status"}}` and the OAuth
-//! endpoints' `{"error","error_description"}`.
+//! Google's error answers: the API's `{"error":{"code","message","status","details"}}` (the
+//! standard error model: a 403 names its `google.rpc.ErrorInfo` reason) and the OAuth endpoints'
+//! `{"error","error_description"}`.
 
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use serde_json::{json, Value};
+
+use crate::google::model::ProjectRefusal;
+
+/// The simulated project's number, as Google names the consumer in its errors.
+pub const PROJECT_NUMBER: &str = "575105963048";
+const SERVICE: &str = "health.googleapis.com";
 
 /// An error answer of the simulated Google Health API.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,6 +36,9 @@ pub enum GoogleApiError {
     /// An admin-injected fault answering this HTTP status.
     #[error("injected fault {0}")]
     InjectedFault(u16),
+    /// The project, not the caller, is refused: 403 with the refusal's ErrorInfo reason.
+    #[error("project refused: {0:?}")]
+    ProjectRefused(ProjectRefusal),
 }
 
 /// The canonical status name Google pairs with an HTTP status.
@@ -53,9 +63,9 @@ impl GoogleApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             GoogleApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
-            GoogleApiError::InsufficientScopes | GoogleApiError::PermissionDenied(_) => {
-                StatusCode::FORBIDDEN
-            }
+            GoogleApiError::InsufficientScopes
+            | GoogleApiError::PermissionDenied(_)
+            | GoogleApiError::ProjectRefused(_) => StatusCode::FORBIDDEN,
             GoogleApiError::InvalidArgument(_) | GoogleApiError::FailedPrecondition(_) => {
                 StatusCode::BAD_REQUEST
             }
@@ -91,6 +101,25 @@ impl GoogleApiError {
             GoogleApiError::InjectedFault(_) => {
                 self.status().canonical_reason().unwrap_or("Injected fault").to_string()
             }
+            GoogleApiError::ProjectRefused(refusal) => match refusal {
+                ProjectRefusal::ServiceDisabled => format!(
+                    "Google Health API has not been used in project {PROJECT_NUMBER} before or it \
+                     is disabled. Enable it by visiting https://console.developers.google.com/\
+                     apis/api/{SERVICE}/overview?project={PROJECT_NUMBER} then retry."
+                ),
+                ProjectRefusal::BillingDisabled => format!(
+                    "This API method requires billing to be enabled. Please enable billing on \
+                     project #{PROJECT_NUMBER} then retry."
+                ),
+                ProjectRefusal::RateLimitExceeded => format!(
+                    "Quota exceeded for quota metric 'Requests' and limit 'Requests per minute' \
+                     of service '{SERVICE}' for consumer 'project_number:{PROJECT_NUMBER}'."
+                ),
+                ProjectRefusal::ResourceQuotaExceeded => format!(
+                    "Quota exceeded for quota metric 'Requests' and limit 'Requests per day' of \
+                     service '{SERVICE}' for consumer 'project_number:{PROJECT_NUMBER}'."
+                ),
+            },
             GoogleApiError::PermissionDenied(message)
             | GoogleApiError::InvalidArgument(message)
             | GoogleApiError::NotFound(message)
@@ -99,13 +128,58 @@ impl GoogleApiError {
         }
     }
 
-    /// `{"error":{"code":401,"message":…,"status":"UNAUTHENTICATED"}}`.
+    /// The `google.rpc.ErrorInfo` reason and metadata Google attaches, if any.
+    fn error_info(&self) -> Option<(&'static str, Value)> {
+        let consumer = format!("projects/{PROJECT_NUMBER}");
+        match self {
+            GoogleApiError::InsufficientScopes => {
+                Some(("ACCESS_TOKEN_SCOPE_INSUFFICIENT", json!({"service": SERVICE})))
+            }
+            GoogleApiError::ProjectRefused(refusal) => Some(match refusal {
+                ProjectRefusal::ServiceDisabled => (
+                    "SERVICE_DISABLED",
+                    json!({"consumer": consumer, "service": SERVICE,
+                        "serviceTitle": "Google Health API", "containerInfo": PROJECT_NUMBER,
+                        "activationUrl": format!("https://console.developers.google.com/apis/api/{SERVICE}/overview?project={PROJECT_NUMBER}")}),
+                ),
+                ProjectRefusal::BillingDisabled => {
+                    ("BILLING_DISABLED", json!({"consumer": consumer, "service": SERVICE}))
+                }
+                ProjectRefusal::RateLimitExceeded => (
+                    "RATE_LIMIT_EXCEEDED",
+                    json!({"consumer": consumer, "service": SERVICE,
+                        "quota_metric": format!("{SERVICE}/default_requests"),
+                        "quota_limit": "DefaultRequestsPerMinutePerProject"}),
+                ),
+                ProjectRefusal::ResourceQuotaExceeded => (
+                    "RESOURCE_QUOTA_EXCEEDED",
+                    json!({"consumer": consumer, "service": SERVICE,
+                        "quota_metric": format!("{SERVICE}/default_requests"),
+                        "quota_limit": "DefaultRequestsPerDayPerProject"}),
+                ),
+            }),
+            _ => None,
+        }
+    }
+
+    /// `{"error":{"code":401,"message":…,"status":"UNAUTHENTICATED"}}`, with
+    /// `"details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":…}]` where
+    /// Google gives one.
     pub fn body(&self) -> Value {
-        json!({"error": {
+        let mut body = json!({"error": {
             "code": self.status().as_u16(),
             "message": self.message(),
             "status": self.status_name(),
-        }})
+        }});
+        if let Some((reason, metadata)) = self.error_info() {
+            body["error"]["details"] = json!([{
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": reason,
+                "domain": "googleapis.com",
+                "metadata": metadata,
+            }]);
+        }
+        body
     }
 }
 
@@ -219,6 +293,27 @@ mod tests {
         assert_eq!(GoogleApiError::AlreadyExists("x".into()).status(), StatusCode::CONFLICT);
         assert_eq!(GoogleApiError::InjectedFault(503).body()["error"]["status"], "UNAVAILABLE");
         assert_eq!(GoogleApiError::ResourceExhausted.body()["error"]["code"], 429);
+        let scope = GoogleApiError::InsufficientScopes.body();
+        assert_eq!(scope["error"]["details"][0]["reason"], "ACCESS_TOKEN_SCOPE_INSUFFICIENT");
+        assert_eq!(
+            scope["error"]["details"][0]["@type"],
+            "type.googleapis.com/google.rpc.ErrorInfo"
+        );
+        for (refusal, reason) in [
+            (ProjectRefusal::ServiceDisabled, "SERVICE_DISABLED"),
+            (ProjectRefusal::BillingDisabled, "BILLING_DISABLED"),
+            (ProjectRefusal::RateLimitExceeded, "RATE_LIMIT_EXCEEDED"),
+            (ProjectRefusal::ResourceQuotaExceeded, "RESOURCE_QUOTA_EXCEEDED"),
+        ] {
+            let body = GoogleApiError::ProjectRefused(refusal).body();
+            assert_eq!(body["error"]["code"], 403);
+            assert_eq!(body["error"]["status"], "PERMISSION_DENIED");
+            assert_eq!(body["error"]["details"][0]["reason"], reason);
+            assert_eq!(
+                body["error"]["details"][0]["metadata"]["consumer"],
+                "projects/575105963048"
+            );
+        }
     }
 
     #[test]

@@ -11,10 +11,12 @@
 //! - [`subscribers`]: `v4/projects/{project}/subscribers…` — subscribers with the two-call
 //!   endpoint verification, and MANUAL per-user subscriptions.
 //! - [`notify`]: signed change notifications (ECDSA P-256, Tink keyset in [`keys`]).
-//! - [`admin`]: `/_sim/google/…`, the test and demo controls.
+//! - [`admin`]: `/_sim/google/…`, the test and demo controls (including refusing the whole
+//!   project: API disabled, billing, project quotas).
 //!
-//! Error bodies are Google's (`{"error":{"code","message","status"}}`, see [`error`]); the
-//! `/_sim/google` admin endpoints answer like the rest of `/_sim`.
+//! Error bodies are Google's (`{"error":{"code","message","status","details"}}`, a 403 with its
+//! `google.rpc.ErrorInfo` reason, see [`error`]); the `/_sim/google` admin endpoints answer like
+//! the rest of `/_sim`.
 
 mod admin;
 mod api;
@@ -127,6 +129,7 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/keys", web::get().to(admin::keys))
                 .route("/keys/rotate", web::post().to(admin::rotate_keys))
                 .route("/keys/retire", web::post().to(admin::retire_keys))
+                .route("/project-refusal", web::post().to(admin::project_refusal))
                 .route("/notifications", web::post().to(admin::push))
                 .route("/raw-notification", web::post().to(admin::raw_notification))
                 .route("/verify-endpoint", web::post().to(admin::verify_endpoint))

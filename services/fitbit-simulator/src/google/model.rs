@@ -74,6 +74,13 @@ pub struct GooglePush {
     pub crosses_midnight: bool,
     #[serde(default)]
     pub duplicates: usize,
+    /// Further civil dates changed in the same delivery: more intervals of the one notification,
+    /// or — in the array form — a notification each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_dates: Vec<NaiveDate>,
+    /// How the body is framed; absent: the simulator's `google_notification_form`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub form: Option<NotificationForm>,
 }
 
 impl GooglePush {
@@ -86,8 +93,57 @@ impl GooglePush {
             data_type: steps(),
             crosses_midnight: false,
             duplicates: 0,
+            more_dates: Vec::new(),
+            form: None,
         }
     }
+}
+
+/// How a notification body is framed: Google documents one JSON object
+/// (`{"data":{…}}`); live deliveries are reported to arrive as a JSON array of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotificationForm {
+    #[default]
+    Object,
+    Array,
+}
+
+impl std::str::FromStr for NotificationForm {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "object" => Ok(NotificationForm::Object),
+            "array" => Ok(NotificationForm::Array),
+            _ => Err(format!("{text:?} is not a notification form (object or array)")),
+        }
+    }
+}
+
+/// A refusal of the whole project, as Google answers it (403 with a `google.rpc.ErrorInfo`
+/// reason): `POST /_sim/google/project-refusal` makes every user data call answer it until
+/// cleared. The participant's own scope problem is not one of these: a token without the
+/// activity scope is answered `ACCESS_TOKEN_SCOPE_INSUFFICIENT` regardless.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ProjectRefusal {
+    /// The Google Health API is not enabled for the project.
+    ServiceDisabled,
+    /// The project's billing account is disabled.
+    BillingDisabled,
+    /// A project-wide rate quota (requests per minute per project) is spent.
+    RateLimitExceeded,
+    /// A project-wide quota of another kind (requests per day per project) is spent.
+    ResourceQuotaExceeded,
+}
+
+/// `POST /_sim/google/project-refusal`: `{"reason":"SERVICE_DISABLED"}`, or `{"reason":null}`
+/// to answer normally again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectRefusalRequest {
+    #[serde(default)]
+    pub reason: Option<ProjectRefusal>,
 }
 
 /// One signed notification POST to a Google subscriber.

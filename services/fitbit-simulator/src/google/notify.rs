@@ -6,7 +6,7 @@ use p256::ecdsa::SigningKey;
 
 use crate::error::ApiError;
 use crate::google::model::{
-    EndpointCheck, GoogleDelivery, GooglePush, RawNotification, SignatureKey,
+    EndpointCheck, GoogleDelivery, GooglePush, NotificationForm, RawNotification, SignatureKey,
 };
 use crate::google::wire::{self, LocalInterval, NotificationHead};
 use crate::model::Delivery;
@@ -79,19 +79,26 @@ pub(crate) async fn verify_endpoint(
     }
 }
 
-/// Signs one notification about the user and sends it to every subscriber that should get it
-/// (see [`Store::google_notification_targets`]), then `duplicates` more times each.
+/// Signs one delivery about the user — one notification object whose intervals are the dates, or
+/// a JSON array of one notification per date (`form`) — and sends it to every subscriber that
+/// should get it (see [`Store::google_notification_targets`]), then `duplicates` more times each.
 pub(crate) async fn push(
     store: &Store,
     http: &reqwest::Client,
     push: &GooglePush,
 ) -> Result<Vec<GoogleDelivery>, ApiError> {
     let (profile, targets) = store.google_notification_targets(&push.user_id, &push.data_type)?;
-    let interval = if push.crosses_midnight {
-        LocalInterval::across_midnight(push.date)
-    } else {
-        LocalInterval::sync_on(push.date)
-    };
+    let intervals: Vec<LocalInterval> = std::iter::once(push.date)
+        .chain(push.more_dates.iter().copied())
+        .map(|date| {
+            if push.crosses_midnight {
+                LocalInterval::across_midnight(date)
+            } else {
+                LocalInterval::sync_on(date)
+            }
+        })
+        .collect();
+    let form = push.form.unwrap_or(store.config.google_notification_form);
     let (key_id, key) = store.google_primary_key();
     let mut deliveries = Vec::new();
     for target in targets {
@@ -101,7 +108,15 @@ pub(crate) async fn push(
             operation: &push.operation,
             data_type: &push.data_type,
         };
-        let body = wire::notification_body(head, &profile.timezone, &[interval]);
+        let body = match form {
+            NotificationForm::Object => {
+                wire::notification_body(head, &profile.timezone, &intervals)
+            }
+            NotificationForm::Array => {
+                let each: Vec<Vec<LocalInterval>> = intervals.iter().map(|i| vec![*i]).collect();
+                wire::notification_array_body(head, &profile.timezone, &each)
+            }
+        };
         let signature = fitex_google_health::sign(&key, key_id, &body);
         // Documented as always sent; live reports say it is missing (`google_send_authorization`).
         let authorization =

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use crate::error::ApiError;
 use crate::google::error::{GoogleApiError, OAuthError};
 use crate::google::keys::SigningKeys;
-use crate::google::model::{GoogleKeys, GoogleUserTokens};
+use crate::google::model::{GoogleKeys, GoogleUserTokens, ProjectRefusal};
 use crate::google::scope::{self, GoogleScope};
 use crate::google::{wire, GoogleEndpoint};
 use crate::state::{unknown_user, Store};
@@ -200,6 +200,8 @@ pub(crate) struct GoogleWorld {
     /// By (subscriber id, subscription id).
     subscriptions: BTreeMap<(String, String), Subscription>,
     keys: SigningKeys,
+    /// While set, every user data call is refused for the whole project.
+    project_refusal: Option<ProjectRefusal>,
 }
 
 fn random_token(bytes: usize) -> String {
@@ -770,6 +772,15 @@ impl Store {
     }
 
     // ---- signing keys ------------------------------------------------------------------------
+
+    /// Refuses (or, with `None`, stops refusing) every user data call for the whole project.
+    pub fn google_set_project_refusal(&self, refusal: Option<ProjectRefusal>) {
+        self.world().google.project_refusal = refusal;
+    }
+
+    pub fn google_project_refusal(&self) -> Option<ProjectRefusal> {
+        self.world().google.project_refusal
+    }
 
     pub fn google_keys(&self) -> GoogleKeys {
         self.world().google.keys.summary()

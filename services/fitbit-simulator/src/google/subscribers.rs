@@ -16,7 +16,7 @@ use crate::google::state::{
     generated_id, subscriber_exists, subscriber_not_found, CreatePolicy, GoogleCaller, Subscriber,
     SubscriberConfig,
 };
-use crate::google::GoogleEndpoint;
+use crate::google::{wire, GoogleEndpoint};
 use crate::server::bearer_token;
 use crate::state::Store;
 
@@ -356,12 +356,46 @@ pub(crate) async fn list_subscriptions(
     store: Data,
     req: HttpRequest,
     path: web::Path<(String, String)>,
+    query: Query,
 ) -> Result<HttpResponse, GoogleApiError> {
     let (project, subscriber_id) = path.into_inner();
     begin_project_call(&store, &req, &project, GoogleEndpoint::Subscriptions)?;
-    let subscriptions: Vec<Value> =
-        store.google_subscriptions(&subscriber_id)?.iter().map(|s| s.to_json(&project)).collect();
-    Ok(HttpResponse::Ok().json(json!({"subscriptions": subscriptions})))
+    let all = store.google_subscriptions(&subscriber_id)?;
+    // Page tokens are bound to the subscriber they list.
+    let scope = format!("subscriptions of {subscriber_id}");
+    let page_size = list_page_size(&query)?;
+    let offset = match query.get("pageToken").filter(|t| !t.is_empty()) {
+        None => 0,
+        Some(token) => wire::parse_page_token(token, &scope).ok_or_else(|| {
+            GoogleApiError::InvalidArgument("Invalid pageToken for this list".into())
+        })?,
+    };
+    let page: Vec<Value> =
+        all.iter().skip(offset).take(page_size).map(|s| s.to_json(&project)).collect();
+    let mut body = json!({"subscriptions": page});
+    let next = offset.saturating_add(page_size);
+    if next < all.len() {
+        body["nextPageToken"] = json!(wire::page_token(next, &scope));
+    }
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// Google's list methods here: 50 a page unless `pageSize` asks otherwise, at most 1,000 (more
+/// is coerced to 1,000; zero or less means the default).
+pub const DEFAULT_LIST_PAGE_SIZE: usize = 50;
+pub const MAX_LIST_PAGE_SIZE: usize = 1_000;
+
+fn list_page_size(query: &Query) -> Result<usize, GoogleApiError> {
+    match query.get("pageSize").filter(|s| !s.is_empty()) {
+        None => Ok(DEFAULT_LIST_PAGE_SIZE),
+        Some(text) => match text.parse::<i64>() {
+            Ok(size) if size <= 0 => Ok(DEFAULT_LIST_PAGE_SIZE),
+            Ok(size) => Ok(usize::try_from(size).unwrap_or(usize::MAX).min(MAX_LIST_PAGE_SIZE)),
+            Err(_) => {
+                Err(GoogleApiError::InvalidArgument(format!("Invalid value for pageSize: {text}")))
+            }
+        },
+    }
 }
 
 /// `DELETE v4/projects/{project}/subscribers/{id}/subscriptions/{subscription}` → `{}`.

@@ -512,8 +512,29 @@ pub fn notification_body(
     zone: &str,
     intervals: &[LocalInterval],
 ) -> Vec<u8> {
+    serde_json::to_vec(&notification(head, zone, intervals))
+        .expect("a notification always serialises")
+}
+
+/// Several change notifications in one body, as a JSON array (`[{"data":{…}},…]`, how live
+/// deliveries are reported to arrive): one notification per entry of `each`.
+pub fn notification_array_body(
+    head: NotificationHead<'_>,
+    zone: &str,
+    each: &[Vec<LocalInterval>],
+) -> Vec<u8> {
+    let notifications: Vec<NotificationBody<'_>> =
+        each.iter().map(|intervals| notification(head, zone, intervals)).collect();
+    serde_json::to_vec(&notifications).expect("notifications always serialise")
+}
+
+fn notification<'a>(
+    head: NotificationHead<'a>,
+    zone: &str,
+    intervals: &[LocalInterval],
+) -> NotificationBody<'a> {
     let iso = |local: NaiveDateTime| local.format("%Y-%m-%dT%H:%M:%S").to_string();
-    let body = NotificationBody {
+    NotificationBody {
         data: NotificationData {
             version: "1",
             client_provided_subscription_name: head.subscriber_id,
@@ -538,8 +559,7 @@ pub fn notification_body(
                 })
                 .collect(),
         },
-    };
-    serde_json::to_vec(&body).expect("a notification always serialises")
+    }
 }
 
 #[cfg(test)]
@@ -699,6 +719,24 @@ mod tests {
             String::from_utf8(body).unwrap(),
             r#"{"data":{"version":"1","clientProvidedSubscriptionName":"my-sub","healthUserId":"user-1","operation":"UPSERT","dataType":"steps","intervals":[{"physicalTimeInterval":{"startTime":"2026-03-08T01:29:00Z","endTime":"2026-03-08T01:34:00Z"},"civilDateTimeInterval":{"startDateTime":{"date":{"year":2026,"month":3,"day":7},"time":{"hours":17,"minutes":29}},"endDateTime":{"date":{"year":2026,"month":3,"day":7},"time":{"hours":17,"minutes":34}}},"civilIso8601TimeInterval":{"startTime":"2026-03-07T17:29:00","endTime":"2026-03-07T17:34:00"}}]}}"#
         );
+        let array = notification_array_body(
+            head,
+            "America/New_York",
+            &[
+                vec![LocalInterval::sync_on(date("2026-03-07"))],
+                vec![LocalInterval::sync_on(date("2026-03-09"))],
+            ],
+        );
+        let array = String::from_utf8(array).unwrap();
+        assert!(
+            array.starts_with(
+                r#"[{"data":{"version":"1","clientProvidedSubscriptionName":"my-sub""#
+            ),
+            "{array}"
+        );
+        let notices = fitex_google_health::parse_change_notices(array.as_bytes()).unwrap();
+        let dates: Vec<_> = notices.iter().map(|n| n.date).collect();
+        assert_eq!(dates, vec![Some(date("2026-03-07")), Some(date("2026-03-09"))]);
         let midnight =
             notification_body(head, "UTC", &[LocalInterval::across_midnight(date("2026-03-07"))]);
         let notices = fitex_google_health::parse_change_notices(&midnight).unwrap();

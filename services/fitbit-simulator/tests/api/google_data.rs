@@ -312,3 +312,43 @@ async fn a_missing_scope_is_403_and_faults_apply() {
     assert_eq!(status, 200);
     assert_eq!(app.admin.stats().await.unwrap().faults_served, 1);
 }
+
+#[tokio::test]
+async fn a_403_names_its_reason_and_the_project_can_be_refused_of_each_kind() {
+    use fitex_fitbit_simulator::ProjectRefusal;
+    use fitex_google_health::api::{classify_forbidden, parse_error_body, Forbidden};
+
+    let app = spawn_sim().await;
+    let token = alice(&app).await;
+    let settings_only = app.admin.google_grant_scopes("ALICE1", &[SETTINGS_SCOPE]).await.unwrap();
+    let (status, body) =
+        app.rollup(&settings_only.access_token, "steps", "2026-03-05", "2026-03-06").await;
+    assert_eq!(status, 403);
+    let info = &body["error"]["details"][0];
+    assert_eq!(info["@type"], "type.googleapis.com/google.rpc.ErrorInfo");
+    assert_eq!(info["reason"], "ACCESS_TOKEN_SCOPE_INSUFFICIENT");
+    // What the fetcher reads from it: the participant's own scope problem.
+    let read = |body: &Value| classify_forbidden(&parse_error_body(body.to_string().as_bytes()));
+    assert_eq!(read(&body), Forbidden::MissingScope);
+
+    for (refusal, reason) in [
+        (ProjectRefusal::ServiceDisabled, "SERVICE_DISABLED"),
+        (ProjectRefusal::BillingDisabled, "BILLING_DISABLED"),
+        (ProjectRefusal::RateLimitExceeded, "RATE_LIMIT_EXCEEDED"),
+        (ProjectRefusal::ResourceQuotaExceeded, "RESOURCE_QUOTA_EXCEEDED"),
+    ] {
+        app.admin.google_refuse_project(Some(refusal)).await.unwrap();
+        let (status, body) = app.rollup(&token, "steps", "2026-03-05", "2026-03-06").await;
+        assert_eq!((status, google_status(&body)), (403, "PERMISSION_DENIED"), "{body}");
+        assert_eq!(body["error"]["details"][0]["reason"], reason);
+        assert_eq!(body["error"]["details"][0]["domain"], "googleapis.com");
+        // Even a token without the scope is refused for the project first.
+        let (_, other) = app.google_get("/v4/users/me/identity", &settings_only.access_token).await;
+        assert_eq!(other["error"]["details"][0]["reason"], reason);
+        // What the fetcher reads from it: the project's problem, not the participant's.
+        assert_eq!(read(&body), Forbidden::Project(reason));
+    }
+    app.admin.google_refuse_project(None).await.unwrap();
+    let (status, body) = app.rollup(&token, "steps", "2026-03-05", "2026-03-06").await;
+    assert_eq!(status, 200, "{body}");
+}

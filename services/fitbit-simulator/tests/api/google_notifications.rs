@@ -1,7 +1,9 @@
 //! Signed change notifications to Google subscribers, and the signing keys' rotation.
 
 use chrono::NaiveDate;
-use fitex_fitbit_simulator::{DayData, GooglePush, RawNotification, SignatureKey, SimulatorConfig};
+use fitex_fitbit_simulator::{
+    DayData, GooglePush, NotificationForm, RawNotification, SignatureKey, SimulatorConfig,
+};
 use fitex_google_health::signature::key_id;
 use fitex_google_health::{parse_change_notices, parse_keyset, verify, SignatureError};
 use serde_json::Value;
@@ -213,5 +215,77 @@ async fn raw_notifications_carry_the_signature_asked_for() {
         verify(&keys, &post.body, post.signature.as_deref()),
         Err(SignatureError::UnknownKeyId(_))
     ));
+    endpoint.handle.stop(true).await;
+}
+
+#[tokio::test]
+async fn the_keyset_is_published_as_google_publishes_it() {
+    let app = spawn_sim().await;
+    let json: Value = serde_json::from_str(&app.admin.google_keyset_json().await.unwrap()).unwrap();
+    let key = &json["key"][0];
+    assert_eq!(key["keyData"]["typeUrl"], "type.googleapis.com/google.crypto.tink.EcdsaPublicKey");
+    assert_eq!(key["keyData"]["keyMaterialType"], "ASYMMETRIC_PUBLIC");
+    assert_eq!(
+        (key["status"].as_str(), key["outputPrefixType"].as_str()),
+        (Some("ENABLED"), Some("TINK"))
+    );
+    let value = key["keyData"]["value"].as_str().unwrap();
+    let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, value).unwrap();
+    // As Google's live keys: no version field, then EcdsaParams SHA-256 (3), P-256 (2), DER (2),
+    // then x and y of 33 bytes each (a leading zero).
+    assert_eq!(bytes[..8], [0x12, 0x06, 0x08, 0x03, 0x10, 0x02, 0x18, 0x02]);
+    assert_eq!(bytes[8..11], [0x1a, 0x21, 0x00]);
+    assert_eq!(bytes.len(), 8 + 35 + 35);
+    let keys = keyset(&app).await;
+    assert_eq!(keys.values().next().unwrap().encoding, fitex_google_health::SignatureEncoding::Der);
+}
+
+#[tokio::test]
+async fn bodies_come_as_one_object_or_as_an_array() {
+    let (app, endpoint) = subscribed(SimulatorConfig::default()).await;
+    app.create("ALICE1").await;
+    let alice = app.admin.google_grant("ALICE1").await.unwrap();
+    let keys = keyset(&app).await;
+    let two_days = |form| GooglePush {
+        more_dates: vec![date("2026-03-09")],
+        form,
+        ..GooglePush::steps("ALICE1", date("2026-03-07"))
+    };
+
+    // Google's documented form: one object, the changed days as its intervals.
+    app.admin.google_push(two_days(None)).await.unwrap();
+    let object = endpoint.notifications().pop().unwrap();
+    let body: Value = serde_json::from_slice(&object.body).unwrap();
+    assert!(body.is_object());
+    assert_eq!(body["data"]["intervals"].as_array().unwrap().len(), 2);
+
+    // As live deliveries are reported: an array, one notification per changed day.
+    app.admin.google_push(two_days(Some(NotificationForm::Array))).await.unwrap();
+    let array = endpoint.notifications().pop().unwrap();
+    assert_eq!(verify(&keys, &array.body, array.signature.as_deref()), Ok(()));
+    let body: Value = serde_json::from_slice(&array.body).unwrap();
+    let elements = body.as_array().expect("a JSON array");
+    assert_eq!(elements.len(), 2);
+    assert!(elements.iter().all(|n| n["data"]["healthUserId"] == alice.health_user_id.as_str()));
+    for post in [&object, &array] {
+        let dates: Vec<_> =
+            parse_change_notices(&post.body).unwrap().iter().map(|n| n.date).collect();
+        assert_eq!(dates, [Some(date("2026-03-07")), Some(date("2026-03-09"))]);
+    }
+    endpoint.handle.stop(true).await;
+
+    // The simulator's default form applies to the notifications a changed day sends.
+    let (app, endpoint) = subscribed(SimulatorConfig {
+        google_notification_form: NotificationForm::Array,
+        ..SimulatorConfig::default()
+    })
+    .await;
+    app.create("BOB001").await;
+    app.admin.google_grant("BOB001").await.unwrap();
+    let record = fitex_fitbit_simulator::DayRecord { day: day(), manual_steps: 0 };
+    app.admin.set_day_record("BOB001", date("2026-03-07"), record).await.unwrap();
+    let post = endpoint.notifications().pop().unwrap();
+    let body: Value = serde_json::from_slice(&post.body).unwrap();
+    assert_eq!(body.as_array().map(Vec::len), Some(1), "{body}");
     endpoint.handle.stop(true).await;
 }

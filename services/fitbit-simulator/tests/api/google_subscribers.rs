@@ -261,3 +261,58 @@ async fn manual_subscriptions_and_deleting_with_and_without_force() {
     assert_eq!(list["totalSize"], 0);
     endpoint.handle.stop(true).await;
 }
+
+#[tokio::test]
+async fn subscriptions_are_listed_in_pages_and_the_client_reads_them_all() {
+    use fitex_google_health::subscribers::ProjectSubscribers;
+    use secrecy::SecretString;
+
+    let app = spawn_sim().await;
+    let endpoint = spawn_endpoint(Behaviour::Correct).await;
+    let token = app.project_token().await;
+    app.create("ALICE1").await;
+    let alice = app.admin.google_grant("ALICE1").await.unwrap();
+    assert_eq!(app.create_subscriber(&token, "manual-sub", &endpoint.url, "MANUAL").await.0, 200);
+    let subscriptions = format!("{SUBSCRIBERS}/manual-sub/subscriptions");
+    let body = json!({"user": format!("users/{}", alice.health_user_id), "dataTypes": ["steps"]});
+    for n in 0..55 {
+        let path = format!("{subscriptions}?subscriptionId=sub-{n:03}");
+        let (status, created) =
+            app.google_send(Method::POST, &path, &token, Some(body.clone())).await;
+        assert_eq!(status, 200, "{created}");
+    }
+
+    // Google's paging: 50 unless asked for more, then a token for the rest.
+    let (status, first) = app.google_get(&subscriptions, &token).await;
+    assert_eq!(status, 200);
+    assert_eq!(first["subscriptions"].as_array().unwrap().len(), 50);
+    let next = first["nextPageToken"].as_str().expect("a next page").to_owned();
+    let (_, rest) = app.google_get(&format!("{subscriptions}?pageToken={next}"), &token).await;
+    assert_eq!(rest["subscriptions"].as_array().unwrap().len(), 5);
+    assert!(rest.get("nextPageToken").is_none());
+    let (status, _) = app.google_get(&format!("{subscriptions}?pageToken=forged"), &token).await;
+    assert_eq!(status, 400);
+
+    // The client follows the pages, at any page size.
+    let client = |size: Option<u32>| {
+        let client = ProjectSubscribers::new(
+            &app.sim.base_url(),
+            "fitex-sim",
+            SecretString::from(token.clone()),
+            std::time::Duration::from_secs(10),
+        )
+        .unwrap();
+        match size {
+            Some(size) => client.with_page_size(size),
+            None => client,
+        }
+    };
+    for size in [None, Some(7), Some(50)] {
+        let listed = client(size).user_subscriptions("manual-sub").await.unwrap();
+        let mut names: Vec<String> = listed.iter().map(|s| s.name.clone()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), 55, "page size {size:?}");
+    }
+    endpoint.handle.stop(true).await;
+}

@@ -114,3 +114,45 @@ async fn staff_and_service_tokens_have_scopes_and_can_be_revoked() {
         "only hashes kept"
     );
 }
+
+#[tokio::test]
+async fn a_day_without_data_is_non_wear_not_an_inactive_day() {
+    let app = spawn_goals().await;
+    // A program whose rules make a genuine day of zero steps (worn all day) a valid day.
+    let settings =
+        r#"{"validity": {"non_wear_below_steps": 0, "min_steps_without_heart_rate": 0}}"#;
+    let start = today() - chrono::Duration::days(3);
+    let program: i64 = sqlx::query_scalar(
+        "INSERT INTO programs (name, start_date, weeks, unit, goal_settings, mile_rules)
+         VALUES ('No-data season', $1, 8, 'steps', $2::jsonb, '{}'::jsonb) RETURNING id",
+    )
+    .bind(start)
+    .bind(settings)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let team = app.team(program, "East").await;
+    let a = app.member(team, start).await;
+    let (zero, gap) = (start, start + chrono::Duration::days(1));
+    app.store_day(a, zero, 0).await;
+    // What the fetcher stores for a day the provider holds nothing for.
+    sqlx::query(
+        "INSERT INTO activity_days (participant_id, day, steps, distance_km, sedentary_minutes,
+             lightly_active_minutes, fairly_active_minutes, very_active_minutes, worn_minutes,
+             source, fetched_at, no_data)
+         VALUES ($1, $2, 0, 0, 0, 0, 0, 0, NULL, 'google_health', now(), true)",
+    )
+    .bind(a)
+    .bind(gap)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    app.publish_day(a, zero, 0).await;
+    wait_for("the participant's goals", Duration::from_secs(20), || async {
+        !app.goal_rows(a).await.is_empty()
+    })
+    .await;
+    let csv = app.get(&format!("/v1/programs/{program}/export.csv")).await.text().await.unwrap();
+    assert!(csv.contains(&format!("{a},{team},{zero},0,800,valid,")), "{csv}");
+    assert!(csv.contains(&format!("{a},{team},{gap},0,,non_wear,")), "{csv}");
+}

@@ -147,3 +147,115 @@ async fn a_flood_of_unknown_key_ids_fetches_the_keyset_at_most_once_per_interval
     assert_eq!(g.app.records(1, Duration::from_secs(15)).await.len(), 1);
     g.keys.handle.stop(false).await;
 }
+
+#[tokio::test]
+async fn a_key_that_cannot_be_read_is_skipped_counted_and_the_others_still_verify() {
+    let (old, new) = (key(), key());
+    let g = spawn_google(&[(1, &old)], 1).await;
+    // Google rotates in key 2 beside key 1, and the keyset also carries keys we cannot read: one
+    // with P-384 params, one that is not base64, one entry that is not a key at all.
+    let mut keyset: serde_json::Value = serde_json::from_str(&fitex_google_health::keyset_json(&[
+        (2, *new.verifying_key()),
+        (1, *old.verifying_key()),
+    ]))
+    .unwrap();
+    let unreadable = |key_id: u32, value: &str| {
+        serde_json::json!({"keyData": {"typeUrl":
+            "type.googleapis.com/google.crypto.tink.EcdsaPublicKey", "value": value,
+            "keyMaterialType": "ASYMMETRIC_PUBLIC"}, "status": "ENABLED", "keyId": key_id,
+            "outputPrefixType": "TINK"})
+    };
+    let keys = keyset["key"].as_array_mut().unwrap();
+    keys.push(unreadable(
+        3,
+        "EgYIAxADGAIaIQBDWg3kaiabjtrVXbSSbcn6e3QqiCLD+B4GuhC/Z1C6miIhACarm0VQv9WjNZG/AB0itXCIGFW5ddInmBFUjK/8w0v3",
+    ));
+    keys.push(unreadable(4, "not base64!"));
+    keys.push(serde_json::json!({"keyId": "five"}));
+    g.keys.publish_json(keyset.to_string());
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+
+    let body = notification("rotating-user", "UPSERT", vec![interval((28, 8, 0), (28, 8, 5))]);
+    assert_eq!(g.post_signed(&new, 2, &body).await, 204, "the new key was read");
+    assert_eq!(g.post_signed(&old, 1, &body).await, 204, "the old key still is");
+    assert_eq!(g.app.records(2, Duration::from_secs(15)).await.len(), 2);
+    for (reason, count) in [("unsupported_params", 1.0), ("base64", 1.0), ("malformed_entry", 1.0)]
+    {
+        assert_eq!(
+            g.app.metric("fitex_google_keyset_keys_skipped_total", &[reason]).await,
+            count,
+            "{reason}"
+        );
+    }
+}
+
+/// The simulator plays Google: it verifies the real subscriber's endpoint, publishes its keyset
+/// as Google does (DER keys, params `08 03 10 02 18 02`) and sends signed notifications, one
+/// JSON object or a JSON array of them.
+#[tokio::test]
+async fn googles_object_and_array_bodies_arrive_end_to_end() {
+    use fitex_fitbit_simulator::{
+        CreateUser, GooglePush, NotificationForm, Simulator, SimulatorConfig,
+    };
+    use fitex_google_health::subscribers::{
+        CreatePolicy, OperationOutcome, ProjectSubscribers, SubscriberConfig,
+    };
+    use secrecy::SecretString;
+
+    let sim = Simulator::spawn(SimulatorConfig::default()).await.unwrap();
+    let kafka = fitex_testkit::test_kafka().await;
+    let (database, _) = fitex_testkit::test_database().await;
+    let mut settings = settings_for(kafka, database);
+    let google = settings.google_health.as_mut().expect("base.toml configures Google Health");
+    google.endpoint_secrets = vec![SecretString::from(ENDPOINT_SECRET)];
+    google.keyset_url =
+        format!("{}/googlehealthapi/webhooks/webhooks_public_keyset.json", sim.base_url());
+    let app = spawn_with(settings).await;
+
+    let token = sim.client().google_project_token().await.unwrap().access_token;
+    let project = ProjectSubscribers::new(
+        &sim.base_url(),
+        "fitex-sim",
+        SecretString::from(token),
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let configs = [SubscriberConfig {
+        data_types: vec!["steps".into()],
+        subscription_create_policy: CreatePolicy::Automatic,
+    }];
+    let endpoint = format!("{}{GOOGLE_PATH}", app.base_url);
+    let created = project
+        .create("fitex-sync", &endpoint, &SecretString::from(ENDPOINT_SECRET), &configs)
+        .await
+        .expect("Google verified the endpoint");
+    assert!(matches!(created, OperationOutcome::Done(Some(_))), "{created:?}");
+
+    let user = CreateUser { user_id: Some("ARRAY1".into()), ..CreateUser::default() };
+    sim.client().create_user(user).await.unwrap();
+    let person = sim.client().google_grant("ARRAY1").await.unwrap();
+    let date = |text: &str| text.parse::<chrono::NaiveDate>().unwrap();
+    for (form, days) in [
+        (NotificationForm::Object, ["2026-11-20", "2026-11-22"]),
+        (NotificationForm::Array, ["2026-11-24", "2026-11-26"]),
+    ] {
+        let push = GooglePush {
+            more_dates: vec![date(days[1])],
+            form: Some(form),
+            ..GooglePush::steps("ARRAY1", date(days[0]))
+        };
+        let deliveries = sim.client().google_push(push).await.unwrap();
+        assert_eq!(deliveries.len(), 1);
+        assert_eq!(deliveries[0].status, Some(204), "{form:?}: {deliveries:?}");
+    }
+    let records = app.records(4, Duration::from_secs(15)).await;
+    let mut dates: Vec<String> = records
+        .iter()
+        .map(|r| ProviderNotification::decode(r.payload.as_slice()).unwrap())
+        .inspect(|event| assert_eq!(event.owner_id, person.health_user_id))
+        .map(|event| event.date)
+        .collect();
+    dates.sort();
+    assert_eq!(dates, ["2026-11-20", "2026-11-22", "2026-11-24", "2026-11-26"]);
+    sim.stop().await;
+}

@@ -211,6 +211,11 @@ impl KeysetServer {
         *self.json.lock().unwrap() = keyset_of(keys);
     }
 
+    /// Serves exactly this keyset text.
+    pub fn publish_json(&self, json: String) {
+        *self.json.lock().unwrap() = json;
+    }
+
     pub fn fetches(&self) -> usize {
         self.fetches.load(Ordering::SeqCst)
     }
