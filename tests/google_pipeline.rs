@@ -4,11 +4,12 @@
 //! Google; Google's signed notifications then flow subscriber → broker → fetcher → PostgreSQL →
 //! goals, for the same participant.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
 use fitex_e2e::{
-    connect_simulated_fitbit_user, infrastructure_env, test_token_cipher, Fitexctl, ServiceProcess,
+    connect_simulated_fitbit_user, eventually, infrastructure_env, test_token_cipher, Fitexctl,
+    ServiceProcess,
 };
 use fitex_fitbit_simulator::{CreateUser, DayData, DayRecord, Simulator, SimulatorConfig};
 
@@ -24,18 +25,6 @@ fn day_data(steps: u32) -> DayData {
         very_active_minutes: 15,
         worn_minutes: 820,
         resting_heart_rate: Some(61),
-    }
-}
-
-async fn eventually<F, Fut>(what: &str, timeout: Duration, logs: impl Fn() -> String, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}\n{}", logs());
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

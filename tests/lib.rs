@@ -227,3 +227,20 @@ pub fn infrastructure_env(
         ("FITEX__DATABASE__DATABASE_NAME", database.database_name.clone()),
     ]
 }
+
+/// Waits until `check` holds, at most `timeout`; then fails the test naming `what`, with `logs()`.
+pub async fn eventually<F, Fut>(
+    what: &str,
+    timeout: Duration,
+    logs: impl Fn() -> String,
+    mut check: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}\n{}", logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

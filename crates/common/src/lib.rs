@@ -5,6 +5,7 @@ pub mod config;
 pub mod consume;
 pub mod crash_point;
 pub mod database;
+pub mod dead_letter;
 pub mod health;
 pub mod kafka;
 pub mod metrics;

@@ -21,6 +21,9 @@ use uuid::Uuid;
 use crate::shutdown::Shutdown;
 
 /// A record ready for Kafka: what the producer sends and what the outbox stores.
+///
+/// An empty payload is a tombstone (sent with no value): every event on our topics is a protobuf
+/// message with at least an `event_id`, so it is never empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingRecord {
     pub event_id: Uuid,
@@ -31,6 +34,23 @@ pub struct OutgoingRecord {
 }
 
 impl OutgoingRecord {
+    /// A tombstone for `key` on `topic`: downstream consumers forget what they hold under the key
+    /// (and a compacted topic drops it). It carries an `event_id` header like every record.
+    pub fn tombstone(topic: &str, key: String) -> Self {
+        let event_id = Uuid::now_v7();
+        OutgoingRecord {
+            event_id,
+            topic: topic.to_string(),
+            key,
+            payload: Vec::new(),
+            headers: vec![("event_id".into(), event_id.to_string())],
+        }
+    }
+
+    pub fn is_tombstone(&self) -> bool {
+        self.payload.is_empty()
+    }
+
     fn kafka_headers(&self) -> OwnedHeaders {
         self.headers
             .iter()
@@ -45,10 +65,8 @@ impl OutgoingRecord {
         producer: &FutureProducer,
         deadline: Duration,
     ) -> Result<(), SendFailure> {
-        let record = FutureRecord::to(&self.topic)
-            .key(&self.key)
-            .payload(&self.payload)
-            .headers(self.kafka_headers());
+        let record = FutureRecord::to(&self.topic).key(&self.key).headers(self.kafka_headers());
+        let record = if self.is_tombstone() { record } else { record.payload(&self.payload) };
         match tokio::time::timeout(deadline, producer.send(record, Timeout::After(deadline))).await
         {
             Ok(Ok(_)) => Ok(()),

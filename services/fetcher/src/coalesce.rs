@@ -28,6 +28,8 @@ pub enum ChangeKind {
     Deleted,
     /// A collection the pipeline does not use (sleep, foods, body, ...).
     Ignored,
+    /// A notification the pipeline uses but cannot act on (why): dead-lettered, never dropped.
+    Unreadable(String),
 }
 
 impl ChangeKind {
@@ -53,7 +55,10 @@ impl ChangeKind {
         match collection_type {
             "activities" => match date.parse() {
                 Ok(date) => ChangeKind::Activity(date),
-                Err(_) => ChangeKind::Ignored,
+                Err(_) => ChangeKind::Unreadable(format!(
+                    "an activities notification with an unreadable date {:?}",
+                    date.chars().take(40).collect::<String>()
+                )),
             },
             "userRevokedAccess" => ChangeKind::Revoked,
             "deleteUser" => ChangeKind::Deleted,
@@ -93,7 +98,7 @@ pub fn coalesce(changes: impl IntoIterator<Item = Change>) -> BTreeMap<(String, 
             ChangeKind::RecentActivity => entry.recent = true,
             ChangeKind::Revoked => entry.revoked = true,
             ChangeKind::Deleted => entry.deleted = true,
-            ChangeKind::Ignored => {}
+            ChangeKind::Ignored | ChangeKind::Unreadable(_) => {}
         }
     }
     work
@@ -164,7 +169,10 @@ mod tests {
             ChangeKind::from_collection("activities", "2026-11-20"),
             ChangeKind::Activity(day(20))
         );
-        assert_eq!(ChangeKind::from_collection("activities", ""), ChangeKind::Ignored);
+        assert!(matches!(
+            ChangeKind::from_collection("activities", "20.11.2026"),
+            ChangeKind::Unreadable(why) if why.contains("unreadable date")
+        ));
         assert_eq!(ChangeKind::from_collection("userRevokedAccess", ""), ChangeKind::Revoked);
         assert_eq!(ChangeKind::from_collection("deleteUser", ""), ChangeKind::Deleted);
         assert_eq!(ChangeKind::from_collection("sleep", "2026-11-20"), ChangeKind::Ignored);

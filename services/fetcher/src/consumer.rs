@@ -12,10 +12,9 @@ use fitex_common::kafka::RecoveringProducer;
 use fitex_common::outbox::{self, OutgoingRecord};
 use fitex_common::shutdown::Shutdown;
 use fitex_common::trace_context::TraceParent;
-use fitex_proto::{content_type, DeadLetter, Message as _, ProviderNotification, Timestamp};
+use fitex_proto::{Message as _, ProviderNotification};
 use futures::StreamExt;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::Message;
 use uuid::Uuid;
 
 use crate::coalesce::{coalesce, Change, ChangeKind, UserWork};
@@ -144,16 +143,24 @@ async fn process_batch(
         match ProviderNotification::decode(record.payload()) {
             Ok(event) => {
                 let provider = provider_name(event.provider);
+                let kind =
+                    ChangeKind::from_notification(provider, &event.collection_type, &event.date);
+                if let ChangeKind::Unreadable(reason) = &kind {
+                    metrics::counter!("fitex_fetcher_notifications_total", "outcome" => "unreadable")
+                        .increment(1);
+                    handoff.push(dead_letter(fetcher, record, reason, attempt(record)));
+                    continue;
+                }
+                if kind == ChangeKind::Ignored {
+                    metrics::counter!("fitex_fetcher_notifications_total", "outcome" => "ignored")
+                        .increment(1);
+                }
                 let user = (provider.to_string(), event.owner_id.clone());
                 records_by_user.entry(user).or_default().push(record);
                 changes.push(Change {
                     provider: provider.to_string(),
                     user_id: event.owner_id,
-                    kind: ChangeKind::from_notification(
-                        provider,
-                        &event.collection_type,
-                        &event.date,
-                    ),
+                    kind,
                     event_id: event.event_id,
                     received_at_ms: event
                         .received_at
@@ -236,9 +243,11 @@ async fn sync_work(
         tracing::info!(user = %user_id, "notification for a user with no connection; ignored");
         return Ok(());
     };
-    if work.deleted {
-        store::delete_participant(&fetcher.pool, connection.participant_id).await?;
-        tracing::info!(user = %user_id, "participant deleted their account; their data is deleted");
+    if work.deleted || (work.revoked && fetcher.settings.delete_on_revoke) {
+        crate::purge::purge_participant(&fetcher.pool, &fetcher.topics, connection.participant_id)
+            .await?;
+        fetcher.relay_wake.notify_one();
+        tracing::info!(user = %user_id, revoked = work.revoked, "participant's data deleted everywhere");
         return Ok(());
     }
     if work.revoked {
@@ -325,32 +334,11 @@ fn retry(fetcher: &Fetcher, record: &Record, attempts: u32, reason: &str) -> Out
 }
 
 fn dead_letter(fetcher: &Fetcher, record: &Record, reason: &str, attempts: u32) -> OutgoingRecord {
-    let now = Utc::now();
-    let event_id =
-        record.headers.get("event_id").cloned().unwrap_or_else(|| Uuid::now_v7().to_string());
-    let letter = DeadLetter {
-        event_id: event_id.clone(),
-        source_topic: record.message.topic().to_string(),
-        payload: record.payload().to_vec(),
-        headers: record.headers.clone().into_iter().collect(),
-        reason: reason.to_string(),
-        attempts: attempts as i32,
-        dead_lettered_at: Some(Timestamp {
-            seconds: now.timestamp(),
-            nanos: now.timestamp_subsec_nanos() as i32,
-        }),
-    };
     metrics::counter!("fitex_fetcher_dead_lettered_total").increment(1);
-    tracing::warn!(key = %record.key(), %reason, attempts, "dead-lettered");
-    OutgoingRecord {
-        event_id: Uuid::now_v7(),
-        topic: fetcher.topics.dead_letters.clone(),
-        key: record.key(),
-        payload: letter.encode_to_vec(),
-        headers: vec![
-            ("event_id".into(), event_id),
-            ("content-type".into(), content_type::DEAD_LETTER.into()),
-            ("reason".into(), reason.chars().take(500).collect()),
-        ],
-    }
+    fitex_common::dead_letter::dead_letter_for(
+        &fetcher.topics.dead_letters,
+        record,
+        reason,
+        attempts,
+    )
 }

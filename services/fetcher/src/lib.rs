@@ -7,6 +7,7 @@ pub mod connect;
 pub mod consumer;
 pub mod pending;
 pub mod providers;
+pub mod purge;
 pub mod retry;
 pub mod settings;
 pub mod settle;

@@ -63,6 +63,9 @@ pub struct FetcherSettings {
     /// How often quiet connections are looked for.
     #[serde(default = "default_catch_up_check_s")]
     pub catch_up_check_s: u64,
+    /// A revocation deletes the participant's data everywhere (as an account deletion does),
+    /// instead of only disconnecting them.
+    pub delete_on_revoke: bool,
 }
 
 fn default_catch_up_after_s() -> u64 {

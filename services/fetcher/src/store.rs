@@ -349,15 +349,6 @@ pub async fn disconnect(pool: &PgPool, connection_id: i64) -> Result<(), sqlx::E
     Ok(())
 }
 
-/// The participant deleted their provider account: delete everything of theirs.
-pub async fn delete_participant(pool: &PgPool, participant_id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM participants WHERE id = $1")
-        .bind(participant_id)
-        .execute(pool)
-        .await?;
-    Ok(())
-}
-
 /// Adds days to fetch later. A day already waiting keeps the later time when either side is a
 /// hard wait (the rate limit, awaiting reconnection) and the earlier one otherwise; `created_at`
 /// records the latest request, so a fetch that started before it does not clear it.
@@ -526,21 +517,30 @@ pub async fn set_time_zone(
     tx.commit().await
 }
 
-/// Upserts days; returns those whose stored values changed (new or different).
+/// Upserts the days a fetch that started at `fetch_started` returned; returns those whose stored
+/// values changed (new or different), which are the ones to publish.
+///
+/// A write wins only if its fetch started after the fetch that wrote the stored row: several
+/// loops and replicas can fetch one participant-day at once, and a slow, older answer must never
+/// overwrite a newer one. A newer fetch that found the same values still records its start, so
+/// an older answer arriving after it loses too. A losing write stores and returns nothing.
 pub async fn upsert_days(
     tx: &mut Transaction<'_, Postgres>,
     participant_id: i64,
     source: &str,
     days: &[DayActivity],
+    fetch_started: DateTime<Utc>,
     fetched_at: DateTime<Utc>,
 ) -> Result<Vec<DayActivity>, sqlx::Error> {
     let mut changed = Vec::new();
     for day in days {
-        let row: Option<(NaiveDate,)> = sqlx::query_as(
+        // `fetched_at` moves only when the values change, so the row's `fetched_at` coming back
+        // equal to this write's tells a change (or a new row) from a newer fetch of equal values.
+        let row: Option<(bool,)> = sqlx::query_as(
             "INSERT INTO activity_days (participant_id, day, steps, distance_km, sedentary_minutes,
                  lightly_active_minutes, fairly_active_minutes, very_active_minutes, worn_minutes,
-                 source, fetched_at, manual_steps)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                 source, fetched_at, manual_steps, fetch_started_at, no_data)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
              ON CONFLICT (participant_id, day) DO UPDATE SET
                  steps = EXCLUDED.steps, distance_km = EXCLUDED.distance_km,
                  sedentary_minutes = EXCLUDED.sedentary_minutes,
@@ -548,17 +548,23 @@ pub async fn upsert_days(
                  fairly_active_minutes = EXCLUDED.fairly_active_minutes,
                  very_active_minutes = EXCLUDED.very_active_minutes,
                  worn_minutes = EXCLUDED.worn_minutes, source = EXCLUDED.source,
-                 fetched_at = EXCLUDED.fetched_at, manual_steps = EXCLUDED.manual_steps
-             WHERE (activity_days.steps, activity_days.distance_km, activity_days.sedentary_minutes,
-                    activity_days.lightly_active_minutes, activity_days.fairly_active_minutes,
-                    activity_days.very_active_minutes, activity_days.worn_minutes, activity_days.source,
-                    activity_days.manual_steps)
-                   IS DISTINCT FROM
-                   (EXCLUDED.steps, EXCLUDED.distance_km, EXCLUDED.sedentary_minutes,
-                    EXCLUDED.lightly_active_minutes, EXCLUDED.fairly_active_minutes,
-                    EXCLUDED.very_active_minutes, EXCLUDED.worn_minutes, EXCLUDED.source,
-                    EXCLUDED.manual_steps)
-             RETURNING day",
+                 manual_steps = EXCLUDED.manual_steps, no_data = EXCLUDED.no_data,
+                 fetch_started_at = EXCLUDED.fetch_started_at,
+                 fetched_at = CASE WHEN
+                     (activity_days.steps, activity_days.distance_km,
+                      activity_days.sedentary_minutes, activity_days.lightly_active_minutes,
+                      activity_days.fairly_active_minutes, activity_days.very_active_minutes,
+                      activity_days.worn_minutes, activity_days.source, activity_days.manual_steps,
+                      activity_days.no_data)
+                     IS DISTINCT FROM
+                     (EXCLUDED.steps, EXCLUDED.distance_km, EXCLUDED.sedentary_minutes,
+                      EXCLUDED.lightly_active_minutes, EXCLUDED.fairly_active_minutes,
+                      EXCLUDED.very_active_minutes, EXCLUDED.worn_minutes, EXCLUDED.source,
+                      EXCLUDED.manual_steps, EXCLUDED.no_data)
+                     THEN EXCLUDED.fetched_at ELSE activity_days.fetched_at END
+             WHERE activity_days.fetch_started_at IS NULL
+                OR activity_days.fetch_started_at < EXCLUDED.fetch_started_at
+             RETURNING fetched_at = $11",
         )
         .bind(participant_id)
         .bind(day.date)
@@ -572,25 +578,38 @@ pub async fn upsert_days(
         .bind(source)
         .bind(fetched_at)
         .bind(day.manual_steps)
+        .bind(fetch_started)
+        .bind(day.no_data)
         .fetch_optional(&mut **tx)
         .await?;
-        if row.is_some() {
-            changed.push(day.clone());
+        match row {
+            Some((true,)) => changed.push(day.clone()),
+            Some((false,)) => {}
+            None => {
+                metrics::counter!("fitex_fetcher_stale_writes_refused_total").increment(1);
+                tracing::info!(
+                    participant = participant_id,
+                    day = %day.date,
+                    "a newer fetch of this day is already stored; this older answer is dropped"
+                );
+            }
         }
     }
     Ok(changed)
 }
 
 /// After a successful fetch that started at `fetch_started`: the connection synced, the budget
-/// left, the days no longer pending (unless requested again after the fetch started).
+/// left, the days no longer pending (unless requested again after the fetch started). Returns
+/// false, changing nothing, when the connection is gone (its participant was deleted meanwhile);
+/// otherwise the connection row stays locked until the transaction ends, so a purge waits for it.
 pub async fn mark_synced(
     tx: &mut Transaction<'_, Postgres>,
     connection_id: i64,
     days: &[NaiveDate],
     budget: Option<&RateBudget>,
     fetch_started: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query(
         "UPDATE provider_connections SET last_sync_at = now(), last_error = NULL,
              rate_limit = COALESCE($2, rate_limit), rate_remaining = COALESCE($3, rate_remaining),
              rate_resets_at = COALESCE($4, rate_resets_at)
@@ -601,7 +620,11 @@ pub async fn mark_synced(
     .bind(budget.map(|b| b.remaining as i32))
     .bind(budget.map(|b| b.resets_at))
     .execute(&mut **tx)
-    .await?;
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return Ok(false);
+    }
     sqlx::query(
         "DELETE FROM pending_fetches WHERE connection_id = $1 AND day = ANY($2) AND created_at <= $3",
     )
@@ -610,7 +633,7 @@ pub async fn mark_synced(
     .bind(fetch_started)
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    Ok(true)
 }
 
 pub fn decrypt(

@@ -189,6 +189,9 @@ impl Fetcher {
                 }
                 Err(ProviderError::Transient(error)) => return Err(SyncError::Transient(error)),
                 Err(ProviderError::Permanent(error)) => return Err(SyncError::Permanent(error)),
+                Err(ProviderError::ProjectRefused { reason, message }) => {
+                    return self.project_refused(connection, dates, &reason, &message).await
+                }
             }
         };
         let changed = self
@@ -214,11 +217,22 @@ impl Fetcher {
     ) -> Result<usize, SyncError> {
         let fetched_at = Utc::now();
         let mut tx = self.pool.begin().await?;
+        // First, as it locks the connection: a participant deleted while this fetch was under
+        // way gets nothing stored again.
+        if !store::mark_synced(&mut tx, connection.id, dates, budget, fetch_started).await? {
+            tx.rollback().await?;
+            tracing::info!(
+                participant = connection.participant_id,
+                "connection deleted during the fetch; nothing stored"
+            );
+            return Ok(0);
+        }
         let changed = store::upsert_days(
             &mut tx,
             connection.participant_id,
             &connection.provider,
             days,
+            fetch_started,
             fetched_at,
         )
         .await?;
@@ -228,7 +242,6 @@ impl Fetcher {
             .collect();
         let refs: Vec<&OutgoingRecord> = records.iter().collect();
         outbox::insert_in(&mut tx, OUTBOX_SOURCE, &refs).await?;
-        store::mark_synced(&mut tx, connection.id, dates, budget, fetch_started).await?;
         tx.commit().await?;
         if !records.is_empty() {
             self.relay_wake.notify_one();
@@ -275,6 +288,7 @@ impl Fetcher {
             very_active_minutes: day.very_active_minutes,
             worn_minutes: day.worn_minutes,
             manual_steps: day.manual_steps,
+            no_data: day.no_data,
             fetched_at: Some(Timestamp {
                 seconds: fetched_at.timestamp(),
                 nanos: fetched_at.timestamp_subsec_nanos() as i32,
@@ -295,6 +309,35 @@ impl Fetcher {
                 ("content-type".into(), content_type::ACTIVITY_DAY_CHANGED.into()),
             ],
         }
+    }
+
+    /// The provider refused our project, not this participant (Google: the API disabled for the
+    /// project, its billing, a project-wide quota, or a 403 whose reason is not about the
+    /// participant). No connection changes and nothing is asked of any participant: the days wait
+    /// in `pending_fetches` for [`PROJECT_REFUSAL_RETRY`], and operators are alerted by
+    /// `fitex_fetcher_project_refusals_total{provider,reason}` and an error log line.
+    async fn project_refused(
+        &self,
+        connection: &Connection,
+        dates: &[NaiveDate],
+        reason: &str,
+        message: &str,
+    ) -> Result<SyncOutcome, SyncError> {
+        let later =
+            Utc::now() + chrono::Duration::from_std(PROJECT_REFUSAL_RETRY).unwrap_or_default();
+        store::defer(&self.pool, connection.id, dates, "project_refused", later).await?;
+        metrics::counter!("fitex_fetcher_project_refusals_total",
+            "provider" => connection.provider.clone(), "reason" => reason.to_owned())
+        .increment(1);
+        tracing::error!(
+            provider = %connection.provider,
+            %reason,
+            %message,
+            days = dates.len(),
+            "the provider refused our project, not the participant: an operator must act; \
+             connections are left as they are and the days are fetched again later"
+        );
+        Ok(SyncOutcome::Deferred("project_refused"))
     }
 
     async fn require_reconnect(
@@ -414,6 +457,9 @@ impl Fetcher {
             ))),
             Err(ProviderError::Transient(error)) => Err(SyncError::Transient(error)),
             Err(ProviderError::Permanent(error)) => Err(SyncError::Permanent(error)),
+            Err(error @ ProviderError::ProjectRefused { .. }) => {
+                Err(SyncError::Transient(error.to_string()))
+            }
         }
     }
 
@@ -443,6 +489,10 @@ impl Fetcher {
         current
     }
 }
+
+/// How long days wait after the provider refused our project (an operator has to act, or a
+/// project-wide quota to renew) before they are fetched again.
+pub const PROJECT_REFUSAL_RETRY: Duration = Duration::from_secs(300);
 
 /// How long to wait before fetching pending days again after a transient failure.
 pub const PENDING_RETRY_DELAY: Duration = Duration::from_secs(30);

@@ -43,7 +43,7 @@ pub use client::SimulatorClient;
 pub use error::{ApiError, ClientError};
 pub use google::model::{
     EndpointCheck, GoogleDelivery, GoogleKeys, GoogleProjectToken, GooglePush, GoogleUserTokens,
-    RawNotification, SignatureKey,
+    NotificationForm, ProjectRefusal, ProjectRefusalRequest, RawNotification, SignatureKey,
 };
 pub use google::{GoogleEndpoint, GoogleScope};
 pub use model::{
@@ -86,6 +86,9 @@ pub struct SimulatorConfig {
     /// Whether notifications carry `Authorization: <subscriber secret>` as documented (false
     /// mimics live reports of it missing; the signature is always there).
     pub google_send_authorization: bool,
+    /// How notification bodies are framed unless a push says otherwise: one JSON object, as
+    /// documented, or a JSON array of them, as live deliveries are reported to arrive.
+    pub google_notification_form: NotificationForm,
 }
 
 impl Default for SimulatorConfig {
@@ -107,6 +110,7 @@ impl Default for SimulatorConfig {
             google_rate_limit_window: Duration::from_secs(60),
             google_project: "fitex-sim".to_string(),
             google_send_authorization: true,
+            google_notification_form: NotificationForm::Object,
         }
     }
 }
@@ -163,6 +167,7 @@ impl Simulator {
                 .app_data(store.clone())
                 .app_data(http.clone())
                 .app_data(web::JsonConfig::default().limit(4 * 1024 * 1024))
+                .wrap(actix_web::middleware::from_fn(server::hold_back_late_answers))
                 // Google first: its `/_sim/google` scope must come before Fitbit's `/_sim`.
                 .configure(google::routes)
                 .configure(server::routes)

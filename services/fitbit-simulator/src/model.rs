@@ -144,7 +144,9 @@ impl Deliveries {
 }
 
 /// `POST /_sim/faults`: the next `count` API calls (of `user_id` only, when set) wait `delay_ms`,
-/// then answer `status` — or answer normally when `status` is absent.
+/// then answer `status` — or answer normally when `status` is absent. `answer_delay_ms` holds the
+/// answer back after it was computed from the data as it was on arrival (a slow network: the
+/// caller gets what was true when its request arrived, late).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fault {
     #[serde(default)]
@@ -154,17 +156,25 @@ pub struct Fault {
     pub user_id: Option<String>,
     #[serde(default)]
     pub delay_ms: u64,
+    #[serde(default)]
+    pub answer_delay_ms: u64,
 }
 
 impl Fault {
     /// `count` calls answered with `status`.
     pub fn status(status: u16, count: u32) -> Self {
-        Fault { status: Some(status), count, user_id: None, delay_ms: 0 }
+        Fault { status: Some(status), count, user_id: None, delay_ms: 0, answer_delay_ms: 0 }
     }
 
     /// `count` calls answered normally after `delay_ms`.
     pub fn delay(delay_ms: u64, count: u32) -> Self {
-        Fault { status: None, count, user_id: None, delay_ms }
+        Fault { status: None, count, user_id: None, delay_ms, answer_delay_ms: 0 }
+    }
+
+    /// `count` calls whose answers, computed from the data on arrival, are held back for
+    /// `answer_delay_ms`: a later call can overtake them with newer data.
+    pub fn answered_late(answer_delay_ms: u64, count: u32) -> Self {
+        Fault { status: None, count, user_id: None, delay_ms: 0, answer_delay_ms }
     }
 
     pub fn for_user(mut self, user_id: &str) -> Self {

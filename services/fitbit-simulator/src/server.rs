@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use chrono::{NaiveDate, Utc};
@@ -94,6 +94,23 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 // ---- helpers ---------------------------------------------------------------------------------
+
+/// Set on a request whose answer is to be held back (see [`Fault::answered_late`]).
+#[derive(Clone, Copy)]
+pub(crate) struct AnswerLate(pub Duration);
+
+/// Middleware: holds back the answers of requests marked [`AnswerLate`], after they were computed.
+pub(crate) async fn hold_back_late_answers(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let response = next.call(req).await?;
+    let late = response.request().extensions().get::<AnswerLate>().copied();
+    if let Some(AnswerLate(delay)) = late {
+        tokio::time::sleep(delay).await;
+    }
+    Ok(response)
+}
 
 fn with_rate_headers(mut builder: HttpResponseBuilder, rate: &RateStatus) -> HttpResponseBuilder {
     builder
@@ -198,6 +215,9 @@ async fn begin_call(
         }
         if let Some(status) = fault.status {
             return Err(error_response(&ApiError::InjectedFault(status), Some(&rate)));
+        }
+        if fault.answer_delay_ms > 0 {
+            req.extensions_mut().insert(AnswerLate(Duration::from_millis(fault.answer_delay_ms)));
         }
     }
     let call = ApiCall { caller, rate };

@@ -6,6 +6,7 @@ mod google;
 mod operations;
 mod programs;
 mod token_keys;
+mod users;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -174,6 +175,20 @@ enum UsersCommand {
     /// Counts: participants by status, days stored, days waiting.
     #[command(alias = "status")]
     Summary,
+    /// Delete a participant everywhere: tokens, days, goals, team membership (their teams are
+    /// recomputed without them), with tombstones for downstream consumers.
+    #[command(group(clap::ArgGroup::new("who").required(true).args(["participant", "user"])))]
+    Delete {
+        /// The FitEx participant id.
+        #[arg(long)]
+        participant: Option<i64>,
+        /// Or their provider user id.
+        #[arg(long)]
+        user: Option<String>,
+        /// Really delete (without it, only says what would be deleted).
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -232,6 +247,14 @@ async fn main() -> anyhow::Result<()> {
         Command::Users { command: UsersCommand::List } => users_list(&settings.database).await,
         Command::Users { command: UsersCommand::Summary } => {
             users_summary(&settings.database).await
+        }
+        Command::Users { command: UsersCommand::Delete { participant, user, yes } } => {
+            let who = match (participant, user) {
+                (Some(id), _) => users::Who::Participant(id),
+                (None, Some(user)) => users::Who::ProviderUser(user),
+                (None, None) => unreachable!("clap requires one"),
+            };
+            users::delete(&settings.database.lazy_pool(), &settings.kafka.topics, who, yes).await
         }
         Command::Users { command: UsersCommand::Show { user } } => {
             operations::show(&settings.database.lazy_pool(), &user).await

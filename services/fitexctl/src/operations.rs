@@ -54,8 +54,16 @@ fn read_letters(kafka: &KafkaSettings) -> anyhow::Result<Vec<Letter>> {
     consumer.assign(&assignment)?;
     let mut letters = Vec::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while (letters.len() as i64) < remaining && std::time::Instant::now() < deadline {
+    // The high watermarks can trail the last readable record (tansu does: docs/reliability.md), so
+    // they only say how many letters at least; reading goes on until the topic has been quiet for
+    // a moment.
+    let quiet_for = Duration::from_millis(1_500);
+    let mut last_record = std::time::Instant::now();
+    while std::time::Instant::now() < deadline
+        && ((letters.len() as i64) < remaining || last_record.elapsed() < quiet_for)
+    {
         let Some(message) = consumer.poll(Duration::from_millis(200)) else { continue };
+        last_record = std::time::Instant::now();
         let message = message?;
         let letter = DeadLetter::decode(message.payload().unwrap_or_default())
             .context("decoding a DeadLetter")?;

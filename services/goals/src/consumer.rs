@@ -1,17 +1,21 @@
 //! Consuming activity-day events in batches: one recomputation per participant per batch, from
 //! the earliest changed date; offsets committed after every recomputation committed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use fitex_common::consume;
+use fitex_common::dead_letter::dead_letter_for;
+use fitex_common::kafka::RecoveringProducer;
+use fitex_common::outbox;
 use fitex_common::shutdown::Shutdown;
 use fitex_common::trace_context::TraceParent;
 use fitex_proto::{ActivityDayChanged, Message};
 use futures::StreamExt;
 use rdkafka::consumer::StreamConsumer;
+use rdkafka::Message as _;
 
 use crate::recompute::GoalsEngine;
 
@@ -21,24 +25,95 @@ pub enum ConsumeError {
     Kafka(#[from] rdkafka::error::KafkaError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("could not hand unprocessable events to the dead-letter topic: {0}")]
+    Handoff(String),
+}
+
+/// A participant's day that changed, as the goals service needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityChange {
+    pub participant_id: i64,
+    pub date: NaiveDate,
+    pub traceparent: String,
+}
+
+/// Why an activity record cannot be processed: it is dead-lettered with this reason.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum Unprocessable {
+    #[error("undecodable activity event: {0}")]
+    Undecodable(String),
+    #[error("activity event {event_id} has an unreadable date {date:?}")]
+    UnreadableDate { event_id: String, date: String },
+    #[error("activity event {event_id} names no participant")]
+    NoParticipant { event_id: String },
+    #[error("a tombstone whose key {0:?} is no participant id")]
+    TombstoneKey(String),
+}
+
+impl Unprocessable {
+    /// The metric label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Unprocessable::Undecodable(_) => "undecodable",
+            Unprocessable::UnreadableDate { .. } => "unreadable_date",
+            Unprocessable::NoParticipant { .. } => "no_participant",
+            Unprocessable::TombstoneKey(_) => "tombstone_key",
+        }
+    }
+}
+
+/// What one record of the activity-days topic asks of the goals service.
+#[derive(Debug, PartialEq)]
+pub enum ActivityRecord {
+    Changed(ActivityChange),
+    /// The participant was deleted (a tombstone: their id as the key, no payload): forget them.
+    Deleted {
+        participant_id: i64,
+    },
+}
+
+/// Reads one record: its key and payload (`None`: a tombstone).
+pub fn read_activity_record(
+    key: &str,
+    payload: Option<&[u8]>,
+) -> Result<ActivityRecord, Unprocessable> {
+    let Some(payload) = payload else {
+        return match key.parse::<i64>() {
+            Ok(participant_id) if participant_id > 0 => {
+                Ok(ActivityRecord::Deleted { participant_id })
+            }
+            _ => Err(Unprocessable::TombstoneKey(key.chars().take(40).collect())),
+        };
+    };
+    let event = ActivityDayChanged::decode(payload)
+        .map_err(|error| Unprocessable::Undecodable(error.to_string()))?;
+    if event.participant_id <= 0 {
+        return Err(Unprocessable::NoParticipant { event_id: event.event_id });
+    }
+    let date = event.date.parse::<NaiveDate>().map_err(|_| Unprocessable::UnreadableDate {
+        event_id: event.event_id.clone(),
+        date: event.date.chars().take(40).collect(),
+    })?;
+    Ok(ActivityRecord::Changed(ActivityChange {
+        participant_id: event.participant_id,
+        date,
+        traceparent: event.trace_context.map(|t| t.traceparent).unwrap_or_default(),
+    }))
 }
 
 /// The earliest changed date per participant, with the trace of its event.
-pub fn earliest_changes(events: &[ActivityDayChanged]) -> BTreeMap<i64, (NaiveDate, String)> {
+pub fn earliest_changes(changes: &[ActivityChange]) -> BTreeMap<i64, (NaiveDate, String)> {
     let mut earliest: BTreeMap<i64, (NaiveDate, String)> = BTreeMap::new();
-    for event in events {
-        let Ok(date) = event.date.parse::<NaiveDate>() else { continue };
-        let traceparent =
-            event.trace_context.as_ref().map(|t| t.traceparent.clone()).unwrap_or_default();
+    for change in changes {
         earliest
-            .entry(event.participant_id)
+            .entry(change.participant_id)
             .and_modify(|(d, t)| {
-                if date < *d {
-                    *d = date;
-                    *t = traceparent.clone();
+                if change.date < *d {
+                    *d = change.date;
+                    *t = change.traceparent.clone();
                 }
             })
-            .or_insert((date, traceparent));
+            .or_insert((change.date, change.traceparent.clone()));
     }
     earliest
 }
@@ -46,6 +121,7 @@ pub fn earliest_changes(events: &[ActivityDayChanged]) -> BTreeMap<i64, (NaiveDa
 pub async fn run(
     engine: Arc<GoalsEngine>,
     consumer: StreamConsumer,
+    producer: RecoveringProducer,
     batch_max: usize,
     window: Duration,
     concurrency: usize,
@@ -57,19 +133,39 @@ pub async fn run(
             batch = consume::collect_batch(&consumer, batch_max.max(1), window) => batch?,
         };
         let started = Instant::now();
-        let mut events = Vec::with_capacity(batch.len());
+        let mut changes = Vec::with_capacity(batch.len());
+        let mut deleted = BTreeSet::new();
+        let mut dead_letters = Vec::new();
         for record in &batch {
-            match ActivityDayChanged::decode(record.payload()) {
-                Ok(event) => events.push(event),
-                Err(error) => {
-                    metrics::counter!("fitex_goals_events_total", "outcome" => "undecodable")
+            match read_activity_record(&record.key(), record.message.payload()) {
+                Ok(ActivityRecord::Changed(change)) => changes.push(change),
+                Ok(ActivityRecord::Deleted { participant_id }) => {
+                    metrics::counter!("fitex_goals_events_total", "outcome" => "tombstone")
                         .increment(1);
-                    tracing::error!(key = %record.key(), %error, "undecodable activity event skipped");
+                    deleted.insert(participant_id);
+                }
+                Err(why) => {
+                    metrics::counter!("fitex_goals_events_total", "outcome" => why.label())
+                        .increment(1);
+                    metrics::counter!("fitex_goals_dead_lettered_total", "reason" => why.label())
+                        .increment(1);
+                    dead_letters.push(dead_letter_for(
+                        &engine.topics.dead_letters,
+                        record,
+                        &why.to_string(),
+                        1,
+                    ));
                 }
             }
         }
+        // A deleted participant's changes (any in flight before their tombstone) are moot.
+        changes.retain(|change| !deleted.contains(&change.participant_id));
+        for participant in &deleted {
+            let trace = TraceParent::new_root();
+            engine.forget_participant(*participant, &trace).await?;
+        }
         let results: Vec<Result<(), sqlx::Error>> =
-            futures::stream::iter(earliest_changes(&events))
+            futures::stream::iter(earliest_changes(&changes))
                 .map(|(participant, (date, traceparent))| {
                     let engine = engine.clone();
                     async move {
@@ -86,11 +182,16 @@ pub async fn run(
         // A database failure leaves the batch uncommitted: the process exits and the records are
         // delivered again (recomputation is idempotent).
         results.into_iter().collect::<Result<Vec<()>, _>>()?;
+        // What cannot be processed is on the dead-letter topic before the offsets move past it.
+        let failures = outbox::send_all(&producer, &dead_letters, Duration::from_secs(10)).await;
+        if let Some((_, failure)) = failures.first() {
+            return Err(ConsumeError::Handoff(failure.to_string()));
+        }
         // The chaos tests kill a replica exactly here: stored, but the offsets not committed.
         fitex_common::crash_point::crash_point("goals.after_db_commit");
         consume::commit_batch(&consumer, &batch);
         metrics::counter!("fitex_goals_events_total", "outcome" => "processed")
-            .increment(events.len() as u64);
+            .increment(changes.len() as u64);
         metrics::histogram!("fitex_goals_batch_seconds").record(started.elapsed().as_secs_f64());
     }
 }
@@ -98,22 +199,72 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fitex_proto::TraceContext;
 
-    fn event(participant: i64, date: &str) -> ActivityDayChanged {
-        ActivityDayChanged { participant_id: participant, date: date.into(), ..Default::default() }
+    fn change(participant: i64, date: &str) -> ActivityChange {
+        ActivityChange {
+            participant_id: participant,
+            date: date.parse().unwrap(),
+            traceparent: format!("{participant}-{date}"),
+        }
+    }
+
+    fn event(participant: i64, date: &str) -> Vec<u8> {
+        ActivityDayChanged {
+            event_id: "e1".into(),
+            participant_id: participant,
+            date: date.into(),
+            trace_context: Some(TraceContext {
+                traceparent: "tp".into(),
+                tracestate: String::new(),
+            }),
+            ..Default::default()
+        }
+        .encode_to_vec()
     }
 
     #[test]
     fn one_recomputation_per_participant_from_the_earliest_date() {
         let earliest = earliest_changes(&[
-            event(1, "2026-11-20"),
-            event(2, "2026-11-22"),
-            event(1, "2026-11-18"),
-            event(1, "2026-11-21"),
-            event(3, "not a date"),
+            change(1, "2026-11-20"),
+            change(2, "2026-11-22"),
+            change(1, "2026-11-18"),
+            change(1, "2026-11-21"),
         ]);
         assert_eq!(earliest.len(), 2);
-        assert_eq!(earliest[&1].0.to_string(), "2026-11-18");
+        assert_eq!(earliest[&1], ("2026-11-18".parse().unwrap(), "1-2026-11-18".to_string()));
         assert_eq!(earliest[&2].0.to_string(), "2026-11-22");
+    }
+
+    #[test]
+    fn a_readable_event_is_a_change() {
+        assert_eq!(
+            read_activity_record("7", Some(&event(7, "2026-11-20"))),
+            Ok(ActivityRecord::Changed(ActivityChange {
+                participant_id: 7,
+                date: "2026-11-20".parse().unwrap(),
+                traceparent: "tp".into(),
+            }))
+        );
+    }
+
+    #[test]
+    fn a_tombstone_is_a_deletion_not_an_error() {
+        assert_eq!(
+            read_activity_record("7", None),
+            Ok(ActivityRecord::Deleted { participant_id: 7 })
+        );
+        assert_eq!(read_activity_record("x7", None).unwrap_err().label(), "tombstone_key");
+    }
+
+    #[test]
+    fn what_cannot_be_processed_says_why() {
+        let undecodable = read_activity_record("7", Some(&[0xff, 0xff, 0xff])).unwrap_err();
+        assert_eq!(undecodable.label(), "undecodable");
+        let bad_date = read_activity_record("7", Some(&event(7, "20.11.2026"))).unwrap_err();
+        assert_eq!(bad_date.to_string(), "activity event e1 has an unreadable date \"20.11.2026\"");
+        // An empty payload decodes to an event with nothing in it, which is not a tombstone.
+        let empty = read_activity_record("7", Some(&[])).unwrap_err();
+        assert_eq!(empty.label(), "no_participant");
     }
 }

@@ -10,7 +10,8 @@ use fitex_common::kafka::Topics;
 use fitex_common::outbox::{self, OutgoingRecord};
 use fitex_common::trace_context::TraceParent;
 use fitex_goals::{
-    goals_between, member_week, program_week, team_week, Goal, MemberWeek, TeamWeek, Unit,
+    goals_between, member_week, program_week, team_week, Goal, GoalSettings, MemberWeek, Strategy,
+    TeamWeek, Unit, MAX_SETTING_DAYS,
 };
 use fitex_proto::{
     content_type, GoalChanged, Message, TeamProgressChanged, Timestamp, TraceContext,
@@ -23,9 +24,20 @@ use crate::store::{self, Enrolment, ProgramRow};
 /// Outbox source of the goals service's events.
 pub const OUTBOX_SOURCE: &str = "goals";
 
-/// History read before a program's start (the adaptive rule looks back 21 days; baselines and
-/// lookbacks never need more than this).
+/// History read before a program's start, at least: the fetcher backfills 28 days, the baseline
+/// takes the 14 before the start and the adaptive rule looks back 21 ([`history_days`]).
 const HISTORY_DAYS: i64 = 60;
+
+/// Days read before a program's start: [`HISTORY_DAYS`], or more when the program's baseline
+/// window or adaptive lookback reaches further back (bounded as `validate()` bounds them).
+fn history_days(settings: &GoalSettings) -> i64 {
+    let lookback = match &settings.strategy {
+        Strategy::AdaptivePercentile(a) => a.lookback_calendar_days,
+        _ => 0,
+    };
+    let window = i64::from(settings.baseline.window_days);
+    HISTORY_DAYS.max(window).max(lookback).min(MAX_SETTING_DAYS)
+}
 
 pub struct GoalsEngine {
     pub pool: PgPool,
@@ -78,7 +90,7 @@ impl GoalsEngine {
             let days = store::days(
                 &self.pool,
                 participant_id,
-                program.start_date - chrono::Duration::days(HISTORY_DAYS),
+                program.start_date - chrono::Duration::days(history_days(&program.goals)),
                 through,
             )
             .await?;
@@ -151,12 +163,27 @@ impl GoalsEngine {
     }
 
     /// Recomputes one team week from every member's stored days and goals.
-    ///
-    /// One team at a time: two members' recomputations run concurrently, and each, unlocked,
-    /// could read the other's goals before they commit and then write its stale total last. Under
-    /// the team's lock the last computation starts after every goal it depends on is committed.
     pub async fn recompute_team_week(
         &self,
+        enrolment: &Enrolment,
+        week: u32,
+        trace: &TraceParent,
+    ) -> Result<bool, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        lock_team(&mut tx, enrolment.team_id).await?;
+        let changed = self.team_week_in(&mut tx, enrolment, week, trace).await?;
+        tx.commit().await?;
+        if changed {
+            self.relay_wake.notify_one();
+        }
+        Ok(changed)
+    }
+
+    /// Recomputes one team week inside `tx`, which holds the team's lock ([`lock_team`]); a
+    /// change is upserted and its event added to the outbox in the same transaction.
+    async fn team_week_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
         enrolment: &Enrolment,
         week: u32,
         trace: &TraceParent,
@@ -164,16 +191,10 @@ impl GoalsEngine {
         let ProgramRow { id: program_id, program, .. } = &enrolment.program;
         let Some(start) = program.week_start(week) else { return Ok(false) };
         let end = start + chrono::Duration::days(6);
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
-            .bind(TEAM_LOCK_SPACE)
-            .bind(enrolment.team_id as i32)
-            .execute(&mut *tx)
-            .await?;
         let mut member_weeks: Vec<MemberWeek> = Vec::new();
-        for (member, memberships) in store::team_members(&mut *tx, enrolment.team_id).await? {
-            let days = store::days(&mut *tx, member, start, end).await?;
-            let goals = store::goals(&mut *tx, member, *program_id, start, end).await?;
+        for (member, memberships) in store::team_members(&mut **tx, enrolment.team_id).await? {
+            let days = store::days(&mut **tx, member, start, end).await?;
+            let goals = store::goals(&mut **tx, member, *program_id, start, end).await?;
             let mut total = MemberWeek {
                 participant_id: member,
                 active_days: 0,
@@ -193,7 +214,7 @@ impl GoalsEngine {
         }
         let team = team_week(enrolment.team_id, week, &member_weeks, program.met_days_per_week);
         let computed_at = Utc::now();
-        let changed = store::upsert_team_week(&mut tx, &team, computed_at).await?;
+        let changed = store::upsert_team_week(tx, &team, computed_at).await?;
         if changed {
             let event = team_event(
                 &self.topics.team_progress,
@@ -203,16 +224,73 @@ impl GoalsEngine {
                 computed_at,
                 trace,
             );
-            let refs = [&event];
-            outbox::insert_in(&mut tx, OUTBOX_SOURCE, &refs).await?;
-        }
-        tx.commit().await?;
-        if changed {
-            self.relay_wake.notify_one();
+            outbox::insert_in(tx, OUTBOX_SOURCE, &[&event]).await?;
             metrics::counter!("fitex_goals_team_weeks_changed_total").increment(1);
         }
         Ok(changed)
     }
+
+    /// The goals service's half of deleting a participant everywhere (the fetcher's half deletes
+    /// their tokens and days and puts the tombstone this answers on the activity topic): their
+    /// goal history, unpublished goal events, team memberships and the participant record go, a
+    /// tombstone keyed by them goes on the goals topic, and every started week of their teams is
+    /// recomputed without them — all in one transaction, so a crash leaves it whole or undone.
+    /// Returns the team weeks that changed; `None` when the participant is already gone.
+    pub async fn forget_participant(
+        &self,
+        participant_id: i64,
+        trace: &TraceParent,
+    ) -> Result<Option<usize>, sqlx::Error> {
+        let Some((_, zone)) = store::participant(&self.pool, participant_id).await? else {
+            return Ok(None);
+        };
+        let today = today_in(&zone);
+        let enrolments = store::enrolments(&self.pool, participant_id).await?;
+        let mut tx = self.pool.begin().await?;
+        // Teams in one order, so two purges (or a purge and a recomputation) cannot deadlock.
+        let mut teams: Vec<i64> = enrolments.iter().map(|e| e.team_id).collect();
+        teams.sort_unstable();
+        teams.dedup();
+        for team in &teams {
+            lock_team(&mut tx, *team).await?;
+        }
+        store::forget_participant(&mut tx, participant_id, &self.topics.goals).await?;
+        let tombstone = OutgoingRecord::tombstone(&self.topics.goals, participant_id.to_string());
+        outbox::insert_in(&mut tx, OUTBOX_SOURCE, &[&tombstone]).await?;
+        let mut team_weeks_changed = 0;
+        for enrolment in &enrolments {
+            let program = &enrolment.program.program;
+            let last_week = program_week(program, today.min(program.end_date()))
+                .unwrap_or(if today < program.start_date { 0 } else { program.weeks });
+            for week in 1..=last_week {
+                if self.team_week_in(&mut tx, enrolment, week, trace).await? {
+                    team_weeks_changed += 1;
+                }
+            }
+        }
+        tx.commit().await?;
+        self.relay_wake.notify_one();
+        metrics::counter!("fitex_goals_participants_forgotten_total").increment(1);
+        tracing::info!(participant = participant_id, team_weeks_changed, "participant forgotten");
+        Ok(Some(team_weeks_changed))
+    }
+}
+
+/// Takes a team's lock for the rest of `tx`.
+///
+/// One team at a time: two members' recomputations run concurrently, and each, unlocked, could
+/// read the other's goals before they commit and then write its stale total last. Under the
+/// team's lock the last computation starts after every goal it depends on is committed.
+async fn lock_team(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    team_id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+        .bind(TEAM_LOCK_SPACE)
+        .bind(team_id as i32)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// The first key of the teams' advisory locks (the second is the team id).

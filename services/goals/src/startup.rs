@@ -54,6 +54,7 @@ impl Application {
         let consumer = tokio::spawn(consumer::run(
             engine,
             stream,
+            producer.clone(),
             settings.goals.batch_max,
             Duration::from_millis(settings.goals.batch_window_ms),
             settings.goals.concurrency,

@@ -162,8 +162,9 @@ pub async fn days<'e>(
     from: NaiveDate,
     through: NaiveDate,
 ) -> Result<Vec<DayRecord>, sqlx::Error> {
-    let rows: Vec<(NaiveDate, i32, f64, i32, Option<i32>)> = sqlx::query_as(
-        "SELECT day, steps, distance_km, fairly_active_minutes + very_active_minutes, worn_minutes
+    let rows: Vec<(NaiveDate, i32, f64, i32, Option<i32>, bool)> = sqlx::query_as(
+        "SELECT day, steps, distance_km, fairly_active_minutes + very_active_minutes, worn_minutes,
+                no_data
          FROM activity_days WHERE participant_id = $1 AND day BETWEEN $2 AND $3 ORDER BY day",
     )
     .bind(participant_id)
@@ -173,12 +174,13 @@ pub async fn days<'e>(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(date, steps, distance_km, mvpa, worn)| DayRecord {
+        .map(|(date, steps, distance_km, mvpa, worn, no_data)| DayRecord {
             date,
             steps,
             distance_km,
             moderate_vigorous_minutes: mvpa,
             worn_minutes: worn,
+            no_data,
         })
         .collect())
 }
@@ -370,4 +372,32 @@ pub async fn program_team_weeks(
     program_id: i64,
 ) -> Result<Vec<(i64, Vec<TeamWeek>)>, sqlx::Error> {
     team_weeks_where(pool, Some(program_id), None).await
+}
+
+/// Deletes what the goals service holds of a participant — goal history, goal events not yet
+/// published, team memberships — and the participant record itself (whatever else still refers
+/// to it goes with it).
+pub async fn forget_participant(
+    tx: &mut Transaction<'_, Postgres>,
+    participant_id: i64,
+    goals_topic: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM goal_history WHERE participant_id = $1")
+        .bind(participant_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM kafka_outbox WHERE topic = $1 AND record_key = $2")
+        .bind(goals_topic)
+        .bind(participant_id.to_string())
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM team_members WHERE participant_id = $1")
+        .bind(participant_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM participants WHERE id = $1")
+        .bind(participant_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

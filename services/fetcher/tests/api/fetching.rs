@@ -202,16 +202,30 @@ async fn revoked_access_deletes_the_tokens_and_a_deleted_account_deletes_the_dat
     .await
     .unwrap();
     assert_eq!(tokens, (None, None), "tokens deleted");
-    wait_for("the deleted participant to be gone", Duration::from_secs(20), || async {
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM participants WHERE id = $1")
+    // The fetcher's half of the deletion (the goals service does the rest when it reads the
+    // tombstone; tests/participant_deletion.rs runs both).
+    wait_for(
+        "the deleted participant's connection to be gone",
+        Duration::from_secs(20),
+        || async {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM provider_connections WHERE participant_id = $1",
+            )
             .bind(deleted_participant)
             .fetch_one(&app.pool)
             .await
             .unwrap()
-            == 0
-    })
+                == 0
+        },
+    )
     .await;
     assert!(app.stored_steps(deleted_participant).await.is_empty(), "their days are deleted too");
+    let records =
+        app.topic_records(&app.kafka.topics.activity_days, 10, Duration::from_secs(5)).await;
+    let key = deleted_participant.to_string();
+    let tombstones =
+        records.iter().filter(|r| r.key.as_deref() == Some(&key) && r.payload.is_empty()).count();
+    assert_eq!(tombstones, 1, "a tombstone tells downstream consumers to forget them");
 }
 
 #[tokio::test]

@@ -4,4 +4,5 @@ mod fetching;
 mod google;
 mod helpers;
 mod ops_http;
+mod stale_fetches;
 mod tokens;
