@@ -38,14 +38,28 @@ fn default_filter() -> String {
 pub fn init(service: &'static str, settings: &TelemetrySettings) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log_filter));
-    let registry = tracing_subscriber::registry().with(filter);
-    let result = match settings.log_format {
-        LogFormat::Json => registry
-            .with(fmt::layer().json().flatten_event(true).with_current_span(true))
-            .try_init(),
-        LogFormat::Pretty => registry.with(fmt::layer().with_target(false)).try_init(),
-    };
-    if result.is_ok() {
+    if subscriber(settings.log_format, filter, std::io::stdout).try_init().is_ok() {
         tracing::info!(service, "telemetry initialised");
     }
+}
+
+/// The subscriber [`init`] installs, writing to `writer`: tests read exactly what a service logs.
+pub fn subscriber<W>(
+    format: LogFormat,
+    filter: EnvFilter,
+    writer: W,
+) -> impl tracing::Subscriber + Send + Sync + 'static
+where
+    W: for<'w> fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    let layer = match format {
+        LogFormat::Json => fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_writer(writer)
+            .boxed(),
+        LogFormat::Pretty => fmt::layer().with_target(false).with_writer(writer).boxed(),
+    };
+    tracing_subscriber::registry().with(filter).with(layer)
 }

@@ -35,14 +35,14 @@ pub struct ParticipantView {
     pub connections: Vec<ConnectionView>,
 }
 
-/// The participant, or `None` when they no longer exist (deleted at the provider).
+/// The participant, or `None` when they no longer exist or are deleted (hidden until purged).
 pub async fn participant(
     pool: &PgPool,
     participant_id: i64,
 ) -> Result<Option<ParticipantView>, sqlx::Error> {
     let row: Option<(String, i64)> = sqlx::query_as(
         "SELECT p.time_zone, (SELECT count(*) FROM activity_days a WHERE a.participant_id = p.id)
-         FROM participants p WHERE p.id = $1",
+         FROM participants p WHERE p.id = $1 AND p.deleted_at IS NULL",
     )
     .bind(participant_id)
     .fetch_optional(pool)

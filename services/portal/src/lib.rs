@@ -8,6 +8,7 @@ pub mod data;
 pub mod pages;
 pub mod pkce;
 pub mod routes;
+pub mod sessions;
 pub mod settings;
 pub mod startup;
 

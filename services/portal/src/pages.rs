@@ -49,13 +49,15 @@ pub fn layout(title: &str, signed_in_csrf: Option<&str>, content: Markup) -> Mar
 }
 
 /// The start page: connect through Google (when configured; Fitbit accounts now live there) or
-/// Fitbit, or paste a long-lived Fitbit token.
-pub fn home(csrf: &str, error: Option<&str>, google: bool) -> Markup {
+/// Fitbit, or paste a long-lived Fitbit token. `error` is about the pasted token; `notice` says
+/// why the participant is signed out (when they just were).
+pub fn home(csrf: &str, error: Option<&str>, notice: Option<&str>, google: bool) -> Markup {
     let title = if google { "Connect your activity tracker" } else { "Connect your Fitbit" };
     layout(
         title,
         None,
         html! {
+            @if let Some(notice) = notice { div.notice.info role="status" { p { (notice) } } }
             h1 { (title) }
             @if google {
                 p { "FitEx reads your daily steps and active minutes so your goals and your team's progress stay up to date." }
@@ -76,6 +78,47 @@ pub fn home(csrf: &str, error: Option<&str>, google: bool) -> Markup {
                 label for="token" { "Access token" }
                 textarea id="token" name="token" rows="4" autocomplete="off" spellcheck="false" required {}
                 p { button type="submit" { "Use this token" } }
+            }
+        },
+    )
+}
+
+/// Asked before a pasted token, which cannot be renewed, takes the place of a connection FitEx
+/// renews by itself: what the participant would lose, in plain words. Keeping is the first
+/// button; replacing needs the second.
+pub fn replace_connection(
+    csrf: &str,
+    provider_user: &str,
+    token_expires_at: DateTime<Utc>,
+    zone: &str,
+) -> Markup {
+    layout(
+        "Keep your current connection?",
+        None,
+        html! {
+            h1 { "Your Fitbit is already connected" }
+            p {
+                "Your Fitbit account (" (provider_user) ") is already connected to FitEx, and FitEx "
+                "renews that connection automatically, so your steps keep syncing without you doing anything."
+            }
+            p { "If you use the pasted token instead:" }
+            ul {
+                li { "FitEx can no longer renew your access automatically." }
+                li {
+                    "The pasted token expires on " strong { (day(token_expires_at, zone)) } ". "
+                    "After that, your steps stop syncing until you reconnect."
+                }
+            }
+            p { "Most people should keep their current connection." }
+            form method="post" action="/token" {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="choice" value="keep";
+                p { button type="submit" { "Keep my current connection" } }
+            }
+            form method="post" action="/token" {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="choice" value="replace";
+                p { button.button.secondary type="submit" { "Use the pasted token instead" } }
             }
         },
     )
@@ -269,6 +312,16 @@ pub fn status(
                 dt { "Time zone" } dd { (zone) }
             }
             @for p in programs { (program(p)) }
+            h2 { "Signed in on another device?" }
+            p.muted {
+                "If you signed in on a shared or lost device, sign out everywhere: every browser "
+                "where you are signed in, this one included, will need to connect again to sign in."
+            }
+            form method="post" action="/signout" {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="everywhere" value="1";
+                button.button.secondary type="submit" { "Sign out everywhere" }
+            }
         },
     )
 }

@@ -1,25 +1,33 @@
-//! The participant routes. Who the participant is comes only from the session.
+//! The participant routes. Who the participant is comes only from the session: the encrypted
+//! cookie names a server-side sign-in (`sessions`), checked on every request that needs one.
 
 use actix_session::Session;
 use actix_web::http::header::{CACHE_CONTROL, LOCATION};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse, ResponseError};
 use chrono::Utc;
+use fitex_common::log_safe;
 use fitex_fetcher::settings::FitbitApiConfig;
-use fitex_fetcher::store::{self, TokenKind};
+use fitex_fetcher::store::{self, SyncStatus, TokenKind};
 use fitex_fetcher::sync::Fetcher;
 use fitex_fitbit::oauth::{parse_token_response, read_access_token_claims, ClaimsError};
 use fitex_google_health::GoogleHealthApi;
 use fitex_provider::TokenGrant;
 use maud::Markup;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::pkce::{code_challenge, code_verifier, random_token, same_secret};
+use crate::sessions::{self, Ended};
 use crate::settings::PortalSettings;
 use crate::{data, pages};
 
-const PARTICIPANT: &str = "participant_id";
+/// The secret of the browser's sign-in (its row in `portal_sessions`).
+const SIGN_IN: &str = "sign_in";
+/// Why the last sign-in ended, shown once on the start page.
+const SIGNED_OUT: &str = "signed_out";
+/// A pasted token waiting for the participant to choose (see `paste_token`).
+const PENDING_TOKEN: &str = "pending_token";
 const CSRF: &str = "csrf";
 const OAUTH_STATE: &str = "oauth_state";
 const PKCE_VERIFIER: &str = "pkce_verifier";
@@ -142,8 +150,64 @@ fn redirect(status: StatusCode, to: &str) -> HttpResponse {
         .finish()
 }
 
-fn signed_in(session: &Session) -> Option<i64> {
-    session.get::<i64>(PARTICIPANT).ok().flatten()
+/// Who the request comes from.
+enum Visitor {
+    /// A live sign-in (now counted as used).
+    Participant(i64),
+    /// Never signed in here, or signed out.
+    Nobody,
+    /// The cookie named a sign-in that has ended (signed out, idle, too old): the copy of a
+    /// cookie is worth nothing once its sign-in has ended.
+    Ended(Ended),
+}
+
+/// Checks the sign-in the cookie names against `portal_sessions`, on every request that needs a
+/// participant.
+async fn visitor(portal: &Portal, session: &Session) -> Result<Visitor, PageError> {
+    let Some(secret) = session.get::<String>(SIGN_IN).ok().flatten() else {
+        return Ok(Visitor::Nobody);
+    };
+    let timeouts = portal.settings.session_timeouts();
+    match sessions::touch(&portal.fetcher.pool, &secret, timeouts).await.map_err(internal)? {
+        Ok(participant_id) => Ok(Visitor::Participant(participant_id)),
+        Err(ended) => {
+            tracing::info!(?ended, "a browser came back with a sign-in that has ended");
+            session.remove(SIGN_IN);
+            Ok(Visitor::Ended(ended))
+        }
+    }
+}
+
+/// What the start page says when a sign-in has ended.
+fn ended_message(ended: Ended) -> &'static str {
+    match ended {
+        Ended::Idle => {
+            "You were signed out because this page was not used for a while. Connect below to \
+             sign in again; your synced days and goals are kept."
+        }
+        Ended::TooOld => {
+            "You were signed out because sign-ins end after a few weeks. Connect below to sign \
+             in again; your synced days and goals are kept."
+        }
+        Ended::SignedOut | Ended::Unknown => {
+            "You are signed out. Connect below to sign in again; your synced days and goals are \
+             kept."
+        }
+    }
+}
+
+/// To the start page, which says why the sign-in ended.
+fn back_to_sign_in(session: &Session, ended: Ended) -> PageResult {
+    session.insert(SIGNED_OUT, ended_message(ended)).map_err(internal)?;
+    Ok(redirect(StatusCode::SEE_OTHER, "/"))
+}
+
+/// Leaves this browser signed out with `message` for the start page: nothing of the old
+/// session's state is kept (a new CSRF token comes with the next page).
+fn start_over(session: &Session, message: &str) -> Result<(), PageError> {
+    session.clear();
+    session.renew();
+    session.insert(SIGNED_OUT, message).map_err(internal)
 }
 
 /// The session's CSRF token, made on first use.
@@ -182,11 +246,20 @@ fn not_found() -> HttpResponse {
 }
 
 async fn home(portal: web::Data<Portal>, session: Session) -> PageResult {
-    if signed_in(&session).is_some() {
-        return Ok(redirect(StatusCode::SEE_OTHER, "/status"));
-    }
+    let notice = match visitor(&portal, &session).await? {
+        Visitor::Participant(_) => return Ok(redirect(StatusCode::SEE_OTHER, "/status")),
+        Visitor::Ended(ended) => Some(ended_message(ended).to_string()),
+        Visitor::Nobody => match session.get::<String>(SIGNED_OUT).ok().flatten() {
+            Some(message) => {
+                session.remove(SIGNED_OUT);
+                Some(message)
+            }
+            None => None,
+        },
+    };
     let csrf = csrf_token(&session)?;
-    Ok(page(StatusCode::OK, pages::home(&csrf, None, portal.google.is_some())))
+    let google = portal.google.is_some();
+    Ok(page(StatusCode::OK, pages::home(&csrf, None, notice.as_deref(), google)))
 }
 
 /// Fitbit's consent page URL, with a fresh `state` and PKCE verifier kept in the session.
@@ -248,7 +321,12 @@ fn take_code(
     session.remove(state_key);
     session.remove(verifier_key);
     if let Some(error) = &query.error {
-        tracing::info!(%error, via = via.name(), "the participant did not complete the consent");
+        // The provider's word, but it arrives in the URL: anyone can write anything there.
+        tracing::info!(
+            error = %log_safe::untrusted(error),
+            via = via.name(),
+            "the participant did not complete the consent"
+        );
         return Err(NoCode::Declined(error.clone()));
     }
     let (Some(expected), Some(verifier)) = (expected_state, verifier) else {
@@ -354,7 +432,7 @@ async fn google_callback(
     };
     // No per-user subscription: the project's Google subscriber covers every consenting user.
     let participant_id = participant_of(&portal, connection_id).await?;
-    sign_in(&session, participant_id)?;
+    sign_in(&portal, &session, participant_id).await?;
     tracing::info!(participant = participant_id, "participant connected through Google");
     Ok(redirect(StatusCode::SEE_OTHER, "/status"))
 }
@@ -405,10 +483,18 @@ async fn participant_of(portal: &Portal, connection_id: i64) -> Result<i64, Page
     Ok(connection.participant_id)
 }
 
-/// Signs the participant in under a new session id (no fixation across the sign-in).
-fn sign_in(session: &Session, participant_id: i64) -> Result<(), PageError> {
+/// Signs the participant in: a new row in `portal_sessions`, whose secret the cookie carries
+/// (a sign-in this browser already had ends; no fixation across the sign-in).
+async fn sign_in(portal: &Portal, session: &Session, participant_id: i64) -> Result<(), PageError> {
+    let pool = &portal.fetcher.pool;
+    if let Some(previous) = session.get::<String>(SIGN_IN).ok().flatten() {
+        sessions::revoke(pool, &previous).await.map_err(internal)?;
+    }
+    let timeouts = portal.settings.session_timeouts();
+    let secret = sessions::create(pool, participant_id, timeouts).await.map_err(internal)?;
     session.renew();
-    session.insert(PARTICIPANT, participant_id).map_err(internal)
+    session.remove(SIGNED_OUT);
+    session.insert(SIGN_IN, secret).map_err(internal)
 }
 
 /// Stores a Fitbit grant through the fetcher (encrypted tokens, time zone, backfill), asks Fitbit
@@ -427,7 +513,7 @@ async fn connect_fitbit_grant(
                     new activity, so new days may arrive late. Reconnecting later tries again.";
         session.insert(NOTE, note).map_err(internal)?;
     }
-    sign_in(session, participant_id)?;
+    sign_in(portal, session, participant_id).await?;
     Ok(participant_id)
 }
 
@@ -461,7 +547,21 @@ struct TokenForm {
     token: String,
     #[serde(default)]
     csrf: Option<String>,
+    /// The answer on the confirmation page: `keep` or `replace` (see [`paste_token`]).
+    #[serde(default)]
+    choice: Option<String>,
 }
+
+/// A pasted token kept (in the encrypted cookie) while the participant chooses whether it may
+/// replace their renewing connection.
+#[derive(Serialize, Deserialize)]
+struct PendingToken {
+    token: String,
+    pasted_at: i64,
+}
+
+/// How long the choice stays open.
+const PENDING_TOKEN_SECONDS: i64 = 15 * 60;
 
 /// Fitbit's short scope codes as the scope names the token endpoint uses.
 fn scope_name(code: &str) -> &str {
@@ -552,6 +652,33 @@ async fn check_pasted_token(portal: &Portal, token: &str) -> Result<TokenGrant, 
     })
 }
 
+/// The start page again, with why the pasted token was not used (400).
+fn paste_refused(portal: &Portal, session: &Session, message: &str) -> PageResult {
+    let csrf = csrf_token(session)?;
+    let google = portal.google.is_some();
+    Ok(page(StatusCode::BAD_REQUEST, pages::home(&csrf, Some(message), None, google)))
+}
+
+/// The participant's Fitbit connection for `user_id` when FitEx renews it by itself
+/// (authorization code with a refresh token, syncing): a pasted token, which cannot be renewed,
+/// would be a step down from it.
+async fn renewing_connection(
+    portal: &Portal,
+    user_id: &str,
+) -> Result<Option<store::Connection>, PageError> {
+    let found =
+        store::find_connection(&portal.fetcher.pool, "fitbit", user_id).await.map_err(internal)?;
+    Ok(found.filter(|c| {
+        c.token_kind == Some(TokenKind::AuthorizationCode)
+            && c.refresh_token.is_some()
+            && c.sync_status == SyncStatus::Active
+    }))
+}
+
+/// A pasted token connects (and signs in) its Fitbit user. It never silently replaces a
+/// connection FitEx renews by itself: the participant is asked first, on a page that says what
+/// they would lose, and only a confirmed `choice=replace` (with the CSRF token, within
+/// [`PENDING_TOKEN_SECONDS`]) replaces it.
 async fn paste_token(
     portal: web::Data<Portal>,
     session: Session,
@@ -560,24 +687,90 @@ async fn paste_token(
     if !csrf_ok(&session, form.csrf.as_deref()) {
         return Ok(forbidden());
     }
+    if let Some(choice) = form.choice.as_deref() {
+        return pasted_token_choice(&portal, &session, choice).await;
+    }
     let token: String = form.token.split_whitespace().collect();
     let grant = match check_pasted_token(&portal, &token).await {
         Ok(grant) => grant,
-        Err(message) => {
-            let csrf = csrf_token(&session)?;
-            let google = portal.google.is_some();
-            return Ok(page(StatusCode::BAD_REQUEST, pages::home(&csrf, Some(&message), google)));
-        }
+        Err(message) => return paste_refused(&portal, &session, &message),
     };
+    if let Some(existing) = renewing_connection(&portal, &grant.user_id).await? {
+        let pending = PendingToken { token, pasted_at: Utc::now().timestamp() };
+        session.insert(PENDING_TOKEN, pending).map_err(internal)?;
+        let csrf = csrf_token(&session)?;
+        tracing::info!(
+            participant = existing.participant_id,
+            "a pasted token would replace a renewing connection; asking first"
+        );
+        return Ok(page(
+            StatusCode::OK,
+            pages::replace_connection(
+                &csrf,
+                &existing.provider_user_id,
+                grant.expires_at,
+                &existing.time_zone,
+            ),
+        ));
+    }
     let participant_id =
         connect_fitbit_grant(&portal, &session, TokenKind::Implicit, &grant).await?;
     tracing::info!(participant = participant_id, "participant connected with a pasted token");
     Ok(redirect(StatusCode::SEE_OTHER, "/status"))
 }
 
+/// The participant's answer on the confirmation page: `keep` signs them in with the connection
+/// they have, `replace` stores the pasted token in its place. The token is checked with Fitbit
+/// again either way (it proves who is choosing).
+async fn pasted_token_choice(portal: &Portal, session: &Session, choice: &str) -> PageResult {
+    let pending = session.get::<PendingToken>(PENDING_TOKEN).ok().flatten();
+    session.remove(PENDING_TOKEN);
+    let fresh = |p: &PendingToken| Utc::now().timestamp() - p.pasted_at <= PENDING_TOKEN_SECONDS;
+    let Some(pending) = pending.filter(fresh) else {
+        return paste_refused(
+            portal,
+            session,
+            "That choice had expired, so nothing was changed. Paste your token again.",
+        );
+    };
+    let grant = match check_pasted_token(portal, &pending.token).await {
+        Ok(grant) => grant,
+        Err(message) => return paste_refused(portal, session, &message),
+    };
+    match choice {
+        "keep" => {
+            let Some(existing) =
+                store::find_connection(&portal.fetcher.pool, "fitbit", &grant.user_id)
+                    .await
+                    .map_err(internal)?
+            else {
+                return paste_refused(portal, session, "Please paste your token again.");
+            };
+            sign_in(portal, session, existing.participant_id).await?;
+            tracing::info!(
+                participant = existing.participant_id,
+                "kept the renewing connection; the pasted token was not used"
+            );
+            Ok(redirect(StatusCode::SEE_OTHER, "/status"))
+        }
+        "replace" => {
+            let participant_id =
+                connect_fitbit_grant(portal, session, TokenKind::Implicit, &grant).await?;
+            tracing::info!(
+                participant = participant_id,
+                "the participant confirmed: a pasted token replaced the renewing connection"
+            );
+            Ok(redirect(StatusCode::SEE_OTHER, "/status"))
+        }
+        _ => paste_refused(portal, session, "Please paste your token again."),
+    }
+}
+
 async fn status(portal: web::Data<Portal>, session: Session) -> PageResult {
-    let Some(participant_id) = signed_in(&session) else {
-        return Ok(redirect(StatusCode::SEE_OTHER, "/"));
+    let participant_id = match visitor(&portal, &session).await? {
+        Visitor::Participant(id) => id,
+        Visitor::Nobody => return Ok(redirect(StatusCode::SEE_OTHER, "/")),
+        Visitor::Ended(ended) => return back_to_sign_in(&session, ended),
     };
     let pool = &portal.fetcher.pool;
     let Some(participant) = data::participant(pool, participant_id).await.map_err(internal)? else {
@@ -595,15 +788,51 @@ async fn status(portal: web::Data<Portal>, session: Session) -> PageResult {
 }
 
 #[derive(Deserialize)]
-struct CsrfForm {
+struct SignOutForm {
     #[serde(default)]
     csrf: Option<String>,
+    /// Present: end every sign-in of the participant, on every device ("Sign out everywhere").
+    #[serde(default)]
+    everywhere: Option<String>,
 }
 
-async fn signout(session: Session, form: web::Form<CsrfForm>) -> HttpResponse {
+const SIGNED_OUT_HERE: &str = "You are signed out.";
+const SIGNED_OUT_EVERYWHERE: &str = "You are signed out here and on every other device and \
+    browser where you had signed in.";
+const ALREADY_ENDED: &str = "Your sign-in had already ended, so other devices could not be \
+    signed out from here. Connect below to sign in again, then choose Sign out everywhere.";
+
+/// Ends this browser's sign-in in `portal_sessions` (a copy of the cookie then signs nobody in),
+/// or, with `everywhere`, every sign-in of the participant — only from a live sign-in.
+async fn signout(
+    portal: web::Data<Portal>,
+    session: Session,
+    form: web::Form<SignOutForm>,
+) -> PageResult {
     if !csrf_ok(&session, form.csrf.as_deref()) {
-        return forbidden();
+        return Ok(forbidden());
     }
-    session.purge();
-    redirect(StatusCode::SEE_OTHER, "/")
+    let pool = &portal.fetcher.pool;
+    let mut message = SIGNED_OUT_HERE;
+    if let Some(secret) = session.get::<String>(SIGN_IN).ok().flatten() {
+        if form.everywhere.is_some() {
+            let timeouts = portal.settings.session_timeouts();
+            match sessions::touch(pool, &secret, timeouts).await.map_err(internal)? {
+                Ok(participant_id) => {
+                    let ended =
+                        sessions::revoke_all(pool, participant_id).await.map_err(internal)?;
+                    tracing::info!(
+                        participant = participant_id,
+                        sessions = ended,
+                        "signed out everywhere"
+                    );
+                    message = SIGNED_OUT_EVERYWHERE;
+                }
+                Err(_) => message = ALREADY_ENDED,
+            }
+        }
+        sessions::revoke(pool, &secret).await.map_err(internal)?;
+    }
+    start_over(&session, message)?;
+    Ok(redirect(StatusCode::SEE_OTHER, "/"))
 }

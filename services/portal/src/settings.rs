@@ -2,14 +2,16 @@
 //! `[google_health_api]` when present, `[tokens]`, `[fetcher]`) and its own optional `[portal]`
 //! section, whose every key has a default.
 
+use std::num::NonZeroU64;
 use std::path::Path;
+use std::time::Duration;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use base64::Engine;
 use fitex_common::config::ConfigError;
 use fitex_common::health::HttpLimits;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -44,9 +46,21 @@ pub struct PortalSettings {
     pub cookie_secure: bool,
     #[serde(default = "default_cookie_name")]
     pub cookie_name: String,
-    /// How long a sign-in lasts.
-    #[serde(default = "default_session_days")]
-    pub session_days: i64,
+    /// A sign-in ends after this long without a request (`session_idle_timeout_s`, seconds).
+    #[serde(
+        rename = "session_idle_timeout_s",
+        default = "default_session_idle_timeout",
+        deserialize_with = "positive_seconds"
+    )]
+    pub session_idle_timeout: Duration,
+    /// A sign-in ends this long after it began, however much it is used
+    /// (`session_absolute_timeout_s`, seconds); the session cookie expires then too.
+    #[serde(
+        rename = "session_absolute_timeout_s",
+        default = "default_session_absolute_timeout",
+        deserialize_with = "positive_seconds"
+    )]
+    pub session_absolute_timeout: Duration,
     #[serde(default = "default_workers")]
     pub workers: usize,
 }
@@ -72,8 +86,16 @@ fn default_true() -> bool {
 fn default_cookie_name() -> String {
     "fitex_session".into()
 }
-fn default_session_days() -> i64 {
-    30
+fn default_session_idle_timeout() -> Duration {
+    Duration::from_secs(2 * 3600)
+}
+fn default_session_absolute_timeout() -> Duration {
+    Duration::from_secs(30 * 86_400)
+}
+
+/// A whole number of seconds above zero (a zero timeout would end every sign-in at once).
+fn positive_seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    Ok(Duration::from_secs(NonZeroU64::deserialize(deserializer)?.get()))
 }
 fn default_workers() -> usize {
     2
@@ -90,7 +112,8 @@ impl Default for PortalSettings {
             session_key: None,
             cookie_secure: true,
             cookie_name: default_cookie_name(),
-            session_days: default_session_days(),
+            session_idle_timeout: default_session_idle_timeout(),
+            session_absolute_timeout: default_session_absolute_timeout(),
             workers: default_workers(),
         }
     }
@@ -121,6 +144,14 @@ impl PortalSettings {
     /// Google's redirect URI.
     pub fn google_redirect_uri(&self) -> String {
         format!("{}/connect/google/callback", self.public_base_url.trim_end_matches('/'))
+    }
+
+    /// How long a sign-in lasts.
+    pub fn session_timeouts(&self) -> crate::sessions::Timeouts {
+        crate::sessions::Timeouts {
+            idle: self.session_idle_timeout,
+            absolute: self.session_absolute_timeout,
+        }
     }
 
     /// The configured session key's bytes, or `None` when none is configured.
@@ -182,5 +213,31 @@ mod tests {
             settings.portal.google_redirect_uri(),
             "http://127.0.0.1:8083/connect/google/callback"
         );
+    }
+
+    #[test]
+    fn session_timeouts_are_read_in_seconds_and_must_be_positive() {
+        let dir = fitex_common::config::config_dir().unwrap();
+        let settings = Settings::load_from(&dir, "test").unwrap();
+        assert_eq!(settings.portal.session_idle_timeout, Duration::from_secs(7200));
+        assert_eq!(settings.portal.session_absolute_timeout, Duration::from_secs(30 * 86_400));
+
+        let read = |toml: &str| {
+            config::Config::builder()
+                .add_source(config::File::from_str(toml, config::FileFormat::Toml))
+                .build()
+                .unwrap()
+                .try_deserialize::<PortalSection>()
+        };
+        let portal =
+            read("[portal]\nsession_idle_timeout_s = 60\nsession_absolute_timeout_s = \"3600\"")
+                .unwrap()
+                .portal;
+        assert_eq!(portal.session_idle_timeout, Duration::from_secs(60));
+        assert_eq!(portal.session_absolute_timeout, Duration::from_secs(3600));
+        assert!(read("[portal]\nsession_idle_timeout_s = 0").is_err());
+        assert!(read("[portal]\nsession_absolute_timeout_s = -5").is_err());
+        let defaults = read("").unwrap().portal;
+        assert_eq!(defaults.session_idle_timeout, Duration::from_secs(7200));
     }
 }

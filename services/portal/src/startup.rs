@@ -79,6 +79,10 @@ impl Application {
         let metrics_handle = fitex_common::metrics::prometheus();
         let metrics_token = settings.base.telemetry.metrics_token.clone();
         let cookie = settings.portal.clone();
+        // Browsers keep a cookie 400 days at most (RFC 6265bis).
+        let cookie_ttl = actix_web::cookie::time::Duration::seconds(
+            settings.portal.session_absolute_timeout.as_secs().min(400 * 86_400) as i64,
+        );
         let limits = settings.http;
         let server = HttpServer::new(move || {
             let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
@@ -88,9 +92,9 @@ impl Application {
                 .cookie_same_site(SameSite::Lax)
                 .cookie_path("/".into())
                 .cookie_content_security(CookieContentSecurity::Private)
-                .session_lifecycle(PersistentSession::default().session_ttl(
-                    actix_web::cookie::time::Duration::days(cookie.session_days.max(1)),
-                ))
+                // The cookie lasts as long as a sign-in may; `portal_sessions` decides whether
+                // the sign-in it names is still live.
+                .session_lifecycle(PersistentSession::default().session_ttl(cookie_ttl))
                 .build();
             App::new()
                 // Outermost: oversized heads and slow bodies are refused before any handler.

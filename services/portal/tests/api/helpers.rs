@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use fitex_common::token_cipher::TokenCipher;
@@ -7,6 +9,7 @@ use fitex_fitbit_simulator::{
 };
 use fitex_google_health::oauth::{ACTIVITY_SCOPE, PROFILE_SCOPE, SETTINGS_SCOPE};
 use fitex_portal::{Application, Settings};
+use reqwest::cookie::{CookieStore, Jar};
 use reqwest::header::LOCATION;
 use reqwest::StatusCode;
 use secrecy::SecretString;
@@ -20,8 +23,9 @@ pub struct TestPortal {
     pub base: String,
     pub pool: PgPool,
     pub sim: SimulatorHandle,
-    /// Keeps cookies, follows no redirects.
+    /// Keeps cookies (in `jar`), follows no redirects.
     pub client: reqwest::Client,
+    pub jar: Arc<Jar>,
     pub handle: actix_web::dev::ServerHandle,
     pub stopped: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -32,6 +36,17 @@ pub fn browser() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
+}
+
+/// A browser whose cookies can be read (to copy them, as someone with access to it could).
+pub fn browser_with_jar() -> (reqwest::Client, Arc<Jar>) {
+    let jar = Arc::new(Jar::default());
+    let client = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    (client, jar)
 }
 
 /// How a test portal is set up.
@@ -112,14 +127,8 @@ pub async fn spawn_portal_adjusted(
     let app = Application::build(settings).await.expect("build the portal");
     let handle = app.handle();
     let stopped = tokio::spawn(app.run_until_stopped());
-    TestPortal {
-        base: format!("http://127.0.0.1:{port}"),
-        pool,
-        sim,
-        client: browser(),
-        handle,
-        stopped,
-    }
+    let (client, jar) = browser_with_jar();
+    TestPortal { base: format!("http://127.0.0.1:{port}"), pool, sim, client, jar, handle, stopped }
 }
 
 pub fn location(response: &reqwest::Response) -> String {
@@ -260,6 +269,43 @@ impl TestPortal {
 }
 
 impl TestPortal {
+    /// The `Cookie` header the test's browser sends now: what someone who copied it would hold.
+    pub fn copied_cookie(&self) -> String {
+        let cookies = self.jar.cookies(&self.base.parse().unwrap()).expect("a session cookie");
+        cookies.to_str().unwrap().to_string()
+    }
+
+    /// Another browser holding only `cookie` (a copy of a session cookie).
+    pub fn replaying(&self, cookie: &str) -> reqwest::Client {
+        let (client, jar) = browser_with_jar();
+        let url = self.base.parse().unwrap();
+        for pair in cookie.split("; ") {
+            jar.add_cookie_str(pair, &url);
+        }
+        client
+    }
+
+    /// The whole authorization-code flow in `browser`, approving as `user`; the callback's answer.
+    pub async fn connect_in(&self, browser: &reqwest::Client, user: &str) -> reqwest::Response {
+        let start = browser.get(self.url("/connect/fitbit")).send().await.unwrap();
+        assert_eq!(start.status(), StatusCode::FOUND);
+        let authorize = location(&start);
+        let approved = browser.get(format!("{authorize}&sim_user={user}")).send().await.unwrap();
+        assert_eq!(approved.status(), StatusCode::FOUND, "{}", approved.text().await.unwrap());
+        browser.get(location(&approved)).send().await.unwrap()
+    }
+
+    /// `path` in `browser`: (status, `Location` or "", body).
+    pub async fn get_in(
+        &self,
+        browser: &reqwest::Client,
+        path: &str,
+    ) -> (StatusCode, String, String) {
+        let response = browser.get(self.url(path)).send().await.unwrap();
+        let to = response.headers().get(LOCATION).map(|l| l.to_str().unwrap().to_string());
+        (response.status(), to.unwrap_or_default(), response.text().await.unwrap())
+    }
+
     /// `host:port` for raw TCP clients.
     pub fn address(&self) -> String {
         self.base.trim_start_matches("http://").to_string()

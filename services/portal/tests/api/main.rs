@@ -3,6 +3,8 @@ mod connecting;
 mod google;
 mod helpers;
 mod http_abuse;
+mod logging;
 mod pasting;
 mod screenshot;
+mod sessions;
 mod status;

@@ -1,8 +1,9 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use fitex_fitbit::oauth::read_access_token_claims;
 use reqwest::StatusCode;
 
-use crate::helpers::{browser, location, spawn_portal};
+use crate::helpers::{browser, csrf_in, location, spawn_portal, TestPortal};
 
 const YEAR: u64 = 31_536_000;
 
@@ -139,4 +140,138 @@ async fn forms_without_the_sessions_csrf_token_are_refused() {
     let out = portal.client.post(portal.url("/signout")).form(&[("csrf", csrf)]).send().await;
     assert_eq!(location(&out.unwrap()), "/");
     assert_eq!(location(&portal.client.get(portal.url("/status")).send().await.unwrap()), "/");
+}
+
+/// What a connection's renewal rests on: (token kind, digests of the access and refresh
+/// ciphertexts, token version).
+type Tokens = (Option<String>, Option<String>, Option<String>, i64);
+
+async fn tokens_of(portal: &TestPortal, user: &str) -> Tokens {
+    sqlx::query_as(
+        "SELECT token_kind, md5(access_token), md5(refresh_token), token_version
+         FROM provider_connections
+         WHERE provider = 'fitbit' AND provider_user_id = $1",
+    )
+    .bind(user)
+    .fetch_one(&portal.pool)
+    .await
+    .unwrap()
+}
+
+/// The participant connected through "Connect your Fitbit" (renewed automatically), then signed
+/// out; returns their connection's tokens and a year-long token of the same account to paste.
+async fn renewing_connection_and_a_token(portal: &TestPortal, user: &str) -> (Tokens, String) {
+    assert_eq!(portal.connect_with_oauth(user).await.status(), StatusCode::SEE_OTHER);
+    portal.sign_out().await;
+    let before = tokens_of(portal, user).await;
+    assert_eq!(before.0.as_deref(), Some("authorization_code"));
+    assert!(before.2.is_some(), "a refresh token");
+    let token = portal.sim().issue_implicit_token(user, YEAR).await.unwrap();
+    (before, token)
+}
+
+async fn choose(
+    portal: &TestPortal,
+    browser: &reqwest::Client,
+    csrf: &str,
+    choice: &str,
+) -> reqwest::Response {
+    browser
+        .post(portal.url("/token"))
+        .form(&[("choice", choice), ("csrf", csrf)])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_pasted_token_does_not_replace_a_renewing_connection_unless_confirmed() {
+    let portal = spawn_portal().await;
+    let (before, token) = renewing_connection_and_a_token(&portal, "DOWN1").await;
+
+    let response = portal.paste(&token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
+    // What the participant would lose, in plain words, with the token's own expiry date.
+    let expires = read_access_token_claims(&token).unwrap().expires_at;
+    let date = fitex_portal::pages::day(expires, "America/New_York");
+    for words in [
+        "Your Fitbit is already connected",
+        "FitEx renews that connection automatically",
+        "FitEx can no longer renew your access automatically.",
+        &format!("The pasted token expires on <strong>{date}</strong>"),
+        "After that, your steps stop syncing until you reconnect.",
+        "Keep my current connection",
+        "Use the pasted token instead",
+    ] {
+        assert!(html.contains(words), "{words:?} missing: {html}");
+    }
+    assert!(!html.contains(&token), "the token is not put in the page");
+    assert_eq!(tokens_of(&portal, "DOWN1").await, before, "nothing replaced by pasting");
+    assert_eq!(location(&portal.client.get(portal.url("/status")).send().await.unwrap()), "/");
+    let csrf = csrf_in(&html);
+
+    // A forged confirmation (no CSRF token), and one from a browser with nothing pending.
+    let forged =
+        portal.client.post(portal.url("/token")).form(&[("choice", "replace")]).send().await;
+    assert_eq!(forged.unwrap().status(), StatusCode::FORBIDDEN);
+    let other = browser();
+    let other_csrf =
+        csrf_in(&other.get(portal.url("/")).send().await.unwrap().text().await.unwrap());
+    let elsewhere = choose(&portal, &other, &other_csrf, "replace").await;
+    assert_eq!(elsewhere.status(), StatusCode::BAD_REQUEST);
+    assert!(elsewhere.text().await.unwrap().contains("nothing was changed"));
+    assert_eq!(tokens_of(&portal, "DOWN1").await, before);
+
+    // Keeping it signs the participant in with the connection they had.
+    let kept = choose(&portal, &portal.client, &csrf, "keep").await;
+    assert_eq!(kept.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&kept), "/status");
+    assert_eq!(tokens_of(&portal, "DOWN1").await, before);
+    let (status, html) = portal.get_text("/status").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("DOWN1") && html.contains("Renewed automatically"), "{html}");
+
+    // The choice was used up: replaying the confirmation replaces nothing.
+    let (_, html) = portal.get_text("/status").await;
+    let replayed = choose(&portal, &portal.client, &csrf_in(&html), "replace").await;
+    assert_eq!(replayed.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(tokens_of(&portal, "DOWN1").await, before);
+}
+
+#[tokio::test]
+async fn confirming_replaces_a_renewing_connection_with_the_pasted_token() {
+    let portal = spawn_portal().await;
+    let (before, token) = renewing_connection_and_a_token(&portal, "DOWN2").await;
+    let html = portal.paste(&token).await.text().await.unwrap();
+    assert_eq!(tokens_of(&portal, "DOWN2").await, before);
+
+    let replaced = choose(&portal, &portal.client, &csrf_in(&html), "replace").await;
+    assert_eq!(replaced.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&replaced), "/status");
+    let (kind, _, refresh, version) = tokens_of(&portal, "DOWN2").await;
+    assert_eq!(kind.as_deref(), Some("implicit"));
+    assert_eq!(refresh, None);
+    assert!(version > before.3);
+    let (_, html) = portal.get_text("/status").await;
+    assert!(html.contains("Your pasted token expires"), "{html}");
+}
+
+#[tokio::test]
+async fn a_pasted_token_repairs_a_connection_that_must_be_reconnected_without_asking() {
+    let portal = spawn_portal().await;
+    let (_, token) = renewing_connection_and_a_token(&portal, "DOWN3").await;
+    // Fitbit refused the refresh token: there is no automatic renewal left to lose.
+    sqlx::query(
+        "UPDATE provider_connections SET sync_status = 'reconnect_required' WHERE provider_user_id = 'DOWN3'",
+    )
+    .execute(&portal.pool)
+    .await
+    .unwrap();
+    let response = portal.paste(&token).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (kind, _, _, _) = tokens_of(&portal, "DOWN3").await;
+    assert_eq!(kind.as_deref(), Some("implicit"));
+    let (_, _, _, status) = portal.connection("DOWN3").await;
+    assert_eq!(status, "active");
 }
