@@ -99,7 +99,8 @@ async fn a_deleted_participant_is_deleted_everywhere_and_their_team_recomputed()
         ("FITEX__FITBIT_API__API_BASE_URL", sim.base_url()),
         ("FITEX__FITBIT_API__TOKEN_URL", format!("{}/oauth2/token", sim.base_url())),
         ("FITEX__FITBIT_API__CLIENT_ID", "SIMCLIENT".to_string()),
-        ("FITEX__FITBIT_API__CLIENT_SECRET", "sim-client-secret".to_string()),
+        // Fitbit's client secret both signs the webhooks and authenticates token refreshes.
+        ("FITEX__FITBIT_API__CLIENT_SECRET", webhook_secret.to_string()),
     ]);
     let with = |extra: Vec<(&'static str, String)>| {
         let mut env = common.clone();
@@ -118,6 +119,9 @@ async fn a_deleted_participant_is_deleted_everywhere_and_their_team_recomputed()
         &with(vec![
             ("FITEX__FETCHER__PORT", fetcher_port.to_string()),
             ("FITEX__FETCHER__GROUP_ID", format!("e2e-{}", kafka.topics.notifications)),
+            // Deleted participants are purged a second after their deletion (7 days by default).
+            ("FITEX__FETCHER__PURGE_AFTER_S", "1".to_string()),
+            ("FITEX__FETCHER__PURGE_CHECK_S", "1".to_string()),
         ]),
     );
     let goals = ServiceProcess::start(
@@ -190,7 +194,9 @@ async fn a_deleted_participant_is_deleted_everywhere_and_their_team_recomputed()
     .await;
     let stayer_days_before = traces_of(&pool, stayer, &keyed).await;
 
-    // Fitbit tells us the first one deleted their account.
+    // The first one deletes their Fitbit account: Fitbit refuses our grant from then on (which
+    // is how the notice below is confirmed; a notice alone is not believed), and tells us.
+    sim.client().revoke("DEL001").await.unwrap();
     let deleted = Notification {
         collection_type: "deleteUser".into(),
         date: None,
@@ -245,7 +251,8 @@ async fn a_deleted_participant_is_deleted_everywhere_and_their_team_recomputed()
         .expect("team progress events");
     assert_eq!(last.members, 1, "the published team progress no longer counts them");
 
-    // An operator deletes the other one with fitexctl: refused without --yes, done with it.
+    // An operator deletes the other one with fitexctl: refused without --yes; with it, hidden
+    // and restorable until the purge; with --now, purged at once.
     let (ok, refused) = ctl.run(&["users", "delete", "--user", "DEL002"], None);
     assert!(!ok && refused.contains("--yes"), "{refused}");
     assert_eq!(
@@ -253,8 +260,21 @@ async fn a_deleted_participant_is_deleted_everywhere_and_their_team_recomputed()
         stayer_days_before,
         "nothing deleted without --yes"
     );
+    let (ok, soft) = ctl.run(&["users", "delete", "--user", "DEL002", "--yes"], None);
+    assert!(ok && soft.contains("users restore"), "{soft}");
+    let (ok, listed) = ctl.run(&["users", "list"], None);
+    assert!(ok && listed.contains("deleted: purged everywhere on"), "{listed}");
+    let (ok, restored) = ctl.run(&["users", "restore", "--participant", &stayer.to_string()], None);
+    assert!(ok && restored.contains("restored"), "{restored}");
+    let hidden: bool =
+        sqlx::query_scalar("SELECT deleted_at IS NOT NULL FROM participants WHERE id = $1")
+            .bind(stayer)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(!hidden, "restored with their history");
     let (ok, done) =
-        ctl.run(&["users", "delete", "--participant", &stayer.to_string(), "--yes"], None);
+        ctl.run(&["users", "delete", "--participant", &stayer.to_string(), "--yes", "--now"], None);
     assert!(ok && done.contains("deleted"), "{done}");
     eventually(
         "the second participant deleted everywhere",
@@ -265,6 +285,6 @@ async fn a_deleted_participant_is_deleted_everywhere_and_their_team_recomputed()
     .await;
     assert_eq!(tokens_left(&pool, "DEL002").await, 0);
     let (ok, again) =
-        ctl.run(&["users", "delete", "--participant", &stayer.to_string(), "--yes"], None);
+        ctl.run(&["users", "delete", "--participant", &stayer.to_string(), "--yes", "--now"], None);
     assert!(!ok && again.contains("no participant"), "{again}");
 }

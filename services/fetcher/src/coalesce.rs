@@ -77,6 +77,9 @@ pub struct UserWork {
     pub recent: bool,
     pub revoked: bool,
     pub deleted: bool,
+    /// When the latest revocation or deletion notice of the batch was accepted (Unix ms): a
+    /// notice older than the connection it would end is not acted on.
+    pub destructive_received_ms: i64,
     /// How many notifications this work stands for (for the metrics).
     pub notifications: usize,
     pub event_ids: Vec<String>,
@@ -96,8 +99,16 @@ pub fn coalesce(changes: impl IntoIterator<Item = Change>) -> BTreeMap<(String, 
                 *latest = (*latest).max(change.received_at_ms);
             }
             ChangeKind::RecentActivity => entry.recent = true,
-            ChangeKind::Revoked => entry.revoked = true,
-            ChangeKind::Deleted => entry.deleted = true,
+            ChangeKind::Revoked => {
+                entry.revoked = true;
+                entry.destructive_received_ms =
+                    entry.destructive_received_ms.max(change.received_at_ms);
+            }
+            ChangeKind::Deleted => {
+                entry.deleted = true;
+                entry.destructive_received_ms =
+                    entry.destructive_received_ms.max(change.received_at_ms);
+            }
             ChangeKind::Ignored | ChangeKind::Unreadable(_) => {}
         }
     }

@@ -243,16 +243,8 @@ async fn sync_work(
         tracing::info!(user = %user_id, "notification for a user with no connection; ignored");
         return Ok(());
     };
-    if work.deleted || (work.revoked && fetcher.settings.delete_on_revoke) {
-        crate::purge::purge_participant(&fetcher.pool, &fetcher.topics, connection.participant_id)
-            .await?;
+    if (work.deleted || work.revoked) && fetcher.destructive_notice(&connection, work).await? {
         fetcher.relay_wake.notify_one();
-        tracing::info!(user = %user_id, revoked = work.revoked, "participant's data deleted everywhere");
-        return Ok(());
-    }
-    if work.revoked {
-        store::disconnect(&fetcher.pool, connection.id).await?;
-        tracing::info!(user = %user_id, "participant revoked access; tokens deleted");
         return Ok(());
     }
     let mut dated: Vec<(NaiveDate, i64)> = work

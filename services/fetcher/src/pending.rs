@@ -53,7 +53,20 @@ pub async fn run(fetcher: Arc<Fetcher>, shutdown: Shutdown) {
     let interval = Duration::from_millis(fetcher.settings.pending_poll_ms);
     let catch_up_every = Duration::from_secs(fetcher.settings.catch_up_check_s.max(1));
     let mut last_catch_up: Option<std::time::Instant> = None;
+    let purge_every = Duration::from_secs(fetcher.settings.purge_check_s.max(1));
+    let mut last_purge: Option<std::time::Instant> = None;
     loop {
+        if last_purge.is_none_or(|at| at.elapsed() >= purge_every) {
+            last_purge = Some(std::time::Instant::now());
+            match crate::purge::purge_due(&fetcher.pool, &fetcher.topics, 100).await {
+                Ok(0) => {}
+                Ok(purged) => {
+                    tracing::info!(purged, "purged participants deleted more than the delay ago");
+                    fetcher.relay_wake.notify_one();
+                }
+                Err(error) => tracing::warn!(%error, "could not purge deleted participants"),
+            }
+        }
         if fetcher.settings.catch_up_after_s > 0
             && last_catch_up.is_none_or(|at| at.elapsed() >= catch_up_every)
         {

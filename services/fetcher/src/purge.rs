@@ -5,8 +5,10 @@
 //! that tombstone (`GoalsEngine::forget_participant`): goal history, team membership, the team's
 //! progress recomputed without them, and a tombstone on the goals topic.
 //!
-//! Idempotent and callable from anywhere that has the database — a notification, `fitexctl users
-//! delete`, or a scheduled job purging soft-deleted participants later.
+//! Deletion is soft first ([`soft_delete`]): the participant is hidden at once, their tokens are
+//! deleted and nothing more is fetched, and the purge runs `fetcher.purge_after_s` later
+//! ([`purge_due`], from the fetcher's pending loop); until then [`restore`] brings them back.
+//! The purge is idempotent and callable from anywhere that has the database.
 
 use fitex_common::kafka::Topics;
 use fitex_common::outbox::{self, OutgoingRecord};
@@ -51,6 +53,10 @@ pub async fn purge_participant(
         .execute(&mut *tx)
         .await?
         .rows_affected();
+    sqlx::query("DELETE FROM portal_sessions WHERE participant_id = $1")
+        .bind(participant_id)
+        .execute(&mut *tx)
+        .await?;
     let unpublished_events =
         sqlx::query("DELETE FROM kafka_outbox WHERE topic = $1 AND record_key = $2")
             .bind(&topics.activity_days)
@@ -58,6 +64,15 @@ pub async fn purge_participant(
             .execute(&mut *tx)
             .await?
             .rows_affected();
+    // Marked as being purged (hidden, and not picked up again by `purge_due`) until the goals
+    // service deletes the record itself.
+    sqlx::query(
+        "UPDATE participants SET deleted_at = coalesce(deleted_at, now()), purge_after = NULL
+         WHERE id = $1",
+    )
+    .bind(participant_id)
+    .execute(&mut *tx)
+    .await?;
     let tombstone = OutgoingRecord::tombstone(&topics.activity_days, participant_id.to_string());
     outbox::insert_in(&mut tx, OUTBOX_SOURCE, &[&tombstone]).await?;
     tx.commit().await?;
@@ -70,4 +85,108 @@ pub async fn purge_participant(
         "participant's data deleted; tombstone published"
     );
     Ok(Some(Purged { connections, days, unpublished_events }))
+}
+
+/// Deletes a participant softly: hidden at once (every read skips a participant with
+/// `deleted_at`), tokens deleted and nothing more fetched or waiting; purged everywhere after
+/// `purge_after`. Returns false when they were already deleted.
+pub async fn soft_delete(
+    pool: &PgPool,
+    participant_id: i64,
+    purge_after: chrono::Duration,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let marked = sqlx::query(
+        "UPDATE participants SET deleted_at = now(), purge_after = now() + $2
+         WHERE id = $1 AND deleted_at IS NULL",
+    )
+    .bind(participant_id)
+    .bind(purge_after)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    sqlx::query(
+        "UPDATE provider_connections SET access_token = NULL, refresh_token = NULL,
+             access_expires_at = NULL, token_kind = NULL, token_version = token_version + 1,
+             sync_status = 'disconnected', status_changed_at = now(),
+             status_reason = 'the account was deleted at the provider'
+         WHERE participant_id = $1",
+    )
+    .bind(participant_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "DELETE FROM pending_fetches WHERE connection_id IN
+             (SELECT id FROM provider_connections WHERE participant_id = $1)",
+    )
+    .bind(participant_id)
+    .execute(&mut *tx)
+    .await?;
+    // Signed out everywhere.
+    sqlx::query(
+        "UPDATE portal_sessions SET revoked_at = now()
+         WHERE participant_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(participant_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    if marked > 0 {
+        metrics::counter!("fitex_fetcher_participants_soft_deleted_total").increment(1);
+    }
+    Ok(marked > 0)
+}
+
+/// What restoring a soft-deleted participant found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restored {
+    /// Visible again, with their history; they reconnect to sync again (their tokens are gone).
+    Restored,
+    NotDeleted,
+    /// Too late: the purge has begun or is done.
+    AlreadyPurged,
+}
+
+/// Brings back a soft-deleted participant whose purge has not begun.
+pub async fn restore(pool: &PgPool, participant_id: i64) -> Result<Restored, sqlx::Error> {
+    let state: Option<(
+        Option<chrono::DateTime<chrono::Utc>>,
+        Option<chrono::DateTime<chrono::Utc>>,
+    )> = sqlx::query_as("SELECT deleted_at, purge_after FROM participants WHERE id = $1")
+        .bind(participant_id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(match state {
+        None | Some((Some(_), None)) => Restored::AlreadyPurged,
+        Some((None, _)) => Restored::NotDeleted,
+        Some((Some(_), Some(_))) => {
+            let done = sqlx::query(
+                "UPDATE participants SET deleted_at = NULL, purge_after = NULL
+                 WHERE id = $1 AND purge_after IS NOT NULL",
+            )
+            .bind(participant_id)
+            .execute(pool)
+            .await?
+            .rows_affected();
+            if done == 1 {
+                Restored::Restored
+            } else {
+                Restored::AlreadyPurged
+            }
+        }
+    })
+}
+
+/// Purges up to `limit` soft-deleted participants whose delay has passed; returns how many.
+pub async fn purge_due(pool: &PgPool, topics: &Topics, limit: i64) -> Result<usize, sqlx::Error> {
+    let due: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM participants WHERE purge_after <= now() ORDER BY purge_after LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    for participant in &due {
+        purge_participant(pool, topics, *participant).await?;
+    }
+    Ok(due.len())
 }

@@ -66,6 +66,11 @@ pub struct FetcherSettings {
     /// A revocation deletes the participant's data everywhere (as an account deletion does),
     /// instead of only disconnecting them.
     pub delete_on_revoke: bool,
+    /// A deleted participant is hidden at once and purged everywhere this long after (until then
+    /// `fitexctl users restore` brings them back).
+    pub purge_after_s: u64,
+    /// How often participants due for purging are looked for.
+    pub purge_check_s: u64,
 }
 
 fn default_catch_up_after_s() -> u64 {

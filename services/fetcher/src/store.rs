@@ -69,6 +69,11 @@ pub struct Connection {
     pub time_zone_checked_at: Option<DateTime<Utc>>,
     pub rate_remaining: Option<i32>,
     pub rate_resets_at: Option<DateTime<Utc>>,
+    /// When the participant last connected this account (not a token refresh).
+    pub connected_at: DateTime<Utc>,
+    /// A connection ended because access was revoked at the provider (not replaced by another
+    /// platform's connection, not deleted by us).
+    pub revoked_at_provider: bool,
 }
 
 type ConnectionRow = (
@@ -86,12 +91,16 @@ type ConnectionRow = (
     Option<DateTime<Utc>>,
     Option<i32>,
     Option<DateTime<Utc>>,
+    DateTime<Utc>,
+    bool,
 );
 
 const CONNECTION_COLUMNS: &str =
     "c.id, c.participant_id, c.provider, c.provider_user_id, c.token_kind,
     c.access_token, c.refresh_token, c.access_expires_at, c.token_version, c.sync_status,
-    p.time_zone, c.time_zone_checked_at, c.rate_remaining, c.rate_resets_at";
+    p.time_zone, c.time_zone_checked_at, c.rate_remaining, c.rate_resets_at, c.connected_at,
+    (c.sync_status = 'disconnected' AND c.superseded_by IS NULL
+     AND c.status_reason = 'access was revoked at the provider')";
 
 fn connection_from(row: ConnectionRow) -> Connection {
     Connection {
@@ -113,6 +122,8 @@ fn connection_from(row: ConnectionRow) -> Connection {
         time_zone_checked_at: row.11,
         rate_remaining: row.12,
         rate_resets_at: row.13,
+        connected_at: row.14,
+        revoked_at_provider: row.15,
     }
 }
 
@@ -306,6 +317,10 @@ pub async fn connect(
             .await?;
     }
     store_grant(&mut tx, cipher, connection_id, new.kind, new.grant).await?;
+    sqlx::query("UPDATE provider_connections SET connected_at = now() WHERE id = $1")
+        .bind(connection_id)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("UPDATE pending_fetches SET not_before = now() WHERE connection_id = $1")
         .bind(connection_id)
         .execute(&mut *tx)
@@ -334,16 +349,23 @@ pub async fn set_status(
     Ok(())
 }
 
-/// The participant revoked access: forget the tokens.
-pub async fn disconnect(pool: &PgPool, connection_id: i64) -> Result<(), sqlx::Error> {
+/// The participant revoked access (confirmed with the provider): forget the tokens — unless they
+/// connected again since `connected_at`, the connection the revocation was confirmed for.
+/// (`CONNECTION_COLUMNS` recognises this status reason as a revocation at the provider.)
+pub async fn disconnect(
+    pool: &PgPool,
+    connection_id: i64,
+    connected_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE provider_connections SET access_token = NULL, refresh_token = NULL,
              access_expires_at = NULL, token_kind = NULL, token_version = token_version + 1,
              sync_status = 'disconnected', status_reason = 'access was revoked at the provider',
              status_changed_at = now()
-         WHERE id = $1",
+         WHERE id = $1 AND connected_at = $2",
     )
     .bind(connection_id)
+    .bind(connected_at)
     .execute(pool)
     .await?;
     Ok(())

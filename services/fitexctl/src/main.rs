@@ -188,6 +188,14 @@ enum UsersCommand {
         /// Really delete (without it, only says what would be deleted).
         #[arg(long)]
         yes: bool,
+        /// Purge at once, instead of hiding now and purging after `fetcher.purge_after_s`.
+        #[arg(long)]
+        now: bool,
+    },
+    /// Bring back a deleted participant whose purge has not begun (they reconnect to sync again).
+    Restore {
+        #[arg(long)]
+        participant: i64,
     },
 }
 
@@ -248,13 +256,24 @@ async fn main() -> anyhow::Result<()> {
         Command::Users { command: UsersCommand::Summary } => {
             users_summary(&settings.database).await
         }
-        Command::Users { command: UsersCommand::Delete { participant, user, yes } } => {
+        Command::Users { command: UsersCommand::Delete { participant, user, yes, now } } => {
             let who = match (participant, user) {
                 (Some(id), _) => users::Who::Participant(id),
                 (None, Some(user)) => users::Who::ProviderUser(user),
                 (None, None) => unreachable!("clap requires one"),
             };
-            users::delete(&settings.database.lazy_pool(), &settings.kafka.topics, who, yes).await
+            let fetcher: fitex_fetcher::Settings =
+                fitex_common::config::load().context("loading configuration")?;
+            let when = if now {
+                users::When::Now
+            } else {
+                users::When::After(chrono::Duration::seconds(fetcher.fetcher.purge_after_s as i64))
+            };
+            users::delete(&settings.database.lazy_pool(), &settings.kafka.topics, who, yes, when)
+                .await
+        }
+        Command::Users { command: UsersCommand::Restore { participant } } => {
+            users::restore(&settings.database.lazy_pool(), participant).await
         }
         Command::Users { command: UsersCommand::Show { user } } => {
             operations::show(&settings.database.lazy_pool(), &user).await
@@ -360,7 +379,12 @@ async fn users_list(database: &DatabaseSettings) -> anyhow::Result<()> {
     let pool = database.lazy_pool();
     let rows: Vec<UserRow> = sqlx::query_as(
         "SELECT p.id, c.provider, c.provider_user_id AS provider_user, c.sync_status AS status,
-                    c.status_reason AS reason,
+                    CASE WHEN p.purge_after IS NOT NULL
+                         THEN 'deleted: purged everywhere on '
+                              || to_char(p.purge_after AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')
+                              || ' UTC unless restored (fitexctl users restore)'
+                         WHEN p.deleted_at IS NOT NULL THEN 'deleted: being purged'
+                         ELSE c.status_reason END AS reason,
                     (SELECT count(*) FROM activity_days d WHERE d.participant_id = p.id) AS days,
                     c.last_sync_at AS last_sync, p.time_zone AS zone
              FROM participants p JOIN provider_connections c ON c.participant_id = p.id

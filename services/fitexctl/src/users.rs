@@ -5,20 +5,29 @@ use anyhow::bail;
 use fitex_common::kafka::Topics;
 use sqlx::PgPool;
 
+/// When a deletion purges.
+pub enum When {
+    Now,
+    /// Hidden now, purged after this delay (restorable until then).
+    After(chrono::Duration),
+}
+
 /// Who to delete: a FitEx participant id, or a provider user id.
 pub enum Who {
     Participant(i64),
     ProviderUser(String),
 }
 
-/// Deletes the participant's tokens, days and pending fetches now and publishes the tombstone
-/// that has the goals service delete their goals and recompute their teams without them. Without
-/// `confirmed` it only says what it would delete.
+/// Deletes the participant: hidden at once and purged after the delay (or `When::Now`). The purge
+/// deletes their tokens, days and pending fetches and publishes the tombstone that has the goals
+/// service delete their goals and recompute their teams without them. Without `confirmed` it
+/// only says what it would delete.
 pub async fn delete(
     pool: &PgPool,
     topics: &Topics,
     who: Who,
     confirmed: bool,
+    when: When,
 ) -> anyhow::Result<()> {
     let participant: Option<i64> = match &who {
         Who::Participant(id) => {
@@ -54,8 +63,22 @@ pub async fn delete(
         bail!(
             "this deletes participant {participant} everywhere: their tokens, {days} stored days, \
              {goals} goals and their place in {teams} team(s), whose progress is recomputed \
-             without them. It cannot be undone. Run it again with --yes to delete."
+             without them. Once purged it cannot be undone. Run it again with --yes to delete."
         );
+    }
+    if let When::After(delay) = when {
+        if fitex_fetcher::purge::soft_delete(pool, participant, delay).await? {
+            let on = chrono::Utc::now() + delay;
+            println!(
+                "participant {participant} deleted: hidden now, their tokens deleted; purged \
+                 everywhere on {} UTC. Until then `fitexctl users restore --participant \
+                 {participant}` brings them back.",
+                on.format("%Y-%m-%d %H:%M")
+            );
+        } else {
+            println!("participant {participant} was already deleted (see `fitexctl users list`)");
+        }
+        return Ok(());
     }
     match fitex_fetcher::purge::purge_participant(pool, topics, participant).await? {
         Some(purged) => println!(
@@ -65,6 +88,22 @@ pub async fn delete(
             purged.connections, purged.days, purged.unpublished_events
         ),
         None => println!("participant {participant} was already deleted"),
+    }
+    Ok(())
+}
+
+/// Brings back a deleted participant whose purge has not begun.
+pub async fn restore(pool: &PgPool, participant: i64) -> anyhow::Result<()> {
+    use fitex_fetcher::purge::Restored;
+    match fitex_fetcher::purge::restore(pool, participant).await? {
+        Restored::Restored => println!(
+            "participant {participant} restored with their history; they reconnect their account \
+             to sync again (their tokens were deleted)"
+        ),
+        Restored::NotDeleted => bail!("participant {participant} is not deleted"),
+        Restored::AlreadyPurged => {
+            bail!("participant {participant} cannot be restored: their purge has begun or is done")
+        }
     }
     Ok(())
 }

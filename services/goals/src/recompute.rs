@@ -241,7 +241,9 @@ impl GoalsEngine {
         participant_id: i64,
         trace: &TraceParent,
     ) -> Result<Option<usize>, sqlx::Error> {
-        let Some((_, zone)) = store::participant(&self.pool, participant_id).await? else {
+        let Some(zone) =
+            store::participant_zone_even_if_deleted(&self.pool, participant_id).await?
+        else {
             return Ok(None);
         };
         let today = today_in(&zone);

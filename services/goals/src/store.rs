@@ -135,12 +135,15 @@ pub async fn team_members<'e>(
     Ok(members)
 }
 
+/// A participant's goal inputs and time zone; `None` when there is no such participant or they
+/// are deleted (hidden until their purge).
 pub async fn participant(
     pool: &PgPool,
     id: i64,
 ) -> Result<Option<(ParticipantGoalInput, String)>, sqlx::Error> {
     let row: Option<(Option<i32>, Option<i32>, String)> = sqlx::query_as(
-        "SELECT age, self_chosen_increase, time_zone FROM participants WHERE id = $1",
+        "SELECT age, self_chosen_increase, time_zone FROM participants
+         WHERE id = $1 AND deleted_at IS NULL",
     )
     .bind(id)
     .fetch_optional(pool)
@@ -400,4 +403,15 @@ pub async fn forget_participant(
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// The time zone of a participant who exists, deleted or not (a deleted one awaits the purge).
+pub async fn participant_zone_even_if_deleted(
+    pool: &PgPool,
+    id: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT time_zone FROM participants WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
 }

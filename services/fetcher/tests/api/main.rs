@@ -3,6 +3,7 @@ mod connecting;
 mod fetching;
 mod google;
 mod helpers;
+mod notices;
 mod ops_http;
 mod stale_fetches;
 mod tokens;
