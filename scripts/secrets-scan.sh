@@ -13,6 +13,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
+# No working secret in config/base.toml, a deployment layer or the production overlay (and the
+# check shown able to fail on a planted one first).
+python3 scripts/check-config-secrets.py --self-test
+
 # The broker and PostgreSQL first, with the shared run directory (stack-down.sh finds the broker
 # there); the demos below keep their logs in a directory of this run's own.
 bash scripts/stack-up.sh

@@ -1,5 +1,6 @@
-//! Layered configuration: `config/base.toml`, then `config/<FITEX_ENV>.toml` (optional), then
-//! environment variables `FITEX__SECTION__KEY=value` (double underscore between levels; lists
+//! Layered configuration: `config/base.toml` (no secrets), then — in the development
+//! environments `local` and `test` only — `config/local.toml` (development values, secrets
+//! included), then `config/<FITEX_ENV>.toml` (optional), then environment variables `FITEX__SECTION__KEY=value` (double underscore between levels; lists
 //! comma-separated). Secrets are `secrecy::SecretString`: they deserialize normally but never print.
 //!
 //! Every service reads the same files and takes the sections it needs, so one file describes the
@@ -20,6 +21,7 @@ const LIST_KEYS: &[&str] = &[
     "tokens.encryption_keys",
     "google_health.endpoint_secrets",
     "google_health_api.scopes",
+    "http.trusted_proxies",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -47,10 +49,14 @@ pub fn config_dir() -> Result<PathBuf, ConfigError> {
     Err(ConfigError::MissingDirectory(cwd.join("config")))
 }
 
+/// The environment layer this process runs with: `$FITEX_ENV`, else `local`.
+pub fn environment() -> String {
+    std::env::var(ENVIRONMENT_VAR).unwrap_or_else(|_| "local".to_string())
+}
+
 /// Loads `T` from the layers described in the module docs.
 pub fn load<T: DeserializeOwned>() -> Result<T, ConfigError> {
-    let environment = std::env::var(ENVIRONMENT_VAR).unwrap_or_else(|_| "local".to_string());
-    load_from(&config_dir()?, &environment)
+    load_from(&config_dir()?, &environment())
 }
 
 /// Loads `T` from `dir/base.toml`, `dir/<environment>.toml` and the process environment.
@@ -63,8 +69,13 @@ pub fn load_from<T: DeserializeOwned>(dir: &Path, environment: &str) -> Result<T
     for key in LIST_KEYS {
         env_source = env_source.with_list_parse_key(key);
     }
-    let settings = config::Config::builder()
-        .add_source(config::File::from(dir.join("base.toml")))
+    let mut builder =
+        config::Config::builder().add_source(config::File::from(dir.join("base.toml")));
+    // The development values (secrets included) only for the development environments.
+    if crate::secrets::is_development_environment(environment) {
+        builder = builder.add_source(config::File::from(dir.join("local.toml")).required(false));
+    }
+    let settings = builder
         .add_source(config::File::from(dir.join(format!("{environment}.toml"))).required(false))
         .add_source(env_source)
         .build()?;

@@ -4,6 +4,7 @@ use fitex_fetcher::{Application, Settings};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings: Settings = fitex_common::config::load().context("loading configuration")?;
+    fitex_common::secrets::refuse_to_start_unless_safe(settings.check_secrets());
     fitex_common::telemetry::init("fetcher", &settings.telemetry);
     let app = Application::build(settings).await.context("starting the fetcher")?;
     tracing::info!(port = app.port(), "fetcher running");

@@ -139,3 +139,20 @@ pub struct TokenSettings {
     /// `"<id>:<base64 of 32 random bytes>"`, newest first; the first encrypts, all decrypt.
     pub encryption_keys: Vec<SecretString>,
 }
+
+impl Settings {
+    /// Refuses to start on a missing, short or published secret (`fitex_common::secrets`).
+    pub fn check_secrets(&self) -> Result<(), fitex_common::secrets::UnsafeSecrets> {
+        let checks = fitex_common::secrets::SecretChecks::for_this_process()
+            .require("fitbit_api.client_secret", &self.fitbit_api.client_secret, 16)
+            .require_each("tokens.encryption_keys", &self.tokens.encryption_keys, 16)
+            .optional("telemetry.metrics_token", self.telemetry.metrics_token.as_ref(), 16);
+        match &self.google_health_api {
+            Some(google) => {
+                checks.require("google_health_api.client_secret", &google.client_secret, 16)
+            }
+            None => checks,
+        }
+        .finish()
+    }
+}

@@ -32,3 +32,13 @@ pub struct GoalsSettings {
     /// participant pages).
     pub api_token: SecretString,
 }
+
+impl Settings {
+    /// Refuses to start on a missing, short or published secret (`fitex_common::secrets`).
+    pub fn check_secrets(&self) -> Result<(), fitex_common::secrets::UnsafeSecrets> {
+        fitex_common::secrets::SecretChecks::for_this_process()
+            .require("goals.api_token", &self.goals.api_token, 16)
+            .optional("telemetry.metrics_token", self.telemetry.metrics_token.as_ref(), 16)
+            .finish()
+    }
+}

@@ -4,6 +4,7 @@ use fitex_portal::{Application, Settings};
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::load().context("loading configuration")?;
+    fitex_common::secrets::refuse_to_start_unless_safe(settings.check_secrets());
     fitex_common::telemetry::init("portal", &settings.base.telemetry);
     let app = Application::build(settings).await.context("starting the portal")?;
     tracing::info!(port = app.port(), "portal running");

@@ -176,6 +176,25 @@ impl Settings {
         Ok(Settings { base: fitex_common::config::load()?, portal: own.portal, http: own.http })
     }
 
+    /// Refuses to start on a missing, short or published secret (`fitex_common::secrets`): its
+    /// own session key, and the fetcher's secrets it uses to connect participants.
+    pub fn check_secrets(&self) -> Result<(), fitex_common::secrets::UnsafeSecrets> {
+        let unset = SecretString::from(String::new());
+        let session_key = self.portal.session_key.as_ref().unwrap_or(&unset);
+        let own = fitex_common::secrets::SecretChecks::for_this_process()
+            .require("portal.session_key", session_key, 86)
+            .finish();
+        let mut problems = own.err().map(|e| e.problems).unwrap_or_default();
+        if let Err(fetcher) = self.base.check_secrets() {
+            problems.extend(fetcher.problems);
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(fitex_common::secrets::UnsafeSecrets { problems })
+        }
+    }
+
     pub fn load_from(dir: &Path, environment: &str) -> Result<Self, ConfigError> {
         let own: PortalSection = fitex_common::config::load_from(dir, environment)?;
         Ok(Settings {

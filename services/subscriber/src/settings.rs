@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use fitex_common::database::DatabaseSettings;
-use fitex_common::health::HttpLimits;
+use fitex_common::health::HttpSettings;
 use fitex_common::kafka::KafkaSettings;
 use fitex_common::telemetry::TelemetrySettings;
 use secrecy::SecretString;
@@ -18,9 +18,10 @@ pub struct Settings {
     /// The Google Health API webhook; served when this section is present.
     #[serde(default)]
     pub google_health: Option<GoogleHealthWebhookSettings>,
-    /// Head size, head and body deadlines, keep-alive (`[http]`; defaults when absent).
+    /// Head size, head and body deadlines, keep-alive, and the proxies whose forwarding header
+    /// names the client (`[http]`; defaults when absent: no proxy is trusted).
     #[serde(default)]
-    pub http: HttpLimits,
+    pub http: HttpSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -118,5 +119,22 @@ impl Settings {
             }
         }
         Ok(())
+    }
+}
+
+impl Settings {
+    /// Refuses to start on a missing, short or published secret (`fitex_common::secrets`).
+    pub fn check_secrets(&self) -> Result<(), fitex_common::secrets::UnsafeSecrets> {
+        let checks = fitex_common::secrets::SecretChecks::for_this_process()
+            .require_each("fitbit.client_secrets", &self.fitbit.client_secrets, 16)
+            .require("fitbit.verification_code", &self.fitbit.verification_code, 8)
+            .optional("telemetry.metrics_token", self.telemetry.metrics_token.as_ref(), 16);
+        match &self.google_health {
+            Some(google) => {
+                checks.require_each("google_health.endpoint_secrets", &google.endpoint_secrets, 16)
+            }
+            None => checks,
+        }
+        .finish()
     }
 }
