@@ -292,8 +292,13 @@ async fn staff_tokens_are_issued_once_listed_without_secrets_and_revoked() {
             && !listed.contains(&token),
         "{listed}"
     );
+    let (ok, issued) =
+        ctl.run(&["tokens", "issue", "--name", "coach-app", "--scope", "participant"]);
+    assert!(ok && issued.contains("coach-app (participant): fxs_"), "{issued}");
+    let (ok, listed) = ctl.run(&["tokens", "list"]);
+    assert!(ok && listed.lines().any(|l| l.contains("coach-app") && l.contains("participant")));
     let (ok, bad) = ctl.run(&["tokens", "issue", "--name", "x", "--scope", "root"]);
-    assert!(!ok && bad.contains("read or admin"), "{bad}");
+    assert!(!ok && bad.contains("read, participant or admin"), "{bad}");
     let (ok, revoked) = ctl.run(&["tokens", "revoke", "--name", "coordinator"]);
     assert!(ok && revoked.contains("revoked"), "{revoked}");
     let (ok, again) = ctl.run(&["tokens", "revoke", "--name", "coordinator"]);

@@ -6,29 +6,38 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
-/// What a token may do.
+/// What a token may do. Each scope includes the ones before it: `admin` may do everything
+/// `participant` may, which may do everything `read` may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Scope {
-    /// Read-only API access (internal consumers).
+    /// Team and program aggregates: team progress, leaderboards (internal consumers).
     Read,
-    /// Everything, including participant-level exports (program staff).
+    /// Also one participant's own data: their goals, daily steps, valid days and time zone
+    /// (a service that shows participants their goals).
+    Participant,
+    /// Everything, including the program-wide participant-level export (program staff).
     Admin,
 }
 
 impl Scope {
+    /// Every scope, from the least to the most allowed.
+    pub const ALL: [Scope; 3] = [Scope::Read, Scope::Participant, Scope::Admin];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Read => "read",
+            Scope::Participant => "participant",
             Scope::Admin => "admin",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "read" => Some(Scope::Read),
-            "admin" => Some(Scope::Admin),
-            _ => None,
-        }
+        Scope::ALL.into_iter().find(|scope| scope.as_str() == text)
+    }
+
+    /// Whether a token with this scope may do what `needed` allows.
+    pub fn allows(self, needed: Scope) -> bool {
+        self >= needed
     }
 }
 
@@ -97,7 +106,23 @@ mod tests {
     fn scopes_parse_and_order() {
         assert_eq!(Scope::parse("read"), Some(Scope::Read));
         assert_eq!(Scope::parse("admin"), Some(Scope::Admin));
+        assert_eq!(Scope::parse("participant"), Some(Scope::Participant));
         assert_eq!(Scope::parse("root"), None);
+        assert_eq!(Scope::parse("Admin"), None);
         assert!(Scope::Admin > Scope::Read);
+        for scope in Scope::ALL {
+            assert_eq!(Scope::parse(scope.as_str()), Some(scope));
+        }
+    }
+
+    #[test]
+    fn admin_implies_participant_which_read_does_not() {
+        assert!(Scope::Admin.allows(Scope::Participant));
+        assert!(Scope::Admin.allows(Scope::Read));
+        assert!(Scope::Participant.allows(Scope::Participant));
+        assert!(Scope::Participant.allows(Scope::Read));
+        assert!(!Scope::Participant.allows(Scope::Admin));
+        assert!(!Scope::Read.allows(Scope::Participant));
+        assert!(!Scope::Read.allows(Scope::Admin));
     }
 }

@@ -1,6 +1,7 @@
 //! `/healthz` (the process is alive), `/readyz` (its dependencies answer) and `/metrics`
 //! (Prometheus text), mounted on a service's HTTP server; and the limits every service's HTTP
-//! server puts on what a client may send, and how slowly ([`HttpLimits`], [`RequestGuard`]).
+//! server puts on what a client may send, and how slowly ([`HttpLimits`], [`RequestGuard`]), with
+//! the rest of the `[http]` section ([`HttpSettings`]).
 
 use std::cell::Cell;
 use std::future::{ready, Future, Ready};
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{forward_ready, Payload, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::error::PayloadError;
 use actix_web::http::{header, StatusCode};
@@ -23,6 +24,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
+
+use crate::client_address::ProxySettings;
 
 type CheckFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 type CheckFn = Arc<dyn Fn() -> CheckFuture + Send + Sync>;
@@ -201,6 +204,18 @@ pub struct HttpLimits {
     pub max_head_bytes: usize,
 }
 
+/// The whole `[http]` section, for a service that also needs to know its proxies: the limits,
+/// and which proxies' word about the client's address is believed (`trusted_proxies`,
+/// `forwarded_header`; see [`crate::client_address`]). [`HttpLimits`] alone reads the same
+/// section and ignores the proxy keys.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct HttpSettings {
+    #[serde(flatten)]
+    pub limits: HttpLimits,
+    #[serde(flatten)]
+    pub proxies: ProxySettings,
+}
+
 fn default_client_request_timeout_ms() -> u64 {
     5_000
 }
@@ -258,6 +273,9 @@ impl HttpLimits {
 /// Refuses request heads over the limit (431) and gives the body a deadline: a body still
 /// incomplete then ends in an error for whoever reads it, and the answer becomes 408 (the
 /// connection closes, as actix closes any connection whose body was not read to the end).
+///
+/// Its refusals are answers, not errors: middleware wrapped around it (the security headers of
+/// [`crate::http_security`]) sees and completes them, as it cannot an `Err`.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestGuard {
     max_head_bytes: usize,
@@ -300,7 +318,7 @@ where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
     B: MessageBody + 'static,
 {
-    type Response = ServiceResponse<B>;
+    type Response = ServiceResponse<EitherBody<B>>;
     type Error = actix_web::Error;
     type Transform = RequestGuardService<S>;
     type InitError = ();
@@ -321,7 +339,7 @@ where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
     B: MessageBody + 'static,
 {
-    type Response = ServiceResponse<B>;
+    type Response = ServiceResponse<EitherBody<B>>;
     type Error = actix_web::Error;
     type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
 
@@ -330,11 +348,15 @@ where
     fn call(&self, mut request: ServiceRequest) -> Self::Future {
         let limit = self.guard.max_head_bytes;
         if head_bytes(&request) > limit {
-            return Box::pin(ready(Err(GuardRejection::HeadTooLarge(limit).into())));
+            let refused = request.error_response(GuardRejection::HeadTooLarge(limit));
+            return Box::pin(ready(Ok(refused.map_into_right_body())));
         }
         let service = self.service.clone();
         let Some(timeout) = self.guard.body_timeout else {
-            return Box::pin(service.call(request));
+            let answered = service.call(request);
+            return Box::pin(
+                async move { answered.await.map(ServiceResponse::map_into_left_body) },
+            );
         };
         let timed_out = Rc::new(Cell::new(false));
         match request.take_payload() {
@@ -352,9 +374,16 @@ where
             let answered = service.call(request).await;
             // Whatever the handler made of a body cut short, the client was too slow.
             if timed_out.get() {
-                return Err(GuardRejection::BodyTimeout(timeout.as_millis()).into());
+                let rejection = GuardRejection::BodyTimeout(timeout.as_millis());
+                return match answered {
+                    Ok(response) => {
+                        let (request, _) = response.into_parts();
+                        Ok(ServiceResponse::from_err(rejection, request).map_into_right_body())
+                    }
+                    Err(_) => Err(rejection.into()),
+                };
             }
-            answered
+            answered.map(ServiceResponse::map_into_left_body)
         })
     }
 }
@@ -416,8 +445,11 @@ mod tests {
     }
 
     /// The guard (1 KiB heads, 50 ms for a body) around a service that reads the whole body.
-    async fn guarded_reader(
-    ) -> impl Service<ServiceRequest, Response = ServiceResponse, Error = actix_web::Error> {
+    async fn guarded_reader() -> impl Service<
+        ServiceRequest,
+        Response = ServiceResponse<EitherBody<actix_web::body::BoxBody>>,
+        Error = actix_web::Error,
+    > {
         let limits =
             HttpLimits { max_head_bytes: 1_024, body_timeout_ms: 50, ..Default::default() };
         let reader = actix_web::dev::fn_service(|mut request: ServiceRequest| async move {
@@ -430,8 +462,8 @@ mod tests {
         limits.guard().new_transform(reader).await.unwrap()
     }
 
-    async fn status_of(
-        service: &impl Service<ServiceRequest, Response = ServiceResponse, Error = actix_web::Error>,
+    async fn status_of<B>(
+        service: &impl Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
         request: ServiceRequest,
     ) -> StatusCode {
         match service.call(request).await {
@@ -473,6 +505,49 @@ mod tests {
         let started = std::time::Instant::now();
         assert_eq!(status_of(&service, stalled).await, StatusCode::REQUEST_TIMEOUT);
         assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn the_http_section_reads_limits_and_trusted_proxies_from_file_and_environment() {
+        #[derive(Deserialize)]
+        struct Both {
+            http: HttpSettings,
+        }
+        #[derive(Deserialize)]
+        struct LimitsOnly {
+            http: HttpLimits,
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let write = |section: &str| {
+            std::fs::write(dir.path().join("base.toml"), format!("[http]\n{section}")).unwrap()
+        };
+        write("keep_alive_s = 3\ntrusted_proxies = []\nforwarded_header = \"x-forwarded-for\"\n");
+        let none: Both = crate::config::load_from(dir.path(), "local").unwrap();
+        assert_eq!(none.http.limits.keep_alive_s, 3);
+        assert_eq!(none.http.limits.max_head_bytes, default_max_head_bytes());
+        assert!(none.http.proxies.trusted_proxies.is_empty());
+
+        write("keep_alive_s = 3\ntrusted_proxies = [\"10.0.0.0/8\", \"192.0.2.7\"]\n");
+        let some: Both = crate::config::load_from(dir.path(), "local").unwrap();
+        let ip = |text: &str| text.parse().unwrap();
+        assert!(some.http.proxies.trusted_proxies.contains(ip("10.20.30.40")));
+        assert!(some.http.proxies.trusted_proxies.contains(ip("192.0.2.7")));
+        assert!(!some.http.proxies.trusted_proxies.contains(ip("192.0.2.8")));
+        // Services that read only the limits ignore the proxy keys.
+        let limits: LimitsOnly = crate::config::load_from(dir.path(), "local").unwrap();
+        assert_eq!(limits.http.keep_alive_s, 3);
+
+        // The environment gives the list comma-separated.
+        std::env::set_var("FITEX__HTTP__TRUSTED_PROXIES", "198.51.100.0/24,2001:db8::1");
+        let from_env = crate::config::load_from::<Both>(dir.path(), "local");
+        std::env::set_var("FITEX__HTTP__TRUSTED_PROXIES", "not-an-address");
+        let refused = crate::config::load_from::<Both>(dir.path(), "local");
+        std::env::remove_var("FITEX__HTTP__TRUSTED_PROXIES");
+        let proxies = from_env.unwrap().http.proxies.trusted_proxies;
+        assert!(proxies.contains(ip("198.51.100.9")) && proxies.contains(ip("2001:db8::1")));
+        assert!(!proxies.contains(ip("10.20.30.40")), "the environment replaces the file");
+        let error = refused.err().expect("a bad entry is refused at start-up").to_string();
+        assert!(error.contains("not-an-address"), "{error}");
     }
 
     #[tokio::test]

@@ -369,7 +369,9 @@ pub async fn subscriptions(command: SubscriptionsCommand) -> anyhow::Result<()> 
 
 #[derive(Subcommand)]
 pub enum TokensCommand {
-    /// Issue a staff (`admin`) or service (`read`) token; it is printed once and stored hashed.
+    /// Issue a token; it is printed once and stored hashed. Scopes: `read` (team progress and
+    /// leaderboards), `participant` (also one participant's goals, days and time zone), `admin`
+    /// (program staff: also the participant-level export).
     Issue {
         #[arg(long)]
         name: String,
@@ -397,7 +399,9 @@ pub async fn tokens(pool: &PgPool, command: TokensCommand) -> anyhow::Result<()>
     use fitex_common::api_tokens::{self, Scope};
     match command {
         TokensCommand::Issue { name, scope } => {
-            let Some(scope) = Scope::parse(&scope) else { bail!("--scope must be read or admin") };
+            let Some(scope) = Scope::parse(&scope) else {
+                bail!("--scope must be read, participant or admin")
+            };
             let token = api_tokens::issue(pool, &name, scope)
                 .await
                 .with_context(|| format!("issuing {name:?} (names are unique)"))?;
@@ -415,7 +419,7 @@ pub async fn tokens(pool: &PgPool, command: TokensCommand) -> anyhow::Result<()>
                 let state = revoked
                     .map(|r| format!("revoked {}", r.to_rfc3339()))
                     .unwrap_or_else(|| "active".into());
-                println!("{name:<24} {scope:<6} issued {}  {state}", created.to_rfc3339());
+                println!("{name:<24} {scope:<11} issued {}  {state}", created.to_rfc3339());
             }
         }
         TokensCommand::Revoke { name } => {

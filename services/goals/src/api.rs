@@ -1,15 +1,23 @@
 //! The read API (JSON over HTTP, bearer token): a participant's goal, progress and history; a
 //! team's progress; a program's leaderboard and its evaluation export (CSV). Described in
 //! `openapi.json` (served at `/v1/openapi.json`).
+//!
+//! Each route needs a token scope ([`Scope`]): team and program aggregates `read`, one
+//! participant's data (goals, daily steps, valid days, time zone) `participant`, the program-wide
+//! export `admin`. Every error is JSON (`{"error": "<message>"}`) and never echoes the request;
+//! the security headers and the JSON form of actix's own errors come from
+//! `fitex_common::http_security::json_api`, wrapped around the whole application.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::error::{PathError, QueryPayloadError};
 use actix_web::http::{header, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use fitex_common::api_tokens::{self, Scope};
+use fitex_common::http_security::error_body;
 use fitex_goals::{classify, leaderboard, progress_in_unit, Unit};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -24,8 +32,8 @@ pub const OPENAPI: &str = include_str!("../openapi.json");
 pub enum ApiError {
     #[error("a valid bearer token is required")]
     Unauthorized,
-    #[error("this needs an admin token")]
-    Forbidden,
+    #[error("this needs a token with the {} scope", .0.as_str())]
+    Forbidden(Scope),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -38,7 +46,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -53,7 +61,7 @@ impl ResponseError for ApiError {
         if matches!(self, ApiError::Unauthorized) {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        response.json(serde_json::json!({ "error": self.to_string() }))
+        response.json(error_body(self))
     }
 }
 
@@ -63,11 +71,23 @@ impl ResponseError for ApiError {
 pub struct ApiToken(pub SecretString);
 
 /// Every `/v1` request must carry `Authorization: Bearer <token>`; the token's scope goes into the
-/// request's extensions.
+/// request's extensions. A refusal is an answer, not an `Err`, so the security headers wrapped
+/// around the application complete it.
 pub async fn require_token(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    match scope_of(&request).await {
+        Ok(scope) => {
+            request.extensions_mut().insert(scope);
+            Ok(next.call(request).await?.map_into_left_body())
+        }
+        Err(error) => Ok(request.error_response(error).map_into_right_body()),
+    }
+}
+
+/// The scope of the request's bearer token: the bootstrap token is admin, others are looked up.
+async fn scope_of(request: &ServiceRequest) -> Result<Scope, ApiError> {
     let given = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -75,32 +95,42 @@ pub async fn require_token(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|t| t.trim().to_string());
     let Some(given) = given.filter(|t| !t.is_empty()) else {
-        return Err(ApiError::Unauthorized.into());
+        return Err(ApiError::Unauthorized);
     };
     let bootstrap = request
         .app_data::<web::Data<ApiToken>>()
         .map(|t| t.0.expose_secret().to_string())
         .filter(|t| !t.is_empty());
-    let scope = if bootstrap.is_some_and(|t| bool::from(t.as_bytes().ct_eq(given.as_bytes()))) {
-        Some(Scope::Admin)
-    } else {
-        match request.app_data::<web::Data<PgPool>>() {
-            Some(pool) => api_tokens::scope_of(pool, &given).await.map_err(ApiError::Internal)?,
-            None => None,
-        }
+    if bootstrap.is_some_and(|t| bool::from(t.as_bytes().ct_eq(given.as_bytes()))) {
+        return Ok(Scope::Admin);
+    }
+    let scope = match request.app_data::<web::Data<PgPool>>() {
+        Some(pool) => api_tokens::scope_of(pool, &given).await?,
+        None => None,
     };
-    let Some(scope) = scope else {
-        return Err(ApiError::Unauthorized.into());
-    };
-    request.extensions_mut().insert(scope);
-    next.call(request).await
+    scope.ok_or(ApiError::Unauthorized)
 }
 
-fn require_admin(request: &HttpRequest) -> Result<(), ApiError> {
+/// 403 unless the request's token has `needed` (or a scope that includes it).
+fn require_scope(request: &HttpRequest, needed: Scope) -> Result<(), ApiError> {
     match request.extensions().get::<Scope>() {
-        Some(Scope::Admin) => Ok(()),
-        _ => Err(ApiError::Forbidden),
+        Some(scope) if scope.allows(needed) => Ok(()),
+        _ => Err(ApiError::Forbidden(needed)),
     }
+}
+
+/// A path parameter that does not parse names no resource: 404, without repeating it.
+fn path_error(_: PathError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::NotFound("resource").into()
+}
+
+/// A query parameter that does not parse: 400 with the reason, without repeating the query.
+fn query_error(error: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    let reason = match error {
+        QueryPayloadError::Deserialize(error) => error.to_string(),
+        _ => "unreadable".to_string(),
+    };
+    ApiError::BadRequest(format!("invalid query parameter: {reason}")).into()
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -112,6 +142,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/v1")
             .wrap(actix_web::middleware::from_fn(require_token))
+            .app_data(web::PathConfig::default().error_handler(path_error))
+            .app_data(web::QueryConfig::default().error_handler(query_error))
             .route("/participants/{id}/goal", web::get().to(current_goal))
             .route("/participants/{id}/goals", web::get().to(goal_history))
             .route("/teams/{id}/progress", web::get().to(team_progress))
@@ -164,11 +196,14 @@ async fn enrolment_for(
     .ok_or(ApiError::NotFound("participant enrolment"))
 }
 
+/// One participant's data (time zone, today's steps): the `participant` scope.
 async fn current_goal(
+    request: HttpRequest,
     pool: web::Data<PgPool>,
     path: web::Path<i64>,
     query: web::Query<ProgramQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    require_scope(&request, Scope::Participant)?;
     let participant = path.into_inner();
     let (_, zone) =
         store::participant(&pool, participant).await?.ok_or(ApiError::NotFound("participant"))?;
@@ -205,11 +240,14 @@ async fn current_goal(
     })))
 }
 
+/// One participant's data (goals and the valid days they came from): the `participant` scope.
 async fn goal_history(
+    request: HttpRequest,
     pool: web::Data<PgPool>,
     path: web::Path<i64>,
     query: web::Query<ProgramQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    require_scope(&request, Scope::Participant)?;
     let participant = path.into_inner();
     let enrolment = enrolment_for(&pool, participant, query.program_id).await?;
     let program = &enrolment.program.program;
@@ -307,8 +345,8 @@ async fn export_csv(
     pool: web::Data<PgPool>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    // Participant-level data: admin tokens only.
-    require_admin(&request)?;
+    // Every participant's days at once: admin tokens only.
+    require_scope(&request, Scope::Admin)?;
     let program_id = path.into_inner();
     let program = store::program(&pool, program_id).await?.ok_or(ApiError::NotFound("program"))?;
     let p = &program.program;

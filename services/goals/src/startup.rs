@@ -81,8 +81,11 @@ impl Application {
         let limits = settings.http;
         let server = HttpServer::new(move || {
             App::new()
-                // Outermost: oversized heads and slow bodies are refused before any handler.
+                // Oversized heads and slow bodies are refused before any handler.
                 .wrap(limits.guard())
+                // Outermost: every answer, the guard's refusals too, gets the security headers,
+                // and every error a JSON body that does not echo the request.
+                .wrap(actix_web::middleware::from_fn(fitex_common::http_security::json_api))
                 .app_data(token.clone())
                 .app_data(pool_data.clone())
                 .configure(ops_routes(

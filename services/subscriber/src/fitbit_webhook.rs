@@ -48,9 +48,16 @@ pub async fn notify(
     payload: web::Payload,
     state: web::Data<FitbitWebhook>,
 ) -> Result<HttpResponse, WebhookError> {
-    // One span per request, carrying the trace id that the records carry on to the consumers.
+    // One span per request, carrying the trace id that the records carry on to the consumers,
+    // the socket's peer and the client (the peer, unless a trusted proxy named another).
     let trace = webhook::trace_of(&request);
-    let span = tracing::info_span!("fitbit_notifications", trace_id = %trace.trace_id_hex());
+    let from = state.endpoint.client_of(&request);
+    let span = tracing::info_span!(
+        "fitbit_notifications",
+        trace_id = %trace.trace_id_hex(),
+        peer = %webhook::peer_field(&from),
+        client = %from,
+    );
     let result = accept(&request, payload, &state.endpoint, trace).instrument(span).await;
     if let Err(error) = &result {
         webhook::count_rejection(PROVIDER, error);
@@ -72,7 +79,6 @@ async fn accept(
         Err(WebhookRejection::Signature(reason)) => {
             tracing::warn!(
                 reason,
-                peer = ?request.connection_info().realip_remote_addr(),
                 bytes = body.len(),
                 "rejected a fitbit notification with a bad signature"
             );

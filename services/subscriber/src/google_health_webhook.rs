@@ -32,7 +32,13 @@ pub async fn notify(
     state: web::Data<GoogleHealthWebhook>,
 ) -> Result<HttpResponse, WebhookError> {
     let trace = webhook::trace_of(&request);
-    let span = tracing::info_span!("google_health_notifications", trace_id = %trace.trace_id_hex());
+    let from = state.endpoint.client_of(&request);
+    let span = tracing::info_span!(
+        "google_health_notifications",
+        trace_id = %trace.trace_id_hex(),
+        peer = %webhook::peer_field(&from),
+        client = %from,
+    );
     let result = accept(&request, payload, &state, trace).instrument(span).await;
     if let Err(error) = &result {
         webhook::count_rejection(PROVIDER, error);
@@ -81,12 +87,7 @@ async fn accept(
     let notices = match state.endpoint.verifier.verify_and_parse(&header, &body).await {
         Ok(notices) => notices,
         Err(WebhookRejection::Signature(reason)) => {
-            tracing::warn!(
-                reason,
-                peer = ?request.connection_info().realip_remote_addr(),
-                bytes = body.len(),
-                "rejected a google health notification"
-            );
+            tracing::warn!(reason, bytes = body.len(), "rejected a google health notification");
             return Err(refusal(reason));
         }
         Err(WebhookRejection::InvalidBody(reason)) => {

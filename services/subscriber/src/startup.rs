@@ -85,6 +85,7 @@ impl Application {
             max_body_bytes: settings.subscriber.max_body_bytes,
             topic: settings.kafka.topics.notifications.clone(),
             publisher: publisher.clone(),
+            proxies: settings.http.proxies.clone(),
         };
         let fitbit = web::Data::new(FitbitWebhook {
             verification_code: settings.fitbit.verification_code.clone(),
@@ -117,7 +118,7 @@ impl Application {
             None => None,
         };
         let google_path = settings.subscriber.google_health_webhook_path.clone();
-        let limits = settings.http;
+        let limits = settings.http.limits;
 
         let server = HttpServer::new(move || {
             App::new()

@@ -6,6 +6,7 @@ use actix_web::error::PayloadError;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use bytes::BytesMut;
+use fitex_common::client_address::{ClientAddress, ProxySettings};
 use fitex_common::outbox::OutgoingRecord;
 use fitex_common::trace_context::TraceParent;
 use fitex_proto::{content_type, Message, Provider, ProviderNotification, Timestamp, TraceContext};
@@ -23,6 +24,21 @@ pub struct Endpoint {
     pub max_body_bytes: usize,
     pub topic: String,
     pub publisher: Publisher,
+    /// Whose `X-Forwarded-For` (or `Forwarded`) names the client: `http.trusted_proxies`.
+    pub proxies: ProxySettings,
+}
+
+impl Endpoint {
+    /// Where `request` came from: the socket's peer, and the client as a trusted proxy names it
+    /// (the peer itself when the peer is not a trusted proxy, whatever headers it sent).
+    pub fn client_of(&self, request: &HttpRequest) -> ClientAddress {
+        self.proxies.client_of(request)
+    }
+}
+
+/// The request span's `peer` field: the socket address, which no header changes.
+pub fn peer_field(address: &ClientAddress) -> String {
+    address.peer.map_or_else(|| "unknown".to_string(), |peer| peer.to_string())
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,4 +1,5 @@
 //! The goals service through a real broker (tansu) and real PostgreSQL.
+mod error_answers;
 mod helpers;
 mod http_abuse;
 mod read_api;

@@ -89,24 +89,53 @@ async fn staff_and_service_tokens_have_scopes_and_can_be_revoked() {
     use fitex_common::api_tokens::{self, Scope};
     let app = spawn_goals().await;
     let program = app.program("Scoped season", 7, "steps").await;
+    let team = app.team(program, "North").await;
+    let participant = app.member(team, today() - chrono::Duration::days(7)).await;
     let read = api_tokens::issue(&app.pool, "dashboard", Scope::Read).await.unwrap();
+    let coach = api_tokens::issue(&app.pool, "coach-app", Scope::Participant).await.unwrap();
     let admin = api_tokens::issue(&app.pool, "staff", Scope::Admin).await.unwrap();
-    let get = |token: String, path: String| {
-        let client = app.client.clone();
-        let url = format!("{}{path}", app.base_url);
-        async move { client.get(url).bearer_auth(token).send().await.unwrap().status().as_u16() }
+    let get = |token: &str, path: &str| {
+        let request =
+            app.client.get(format!("{}{path}", app.base_url)).bearer_auth(token.to_string());
+        async move { request.send().await.unwrap() }
     };
-    let leaderboard = format!("/v1/programs/{program}/leaderboard");
+    let aggregates =
+        [format!("/v1/programs/{program}/leaderboard"), format!("/v1/teams/{team}/progress")];
+    let participant_level = [
+        format!("/v1/participants/{participant}/goal"),
+        format!("/v1/participants/{participant}/goals"),
+    ];
     let export = format!("/v1/programs/{program}/export.csv");
-    assert_eq!(get(read.clone(), leaderboard.clone()).await, 200, "read scope reads");
-    assert_eq!(
-        get(read.clone(), export.clone()).await,
-        403,
-        "read scope cannot export participant data"
-    );
-    assert_eq!(get(admin.clone(), export.clone()).await, 200, "admin exports");
+
+    for path in &aggregates {
+        for token in [&read, &coach, &admin] {
+            assert_eq!(get(token, path).await.status().as_u16(), 200, "{path} is team-level");
+        }
+    }
+    // The attack: a `read` token (a leaderboard screen) asks for one participant's time zone,
+    // daily steps and valid days.
+    for path in &participant_level {
+        let refused = get(&read, path).await;
+        assert_eq!(refused.status().as_u16(), 403, "read scope cannot read {path}");
+        assert_eq!(refused.headers()["content-type"], "application/json");
+        let body: serde_json::Value = refused.json().await.unwrap();
+        assert_eq!(body["error"], "this needs a token with the participant scope");
+        assert!(!body.to_string().contains("time_zone"), "{body}");
+        for token in [&coach, &admin] {
+            let served = get(token, path).await;
+            assert_eq!(served.status().as_u16(), 200, "{path}");
+            let body: serde_json::Value = served.json().await.unwrap();
+            assert_eq!(body["participant_id"], participant);
+        }
+    }
+    for (token, expected) in [(&read, 403), (&coach, 403), (&admin, 200)] {
+        assert_eq!(get(token, &export).await.status().as_u16(), expected, "export is admin-only");
+    }
+
     assert!(api_tokens::revoke(&app.pool, "dashboard").await.unwrap());
-    assert_eq!(get(read, leaderboard).await, 401, "revoked");
+    assert_eq!(get(&read, &aggregates[0]).await.status().as_u16(), 401, "revoked");
+    assert!(api_tokens::revoke(&app.pool, "coach-app").await.unwrap());
+    assert_eq!(get(&coach, &participant_level[0]).await.status().as_u16(), 401, "revoked");
     let stored: Vec<Vec<u8>> =
         sqlx::query_scalar("SELECT token_hash FROM api_tokens").fetch_all(&app.pool).await.unwrap();
     assert!(
@@ -155,4 +184,50 @@ async fn a_day_without_data_is_non_wear_not_an_inactive_day() {
     let csv = app.get(&format!("/v1/programs/{program}/export.csv")).await.text().await.unwrap();
     assert!(csv.contains(&format!("{a},{team},{zero},0,800,valid,")), "{csv}");
     assert!(csv.contains(&format!("{a},{team},{gap},0,,non_wear,")), "{csv}");
+}
+
+#[tokio::test]
+async fn the_api_description_names_the_scope_each_route_enforces() {
+    use fitex_common::api_tokens::{self, Scope};
+    let app = spawn_goals().await;
+    let program = app.program("Described season", 7, "steps").await;
+    let team = app.team(program, "North").await;
+    let participant = app.member(team, today() - chrono::Duration::days(7)).await;
+    let spec: serde_json::Value = serde_json::from_str(fitex_goals_service::api::OPENAPI).unwrap();
+    let mut tokens = Vec::new();
+    for scope in Scope::ALL {
+        let token = api_tokens::issue(&app.pool, scope.as_str(), scope).await.unwrap();
+        tokens.push((scope, token));
+    }
+    let mut checked = 0;
+    for (template, item) in spec["paths"].as_object().unwrap() {
+        if template == "/v1/openapi.json" {
+            continue;
+        }
+        let operation = &item["get"];
+        let needed = operation["x-required-scope"].as_str().expect("x-required-scope");
+        let needed = Scope::parse(needed).expect("a scope fitexctl issues");
+        assert!(operation["description"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("`{}`", needed.as_str())));
+        let id = match template.split('/').nth(2) {
+            Some("participants") => participant,
+            Some("teams") => team,
+            _ => program,
+        };
+        let path = template.replace("{id}", &id.to_string());
+        for (scope, token) in &tokens {
+            let status =
+                app.client.get(format!("{}{path}", app.base_url)).bearer_auth(token).send().await;
+            let status = status.unwrap().status().as_u16();
+            let expected = if scope.allows(needed) { 200 } else { 403 };
+            assert_eq!(status, expected, "{} token on {path}", scope.as_str());
+            if expected == 403 {
+                assert!(operation["responses"]["403"].is_object(), "{template} documents 403");
+            }
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 5, "every /v1 route is described");
 }

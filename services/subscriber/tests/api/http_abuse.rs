@@ -90,9 +90,9 @@ async fn oversized_headers_get_431_on_every_endpoint_and_the_server_keeps_servin
 async fn slow_clients_are_timed_out_and_do_not_starve_good_requests() {
     let k = key();
     let g = spawn_google_with(&[(1, &k)], 300, |settings| {
-        settings.http.client_request_timeout_ms = 1_000;
-        settings.http.body_timeout_ms = 1_000;
-        settings.http.keep_alive_s = 1;
+        settings.http.limits.client_request_timeout_ms = 1_000;
+        settings.http.limits.body_timeout_ms = 1_000;
+        settings.http.limits.keep_alive_s = 1;
     })
     .await;
     let app = &g.app;
@@ -172,7 +172,7 @@ async fn with_keep_alive_off_every_connection_closes_after_its_answer() {
     let kafka = fitex_testkit::test_kafka().await;
     let (database, _) = fitex_testkit::test_database().await;
     let mut settings = settings_for(kafka, database);
-    settings.http.keep_alive_s = 0;
+    settings.http.limits.keep_alive_s = 0;
     let app = spawn_with(settings).await;
     let mut stream =
         raw_send(&app.address(), b"GET /healthz HTTP/1.1\r\nHost: subscriber\r\n\r\n").await;
