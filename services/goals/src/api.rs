@@ -249,6 +249,8 @@ async fn goal_history(
 ) -> Result<HttpResponse, ApiError> {
     require_scope(&request, Scope::Participant)?;
     let participant = path.into_inner();
+    // A deleted participant (awaiting the purge) is hidden like one who never existed.
+    store::participant(&pool, participant).await?.ok_or(ApiError::NotFound("participant"))?;
     let enrolment = enrolment_for(&pool, participant, query.program_id).await?;
     let program = &enrolment.program.program;
     let goals = store::goals(
@@ -352,7 +354,8 @@ async fn export_csv(
     let p = &program.program;
     let participants: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT DISTINCT m.participant_id, t.id FROM team_members m JOIN teams t ON t.id = m.team_id
-         WHERE t.program_id = $1 ORDER BY m.participant_id",
+         JOIN participants p ON p.id = m.participant_id
+         WHERE t.program_id = $1 AND p.deleted_at IS NULL ORDER BY m.participant_id",
     )
     .bind(program_id)
     .fetch_all(pool.get_ref())

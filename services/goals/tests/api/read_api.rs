@@ -231,3 +231,39 @@ async fn the_api_description_names_the_scope_each_route_enforces() {
     }
     assert_eq!(checked, 5, "every /v1 route is described");
 }
+
+#[tokio::test]
+async fn a_deleted_participant_is_hidden_until_purged() {
+    let app = spawn_goals().await;
+    let program = app.program("Hidden season", 7, "steps").await;
+    let start = today() - chrono::Duration::days(7);
+    let team = app.team(program, "Cedar").await;
+    let (gone, stays) = (app.member(team, start).await, app.member(team, start).await);
+    for participant in [gone, stays] {
+        app.store_day(participant, start, 6000).await;
+        app.publish_day(participant, start, 6000).await;
+    }
+    wait_for("both participants' goals", Duration::from_secs(20), || async {
+        !app.goal_rows(gone).await.is_empty() && !app.goal_rows(stays).await.is_empty()
+    })
+    .await;
+    assert_eq!(app.get(&format!("/v1/participants/{gone}/goal")).await.status(), 200);
+
+    // Deleted at the provider (soft): hidden at once, though the purge is days away.
+    sqlx::query(
+        "UPDATE participants SET deleted_at = now(), purge_after = now() + interval '7 days'
+         WHERE id = $1",
+    )
+    .bind(gone)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    for route in ["goal", "goals"] {
+        let answer = app.get(&format!("/v1/participants/{gone}/{route}")).await;
+        assert_eq!(answer.status(), 404, "/{route} of a deleted participant");
+    }
+    assert_eq!(app.get(&format!("/v1/participants/{stays}/goals")).await.status(), 200);
+    let csv = app.get(&format!("/v1/programs/{program}/export.csv")).await.text().await.unwrap();
+    assert!(csv.lines().any(|l| l.starts_with(&format!("{stays},"))), "{csv}");
+    assert!(!csv.lines().any(|l| l.starts_with(&format!("{gone},"))), "{csv}");
+}
