@@ -24,7 +24,7 @@ async fn the_subscriber_binary_publishes_signed_notifications_and_stops_cleanly_
         .env("FITEX__DATABASE__DATABASE_NAME", &database.database_name)
         .env("FITEX__DATABASE__HOST", &database.host)
         .env("FITEX__DATABASE__PORT", database.port.to_string())
-        .env("FITEX__FITBIT__CLIENT_SECRETS", format!("{secret},older-secret"))
+        .env("FITEX__FITBIT__CLIENT_SECRETS", format!("{secret},older-client-secret-0123"))
         .env("FITEX__FITBIT__VERIFICATION_CODE", "e2e-code")
         .env("FITEX__TELEMETRY__LOG_FORMAT", "json")
         .stdout(Stdio::piped())
