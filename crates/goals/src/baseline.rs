@@ -6,9 +6,8 @@ use std::ops::Range;
 use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{prepare, ValidDay};
 use crate::stats::{median_half_steps, Exact};
-use crate::validity::{DayRecord, ValidityRules};
+use crate::validity::{prepare, DayRecord, ValidDay, ValidityRules};
 
 /// How the baseline is measured (see `docs/goals.md`, "Baseline").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

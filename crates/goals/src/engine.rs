@@ -9,19 +9,19 @@ use crate::baseline::{compute, BaselineCore, BaselineRules};
 use crate::citations;
 use crate::settings::{
     age_target, AdaptivePercentile, GoalSettings, Guideline, ParticipantGoalInput, SelfChosen,
-    Strategy, WeeklyIncrement, ACTIVITY_LEVELS,
+    Strategy, StrategyKind, WeeklyIncrement, ACTIVITY_LEVELS, AGE_TARGET_60_AND_OVER,
 };
 use crate::stats::{percentile_exact, Exact};
 use crate::text::{ordinal, plural, thousands};
-use crate::validity::{classify, DayRecord, ValidityRules};
+use crate::validity::{prepare, DayRecord, ValidDay};
 
 /// One day's goal, with what it was computed from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Goal {
     pub effective_date: NaiveDate,
     pub steps: i32,
-    /// "adaptive_percentile", "weekly_increment", "guideline" or "self_chosen".
-    pub strategy: String,
+    /// The strategy that set it (stored and published as [`StrategyKind::as_str`]).
+    pub strategy: StrategyKind,
     /// The valid days the value was computed from, ascending.
     pub inputs: Vec<NaiveDate>,
     /// Citation key (see [`crate::citations`] and `docs/goals.md`).
@@ -30,33 +30,6 @@ pub struct Goal {
     pub provisional: bool,
     /// One plain sentence a participant can read.
     pub explanation: String,
-}
-
-/// A valid day, as the engine keeps it (sorted by date, one per date).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ValidDay {
-    pub date: NaiveDate,
-    pub steps: i32,
-}
-
-/// Sorts once, keeps the last record of each date, and drops invalid days.
-pub(crate) fn prepare(days: &[DayRecord], validity: &ValidityRules) -> Vec<ValidDay> {
-    let keep = |d: &DayRecord| classify(d, validity).is_valid();
-    let to_valid = |d: &DayRecord| ValidDay { date: d.date, steps: d.steps };
-    if days.windows(2).all(|w| w[0].date < w[1].date) {
-        return days.iter().filter(|d| keep(d)).map(to_valid).collect();
-    }
-    let mut order: Vec<usize> = (0..days.len()).collect();
-    // Stable: records of one date stay in input order, so the last of each run wins.
-    order.sort_by_key(|&i| days[i].date);
-    let mut out = Vec::with_capacity(days.len());
-    for (k, &i) in order.iter().enumerate() {
-        let last_of_date = order.get(k + 1).is_none_or(|&j| days[j].date != days[i].date);
-        if last_of_date && keep(&days[i]) {
-            out.push(to_valid(&days[i]));
-        }
-    }
-    out
 }
 
 /// The goal in force on each date from `from` through `through` inclusive (one [`Goal`] per
@@ -166,7 +139,7 @@ impl Ctx<'_> {
         &mut self,
         date: NaiveDate,
         steps: i32,
-        strategy: &str,
+        strategy: StrategyKind,
         inputs: Vec<NaiveDate>,
         citation: &str,
         provisional: bool,
@@ -175,7 +148,7 @@ impl Ctx<'_> {
         self.out.push(Goal {
             effective_date: date,
             steps,
-            strategy: strategy.to_owned(),
+            strategy,
             inputs,
             citation: citation.to_owned(),
             provisional,
@@ -221,7 +194,7 @@ impl Ctx<'_> {
 
         let mut hi = self.index_at(from);
         let mut lo = self.index_at(minus_days(from, lookback));
-        let name = "adaptive_percentile";
+        let name = StrategyKind::AdaptivePercentile;
         let cite = citations::ADAMS_2013;
         for d in dates(from, through) {
             let low = minus_days(d, lookback);
@@ -321,7 +294,7 @@ impl Ctx<'_> {
     // ---------------------------------------------------------------- weekly increment
 
     fn increment(&mut self, w: &WeeklyIncrement, from: NaiveDate, through: NaiveDate) {
-        let name = "weekly_increment";
+        let name = StrategyKind::WeeklyIncrement;
         let cite = citations::TUDOR_LOCKE_2010;
         // Settings may hold anything (validate() bounds them): add in i64, saturate to i32 once.
         let age_t = i64::from(age_target(self.participant.age));
@@ -442,7 +415,7 @@ impl Ctx<'_> {
     // ---------------------------------------------------------------- guideline
 
     fn guideline(&mut self, g: Guideline, from: NaiveDate, through: NaiveDate) {
-        let name = "guideline";
+        let name = StrategyKind::Guideline;
         let age = self.participant.age;
         for d in dates(from, through) {
             match g {
@@ -478,7 +451,7 @@ impl Ctx<'_> {
                             "Your goal is {} steps a day, the target for adults under 60, because \
                              we do not know your age (at 60 and over it would be {}).",
                             thousands(steps),
-                            thousands(crate::AGE_TARGET_60_AND_OVER)
+                            thousands(AGE_TARGET_60_AND_OVER)
                         ),
                     };
                     self.push(
@@ -545,7 +518,7 @@ impl Ctx<'_> {
     // ---------------------------------------------------------------- self-chosen
 
     fn self_chosen(&mut self, s: SelfChosen, from: NaiveDate, through: NaiveDate) {
-        let name = "self_chosen";
+        let name = StrategyKind::SelfChosen;
         let cite = citations::ENGAGE_2021;
         let chosen = self.participant.self_chosen_increase;
         let increase = chosen.unwrap_or(0).max(0);

@@ -186,6 +186,7 @@ pub fn member_week(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::StrategyKind;
 
     fn d(n: u64) -> NaiveDate {
         NaiveDate::from_ymd_opt(2025, 3, 3).unwrap().checked_add_days(Days::new(n)).unwrap()
@@ -250,7 +251,7 @@ mod tests {
         let goal = |n: u64, steps: i32| Goal {
             effective_date: d(n),
             steps,
-            strategy: "guideline".into(),
+            strategy: StrategyKind::Guideline,
             inputs: vec![],
             citation: "paluch2022".into(),
             provisional: false,

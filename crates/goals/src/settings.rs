@@ -1,5 +1,8 @@
 //! Goal strategies and their settings (stored by programs as JSON).
 
+use std::fmt;
+use std::str::FromStr;
+
 use serde::{Deserialize, Serialize};
 
 use crate::baseline::BaselineRules;
@@ -158,16 +161,77 @@ impl Default for Strategy {
 }
 
 impl Strategy {
-    /// The name recorded in [`crate::Goal::strategy`].
-    pub fn name(&self) -> &'static str {
+    /// Which strategy this is, as recorded in [`crate::Goal::strategy`].
+    pub fn kind(&self) -> StrategyKind {
         match self {
-            Strategy::AdaptivePercentile(_) => "adaptive_percentile",
-            Strategy::WeeklyIncrement(_) => "weekly_increment",
-            Strategy::Guideline(_) => "guideline",
-            Strategy::SelfChosen(_) => "self_chosen",
+            Strategy::AdaptivePercentile(_) => StrategyKind::AdaptivePercentile,
+            Strategy::WeeklyIncrement(_) => StrategyKind::WeeklyIncrement,
+            Strategy::Guideline(_) => StrategyKind::Guideline,
+            Strategy::SelfChosen(_) => StrategyKind::SelfChosen,
+        }
+    }
+
+    /// The name recorded in [`crate::Goal::strategy`] ([`StrategyKind::as_str`]).
+    pub fn name(&self) -> &'static str {
+        self.kind().as_str()
+    }
+}
+
+/// Which strategy set a goal ([`crate::Goal::strategy`]), without its settings. Its name
+/// ([`StrategyKind::as_str`], also its serde form and its `Display`) is what `goal_history.strategy`
+/// stores and `GoalChanged.strategy` carries: "adaptive_percentile", "weekly_increment",
+/// "guideline" or "self_chosen" (the same as [`Strategy`]'s `kind` tag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StrategyKind {
+    AdaptivePercentile,
+    WeeklyIncrement,
+    Guideline,
+    SelfChosen,
+}
+
+impl StrategyKind {
+    /// Every kind, in the order of [`Strategy`]'s variants.
+    pub const ALL: [StrategyKind; 4] = [
+        StrategyKind::AdaptivePercentile,
+        StrategyKind::WeeklyIncrement,
+        StrategyKind::Guideline,
+        StrategyKind::SelfChosen,
+    ];
+
+    /// The stored and published name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StrategyKind::AdaptivePercentile => "adaptive_percentile",
+            StrategyKind::WeeklyIncrement => "weekly_increment",
+            StrategyKind::Guideline => "guideline",
+            StrategyKind::SelfChosen => "self_chosen",
         }
     }
 }
+
+impl fmt::Display for StrategyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for StrategyKind {
+    type Err = UnknownStrategy;
+
+    /// The inverse of [`StrategyKind::as_str`] (reading `goal_history.strategy` back).
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        StrategyKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+            .ok_or_else(|| UnknownStrategy(name.to_owned()))
+    }
+}
+
+/// A strategy name that is none of [`StrategyKind`]'s.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown goal strategy {0:?}")]
+pub struct UnknownStrategy(pub String);
 
 /// Daily adaptive goal: a percentile of the recent valid days (Adams 2013/2017).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -346,6 +410,44 @@ mod tests {
         }
         let default: GoalSettings = serde_json::from_str("{}").unwrap();
         assert_eq!(default, GoalSettings::default());
+    }
+
+    /// `goal_history.strategy` and `GoalChanged.strategy` hold these exact names: changing one is
+    /// a change of the stored and published formats.
+    #[test]
+    fn strategy_names_are_pinned() {
+        let pinned = [
+            (StrategyKind::AdaptivePercentile, "adaptive_percentile"),
+            (StrategyKind::WeeklyIncrement, "weekly_increment"),
+            (StrategyKind::Guideline, "guideline"),
+            (StrategyKind::SelfChosen, "self_chosen"),
+        ];
+        assert_eq!(pinned.map(|(kind, _)| kind), StrategyKind::ALL);
+        for (kind, name) in pinned {
+            assert_eq!(kind.as_str(), name);
+            assert_eq!(kind.to_string(), name);
+            assert_eq!(serde_json::to_string(&kind).unwrap(), format!("\"{name}\""));
+            assert_eq!(serde_json::from_str::<StrategyKind>(&format!("\"{name}\"")).unwrap(), kind);
+            assert_eq!(name.parse::<StrategyKind>(), Ok(kind));
+        }
+        assert_eq!(
+            "guideline_age".parse::<StrategyKind>(),
+            Err(UnknownStrategy("guideline_age".into()))
+        );
+        // each strategy's kind is also its settings' `kind` tag
+        let all = [
+            Strategy::default(),
+            Strategy::WeeklyIncrement(WeeklyIncrement::default()),
+            Strategy::Guideline(Guideline::Fixed { steps: 7000 }),
+            Strategy::Guideline(Guideline::AgeTarget),
+            Strategy::Guideline(Guideline::NextActivityLevel),
+            Strategy::SelfChosen(SelfChosen::default()),
+        ];
+        for strategy in all {
+            let tag = serde_json::to_value(&strategy).unwrap()["kind"].clone();
+            assert_eq!(tag, strategy.kind().as_str(), "{strategy:?}");
+            assert_eq!(strategy.name(), strategy.kind().as_str());
+        }
     }
 
     #[test]

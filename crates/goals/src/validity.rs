@@ -103,6 +103,33 @@ pub fn classify(day: &DayRecord, rules: &ValidityRules) -> Validity {
     }
 }
 
+/// A valid day, as baselines and goals keep it (sorted by date, one per date).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ValidDay {
+    pub date: NaiveDate,
+    pub steps: i32,
+}
+
+/// Sorts once, keeps the last record of each date, and drops invalid days.
+pub(crate) fn prepare(days: &[DayRecord], validity: &ValidityRules) -> Vec<ValidDay> {
+    let keep = |d: &DayRecord| classify(d, validity).is_valid();
+    let to_valid = |d: &DayRecord| ValidDay { date: d.date, steps: d.steps };
+    if days.windows(2).all(|w| w[0].date < w[1].date) {
+        return days.iter().filter(|d| keep(d)).map(to_valid).collect();
+    }
+    let mut order: Vec<usize> = (0..days.len()).collect();
+    // Stable: records of one date stay in input order, so the last of each run wins.
+    order.sort_by_key(|&i| days[i].date);
+    let mut out = Vec::with_capacity(days.len());
+    for (k, &i) in order.iter().enumerate() {
+        let last_of_date = order.get(k + 1).is_none_or(|&j| days[j].date != days[i].date);
+        if last_of_date && keep(&days[i]) {
+            out.push(to_valid(&days[i]));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -78,7 +78,9 @@ fn example_2_adaptive() {
     );
     let steps: Vec<i32> = g.iter().map(|g| g.steps).collect();
     assert_eq!(steps, vec![6760, 7160, 7160, 6500, 7160]);
-    assert!(g.iter().all(|g| g.strategy == "adaptive_percentile" && g.citation == "adams2013"));
+    assert!(g
+        .iter()
+        .all(|g| g.strategy.as_str() == "adaptive_percentile" && g.citation == "adams2013"));
     assert!(g.iter().all(|g| g.inputs.len() == 9 && !g.provisional));
     // 2025-03-21: the last 9 valid days skip the invalid 2025-03-11
     assert_eq!(g[4].inputs.first(), Some(&date("2025-03-12")));
@@ -145,7 +147,7 @@ fn goal(d: &str, steps: i32) -> Goal {
     Goal {
         effective_date: date(d),
         steps,
-        strategy: "adaptive_percentile".into(),
+        strategy: StrategyKind::AdaptivePercentile,
         inputs: vec![],
         citation: "adams2013".into(),
         provisional: false,

@@ -18,7 +18,7 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use fitex_common::api_tokens::{self, Scope};
 use fitex_common::http_security::error_body;
-use fitex_goals::{classify, leaderboard, progress_in_unit, Unit};
+use fitex_goals::{classify, leaderboard, progress_in_unit, StrategyKind, Unit};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
@@ -161,7 +161,8 @@ pub struct ProgramQuery {
 struct GoalView {
     effective_date: NaiveDate,
     steps: i32,
-    strategy: String,
+    /// Serialized as [`StrategyKind::as_str`].
+    strategy: StrategyKind,
     inputs: Vec<NaiveDate>,
     citation: String,
     provisional: bool,

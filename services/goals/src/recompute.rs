@@ -132,7 +132,7 @@ impl GoalsEngine {
                     program_id,
                     effective_date: goal.effective_date.format("%Y-%m-%d").to_string(),
                     steps: goal.steps,
-                    strategy: goal.strategy.clone(),
+                    strategy: goal.strategy.to_string(),
                     provisional: goal.provisional,
                     citation: goal.citation.clone(),
                     explanation: goal.explanation.clone(),

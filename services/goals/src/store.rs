@@ -207,18 +207,19 @@ pub async fn goals<'e>(
     .bind(through)
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(effective_date, steps, strategy, inputs, citation, provisional, explanation)| Goal {
-            effective_date,
-            steps,
-            strategy,
-            inputs,
-            citation,
-            provisional,
-            explanation,
+    rows.into_iter()
+        .map(|(effective_date, steps, strategy, inputs, citation, provisional, explanation)| {
+            Ok(Goal {
+                effective_date,
+                steps,
+                strategy: strategy.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                inputs,
+                citation,
+                provisional,
+                explanation,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Upserts goals; returns those whose stored value, strategy, inputs or provisional flag changed.
@@ -250,7 +251,7 @@ pub async fn upsert_goals(
         .bind(program_id)
         .bind(goal.effective_date)
         .bind(goal.steps)
-        .bind(&goal.strategy)
+        .bind(goal.strategy.as_str())
         .bind(&goal.inputs)
         .bind(&goal.citation)
         .bind(goal.provisional)
