@@ -5,11 +5,12 @@
 //! (`{"error": "<message>"}`, the shape of every service's errors), never a text body that
 //! echoes the request.
 //!
-//! `App::new().wrap(limits.guard()).wrap(from_fn(json_api))`: outermost, so it sees every
-//! answer, the guard's refusals and actix's own (an unknown path, a wrong method, a path or query
-//! parameter that does not parse). An inner middleware's `Err` passes through unchanged: actix
-//! gives a middleware no request to answer it with, so the middleware inside answer instead
-//! ([`crate::health::RequestGuard`], the goals API's token check).
+//! `App::new().wrap(limits.guard()).wrap(from_fn(json_api))`, as [`crate::http::Serve::json_api`]
+//! sets it up: outermost, so it sees every answer, the guard's refusals and actix's own (an
+//! unknown path, a wrong method, a path or query parameter that does not parse). An inner
+//! middleware's `Err` passes through unchanged: actix gives a middleware no request to answer it
+//! with, so the middleware inside answer instead ([`crate::http_limits::RequestGuard`], the goals
+//! API's token check).
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -100,7 +101,7 @@ mod tests {
     /// The middleware outside the guard (512-byte heads), around a few routes.
     macro_rules! app {
         () => {{
-            let limits = crate::health::HttpLimits { max_head_bytes: 512, ..Default::default() };
+            let limits = crate::http_limits::HttpLimits { max_head_bytes: 512, ..Default::default() };
             test::init_service(
                 App::new()
                     .wrap(limits.guard())

@@ -8,6 +8,8 @@ pub mod crash_point;
 pub mod database;
 pub mod dead_letter;
 pub mod health;
+pub mod http;
+pub mod http_limits;
 pub mod http_security;
 pub mod kafka;
 pub mod log_safe;

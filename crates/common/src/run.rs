@@ -1,4 +1,4 @@
-//! Running a consumer service: its HTTP server (health, metrics, API) and its consumers until a
+//! Running a service: its HTTP server (health, metrics, API) and its consumers, if any, until a
 //! termination signal or a consumer failure, then an orderly stop.
 
 use std::time::Duration;
@@ -20,10 +20,11 @@ pub enum RunError {
     Panicked(#[from] tokio::task::JoinError),
 }
 
-/// Serves until SIGTERM/SIGINT (or the server's handle stops it) or until any consumer returns;
-/// then triggers `shutdown`, waits for the `background` tasks (relays, loops), and flushes the
-/// producer. A consumer's error is returned so the process exits and its uncommitted records are
-/// delivered again.
+/// Serves until SIGTERM/SIGINT (or the server's handle stops it) or until any consumer returns
+/// (a service may have none); then triggers `shutdown`, waits for the `background` tasks (relays,
+/// loops), and flushes the producer. Requests in flight finish first (within the server's
+/// shutdown timeout). A consumer's error is returned so the process exits and its uncommitted
+/// records are delivered again.
 pub async fn until_stopped<E>(
     service: &'static str,
     server: Server,
@@ -39,7 +40,7 @@ where
     let server_task = tokio::spawn(server);
     let result = tokio::select! {
         served = server_task => served.map_err(RunError::from).and_then(|r| r.map_err(RunError::from)),
-        (finished, _, _) = futures::future::select_all(consumers) => {
+        finished = first_to_return(consumers) => {
             handle.stop(true).await;
             match finished {
                 Ok(Ok(())) => Ok(()),
@@ -48,12 +49,25 @@ where
             }
         }
     };
+    tracing::info!(service, "{service} stopped accepting; draining");
     shutdown.trigger();
     for task in background {
         let _ = task.await;
     }
     let producer = producer.get();
-    let _ = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10))).await;
-    tracing::info!(service, "stopped");
+    let flushed =
+        tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10))).await;
+    if let Ok(Err(error)) = flushed {
+        tracing::warn!(service, %error, "producer did not flush every record before exit");
+    }
+    tracing::info!(service, "{service} stopped");
     result
+}
+
+/// The first of `tasks` to return; never, when there are none (a service without consumers).
+async fn first_to_return<T>(tasks: Vec<JoinHandle<T>>) -> Result<T, tokio::task::JoinError> {
+    if tasks.is_empty() {
+        return std::future::pending().await;
+    }
+    futures::future::select_all(tasks).await.0
 }

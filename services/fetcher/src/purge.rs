@@ -149,17 +149,17 @@ pub enum Restored {
 
 /// Brings back a soft-deleted participant whose purge has not begun.
 pub async fn restore(pool: &PgPool, participant_id: i64) -> Result<Restored, sqlx::Error> {
-    let state: Option<(
-        Option<chrono::DateTime<chrono::Utc>>,
-        Option<chrono::DateTime<chrono::Utc>>,
-    )> = sqlx::query_as("SELECT deleted_at, purge_after FROM participants WHERE id = $1")
-        .bind(participant_id)
-        .fetch_optional(pool)
-        .await?;
+    // (deleted, awaiting the purge)
+    let state: Option<(bool, bool)> = sqlx::query_as(
+        "SELECT deleted_at IS NOT NULL, purge_after IS NOT NULL FROM participants WHERE id = $1",
+    )
+    .bind(participant_id)
+    .fetch_optional(pool)
+    .await?;
     Ok(match state {
-        None | Some((Some(_), None)) => Restored::AlreadyPurged,
-        Some((None, _)) => Restored::NotDeleted,
-        Some((Some(_), Some(_))) => {
+        None | Some((true, false)) => Restored::AlreadyPurged,
+        Some((false, _)) => Restored::NotDeleted,
+        Some((true, true)) => {
             let done = sqlx::query(
                 "UPDATE participants SET deleted_at = NULL, purge_after = NULL
                  WHERE id = $1 AND purge_after IS NOT NULL",

@@ -1,13 +1,11 @@
 //! Wiring: the provider, the consumers (notifications and retries), the pending-fetch loop, the
 //! outbox relay, and the health/metrics server.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::{App, HttpServer};
-use fitex_common::health::{ops_routes, Readiness, ReadyWhen};
+use fitex_common::health::{Ops, Readiness, ReadyWhen};
 use fitex_common::kafka::RecoveringProducer;
 use fitex_common::outbox;
 use fitex_common::shutdown::Shutdown;
@@ -109,9 +107,8 @@ impl Application {
         providers: Providers,
     ) -> Result<Self, StartupError> {
         let address = format!("{}:{}", settings.fetcher.host, settings.fetcher.port);
-        let listener =
-            TcpListener::bind(&address).map_err(|e| StartupError::Bind(address.clone(), e))?;
-        let port = listener.local_addr().map_err(|e| StartupError::Bind(address, e))?.port();
+        let (listener, port) =
+            fitex_common::http::bind(&address).map_err(|e| StartupError::Bind(address, e))?;
         tracing::info!(providers = ?providers, "syncing through");
         let fetcher = Arc::new(Fetcher::from_settings(&settings, providers)?);
         let pool = fetcher.pool.clone();
@@ -161,28 +158,15 @@ impl Application {
             )),
         ]);
 
-        let readiness =
-            Readiness::kafka_and_database(ReadyWhen::All, producer.clone(), pool.clone());
-        let metrics_handle = fitex_common::metrics::prometheus();
-        let metrics_token = settings.telemetry.metrics_token.clone();
-        let limits = settings.http;
-        let server = HttpServer::new(move || {
-            App::new()
-                // Only health and metrics here, guarded like every service's public server.
-                .wrap(limits.guard())
-                .configure(ops_routes(
-                    readiness.clone(),
-                    metrics_handle.clone(),
-                    metrics_token.clone(),
-                ))
-        })
-        .workers(1)
-        .client_request_timeout(limits.client_request_timeout())
-        .client_disconnect_timeout(limits.client_disconnect_timeout())
-        .keep_alive(limits.keep_alive())
-        .listen(listener)
-        .map_err(|e| StartupError::Bind(format!("port {port}"), e))?
-        .run();
+        let ops = Ops {
+            readiness: Readiness::kafka_and_database(ReadyWhen::All, producer.clone(), pool),
+            metrics: fitex_common::metrics::prometheus(),
+            metrics_token: settings.telemetry.metrics_token.clone(),
+        };
+        // Only health and metrics here, guarded like every service's public server.
+        let server = fitex_common::http::serve(settings.http, 1, ops)
+            .run(listener, |_| {})
+            .map_err(|e| StartupError::Bind(format!("port {port}"), e))?;
         Ok(Self { port, server, tasks, consumers, producer, shutdown, fetcher })
     }
 

@@ -1,10 +1,12 @@
-use std::net::TcpListener;
+//! Wiring: the goals engine, its consumer and outbox relay, and the HTTP server (the read API,
+//! health and metrics).
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::{web, App, HttpServer};
-use fitex_common::health::{ops_routes, Readiness, ReadyWhen};
+use actix_web::web;
+use fitex_common::health::{Ops, Readiness, ReadyWhen};
 use fitex_common::kafka::RecoveringProducer;
 use fitex_common::outbox;
 use fitex_common::shutdown::Shutdown;
@@ -36,9 +38,8 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let address = format!("{}:{}", settings.goals.host, settings.goals.port);
-        let listener =
-            TcpListener::bind(&address).map_err(|e| StartupError::Bind(address.clone(), e))?;
-        let port = listener.local_addr().map_err(|e| StartupError::Bind(address, e))?.port();
+        let (listener, port) =
+            fitex_common::http::bind(&address).map_err(|e| StartupError::Bind(address, e))?;
         let pool = settings.database.lazy_pool();
         let producer = settings.kafka.recovering_producer("fitex-goals")?;
         let relay_wake = Arc::new(tokio::sync::Notify::new());
@@ -72,37 +73,25 @@ impl Application {
             },
             shutdown.clone(),
         ));
-        let readiness =
-            Readiness::kafka_and_database(ReadyWhen::All, producer.clone(), pool.clone());
-        let metrics_handle = fitex_common::metrics::prometheus();
-        let metrics_token = settings.telemetry.metrics_token.clone();
+        let ops = Ops {
+            readiness: Readiness::kafka_and_database(
+                ReadyWhen::All,
+                producer.clone(),
+                pool.clone(),
+            ),
+            metrics: fitex_common::metrics::prometheus(),
+            metrics_token: settings.telemetry.metrics_token.clone(),
+        };
         let token = web::Data::new(ApiToken(settings.goals.api_token.clone()));
         let pool_data = web::Data::new(pool);
-        let limits = settings.http;
-        let server = HttpServer::new(move || {
-            App::new()
-                // Oversized heads and slow bodies are refused before any handler.
-                .wrap(limits.guard())
-                // Outermost: every answer, the guard's refusals too, gets the security headers,
-                // and every error a JSON body that does not echo the request.
-                .wrap(actix_web::middleware::from_fn(fitex_common::http_security::json_api))
-                .app_data(token.clone())
-                .app_data(pool_data.clone())
-                .configure(ops_routes(
-                    readiness.clone(),
-                    metrics_handle.clone(),
-                    metrics_token.clone(),
-                ))
-                .configure(api::routes)
-        })
-        .workers(2)
-        // A client that sends its head slowly, or idles on a kept-alive connection, is let go.
-        .client_request_timeout(limits.client_request_timeout())
-        .client_disconnect_timeout(limits.client_disconnect_timeout())
-        .keep_alive(limits.keep_alive())
-        .listen(listener)
-        .map_err(|e| StartupError::Bind(format!("port {port}"), e))?
-        .run();
+        let server = fitex_common::http::serve(settings.http, 2, ops)
+            // Every answer, the guard's refusals too, gets the security headers, and every error
+            // a JSON body that does not echo the request.
+            .json_api()
+            .run(listener, move |cfg| {
+                cfg.app_data(token.clone()).app_data(pool_data.clone()).configure(api::routes);
+            })
+            .map_err(|e| StartupError::Bind(format!("port {port}"), e))?;
         Ok(Self { port, server, consumer, relay, producer, shutdown })
     }
 

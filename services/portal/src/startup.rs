@@ -1,16 +1,13 @@
 //! Wiring: the fetcher's connecting core, the session middleware and the HTTP server.
 
-use std::net::TcpListener;
-use std::time::Duration;
-
 use actix_session::config::{CookieContentSecurity, PersistentSession};
 use actix_session::storage::CookieSessionStore;
 use actix_session::SessionMiddleware;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::DefaultHeaders;
-use actix_web::{web, App, HttpServer};
-use fitex_common::health::{ops_routes, Readiness, ReadyWhen};
+use actix_web::web;
+use fitex_common::health::{Ops, Readiness, ReadyWhen};
 use fitex_fetcher::sync::Fetcher;
 
 use crate::routes::{self, Portal};
@@ -24,8 +21,6 @@ pub enum StartupError {
     SessionKey(#[from] SessionKeyError),
     #[error("fetcher core: {0}")]
     Fetcher(#[from] fitex_fetcher::startup::StartupError),
-    #[error("HTTP client: {0}")]
-    Http(#[from] reqwest::Error),
 }
 
 pub struct Application {
@@ -55,36 +50,35 @@ impl Application {
         }
         let fetcher = Fetcher::from_settings(&settings.base, providers)?;
         let pool = fetcher.pool.clone();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_millis(settings.base.fitbit_api.request_timeout_ms))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+        let fitbit = fitex_fetcher::startup::fitbit_api(&settings.base)?;
         let portal = web::Data::new(Portal {
             fetcher,
-            http,
+            fitbit,
             api: settings.base.fitbit_api.clone(),
             google,
             settings: settings.portal.clone(),
         });
 
         let address = format!("{}:{}", settings.portal.host, settings.portal.port);
-        let listener =
-            TcpListener::bind(&address).map_err(|e| StartupError::Bind(address.clone(), e))?;
-        let port = listener.local_addr().map_err(|e| StartupError::Bind(address, e))?.port();
+        let (listener, port) =
+            fitex_common::http::bind(&address).map_err(|e| StartupError::Bind(address, e))?;
 
         let readiness = Readiness::new(ReadyWhen::All).check("database", move || {
             let pool = pool.clone();
             async move { fitex_common::database::ping(&pool).await.map_err(|e| e.to_string()) }
         });
-        let metrics_handle = fitex_common::metrics::prometheus();
-        let metrics_token = settings.base.telemetry.metrics_token.clone();
+        let ops = Ops {
+            readiness,
+            metrics: fitex_common::metrics::prometheus(),
+            metrics_token: settings.base.telemetry.metrics_token.clone(),
+        };
         let cookie = settings.portal.clone();
         // Browsers keep a cookie 400 days at most (RFC 6265bis).
         let cookie_ttl = actix_web::cookie::time::Duration::seconds(
             settings.portal.session_absolute_timeout.as_secs().min(400 * 86_400) as i64,
         );
-        let limits = settings.http;
-        let server = HttpServer::new(move || {
+        // The pages, with their sessions and headers (inside the guard).
+        let pages = move |cfg: &mut web::ServiceConfig| {
             let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
                 .cookie_name(cookie.cookie_name.clone())
                 .cookie_secure(cookie.cookie_secure)
@@ -96,40 +90,27 @@ impl Application {
                 // the sign-in it names is still live.
                 .session_lifecycle(PersistentSession::default().session_ttl(cookie_ttl))
                 .build();
-            App::new()
-                // Outermost: oversized heads and slow bodies are refused before any handler.
-                .wrap(limits.guard())
-                .configure(ops_routes(
-                    readiness.clone(),
-                    metrics_handle.clone(),
-                    metrics_token.clone(),
-                ))
-                .service(
-                    web::scope("")
-                        .wrap(session)
-                        .wrap(
-                            DefaultHeaders::new()
-                                .add(("X-Frame-Options", "DENY"))
-                                .add(("X-Content-Type-Options", "nosniff"))
-                                .add(("Referrer-Policy", "no-referrer"))
-                                .add((
-                                    "Content-Security-Policy",
-                                    "default-src 'none'; style-src 'unsafe-inline'; \
-                                     form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-                                )),
-                        )
-                        .app_data(portal.clone())
-                        .configure(routes::configure),
-                )
-        })
-        .workers(settings.portal.workers.max(1))
-        // A client that sends its head slowly, or idles on a kept-alive connection, is let go.
-        .client_request_timeout(limits.client_request_timeout())
-        .client_disconnect_timeout(limits.client_disconnect_timeout())
-        .keep_alive(limits.keep_alive())
-        .listen(listener)
-        .map_err(|e| StartupError::Bind(format!("port {port}"), e))?
-        .run();
+            cfg.service(
+                web::scope("")
+                    .wrap(session)
+                    .wrap(
+                        DefaultHeaders::new()
+                            .add(("X-Frame-Options", "DENY"))
+                            .add(("X-Content-Type-Options", "nosniff"))
+                            .add(("Referrer-Policy", "no-referrer"))
+                            .add((
+                                "Content-Security-Policy",
+                                "default-src 'none'; style-src 'unsafe-inline'; \
+                                 form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+                            )),
+                    )
+                    .app_data(portal.clone())
+                    .configure(routes::configure),
+            );
+        };
+        let server = fitex_common::http::serve(settings.http, settings.portal.workers, ops)
+            .run(listener, pages)
+            .map_err(|e| StartupError::Bind(format!("port {port}"), e))?;
         Ok(Self { port, server })
     }
 

@@ -1,19 +1,18 @@
 //! Building the subscriber is a function that returns a bound, ready-to-run application; `main`
 //! and the tests both use it.
 
-use std::net::TcpListener;
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::{web, App, HttpResponse, HttpServer};
-use fitex_common::health::{ops_routes, Readiness, ReadyWhen};
+use actix_web::{web, HttpResponse};
+use fitex_common::health::{Ops, Readiness, ReadyWhen};
 use fitex_common::kafka::RecoveringProducer;
 use fitex_common::outbox;
 use fitex_common::shutdown::Shutdown;
 use fitex_google_health::{HttpKeysetSource, KeysetCache};
 use fitex_provider::WebhookVerifier;
-use rdkafka::producer::Producer;
 use tokio::task::JoinHandle;
 
 use crate::fitbit_webhook::{self, FitbitWebhook};
@@ -48,10 +47,8 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         settings.validate().map_err(StartupError::Settings)?;
         let address = format!("{}:{}", settings.subscriber.host, settings.subscriber.port);
-        let listener = TcpListener::bind(&address)
-            .map_err(|source| StartupError::Bind { address: address.clone(), source })?;
-        let port =
-            listener.local_addr().map_err(|source| StartupError::Bind { address, source })?.port();
+        let (listener, port) = fitex_common::http::bind(&address)
+            .map_err(|source| StartupError::Bind { address, source })?;
 
         let mut kafka_settings = settings.kafka.clone();
         // The producer gives up on a record at the publish deadline, so the request can fall back
@@ -76,10 +73,15 @@ impl Application {
             shutdown.clone(),
         ));
 
-        let readiness =
-            Readiness::kafka_and_database(ReadyWhen::Any, producer.clone(), pool.clone());
-        let metrics_handle = fitex_common::metrics::prometheus();
-        let metrics_token = settings.telemetry.metrics_token.clone();
+        let ops = Ops {
+            readiness: Readiness::kafka_and_database(
+                ReadyWhen::Any,
+                producer.clone(),
+                pool.clone(),
+            ),
+            metrics: fitex_common::metrics::prometheus(),
+            metrics_token: settings.telemetry.metrics_token.clone(),
+        };
         let endpoint = |verifier: Arc<dyn WebhookVerifier>| Endpoint {
             verifier,
             max_body_bytes: settings.subscriber.max_body_bytes,
@@ -118,24 +120,17 @@ impl Application {
             None => None,
         };
         let google_path = settings.subscriber.google_health_webhook_path.clone();
-        let limits = settings.http.limits;
 
-        let server = HttpServer::new(move || {
-            App::new()
-                // Outermost: oversized heads and slow bodies are refused before any handler.
-                .wrap(limits.guard())
-                .configure(ops_routes(
-                    readiness.clone(),
-                    metrics_handle.clone(),
-                    metrics_token.clone(),
-                ))
-                .service(
-                    web::resource(fitbit_path.as_str())
-                        .app_data(fitbit.clone())
-                        .route(web::get().to(fitbit_webhook::verify))
-                        .route(web::post().to(fitbit_webhook::notify)),
-                )
-                .configure(|cfg| {
+        let server =
+            fitex_common::http::serve(settings.http.limits, settings.subscriber.workers, ops)
+                .shutdown_timeout_s(settings.subscriber.shutdown_timeout_s)
+                .run(listener, move |cfg| {
+                    cfg.service(
+                        web::resource(fitbit_path.as_str())
+                            .app_data(fitbit.clone())
+                            .route(web::get().to(fitbit_webhook::verify))
+                            .route(web::post().to(fitbit_webhook::notify)),
+                    );
                     if let Some(google) = &google {
                         cfg.service(
                             web::resource(google_path.as_str())
@@ -143,18 +138,9 @@ impl Application {
                                 .route(web::post().to(google_health_webhook::notify)),
                         );
                     }
+                    cfg.default_service(web::to(HttpResponse::NotFound));
                 })
-                .default_service(web::to(HttpResponse::NotFound))
-        })
-        .workers(settings.subscriber.workers.max(1))
-        // A client that sends its head slowly, or idles on a kept-alive connection, is let go.
-        .client_request_timeout(limits.client_request_timeout())
-        .client_disconnect_timeout(limits.client_disconnect_timeout())
-        .keep_alive(limits.keep_alive())
-        .shutdown_timeout(settings.subscriber.shutdown_timeout_s)
-        .listen(listener)
-        .map_err(|source| StartupError::Bind { address: format!("port {port}"), source })?
-        .run();
+                .map_err(|source| StartupError::Bind { address: format!("port {port}"), source })?;
 
         Ok(Self { port, server, relay, producer, shutdown })
     }
@@ -171,18 +157,17 @@ impl Application {
     /// Serves until SIGTERM/SIGINT or `handle().stop(true)`: then in-flight requests finish (within
     /// `shutdown_timeout_s`), the relay stops and the producer flushes what it still holds.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let served = self.server.await;
-        tracing::info!("subscriber stopped accepting; draining");
-        self.shutdown.trigger();
-        let _ = self.relay.await;
-        let producer = self.producer.get();
-        let flushed = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10)))
-            .await
-            .map_err(std::io::Error::other)?;
-        if let Err(error) = flushed {
-            tracing::warn!(%error, "producer did not flush every record before exit");
-        }
-        tracing::info!("subscriber stopped");
-        served
+        let Application { server, relay, producer, shutdown, .. } = self;
+        let consumers: Vec<JoinHandle<Result<(), Infallible>>> = Vec::new();
+        fitex_common::run::until_stopped(
+            "subscriber",
+            server,
+            consumers,
+            vec![relay],
+            producer,
+            shutdown,
+        )
+        .await
+        .map_err(std::io::Error::other)
     }
 }
