@@ -206,7 +206,7 @@ async fn a_participant_is_shown_without_tokens_and_a_backfill_is_scheduled() {
         &pool,
         &cipher,
         store::NewConnection {
-            provider: "fitbit",
+            provider: fitex_provider::ProviderId::Fitbit,
             kind: TokenKind::AuthorizationCode,
             grant: &grant,
             backfill: &[],

@@ -195,7 +195,7 @@ pub async fn connect_simulated_fitbit_user(
         user_id,
     };
     let new = store::NewConnection {
-        provider: "fitbit",
+        provider: fitex_provider::ProviderId::Fitbit,
         kind: store::TokenKind::AuthorizationCode,
         grant: &grant,
         backfill: &[],

@@ -87,7 +87,7 @@ async fn simulator_to_subscriber_to_fetcher_to_postgres() {
         &pool,
         &cipher,
         store::NewConnection {
-            provider: "fitbit",
+            provider: fitex_provider::ProviderId::Fitbit,
             kind: TokenKind::AuthorizationCode,
             grant: &grant,
             backfill: &[],

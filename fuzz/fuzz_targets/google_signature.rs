@@ -16,7 +16,7 @@ use fitex_google_health::signature::key_id;
 use fitex_google_health::{
     is_verification_request, parse_change_notices, verification_status, verify, SignatureError,
 };
-use fitex_provider::{WebhookRejection, WebhookVerifier};
+use fitex_provider::{Unproven, WebhookRejection, WebhookVerifier};
 use libfuzzer_sys::fuzz_target;
 use secrecy::SecretString;
 
@@ -73,14 +73,14 @@ fuzz_target!(|data: &[u8]| {
     let fuzzed = headers(vec![("X-Healthapi-Signature", header_bytes.to_vec())]);
     let outcome = now_or_never(webhook.verify_and_parse(&fuzzed, body));
     if verification {
-        assert_eq!(outcome, Err(WebhookRejection::Signature("authorization_missing")));
+        assert_eq!(outcome, Err(WebhookRejection::Unproven(Unproven::AuthorizationMissing)));
     } else {
         let verified = std::str::from_utf8(header_bytes)
             .is_ok_and(|h| verify(&webhook.keyset.keys(), body, Some(h)).is_ok());
         match (&outcome, parse_change_notices(body)) {
             (Ok(notices), Ok(expected)) => assert!(verified && *notices == expected),
             (Err(WebhookRejection::InvalidBody(_)), Err(_)) => assert!(verified),
-            (Err(WebhookRejection::Signature(_)), _) => assert!(!verified),
+            (Err(WebhookRejection::Unproven(_)), _) => assert!(!verified),
             (outcome, parsed) => panic!("webhook {outcome:?} but parser {parsed:?}"),
         }
     }
@@ -89,7 +89,7 @@ fuzz_target!(|data: &[u8]| {
     let authorized = headers(vec![("Authorization", header_bytes.to_vec())]);
     let outcome = now_or_never(webhook.verify_and_parse(&authorized, body));
     if header_bytes != SECRET.as_bytes() {
-        assert_eq!(outcome, Err(WebhookRejection::Signature("authorization_mismatch")));
+        assert_eq!(outcome, Err(WebhookRejection::Unproven(Unproven::AuthorizationMismatch)));
     } else if verification {
         assert_eq!(outcome, Ok(Vec::new()));
     }

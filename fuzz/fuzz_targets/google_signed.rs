@@ -12,7 +12,7 @@ use fitex_fuzz::now_or_never;
 use fitex_google_health::{
     is_verification_request, parse_change_notices, sign, verify, SignatureError,
 };
-use fitex_provider::{WebhookRejection, WebhookVerifier};
+use fitex_provider::{Unproven, WebhookRejection, WebhookVerifier};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|body: &[u8]| {
@@ -33,7 +33,7 @@ fuzz_target!(|body: &[u8]| {
     let signed = headers(vec![("X-HEALTHAPI-SIGNATURE", signature.into_bytes())]);
     let outcome = now_or_never(f.webhook.verify_and_parse(&signed, body));
     if is_verification_request(body) {
-        assert_eq!(outcome, Err(WebhookRejection::Signature("authorization_missing")));
+        assert_eq!(outcome, Err(WebhookRejection::Unproven(Unproven::AuthorizationMissing)));
         return;
     }
     match (outcome, parse_change_notices(body)) {

@@ -133,7 +133,7 @@ async fn main() -> anyhow::Result<()> {
                     user_id: tokens.user_id.clone(),
                 };
                 let new = store::NewConnection {
-                    provider: "fitbit",
+                    provider: fitex_provider::ProviderId::Fitbit,
                     kind: TokenKind::AuthorizationCode,
                     grant: &grant,
                     backfill: &[],

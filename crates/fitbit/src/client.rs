@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
 use fitex_provider::{
-    status_class, ActivityProvider, DayActivity, Fetched, ProviderError, TokenGrant,
+    status_class, ActivityProvider, DayActivity, Fetched, ProviderError, ProviderId, TokenGrant,
 };
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::api::{self, RateLimitHeaders, RANGE_RESOURCES};
+use crate::notification::ACTIVITIES;
 use crate::oauth;
 
 /// Where the API lives and who we are to it.
@@ -62,7 +63,7 @@ impl FitbitApi {
             response.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))),
         );
         let body = response.bytes().await.map_err(Self::transient)?;
-        metrics::counter!("fitex_provider_requests_total", "provider" => "fitbit", "status" => status_class(status))
+        metrics::counter!("fitex_provider_requests_total", "provider" => ProviderId::Fitbit.as_str(), "status" => status_class(status))
             .increment(1);
         if (200..300).contains(&status) {
             Ok((body.to_vec(), rate))
@@ -123,8 +124,8 @@ const MAX_RANGE_DAYS: i64 = 365;
 
 #[async_trait::async_trait]
 impl ActivityProvider for FitbitApi {
-    fn name(&self) -> &'static str {
-        "fitbit"
+    fn name(&self) -> ProviderId {
+        ProviderId::Fitbit
     }
 
     fn request_cost(&self, dates: usize) -> u32 {
@@ -145,7 +146,7 @@ impl ActivityProvider for FitbitApi {
             .map_err(Self::transient)?;
         let status = response.status().as_u16();
         let body = response.bytes().await.map_err(Self::transient)?;
-        metrics::counter!("fitex_provider_token_refreshes_total", "provider" => "fitbit", "status" => status_class(status))
+        metrics::counter!("fitex_provider_token_refreshes_total", "provider" => ProviderId::Fitbit.as_str(), "status" => status_class(status))
             .increment(1);
         match status {
             200..=299 => oauth::parse_token_response(&body, Utc::now()),
@@ -211,6 +212,119 @@ impl ActivityProvider for FitbitApi {
         let profile: Profile = serde_json::from_slice(&body)
             .map_err(|e| ProviderError::Permanent(format!("unreadable profile: {e}")))?;
         Ok(profile.user.timezone)
+    }
+}
+
+/// Why an authorization code brought no grant.
+#[derive(Debug, thiserror::Error)]
+pub enum CodeExchangeError {
+    /// Fitbit could not be reached.
+    #[error("the token endpoint could not be reached: {0}")]
+    Unreachable(String),
+    /// Fitbit refused the code (expired, used, another verifier or redirect URI).
+    #[error("the token endpoint refused the code (HTTP {status})")]
+    Refused { status: u16 },
+    /// Fitbit accepted the code but its answer is no usable grant.
+    #[error("the token endpoint's answer is unusable: {0}")]
+    UnusableAnswer(ProviderError),
+}
+
+/// What Fitbit says of an access token when asked for its owner's profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenCheck {
+    /// Accepted; the profile's user id (`encodedId`) when the answer names one.
+    Accepted { user_id: Option<String> },
+    /// Accepted, but the token does not allow reading the profile (403).
+    AcceptedWithoutProfile,
+    /// Refused: expired or revoked (401).
+    Refused,
+    /// Over the user's request budget (429).
+    RateLimited,
+    /// Any other answer, by its HTTP status.
+    Unexpected(u16),
+}
+
+impl FitbitApi {
+    /// Exchanges an authorization code and its PKCE verifier for a grant (the authorization code
+    /// flow's last step; `redirect_uri` as sent to the consent page).
+    pub async fn exchange_code(
+        &self,
+        code: &str,
+        code_verifier: &str,
+        redirect_uri: &str,
+    ) -> Result<TokenGrant, CodeExchangeError> {
+        let unreachable =
+            |e: reqwest::Error| CodeExchangeError::Unreachable(e.without_url().to_string());
+        let response = self
+            .http
+            .post(&self.settings.token_url)
+            .basic_auth(&self.settings.client_id, Some(self.settings.client_secret.expose_secret()))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("client_id", self.settings.client_id.as_str()),
+                ("code", code),
+                ("code_verifier", code_verifier),
+                ("redirect_uri", redirect_uri),
+            ])
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            return Err(CodeExchangeError::Refused { status });
+        }
+        let body = response.bytes().await.map_err(|e| {
+            CodeExchangeError::UnusableAnswer(ProviderError::Transient(e.without_url().to_string()))
+        })?;
+        oauth::parse_token_response(&body, Utc::now()).map_err(CodeExchangeError::UnusableAnswer)
+    }
+
+    /// Asks Fitbit whose `access_token` is (`GET /1/user/-/profile.json`): a token pasted by a
+    /// participant is checked this way before it is stored. `Err` only when Fitbit could not be
+    /// reached.
+    pub async fn check_token(
+        &self,
+        access_token: &SecretString,
+    ) -> Result<TokenCheck, ProviderError> {
+        #[derive(serde::Deserialize)]
+        struct Profile {
+            user: ProfileUser,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct ProfileUser {
+            encoded_id: Option<String>,
+        }
+        let url =
+            format!("{}/1/user/-/profile.json", self.settings.api_base_url.trim_end_matches('/'));
+        let response = self
+            .http
+            .get(&url)
+            .bearer_auth(access_token.expose_secret())
+            .send()
+            .await
+            .map_err(Self::transient)?;
+        Ok(match response.status().as_u16() {
+            200..=299 => {
+                let body = response.bytes().await.unwrap_or_default();
+                let profile = serde_json::from_slice::<Profile>(&body).ok();
+                TokenCheck::Accepted { user_id: profile.and_then(|p| p.user.encoded_id) }
+            }
+            403 => TokenCheck::AcceptedWithoutProfile,
+            401 => TokenCheck::Refused,
+            429 => TokenCheck::RateLimited,
+            status => TokenCheck::Unexpected(status),
+        })
+    }
+
+    /// Asks Fitbit to notify us of the token's user's activity changes, under the subscription
+    /// id `id`.
+    pub async fn subscribe_to_activities(
+        &self,
+        access_token: &SecretString,
+        id: &str,
+    ) -> Result<SubscriptionCreated, ProviderError> {
+        self.create_subscription(access_token, Some(ACTIVITIES), id).await
     }
 }
 

@@ -11,8 +11,10 @@ pub mod oauth;
 pub mod signature;
 pub mod webhook;
 
-pub use client::{FitbitApi, FitbitApiSettings, Subscription, SubscriptionCreated};
-pub use notification::{parse_notifications, Notification, NotificationParseError};
+pub use client::{
+    CodeExchangeError, FitbitApi, FitbitApiSettings, Subscription, SubscriptionCreated, TokenCheck,
+};
+pub use notification::{notice_kind, parse_notifications, Notification, NotificationParseError};
 pub use oauth::{read_access_token_claims, AccessTokenClaims};
 pub use signature::{sign, verify_signature, SignatureCheck};
 pub use webhook::FitbitWebhook;

@@ -7,6 +7,7 @@
 //! (e.g. `userRevokedAccess`). Unknown fields are ignored.
 
 use chrono::NaiveDate;
+use fitex_provider::NoticeKind;
 use serde::Deserialize;
 
 /// Longest id we accept in `ownerId`, `collectionType` or `subscriptionId`. Fitbit's are far shorter
@@ -32,6 +33,20 @@ impl Notification {
     /// The date as Fitbit writes it (yyyy-MM-dd), or "" when absent.
     pub fn date_string(&self) -> String {
         self.date.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default()
+    }
+}
+
+/// The collection of daily activity: the one the pipeline subscribes to and fetches on.
+pub const ACTIVITIES: &str = "activities";
+
+/// What a notification of `collection_type` announces. An `activities` notification names the
+/// changed day; one without a date is malformed (and is not acted on, but kept).
+pub fn notice_kind(collection_type: &str) -> NoticeKind {
+    match collection_type {
+        ACTIVITIES => NoticeKind::ActivityDayChanged,
+        "userRevokedAccess" => NoticeKind::AccessRevoked,
+        "deleteUser" => NoticeKind::UserDeleted,
+        _ => NoticeKind::Other,
     }
 }
 
@@ -89,6 +104,34 @@ mod tests {
         assert_eq!(parsed[0].subscription_id.as_deref(), Some("B4TZHW-activities"));
         assert_eq!(parsed[1].date, None);
         assert_eq!(parsed[1].date_string(), "");
+    }
+
+    #[test]
+    fn collection_types_are_classified() {
+        assert_eq!(notice_kind("activities"), NoticeKind::ActivityDayChanged);
+        assert_eq!(notice_kind("userRevokedAccess"), NoticeKind::AccessRevoked);
+        assert_eq!(notice_kind("deleteUser"), NoticeKind::UserDeleted);
+        for other in ["sleep", "foods", "body", "hydration", "steps", "Activities"] {
+            assert_eq!(notice_kind(other), NoticeKind::Other, "{other}");
+        }
+    }
+
+    #[test]
+    fn the_legacy_classification_agrees_with_the_verifiers() {
+        // Records written before notices carried their kind are classified by
+        // `ProviderId::classify_legacy`: it must say what the verifier says.
+        use fitex_provider::ProviderId;
+        for collection in
+            ["activities", "userRevokedAccess", "deleteUser", "sleep", "foods", "body", "steps"]
+        {
+            for date in ["2026-11-20", ""] {
+                assert_eq!(
+                    ProviderId::Fitbit.classify_legacy(collection, date),
+                    notice_kind(collection),
+                    "{collection} {date:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
+use fitex_provider::Unproven;
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha1::Sha1;
@@ -30,11 +31,16 @@ impl SignatureCheck {
 
     /// A short label for logs and metrics.
     pub fn reason(self) -> &'static str {
+        self.unproven().map_or("valid", Unproven::label)
+    }
+
+    /// Why the body is not proven to come from Fitbit; `None` when it is.
+    pub fn unproven(self) -> Option<Unproven> {
         match self {
-            SignatureCheck::Valid { .. } => "valid",
-            SignatureCheck::Missing => "signature_missing",
-            SignatureCheck::Malformed => "signature_malformed",
-            SignatureCheck::Mismatch => "signature_mismatch",
+            SignatureCheck::Valid { .. } => None,
+            SignatureCheck::Missing => Some(Unproven::SignatureMissing),
+            SignatureCheck::Malformed => Some(Unproven::SignatureMalformed),
+            SignatureCheck::Mismatch => Some(Unproven::SignatureMismatch),
         }
     }
 }

@@ -1,10 +1,12 @@
 //! Fitbit's webhook behind the provider seam: `X-Fitbit-Signature` over the raw body against every
 //! configured client secret, then the JSON array of notifications.
 
-use fitex_provider::{ChangeNotice, WebhookRejection, WebhookVerifier};
+use fitex_provider::{
+    ChangeNotice, ProviderId, Refusal, Unproven, WebhookRejection, WebhookVerifier,
+};
 use secrecy::SecretString;
 
-use crate::notification::parse_notifications;
+use crate::notification::{notice_kind, parse_notifications};
 use crate::signature::verify_signature;
 
 pub struct FitbitWebhook {
@@ -14,8 +16,8 @@ pub struct FitbitWebhook {
 
 #[async_trait::async_trait]
 impl WebhookVerifier for FitbitWebhook {
-    fn provider(&self) -> &'static str {
-        "fitbit"
+    fn provider(&self) -> ProviderId {
+        ProviderId::Fitbit
     }
 
     async fn verify_and_parse(
@@ -25,14 +27,15 @@ impl WebhookVerifier for FitbitWebhook {
     ) -> Result<Vec<ChangeNotice>, WebhookRejection> {
         let signature = header("X-Fitbit-Signature");
         let check = verify_signature(&self.client_secrets, body, signature.as_deref());
-        if !check.is_valid() {
-            return Err(WebhookRejection::Signature(check.reason()));
+        if let Some(why) = check.unproven() {
+            return Err(WebhookRejection::Unproven(why));
         }
         let notifications =
             parse_notifications(body).map_err(|e| WebhookRejection::InvalidBody(e.to_string()))?;
         Ok(notifications
             .into_iter()
             .map(|n| ChangeNotice {
+                kind: notice_kind(&n.collection_type),
                 collection_type: n.collection_type,
                 owner_id: n.owner_id,
                 owner_type: n.owner_type.unwrap_or_default(),
@@ -42,10 +45,18 @@ impl WebhookVerifier for FitbitWebhook {
             })
             .collect())
     }
+
+    /// Fitbit's contract: a notification whose signature does not check out is answered 404, as
+    /// if nothing were there.
+    fn refusal(&self, _why: Unproven) -> Refusal {
+        Refusal::NotFound
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use fitex_provider::NoticeKind;
+
     use super::*;
 
     const SECRET: &str = "123ab4567c890d123e4567f8abcdef9a";
@@ -66,6 +77,38 @@ mod tests {
         assert_eq!(notices[0].owner_id, "184X36");
         assert_eq!(notices[0].date.unwrap().to_string(), "2010-03-01");
         assert_eq!(notices[0].subscription_id, "2345");
+        assert_eq!(notices[0].kind, NoticeKind::ActivityDayChanged);
+    }
+
+    #[tokio::test]
+    async fn each_notice_is_classified_by_its_collection() {
+        let body = br#"[{"collectionType":"activities","date":"2026-11-20","ownerId":"A"},{"collectionType":"activities","ownerId":"B"},{"collectionType":"userRevokedAccess","ownerId":"C"},{"collectionType":"deleteUser","ownerId":"D"},{"collectionType":"sleep","date":"2026-11-20","ownerId":"E"}]"#;
+        let signature = crate::sign(SECRET, body);
+        let signed = move |_: &str| Some(signature.clone().into_bytes());
+        let notices = verifier().verify_and_parse(&signed, body).await.unwrap();
+        let kinds: Vec<_> = notices.iter().map(|n| (n.owner_id.as_str(), n.kind)).collect();
+        assert_eq!(
+            kinds,
+            [
+                ("A", NoticeKind::ActivityDayChanged),
+                // Undated: malformed, but classified as what it claims (the fetcher keeps it).
+                ("B", NoticeKind::ActivityDayChanged),
+                ("C", NoticeKind::AccessRevoked),
+                ("D", NoticeKind::UserDeleted),
+                ("E", NoticeKind::Other),
+            ]
+        );
+        assert_eq!(notices[1].date, None);
+    }
+
+    #[test]
+    fn every_unproven_call_is_answered_as_not_found() {
+        for why in
+            [Unproven::SignatureMissing, Unproven::SignatureMalformed, Unproven::SignatureMismatch]
+        {
+            assert_eq!(verifier().refusal(why), Refusal::NotFound);
+        }
+        assert_eq!(verifier().provider(), ProviderId::Fitbit);
     }
 
     #[tokio::test]
@@ -73,7 +116,7 @@ mod tests {
         let none = |_: &str| None;
         assert_eq!(
             verifier().verify_and_parse(&none, BODY.as_bytes()).await,
-            Err(WebhookRejection::Signature("signature_missing"))
+            Err(WebhookRejection::Unproven(Unproven::SignatureMissing))
         );
         let signature = crate::sign(SECRET, b"{}");
         let signed = move |_: &str| Some(signature.clone().into_bytes());

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
 use fitex_provider::{
-    status_class, ActivityProvider, Fetched, ProviderError, ProviderIdentity, RateBudget,
-    TokenGrant,
+    status_class, ActivityProvider, Fetched, ProviderError, ProviderId, ProviderIdentity,
+    RateBudget, TokenGrant,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -19,7 +19,7 @@ use crate::rate::UserBudgets;
 use crate::webhook::{KeysetSource, PROVIDER};
 
 /// The platform the Google Health API replaced: its user ids are the `legacyUserId`s.
-pub const LEGACY_PROVIDER: &str = "fitbit";
+pub const LEGACY_PROVIDER: ProviderId = ProviderId::Fitbit;
 
 /// Where the API lives, who we are to it, and how hard we may use it.
 #[derive(Clone, Debug)]
@@ -93,7 +93,7 @@ impl GoogleHealthApi {
             budgets.take(user, now)
         };
         let budget = budget.map_err(|spent| {
-            metrics::counter!("fitex_provider_requests_withheld_total", "provider" => PROVIDER)
+            metrics::counter!("fitex_provider_requests_withheld_total", "provider" => PROVIDER.as_str())
                 .increment(1);
             ProviderError::RateLimited {
                 retry_after: (spent.resets_at - now).to_std().unwrap_or(Duration::from_secs(1)),
@@ -105,7 +105,7 @@ impl GoogleHealthApi {
         let status = response.status().as_u16();
         let wait = retry_after(response.headers());
         let body = response.bytes().await.map_err(transient)?;
-        metrics::counter!("fitex_provider_requests_total", "provider" => PROVIDER,
+        metrics::counter!("fitex_provider_requests_total", "provider" => PROVIDER.as_str(),
             "endpoint" => endpoint, "status" => status_class(status))
         .increment(1);
         if (200..300).contains(&status) {
@@ -180,7 +180,7 @@ impl GoogleHealthApi {
 
 #[async_trait::async_trait]
 impl ActivityProvider for GoogleHealthApi {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> ProviderId {
         PROVIDER
     }
 
@@ -241,7 +241,7 @@ impl ActivityProvider for GoogleHealthApi {
         let identity = api::parse_identity(&body)?;
         Ok(ProviderIdentity {
             user_id: identity.health_user_id,
-            legacy: identity.legacy_user_id.map(|id| (LEGACY_PROVIDER.to_owned(), id)),
+            legacy: identity.legacy_user_id.map(|id| (LEGACY_PROVIDER, id)),
         })
     }
 }

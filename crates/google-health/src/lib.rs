@@ -28,7 +28,7 @@ pub use keyset::{
     keyset_json, parse_keyset, read_keyset, Keyset, KeysetError, PublicKey, ReadKeyset,
     SignatureEncoding,
 };
-pub use notification::{parse_change_notices, NotificationError};
+pub use notification::{notice_kind, parse_change_notices, NotificationError};
 pub use oauth::{GoogleOAuth, GoogleOAuthSettings};
 pub use signature::{sign, sign_ieee_p1363, verify, SignatureError};
 pub use verification::{authorization_matches, is_verification_request, verification_status};

@@ -2,10 +2,25 @@
 //! [`ChangeNotice`] per (healthUserId, dataType, civil date) the intervals touch.
 
 use chrono::NaiveDate;
-use fitex_provider::ChangeNotice;
+use fitex_provider::{ChangeNotice, NoticeKind};
 use serde::Deserialize;
 
+use crate::api::ACTIVITY_DATA_TYPES;
 use crate::civil::CivilDate;
+
+/// What a notification of `data_type` on `date` announces: an activity data type changed that
+/// day, or — when the notification names no civil date — lately; any other data type is not
+/// used. (Google sends no revocation or deletion notices: withdrawn consent is found by the
+/// fetch.)
+pub fn notice_kind(data_type: &str, date: Option<NaiveDate>) -> NoticeKind {
+    if !ACTIVITY_DATA_TYPES.contains(&data_type) {
+        NoticeKind::Other
+    } else if date.is_some() {
+        NoticeKind::ActivityDayChanged
+    } else {
+        NoticeKind::RecentActivityChanged
+    }
+}
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum NotificationError {
@@ -151,6 +166,7 @@ pub fn parse_change_notices(body: &[u8]) -> Result<Vec<ChangeNotice>, Notificati
         }
         for date in dates {
             let notice = ChangeNotice {
+                kind: notice_kind(&data.data_type, date),
                 collection_type: data.data_type.clone(),
                 owner_id: data.health_user_id.clone(),
                 owner_type: "user".to_owned(),
@@ -197,6 +213,7 @@ mod tests {
         assert_eq!(
             parse_change_notices(body).unwrap(),
             vec![ChangeNotice {
+                kind: NoticeKind::ActivityDayChanged,
                 collection_type: "steps".into(),
                 owner_id: "user-1".into(),
                 owner_type: "user".into(),
@@ -205,6 +222,38 @@ mod tests {
                 operation: "UPSERT".into(),
             }]
         );
+    }
+
+    #[test]
+    fn data_types_are_classified() {
+        let day = date("2026-11-20");
+        assert_eq!(notice_kind("steps", day), NoticeKind::ActivityDayChanged);
+        assert_eq!(notice_kind("active-minutes", day), NoticeKind::ActivityDayChanged);
+        assert_eq!(notice_kind("time-in-heart-rate-zone", day), NoticeKind::ActivityDayChanged);
+        assert_eq!(notice_kind("steps", None), NoticeKind::RecentActivityChanged);
+        assert_eq!(notice_kind("sleep", day), NoticeKind::Other);
+        assert_eq!(notice_kind("weight", None), NoticeKind::Other);
+        assert_eq!(notice_kind("activities", day), NoticeKind::Other, "a Fitbit collection");
+    }
+
+    #[test]
+    fn the_legacy_classification_agrees_with_the_verifiers() {
+        // Records written before notices carried their kind are classified by
+        // `ProviderId::classify_legacy`: it must say what the verifier says.
+        use fitex_provider::ProviderId;
+        let others = ["sleep", "weight", "nutrition", "activities", "heart-rate-variability"];
+        for data_type in
+            ACTIVITY_DATA_TYPES.iter().chain(crate::api::ROLLUP_TYPES.iter()).chain(&others)
+        {
+            for day in [date("2026-11-20"), None] {
+                let written = day.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default();
+                assert_eq!(
+                    ProviderId::GoogleHealth.classify_legacy(data_type, &written),
+                    notice_kind(data_type, day),
+                    "{data_type} {day:?}"
+                );
+            }
+        }
     }
 
     #[test]

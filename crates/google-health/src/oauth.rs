@@ -172,7 +172,7 @@ fn count(grant_type: &'static str, answer: &TokenAnswer) {
         Err(oauth2::RequestTokenError::ServerResponse(_)) => "refused",
         Err(_) => "failed",
     };
-    metrics::counter!("fitex_provider_token_requests_total", "provider" => "google_health",
+    metrics::counter!("fitex_provider_token_requests_total", "provider" => crate::webhook::PROVIDER.as_str(),
         "grant_type" => grant_type, "outcome" => outcome)
     .increment(1);
 }

@@ -4,6 +4,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use fitex_provider::Unproven;
 use p256::ecdsa::signature::{Signer, Verifier};
 use p256::ecdsa::{DerSignature, Signature, SigningKey};
 
@@ -30,11 +31,16 @@ pub enum SignatureError {
 impl SignatureError {
     /// A short metric label.
     pub fn reason(&self) -> &'static str {
+        self.unproven().label()
+    }
+
+    /// Why the body is not proven to come from Google.
+    pub fn unproven(&self) -> Unproven {
         match self {
-            SignatureError::Missing => "signature_missing",
-            SignatureError::Malformed(_) => "signature_malformed",
-            SignatureError::UnknownKeyId(_) => "unknown_key_id",
-            SignatureError::BadSignature => "signature_invalid",
+            SignatureError::Missing => Unproven::SignatureMissing,
+            SignatureError::Malformed(_) => Unproven::SignatureMalformed,
+            SignatureError::UnknownKeyId(_) => Unproven::UnknownKeyId,
+            SignatureError::BadSignature => Unproven::SignatureInvalid,
         }
     }
 }

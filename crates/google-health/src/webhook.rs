@@ -5,7 +5,9 @@
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use fitex_provider::{ChangeNotice, WebhookRejection, WebhookVerifier};
+use fitex_provider::{
+    ChangeNotice, ProviderId, Refusal, Unproven, WebhookRejection, WebhookVerifier,
+};
 use secrecy::SecretString;
 
 use crate::keyset::{read_keyset, Keyset, KeysetError};
@@ -13,7 +15,7 @@ use crate::notification::parse_change_notices;
 use crate::signature::{verify, SignatureError};
 use crate::verification::{authorization_matches, is_verification_request};
 
-pub const PROVIDER: &str = "google_health";
+pub const PROVIDER: ProviderId = ProviderId::GoogleHealth;
 
 /// The signature header names, in the order they are looked up (Google's documented name, which
 /// the live API sends as `X-Healthapi-Signature`, then the one several SDKs read).
@@ -194,9 +196,14 @@ pub enum CacheRejection {
 impl CacheRejection {
     /// A short metric label.
     pub fn reason(&self) -> &'static str {
+        self.unproven().label()
+    }
+
+    /// Why the body is not proven to come from Google.
+    pub fn unproven(&self) -> Unproven {
         match self {
-            CacheRejection::Signature(e) => e.reason(),
-            CacheRejection::Keyset(_) => "keyset_unavailable",
+            CacheRejection::Signature(e) => e.unproven(),
+            CacheRejection::Keyset(_) => Unproven::KeysUnavailable,
         }
     }
 }
@@ -210,7 +217,7 @@ pub struct GoogleHealthWebhook {
 
 #[async_trait::async_trait]
 impl WebhookVerifier for GoogleHealthWebhook {
-    fn provider(&self) -> &'static str {
+    fn provider(&self) -> ProviderId {
         PROVIDER
     }
 
@@ -225,26 +232,40 @@ impl WebhookVerifier for GoogleHealthWebhook {
         let authorization = header("Authorization");
         if let Some(authorization) = &authorization {
             if !authorization_matches(authorization, &self.secrets) {
-                return Err(WebhookRejection::Signature("authorization_mismatch"));
+                return Err(WebhookRejection::Unproven(Unproven::AuthorizationMismatch));
             }
         }
         if is_verification_request(body) {
             return match authorization {
                 Some(_) => Ok(Vec::new()),
-                None => Err(WebhookRejection::Signature("authorization_missing")),
+                None => Err(WebhookRejection::Unproven(Unproven::AuthorizationMissing)),
             };
         }
         let signature = SIGNATURE_HEADERS.iter().find_map(|name| header(name));
         let signature = match signature.map(String::from_utf8) {
             None => None,
             Some(Ok(s)) => Some(s),
-            Some(Err(_)) => return Err(WebhookRejection::Signature("signature_malformed")),
+            Some(Err(_)) => return Err(WebhookRejection::Unproven(Unproven::SignatureMalformed)),
         };
         self.keyset
             .verify(body, signature.as_deref())
             .await
-            .map_err(|e| WebhookRejection::Signature(e.reason()))?;
+            .map_err(|e| WebhookRejection::Unproven(e.unproven()))?;
         parse_change_notices(body).map_err(|e| WebhookRejection::InvalidBody(e.to_string()))
+    }
+
+    /// Google's contract: no credentials at all is 401, credentials that do not check out 403.
+    /// Keys we could not fetch are our problem: 503, and Google delivers again later.
+    fn refusal(&self, why: Unproven) -> Refusal {
+        match why {
+            Unproven::AuthorizationMissing | Unproven::SignatureMissing => Refusal::Unauthenticated,
+            Unproven::KeysUnavailable => Refusal::RetryLater,
+            Unproven::AuthorizationMismatch
+            | Unproven::SignatureMalformed
+            | Unproven::SignatureMismatch
+            | Unproven::SignatureInvalid
+            | Unproven::UnknownKeyId => Refusal::Forbidden,
+        }
     }
 }
 
@@ -328,8 +349,43 @@ mod tests {
             assert_eq!(dates, ["2026-03-07", "2026-03-08"]);
             assert!(notices.iter().all(|n| n.operation == "DELETE" && n.owner_id == "user-1"));
         }
-        assert_eq!(f.webhook.provider(), "google_health");
+        assert_eq!(f.webhook.provider().as_str(), "google_health");
         assert_eq!(f.source.fetches.load(Ordering::SeqCst), 1, "the cold cache fetched once");
+    }
+
+    #[tokio::test]
+    async fn activity_notices_are_classified_and_others_are_not_acted_on() {
+        use fitex_provider::NoticeKind;
+        let k = key();
+        let f = fixture(&[(9, &k)]);
+        let signed =
+            |body: &str| headers(vec![("X-HEALTHAPI-SIGNATURE", sign(&k, 9, body.as_bytes()))]);
+        let notices = f.webhook.verify_and_parse(&signed(BODY), BODY.as_bytes()).await.unwrap();
+        assert!(notices.iter().all(|n| n.kind == NoticeKind::ActivityDayChanged), "{notices:?}");
+        let undated = r#"{"data":{"healthUserId":"user-1","operation":"UPSERT","dataType":"steps","intervals":[]}}"#;
+        let notices =
+            f.webhook.verify_and_parse(&signed(undated), undated.as_bytes()).await.unwrap();
+        assert_eq!(notices[0].kind, NoticeKind::RecentActivityChanged);
+        let sleep = BODY.replace(r#""dataType":"steps""#, r#""dataType":"sleep""#);
+        let notices = f.webhook.verify_and_parse(&signed(&sleep), sleep.as_bytes()).await.unwrap();
+        assert!(notices.iter().all(|n| n.kind == NoticeKind::Other), "{notices:?}");
+    }
+
+    #[test]
+    fn refusals_follow_googles_contract() {
+        let f = fixture(&[]);
+        let refusal = |why| f.webhook.refusal(why);
+        assert_eq!(refusal(Unproven::AuthorizationMissing), Refusal::Unauthenticated);
+        assert_eq!(refusal(Unproven::SignatureMissing), Refusal::Unauthenticated);
+        assert_eq!(refusal(Unproven::KeysUnavailable), Refusal::RetryLater);
+        for forbidden in [
+            Unproven::AuthorizationMismatch,
+            Unproven::SignatureMalformed,
+            Unproven::SignatureInvalid,
+            Unproven::UnknownKeyId,
+        ] {
+            assert_eq!(refusal(forbidden), Refusal::Forbidden, "{forbidden:?}");
+        }
     }
 
     #[tokio::test]
@@ -348,7 +404,7 @@ mod tests {
         ]);
         assert_eq!(
             f.webhook.verify_and_parse(&bad, BODY.as_bytes()).await,
-            Err(WebhookRejection::Signature("authorization_mismatch"))
+            Err(WebhookRejection::Unproven(Unproven::AuthorizationMismatch))
         );
     }
 
@@ -359,12 +415,12 @@ mod tests {
         let none = headers(vec![("Authorization", SECRET.to_owned())]);
         assert_eq!(
             f.webhook.verify_and_parse(&none, BODY.as_bytes()).await,
-            Err(WebhookRejection::Signature("signature_missing"))
+            Err(WebhookRejection::Unproven(Unproven::SignatureMissing))
         );
         let wrong_key = headers(vec![("X-HEALTHAPI-SIGNATURE", sign(&key(), 9, BODY.as_bytes()))]);
         assert_eq!(
             f.webhook.verify_and_parse(&wrong_key, BODY.as_bytes()).await,
-            Err(WebhookRejection::Signature("signature_invalid"))
+            Err(WebhookRejection::Unproven(Unproven::SignatureInvalid))
         );
         let signed_junk = headers(vec![("X-HEALTHAPI-SIGNATURE", sign(&k, 9, b"{}"))]);
         assert!(matches!(
@@ -382,7 +438,7 @@ mod tests {
         let without = headers(vec![]);
         assert_eq!(
             f.webhook.verify_and_parse(&without, body).await,
-            Err(WebhookRejection::Signature("authorization_missing"))
+            Err(WebhookRejection::Unproven(Unproven::AuthorizationMissing))
         );
     }
 
@@ -409,7 +465,7 @@ mod tests {
         assert!(f.webhook.verify_and_parse(&new_sig, BODY.as_bytes()).await.is_ok());
         assert_eq!(
             f.webhook.verify_and_parse(&old_sig, BODY.as_bytes()).await,
-            Err(WebhookRejection::Signature("unknown_key_id"))
+            Err(WebhookRejection::Unproven(Unproven::UnknownKeyId))
         );
     }
 
@@ -422,7 +478,7 @@ mod tests {
         for _ in 0..100 {
             assert_eq!(
                 f.webhook.verify_and_parse(&bad, BODY.as_bytes()).await,
-                Err(WebhookRejection::Signature("unknown_key_id"))
+                Err(WebhookRejection::Unproven(Unproven::UnknownKeyId))
             );
         }
         assert_eq!(f.source.fetches.load(Ordering::SeqCst), 1);
@@ -482,7 +538,7 @@ mod tests {
         for _ in 0..50 {
             assert_eq!(
                 webhook.verify_and_parse(&good, BODY.as_bytes()).await,
-                Err(WebhookRejection::Signature("keyset_unavailable"))
+                Err(WebhookRejection::Unproven(Unproven::KeysUnavailable))
             );
         }
         assert_eq!(inner.fetches.load(Ordering::SeqCst), 1, "one attempt per retry interval");
@@ -573,7 +629,7 @@ mod tests {
         let stranger = headers(vec![("X-HEALTHAPI-SIGNATURE", sign(&key(), 5, BODY.as_bytes()))]);
         assert_eq!(
             f.webhook.verify_and_parse(&stranger, BODY.as_bytes()).await,
-            Err(WebhookRejection::Signature("keyset_unavailable"))
+            Err(WebhookRejection::Unproven(Unproven::KeysUnavailable))
         );
         let good = headers(vec![("X-HEALTHAPI-SIGNATURE", sign(&k, 1, BODY.as_bytes()))]);
         assert!(f.webhook.verify_and_parse(&good, BODY.as_bytes()).await.is_ok());

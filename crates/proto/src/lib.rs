@@ -42,6 +42,7 @@ mod tests {
                 tracestate: String::new(),
             }),
             operation: String::new(),
+            change_kind: ChangeKind::ActivityDayChanged as i32,
         };
         let bytes = event.encode_to_vec();
         assert_eq!(ProviderNotification::decode(bytes.as_slice()).unwrap(), event);

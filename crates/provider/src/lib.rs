@@ -1,12 +1,22 @@
 //! The provider seam. The fetcher speaks to wearable platforms only through [`ActivityProvider`];
 //! Fitbit implements it (`fitex-fitbit`), and another platform is added by implementing it too,
-//! without touching the pipeline.
+//! without touching the pipeline. [`ProviderId`] names each platform; [`WebhookVerifier`] is the
+//! webhook half.
+
+mod id;
+mod webhook;
 
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
+
+pub use id::{ProviderId, UnknownProvider};
+pub use webhook::{
+    ChangeNotice, NoticeKind, Refusal, UnknownNoticeKind, Unproven, WebhookRejection,
+    WebhookVerifier,
+};
 
 /// One user's activity on one of their local (civil) dates.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,8 +103,8 @@ pub struct ProviderIdentity {
     /// The provider's id of the user: what its notifications name.
     pub user_id: String,
     /// The same person's id on the platform this one replaced (Google Health reports the legacy
-    /// Fitbit user id), so their history continues: `(provider name, user id)`.
-    pub legacy: Option<(String, String)>,
+    /// Fitbit user id), so their history continues: `(provider, user id)`.
+    pub legacy: Option<(ProviderId, String)>,
 }
 
 /// Why the provider refused a token.
@@ -151,8 +161,8 @@ pub fn status_class(status: u16) -> &'static str {
 /// What the pipeline needs from a wearable platform.
 #[async_trait::async_trait]
 pub trait ActivityProvider: Send + Sync {
-    /// Short stable name ("fitbit"), stored with data and connections.
-    fn name(&self) -> &'static str;
+    /// Which platform this is (its name is stored with data and connections).
+    fn name(&self) -> ProviderId;
 
     /// Exchanges a refresh token for a new grant. For providers that rotate refresh tokens the old
     /// one stops working as soon as this succeeds: persist the new one before using it.
@@ -185,45 +195,4 @@ pub trait ActivityProvider: Send + Sync {
     ) -> Result<ProviderIdentity, ProviderError> {
         Ok(ProviderIdentity { user_id: user_id.to_owned(), legacy: None })
     }
-}
-
-/// One change a provider's webhook announced, as the subscriber publishes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChangeNotice {
-    /// The provider's collection or data type ("activities", "userRevokedAccess", "steps", ...).
-    pub collection_type: String,
-    /// The provider's user id: the Kafka key.
-    pub owner_id: String,
-    pub owner_type: String,
-    /// The user's civil date, when the provider names one.
-    pub date: Option<NaiveDate>,
-    pub subscription_id: String,
-    /// "UPSERT"/"DELETE" where the provider has operations; empty otherwise.
-    pub operation: String,
-}
-
-/// Why a webhook call was refused.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-pub enum WebhookRejection {
-    /// The call is not proven to come from the provider (the reason is a short metric label).
-    #[error("signature check failed: {0}")]
-    Signature(&'static str),
-    /// Proven, but not a notification body we understand.
-    #[error("{0}")]
-    InvalidBody(String),
-}
-
-/// The webhook half of the seam: prove a call came from the provider, over the exact bytes
-/// received, and read the changes it announces.
-#[async_trait::async_trait]
-pub trait WebhookVerifier: Send + Sync {
-    /// Short stable name ("fitbit"), as stored with connections.
-    fn provider(&self) -> &'static str;
-
-    /// `header` looks a request header up by (case-insensitive) name.
-    async fn verify_and_parse(
-        &self,
-        header: &(dyn Fn(&str) -> Option<Vec<u8>> + Send + Sync),
-        body: &[u8],
-    ) -> Result<Vec<ChangeNotice>, WebhookRejection>;
 }

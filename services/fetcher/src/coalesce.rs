@@ -4,16 +4,42 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
+use fitex_proto::ProviderNotification;
+use fitex_provider::{NoticeKind, ProviderId};
 
 /// What one notification asks for, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
-    pub provider: String,
+    pub provider: ProviderId,
     pub user_id: String,
     pub kind: ChangeKind,
     pub event_id: String,
     /// When the subscriber accepted the notification (Unix ms; 0 if unknown).
     pub received_at_ms: i64,
+}
+
+impl Change {
+    /// What a notification record asks for, or why it cannot be acted on (it is dead-lettered
+    /// with that reason): a provider this version does not know — never taken for another one —,
+    /// a kind it does not know, or a change it cannot read ([`ChangeKind::Unreadable`]).
+    pub fn from_event(event: ProviderNotification) -> Result<Change, String> {
+        let provider = ProviderId::from_proto(event.provider).map_err(|e| e.to_string())?;
+        let notice = NoticeKind::from_proto(event.change_kind).map_err(|e| e.to_string())?;
+        let kind = ChangeKind::from_record(provider, notice, &event.collection_type, &event.date);
+        if let ChangeKind::Unreadable(reason) = kind {
+            return Err(reason);
+        }
+        Ok(Change {
+            provider,
+            user_id: event.owner_id,
+            kind,
+            event_id: event.event_id,
+            received_at_ms: event
+                .received_at
+                .map(|t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
+                .unwrap_or(0),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,36 +59,34 @@ pub enum ChangeKind {
 }
 
 impl ChangeKind {
-    /// From a provider's notification: its collection (Fitbit) or data type (Google Health) and
-    /// date. A Google Health `DELETE` is fetched like an `UPSERT`: the day is read again.
-    pub fn from_notification(provider: &str, collection_type: &str, date: &str) -> Self {
-        match provider {
-            "google_health" => {
-                if !fitex_google_health::api::ACTIVITY_DATA_TYPES.contains(&collection_type) {
-                    return ChangeKind::Ignored;
-                }
-                match date.parse() {
-                    Ok(date) => ChangeKind::Activity(date),
-                    Err(_) => ChangeKind::RecentActivity,
-                }
-            }
-            _ => Self::from_collection(collection_type, date),
-        }
+    /// From a notification record: the kind the provider's verifier gave it — or, for a record
+    /// written before notices carried their kind (`None`), the provider's legacy classification
+    /// of its collection type — and its date. A Google Health `DELETE` is fetched like an
+    /// `UPSERT`: the day is read again.
+    pub fn from_record(
+        provider: ProviderId,
+        kind: Option<NoticeKind>,
+        collection_type: &str,
+        date: &str,
+    ) -> Self {
+        let kind = kind.unwrap_or_else(|| provider.classify_legacy(collection_type, date));
+        Self::from_notice(kind, date)
     }
 
-    /// From a Fitbit `collectionType` and `date`.
-    pub fn from_collection(collection_type: &str, date: &str) -> Self {
-        match collection_type {
-            "activities" => match date.parse() {
+    /// From what a notice announces and its date (yyyy-MM-dd; empty when none was named).
+    pub fn from_notice(kind: NoticeKind, date: &str) -> Self {
+        match kind {
+            NoticeKind::ActivityDayChanged => match date.parse() {
                 Ok(date) => ChangeKind::Activity(date),
                 Err(_) => ChangeKind::Unreadable(format!(
                     "an activities notification with an unreadable date {:?}",
                     date.chars().take(40).collect::<String>()
                 )),
             },
-            "userRevokedAccess" => ChangeKind::Revoked,
-            "deleteUser" => ChangeKind::Deleted,
-            _ => ChangeKind::Ignored,
+            NoticeKind::RecentActivityChanged => ChangeKind::RecentActivity,
+            NoticeKind::AccessRevoked => ChangeKind::Revoked,
+            NoticeKind::UserDeleted => ChangeKind::Deleted,
+            NoticeKind::Other => ChangeKind::Ignored,
         }
     }
 }
@@ -86,8 +110,10 @@ pub struct UserWork {
 }
 
 /// Groups changes by (provider, user). Deletion wins over everything; revocation over fetching.
-pub fn coalesce(changes: impl IntoIterator<Item = Change>) -> BTreeMap<(String, String), UserWork> {
-    let mut work: BTreeMap<(String, String), UserWork> = BTreeMap::new();
+pub fn coalesce(
+    changes: impl IntoIterator<Item = Change>,
+) -> BTreeMap<(ProviderId, String), UserWork> {
+    let mut work: BTreeMap<(ProviderId, String), UserWork> = BTreeMap::new();
     for change in changes {
         let entry = work.entry((change.provider, change.user_id)).or_default();
         entry.notifications += 1;
@@ -121,7 +147,7 @@ mod tests {
 
     fn change(user: &str, kind: ChangeKind) -> Change {
         Change {
-            provider: "fitbit".into(),
+            provider: ProviderId::Fitbit,
             user_id: user.into(),
             kind,
             event_id: "e".into(),
@@ -137,7 +163,7 @@ mod tests {
     fn a_burst_for_one_user_day_is_one_unit_with_one_date() {
         let work = coalesce((0..20).map(|_| change("A", ChangeKind::Activity(day(20)))));
         assert_eq!(work.len(), 1);
-        let a = &work[&("fitbit".to_string(), "A".to_string())];
+        let a = &work[&(ProviderId::Fitbit, "A".to_string())];
         assert_eq!(a.dates, BTreeSet::from([day(20)]));
         assert_eq!(a.notifications, 20);
     }
@@ -151,8 +177,11 @@ mod tests {
             change("A", ChangeKind::Ignored),
         ]);
         assert_eq!(work.len(), 2);
-        assert_eq!(work[&("fitbit".into(), "A".into())].dates, BTreeSet::from([day(20), day(21)]));
-        assert_eq!(work[&("fitbit".into(), "B".into())].dates.len(), 1);
+        assert_eq!(
+            work[&(ProviderId::Fitbit, "A".into())].dates,
+            BTreeSet::from([day(20), day(21)])
+        );
+        assert_eq!(work[&(ProviderId::Fitbit, "B".into())].dates.len(), 1);
     }
 
     #[test]
@@ -160,7 +189,7 @@ mod tests {
         let at =
             |ms: i64| Change { received_at_ms: ms, ..change("A", ChangeKind::Activity(day(20))) };
         let work = coalesce([at(5), at(9), at(7)]);
-        assert_eq!(work[&("fitbit".into(), "A".into())].latest_received_ms[&day(20)], 9);
+        assert_eq!(work[&(ProviderId::Fitbit, "A".into())].latest_received_ms[&day(20)], 9);
     }
 
     #[test]
@@ -170,30 +199,32 @@ mod tests {
             change("A", ChangeKind::Revoked),
             change("B", ChangeKind::Deleted),
         ]);
-        assert!(work[&("fitbit".into(), "A".into())].revoked);
-        assert!(work[&("fitbit".into(), "B".into())].deleted);
+        assert!(work[&(ProviderId::Fitbit, "A".into())].revoked);
+        assert!(work[&(ProviderId::Fitbit, "B".into())].deleted);
+    }
+
+    /// A record written before notices carried their kind: classified by its collection.
+    fn legacy(provider: ProviderId, collection_type: &str, date: &str) -> ChangeKind {
+        ChangeKind::from_record(provider, None, collection_type, date)
     }
 
     #[test]
     fn collection_types_map_to_kinds() {
-        assert_eq!(
-            ChangeKind::from_collection("activities", "2026-11-20"),
-            ChangeKind::Activity(day(20))
-        );
+        let from_collection =
+            |collection: &str, date: &str| legacy(ProviderId::Fitbit, collection, date);
+        assert_eq!(from_collection("activities", "2026-11-20"), ChangeKind::Activity(day(20)));
         assert!(matches!(
-            ChangeKind::from_collection("activities", "20.11.2026"),
+            from_collection("activities", "20.11.2026"),
             ChangeKind::Unreadable(why) if why.contains("unreadable date")
         ));
-        assert_eq!(ChangeKind::from_collection("userRevokedAccess", ""), ChangeKind::Revoked);
-        assert_eq!(ChangeKind::from_collection("deleteUser", ""), ChangeKind::Deleted);
-        assert_eq!(ChangeKind::from_collection("sleep", "2026-11-20"), ChangeKind::Ignored);
+        assert_eq!(from_collection("userRevokedAccess", ""), ChangeKind::Revoked);
+        assert_eq!(from_collection("deleteUser", ""), ChangeKind::Deleted);
+        assert_eq!(from_collection("sleep", "2026-11-20"), ChangeKind::Ignored);
     }
 
     #[test]
     fn google_health_data_types_map_to_kinds() {
-        let kind = |data_type: &str, date: &str| {
-            ChangeKind::from_notification("google_health", data_type, date)
-        };
+        let kind = |data_type: &str, date: &str| legacy(ProviderId::GoogleHealth, data_type, date);
         assert_eq!(kind("steps", "2026-11-20"), ChangeKind::Activity(day(20)));
         assert_eq!(kind("active-minutes", "2026-11-20"), ChangeKind::Activity(day(20)));
         assert_eq!(kind("time-in-heart-rate-zone", "2026-11-20"), ChangeKind::Activity(day(20)));
@@ -202,12 +233,109 @@ mod tests {
         assert_eq!(kind("weight", ""), ChangeKind::Ignored);
         // Fitbit's collections are unchanged.
         assert_eq!(
-            ChangeKind::from_notification("fitbit", "activities", "2026-11-20"),
+            legacy(ProviderId::Fitbit, "activities", "2026-11-20"),
+            ChangeKind::Activity(day(20))
+        );
+        assert_eq!(legacy(ProviderId::Fitbit, "steps", "2026-11-20"), ChangeKind::Ignored);
+    }
+
+    #[test]
+    fn the_kind_a_verifier_gave_is_acted_on_whatever_the_collection() {
+        let typed = |kind: NoticeKind, collection: &str, date: &str| {
+            ChangeKind::from_record(ProviderId::GoogleHealth, Some(kind), collection, date)
+        };
+        // The collection names nothing this crate knows: only the kind counts.
+        assert_eq!(
+            typed(NoticeKind::ActivityDayChanged, "new-type", "2026-11-20"),
             ChangeKind::Activity(day(20))
         );
         assert_eq!(
-            ChangeKind::from_notification("fitbit", "steps", "2026-11-20"),
-            ChangeKind::Ignored
+            typed(NoticeKind::RecentActivityChanged, "new-type", ""),
+            ChangeKind::RecentActivity
         );
+        assert_eq!(typed(NoticeKind::AccessRevoked, "x", ""), ChangeKind::Revoked);
+        assert_eq!(typed(NoticeKind::UserDeleted, "x", ""), ChangeKind::Deleted);
+        assert_eq!(typed(NoticeKind::Other, "steps", "2026-11-20"), ChangeKind::Ignored);
+        // A day change that names no readable day cannot be acted on: kept, not dropped.
+        for date in ["", "20.11.2026"] {
+            assert!(matches!(
+                typed(NoticeKind::ActivityDayChanged, "activities", date),
+                ChangeKind::Unreadable(why) if why.contains("unreadable date")
+            ));
+        }
+    }
+
+    fn event(
+        provider: i32,
+        change_kind: i32,
+        collection: &str,
+        date: &str,
+    ) -> ProviderNotification {
+        ProviderNotification {
+            event_id: "e1".into(),
+            provider,
+            collection_type: collection.into(),
+            owner_id: "A".into(),
+            date: date.into(),
+            received_at: Some(fitex_proto::Timestamp { seconds: 2, nanos: 5_000_000 }),
+            change_kind,
+            ..ProviderNotification::default()
+        }
+    }
+
+    #[test]
+    fn a_record_becomes_a_change_of_the_provider_it_names() {
+        use fitex_proto::{ChangeKind as Kind, Provider};
+        let change = Change::from_event(event(
+            Provider::GoogleHealth as i32,
+            Kind::ActivityDayChanged as i32,
+            "steps",
+            "2026-11-20",
+        ))
+        .unwrap();
+        assert_eq!(
+            change,
+            Change {
+                provider: ProviderId::GoogleHealth,
+                user_id: "A".into(),
+                kind: ChangeKind::Activity(day(20)),
+                event_id: "e1".into(),
+                received_at_ms: 2_005,
+            }
+        );
+        // Without a kind (written before notices carried one): classified by the collection.
+        let legacy =
+            Change::from_event(event(Provider::Fitbit as i32, 0, "deleteUser", "")).unwrap();
+        assert_eq!((legacy.provider, legacy.kind), (ProviderId::Fitbit, ChangeKind::Deleted));
+    }
+
+    #[test]
+    fn a_record_of_an_unknown_provider_is_refused_not_taken_for_fitbit() {
+        use fitex_proto::ChangeKind as Kind;
+        for provider in [0, 3, 42] {
+            let refused = Change::from_event(event(
+                provider,
+                Kind::ActivityDayChanged as i32,
+                "activities",
+                "2026-11-20",
+            ));
+            let reason = refused.unwrap_err();
+            assert!(reason.contains("provider"), "{provider}: {reason}");
+        }
+    }
+
+    #[test]
+    fn a_record_of_an_unknown_kind_or_an_unreadable_day_is_refused() {
+        use fitex_proto::{ChangeKind as Kind, Provider};
+        let unknown =
+            Change::from_event(event(Provider::Fitbit as i32, 99, "activities", "2026-11-20"));
+        assert!(unknown.unwrap_err().contains("kind"));
+        let undated = Change::from_event(event(
+            Provider::Fitbit as i32,
+            Kind::ActivityDayChanged as i32,
+            "activities",
+            "",
+        ));
+        assert!(undated.unwrap_err().contains("unreadable date"));
     }
 }

@@ -3,10 +3,11 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
-use fitex_provider::{ProviderError, TokenGrant};
+use fitex_provider::{ProviderError, ProviderId, TokenGrant};
 
+use crate::error::SyncError;
 use crate::store::{self, TokenKind};
-use crate::sync::{Fetcher, SyncError};
+use crate::sync::Fetcher;
 
 /// Today in `time_zone` (UTC when the zone is unknown).
 pub fn today(time_zone: &str, now: DateTime<Utc>) -> NaiveDate {
@@ -29,7 +30,7 @@ impl Fetcher {
     /// the backfill, and flags a pasted token that expires soon.
     pub async fn connect(
         &self,
-        provider: &str,
+        provider: ProviderId,
         kind: TokenKind,
         grant: &TokenGrant,
     ) -> Result<i64, SyncError> {
@@ -54,7 +55,7 @@ impl Fetcher {
             self.settings.backfill_days,
             Utc::now(),
         );
-        let legacy = identity.legacy.as_ref().map(|(p, id)| (p.as_str(), id.as_str()));
+        let legacy = identity.legacy.as_ref().map(|(p, id)| (*p, id.as_str()));
         let connected = store::connect(
             &self.pool,
             &self.cipher,
@@ -71,7 +72,7 @@ impl Fetcher {
             }
         }
         store::flag_expiring_tokens(&self.pool, self.settings.implicit_expiry_warning_days).await?;
-        tracing::info!(user = %grant.user_id, provider, connection = connected.id, backfill_days = backfill.len(), "connected");
+        tracing::info!(user = %grant.user_id, provider = provider.as_str(), connection = connected.id, backfill_days = backfill.len(), "connected");
         Ok(connected.id)
     }
 }

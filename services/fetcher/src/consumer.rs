@@ -13,13 +13,15 @@ use fitex_common::outbox::{self, OutgoingRecord};
 use fitex_common::shutdown::Shutdown;
 use fitex_common::trace_context::TraceParent;
 use fitex_proto::{Message as _, ProviderNotification};
+use fitex_provider::ProviderId;
 use futures::StreamExt;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use uuid::Uuid;
 
 use crate::coalesce::{coalesce, Change, ChangeKind, UserWork};
+use crate::error::SyncError;
 use crate::store;
-use crate::sync::{Fetcher, SyncError, SyncOutcome};
+use crate::sync::{Fetcher, SyncOutcome};
 
 /// Header names on retry records.
 pub const ATTEMPT_HEADER: &str = "attempt";
@@ -45,16 +47,20 @@ fn not_before_ms(record: &Record) -> i64 {
 
 /// Exports `fitex_fetcher_consumer_lag{topic}` (records not yet consumed on the partitions this
 /// consumer holds) and `fitex_dead_letters` (records in the dead-letter topic). Blocking: run it
-/// off the async threads.
+/// off the async threads. The lag counts to the greater of the listed and the fetched high
+/// watermark (`kafka::high_watermark`: tansu's listed one can trail the last record).
 pub fn report_lag(consumer: &StreamConsumer, dead_letter_topic: &str) {
     let timeout = Duration::from_secs(2);
     let Ok(assignment) = consumer.assignment() else { return };
     let Ok(positions) = consumer.position() else { return };
     let mut lag_by_topic: HashMap<String, i64> = HashMap::new();
     for element in assignment.elements() {
-        let Ok((_, high)) =
-            consumer.fetch_watermarks(element.topic(), element.partition(), timeout)
-        else {
+        let Some(high) = fitex_common::kafka::high_watermark(
+            consumer,
+            element.topic(),
+            element.partition(),
+            timeout,
+        ) else {
             continue;
         };
         let position = positions
@@ -138,35 +144,23 @@ async fn process_batch(
 ) -> Result<(), ConsumeError> {
     let mut handoff: Vec<OutgoingRecord> = Vec::new();
     let mut changes = Vec::new();
-    let mut records_by_user: HashMap<(String, String), Vec<&Record>> = HashMap::new();
+    let mut records_by_user: HashMap<(ProviderId, String), Vec<&Record>> = HashMap::new();
     for record in batch {
-        match ProviderNotification::decode(record.payload()) {
-            Ok(event) => {
-                let provider = provider_name(event.provider);
-                let kind =
-                    ChangeKind::from_notification(provider, &event.collection_type, &event.date);
-                if let ChangeKind::Unreadable(reason) = &kind {
-                    metrics::counter!("fitex_fetcher_notifications_total", "outcome" => "unreadable")
-                        .increment(1);
-                    handoff.push(dead_letter(fetcher, record, reason, attempt(record)));
-                    continue;
-                }
-                if kind == ChangeKind::Ignored {
+        match ProviderNotification::decode(record.payload()).map(Change::from_event) {
+            Ok(Ok(change)) => {
+                if change.kind == ChangeKind::Ignored {
                     metrics::counter!("fitex_fetcher_notifications_total", "outcome" => "ignored")
                         .increment(1);
                 }
-                let user = (provider.to_string(), event.owner_id.clone());
+                let user = (change.provider, change.user_id.clone());
                 records_by_user.entry(user).or_default().push(record);
-                changes.push(Change {
-                    provider: provider.to_string(),
-                    user_id: event.owner_id,
-                    kind,
-                    event_id: event.event_id,
-                    received_at_ms: event
-                        .received_at
-                        .map(|t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
-                        .unwrap_or(0),
-                });
+                changes.push(change);
+            }
+            Ok(Err(reason)) => {
+                // An unknown provider or kind, or an unreadable change: never guessed at.
+                metrics::counter!("fitex_fetcher_notifications_total", "outcome" => "unreadable")
+                    .increment(1);
+                handoff.push(dead_letter(fetcher, record, &reason, attempt(record)));
             }
             Err(error) => {
                 metrics::counter!("fitex_fetcher_notifications_total", "outcome" => "undecodable")
@@ -184,7 +178,7 @@ async fn process_batch(
         .increment(changes.len() as u64);
     let work = coalesce(changes);
     let concurrency = fetcher.settings.concurrency.max(1);
-    let results: Vec<((String, String), Result<(), SyncError>)> = futures::stream::iter(work)
+    let results: Vec<((ProviderId, String), Result<(), SyncError>)> = futures::stream::iter(work)
         .map(|(user, work)| async move {
             let result = sync_work(fetcher, &user, &work).await;
             (user, result)
@@ -225,19 +219,12 @@ async fn process_batch(
     }
 }
 
-fn provider_name(provider: i32) -> &'static str {
-    match fitex_proto::Provider::try_from(provider) {
-        Ok(fitex_proto::Provider::GoogleHealth) => "google_health",
-        _ => "fitbit",
-    }
-}
-
 async fn sync_work(
     fetcher: &Fetcher,
-    (provider, user_id): &(String, String),
+    (provider, user_id): &(ProviderId, String),
     work: &UserWork,
 ) -> Result<(), SyncError> {
-    let Some(connection) = store::find_connection(&fetcher.pool, provider, user_id).await? else {
+    let Some(connection) = store::find_connection(&fetcher.pool, *provider, user_id).await? else {
         metrics::counter!("fitex_fetcher_notifications_total", "outcome" => "unknown_user")
             .increment(work.notifications as u64);
         tracing::info!(user = %user_id, "notification for a user with no connection; ignored");

@@ -5,6 +5,7 @@
 pub mod coalesce;
 pub mod connect;
 pub mod consumer;
+pub mod error;
 pub mod notices;
 pub mod pending;
 pub mod providers;

@@ -11,8 +11,9 @@ use chrono::{DateTime, Utc};
 use fitex_provider::{ProviderError, TokenProblem};
 
 use crate::coalesce::UserWork;
+use crate::error::SyncError;
 use crate::store::{Connection, SyncStatus, TokenKind};
-use crate::sync::{Fetcher, SyncError};
+use crate::sync::Fetcher;
 
 /// What the provider says of our access to a participant's account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +54,7 @@ impl Fetcher {
                 return Ok(Access::Gone(format!("the provider refused our grant ({problem:?})")))
             }
         };
-        let provider = self.providers.get(&connection.provider)?;
+        let provider = self.providers.get(connection.provider)?;
         // The cheapest authenticated call every provider has.
         match provider.time_zone(&token, &connection.provider_user_id).await {
             Ok(_) => Ok(Access::Works),

@@ -10,8 +10,9 @@ use fitex_common::shutdown::Shutdown;
 use fitex_common::trace_context::TraceParent;
 use futures::StreamExt;
 
+use crate::error::SyncError;
 use crate::store;
-use crate::sync::{Fetcher, SyncError, PENDING_RETRY_DELAY};
+use crate::sync::{Fetcher, PENDING_RETRY_DELAY};
 
 /// How long a claimed pending day stays invisible to other replicas.
 const LEASE: chrono::Duration = chrono::Duration::minutes(5);

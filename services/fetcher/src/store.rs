@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use fitex_common::token_cipher::TokenCipher;
-use fitex_provider::{DayActivity, RateBudget, TokenGrant};
+use fitex_provider::{DayActivity, ProviderId, RateBudget, TokenGrant};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::{PgPool, Postgres, Transaction};
 
@@ -57,7 +57,7 @@ impl TokenKind {
 pub struct Connection {
     pub id: i64,
     pub participant_id: i64,
-    pub provider: String,
+    pub provider: ProviderId,
     pub provider_user_id: String,
     pub token_kind: Option<TokenKind>,
     pub access_token: Option<Vec<u8>>,
@@ -102,11 +102,17 @@ const CONNECTION_COLUMNS: &str =
     (c.sync_status = 'disconnected' AND c.superseded_by IS NULL
      AND c.status_reason = 'access was revoked at the provider')";
 
-fn connection_from(row: ConnectionRow) -> Connection {
-    Connection {
+/// A stored connection; one naming a provider this build does not know is an error to decode,
+/// never taken for another provider.
+fn connection_from(row: ConnectionRow) -> Result<Connection, sqlx::Error> {
+    let provider = row
+        .2
+        .parse::<ProviderId>()
+        .map_err(|e| sqlx::Error::ColumnDecode { index: "provider".into(), source: Box::new(e) })?;
+    Ok(Connection {
         id: row.0,
         participant_id: row.1,
-        provider: row.2,
+        provider,
         provider_user_id: row.3,
         token_kind: match row.4.as_deref() {
             Some("authorization_code") => Some(TokenKind::AuthorizationCode),
@@ -124,12 +130,12 @@ fn connection_from(row: ConnectionRow) -> Connection {
         rate_resets_at: row.13,
         connected_at: row.14,
         revoked_at_provider: row.15,
-    }
+    })
 }
 
 pub async fn find_connection(
     pool: &PgPool,
-    provider: &str,
+    provider: ProviderId,
     provider_user_id: &str,
 ) -> Result<Option<Connection>, sqlx::Error> {
     let row: Option<ConnectionRow> = sqlx::query_as(&format!(
@@ -137,11 +143,11 @@ pub async fn find_connection(
          JOIN participants p ON p.id = c.participant_id
          WHERE c.provider = $1 AND c.provider_user_id = $2"
     ))
-    .bind(provider)
+    .bind(provider.as_str())
     .bind(provider_user_id)
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(connection_from))
+    row.map(connection_from).transpose()
 }
 
 pub async fn connection_by_id(pool: &PgPool, id: i64) -> Result<Option<Connection>, sqlx::Error> {
@@ -152,7 +158,7 @@ pub async fn connection_by_id(pool: &PgPool, id: i64) -> Result<Option<Connectio
     .bind(id)
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(connection_from))
+    row.map(connection_from).transpose()
 }
 
 /// Locks the connection row for a token refresh (single flight across replicas).
@@ -167,7 +173,7 @@ pub async fn lock_connection(
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?;
-    Ok(row.map(connection_from))
+    row.map(connection_from).transpose()
 }
 
 pub fn access_context(connection_id: i64) -> String {
@@ -210,14 +216,14 @@ pub async fn store_grant(
 
 /// A provider account being connected.
 pub struct NewConnection<'a> {
-    pub provider: &'a str,
+    pub provider: ProviderId,
     pub kind: TokenKind,
     /// Its `user_id` is the provider's id of the user.
     pub grant: &'a TokenGrant,
     /// Local dates to fetch now (the backfill).
     pub backfill: &'a [NaiveDate],
     /// The same person on the platform this provider replaced: `(provider, user id)`.
-    pub legacy: Option<(&'a str, &'a str)>,
+    pub legacy: Option<(ProviderId, &'a str)>,
 }
 
 /// What connecting did.
@@ -244,7 +250,7 @@ pub async fn connect(
         "SELECT id, participant_id FROM provider_connections
          WHERE provider = $1 AND provider_user_id = $2 FOR UPDATE",
     )
-    .bind(new.provider)
+    .bind(new.provider.as_str())
     .bind(&new.grant.user_id)
     .fetch_optional(&mut *tx)
     .await?;
@@ -254,7 +260,7 @@ pub async fn connect(
                 "SELECT id, participant_id FROM provider_connections
                  WHERE provider = $1 AND provider_user_id = $2 FOR UPDATE",
             )
-            .bind(provider)
+            .bind(provider.as_str())
             .bind(user_id)
             .fetch_optional(&mut *tx)
             .await?
@@ -279,7 +285,7 @@ pub async fn connect(
                  VALUES ($1, $2, $3) RETURNING id",
             )
             .bind(participant_id)
-            .bind(new.provider)
+            .bind(new.provider.as_str())
             .bind(&new.grant.user_id)
             .fetch_one(&mut *tx)
             .await?;
@@ -549,7 +555,7 @@ pub async fn set_time_zone(
 pub async fn upsert_days(
     tx: &mut Transaction<'_, Postgres>,
     participant_id: i64,
-    source: &str,
+    source: ProviderId,
     days: &[DayActivity],
     fetch_started: DateTime<Utc>,
     fetched_at: DateTime<Utc>,
@@ -597,7 +603,7 @@ pub async fn upsert_days(
         .bind(day.fairly_active_minutes)
         .bind(day.very_active_minutes)
         .bind(day.worn_minutes)
-        .bind(source)
+        .bind(source.as_str())
         .bind(fetched_at)
         .bind(day.manual_steps)
         .bind(fetch_started)
@@ -667,11 +673,16 @@ pub fn decrypt(
 }
 
 /// Flags active pasted (non-refreshable) tokens that expire within `warning_days`, with a plain
-/// message; an expired one turns into "reconnect required" at its next use.
+/// message naming the provider as participants know it; an expired one turns into "reconnect
+/// required" at its next use.
 pub async fn flag_expiring_tokens(pool: &PgPool, warning_days: i64) -> Result<u64, sqlx::Error> {
+    let names = ProviderId::ALL.map(ProviderId::as_str);
+    let display_names = ProviderId::ALL.map(ProviderId::display_name);
     let result = sqlx::query(
         "UPDATE provider_connections
-         SET status_reason = 'Your ' || CASE provider WHEN 'fitbit' THEN 'Fitbit' ELSE provider END
+         SET status_reason = 'Your '
+             || COALESCE((SELECT display FROM unnest($2::text[], $3::text[]) AS p(name, display)
+                          WHERE p.name = provider), provider)
              || ' access expires on ' || to_char(access_expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')
              || '. Reconnect before then to keep your steps syncing.'
          WHERE token_kind = 'implicit' AND sync_status = 'active'
@@ -679,6 +690,8 @@ pub async fn flag_expiring_tokens(pool: &PgPool, warning_days: i64) -> Result<u6
            AND status_reason IS NULL",
     )
     .bind(warning_days as i32)
+    .bind(&names[..])
+    .bind(&display_names[..])
     .execute(pool)
     .await?;
     Ok(result.rows_affected())

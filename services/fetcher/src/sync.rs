@@ -9,12 +9,13 @@ use fitex_common::kafka::Topics;
 use fitex_common::outbox::{self, OutgoingRecord};
 use fitex_common::token_cipher::TokenCipher;
 use fitex_common::trace_context::TraceParent;
-use fitex_proto::{content_type, ActivityDayChanged, Message, Provider, Timestamp, TraceContext};
-use fitex_provider::{DayActivity, ProviderError, TokenProblem};
+use fitex_proto::{content_type, ActivityDayChanged, Message, Timestamp, TraceContext};
+use fitex_provider::{DayActivity, ProviderError, ProviderId, TokenProblem};
 use secrecy::SecretString;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::error::SyncError;
 use crate::providers::Providers;
 use crate::settings::FetcherSettings;
 use crate::store::{self, Connection, SyncStatus, TokenKind};
@@ -37,22 +38,6 @@ pub enum SyncOutcome {
     Nothing,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum SyncError {
-    /// Worth retrying later (provider 5xx or timeout, database unavailable).
-    #[error("transient: {0}")]
-    Transient(String),
-    /// Retrying will not help; dead-letter with this reason.
-    #[error("permanent: {0}")]
-    Permanent(String),
-}
-
-impl From<sqlx::Error> for SyncError {
-    fn from(error: sqlx::Error) -> Self {
-        SyncError::Transient(format!("database: {error}"))
-    }
-}
-
 /// Everything syncing needs, shared by the consumers and the pending-fetch loop.
 pub struct Fetcher {
     pub pool: PgPool,
@@ -68,8 +53,10 @@ pub struct Fetcher {
 }
 
 /// The plain-language reason and remedy shown to the participant for a refused token.
-pub fn reconnect_reason(problem: TokenProblem, provider: &str) -> String {
-    let name = provider_display_name(provider);
+/// `provider` is a [`ProviderId`] or a stored provider name (one this build does not know is
+/// named as stored).
+pub fn reconnect_reason(problem: TokenProblem, provider: impl AsRef<str>) -> String {
+    let name = ProviderId::display_name_of(provider.as_ref());
     match problem {
         TokenProblem::Expired => format!(
             "Your {name} access has expired. Reconnect your {name} account to resume syncing; \
@@ -88,14 +75,6 @@ pub fn reconnect_reason(problem: TokenProblem, provider: &str) -> String {
              {name} account again through Google to resume syncing; your history and goals \
              carry over."
         ),
-    }
-}
-
-fn provider_display_name(provider: &str) -> &str {
-    match provider {
-        "fitbit" => "Fitbit",
-        "google_health" => "Google Health",
-        other => other,
     }
 }
 
@@ -121,7 +100,7 @@ impl Fetcher {
             }
             SyncStatus::Disconnected => return Ok(SyncOutcome::Deferred("disconnected")),
         }
-        let provider = self.providers.get(&connection.provider)?;
+        let provider = self.providers.get(connection.provider)?;
         // Stay inside the per-user budget: if what is left cannot pay for this fetch, wait.
         let cost = provider.request_cost(dates.len()) as i32 + 1;
         if let (Some(remaining), Some(resets_at)) =
@@ -230,7 +209,7 @@ impl Fetcher {
         let changed = store::upsert_days(
             &mut tx,
             connection.participant_id,
-            &connection.provider,
+            connection.provider,
             days,
             fetch_started,
             fetched_at,
@@ -272,11 +251,7 @@ impl Fetcher {
         let event = ActivityDayChanged {
             event_id: event_id.to_string(),
             participant_id: connection.participant_id,
-            provider: match connection.provider.as_str() {
-                "fitbit" => Provider::Fitbit as i32,
-                "google_health" => Provider::GoogleHealth as i32,
-                _ => Provider::Unspecified as i32,
-            },
+            provider: connection.provider.to_proto() as i32,
             provider_user_id: connection.provider_user_id.clone(),
             date: day.date.format("%Y-%m-%d").to_string(),
             time_zone: connection.time_zone.clone(),
@@ -327,7 +302,7 @@ impl Fetcher {
             Utc::now() + chrono::Duration::from_std(PROJECT_REFUSAL_RETRY).unwrap_or_default();
         store::defer(&self.pool, connection.id, dates, "project_refused", later).await?;
         metrics::counter!("fitex_fetcher_project_refusals_total",
-            "provider" => connection.provider.clone(), "reason" => reason.to_owned())
+            "provider" => connection.provider.as_str(), "reason" => reason.to_owned())
         .increment(1);
         tracing::error!(
             provider = %connection.provider,
@@ -346,7 +321,7 @@ impl Fetcher {
         dates: &[NaiveDate],
         problem: TokenProblem,
     ) -> Result<SyncOutcome, SyncError> {
-        let reason = reconnect_reason(problem, &connection.provider);
+        let reason = reconnect_reason(problem, connection.provider);
         store::set_status(&self.pool, connection.id, SyncStatus::ReconnectRequired, &reason)
             .await?;
         let far_future = Utc::now() + chrono::Duration::days(3650);
@@ -429,7 +404,7 @@ impl Fetcher {
         else {
             return Ok(Err(TokenProblem::Invalid));
         };
-        match self.providers.get(&current.provider)?.refresh(&refresh_token).await {
+        match self.providers.get(current.provider)?.refresh(&refresh_token).await {
             Ok(grant) => {
                 store::store_grant(
                     &mut tx,
@@ -473,7 +448,7 @@ impl Fetcher {
         if !stale {
             return current;
         }
-        let provider = match self.providers.get(&connection.provider) {
+        let provider = match self.providers.get(connection.provider) {
             Ok(provider) => provider,
             Err(_) => return current,
         };

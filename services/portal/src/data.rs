@@ -2,11 +2,13 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
+use fitex_provider::ProviderId;
 use sqlx::PgPool;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ConnectionView {
     pub id: i64,
+    /// As stored ([`ProviderId::as_str`]); see [`ConnectionView::provider_id`].
     pub provider: String,
     pub provider_user_id: String,
     pub token_kind: Option<String>,
@@ -21,6 +23,16 @@ pub struct ConnectionView {
 }
 
 impl ConnectionView {
+    /// The provider, when this version knows it.
+    pub fn provider_id(&self) -> Option<ProviderId> {
+        self.provider.parse().ok()
+    }
+
+    /// The provider's name for the participant (as stored, when this version does not know it).
+    pub fn provider_name(&self) -> &str {
+        ProviderId::display_name_of(&self.provider)
+    }
+
     /// Replaced by another connection, and not since reconnected on its own (an active
     /// connection is always shown as what it is).
     pub fn superseded(&self) -> bool {

@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
+use fitex_provider::ProviderId;
+
 use crate::data::{ConnectionView, ParticipantView, ProgramView};
 
 const CSS: &str = "
@@ -141,14 +143,6 @@ pub fn message(title: &str, text: &str, try_again: Option<&str>) -> Markup {
     )
 }
 
-fn provider_name(provider: &str) -> &str {
-    match provider {
-        "fitbit" => "Fitbit",
-        "google_health" => "Google Health",
-        other => other,
-    }
-}
-
 /// A moment in the participant's zone, e.g. "25 Nov 2026, 09:30".
 pub fn when(at: DateTime<Utc>, zone: &str) -> String {
     match zone.parse::<Tz>() {
@@ -166,14 +160,18 @@ pub fn day(at: DateTime<Utc>, zone: &str) -> String {
 }
 
 /// Where a connection's Reconnect button goes and what it says; `None` when no route here can
-/// reconnect it (a Google Health connection while Google is not configured).
-fn reconnect_link(provider: &str, google: bool) -> Option<(&'static str, &'static str)> {
-    match provider {
-        "google_health" if google => Some(("/connect/google", "Reconnect Google Health")),
+/// reconnect it (a Google Health connection while Google is not configured, or a provider this
+/// version does not know).
+fn reconnect_link(
+    provider: Option<ProviderId>,
+    google: bool,
+) -> Option<(&'static str, &'static str)> {
+    match provider? {
+        ProviderId::GoogleHealth if google => Some(("/connect/google", "Reconnect Google Health")),
         // Fitbit accounts now connect through Google, and the participant's history carries over.
-        "fitbit" if google => Some(("/connect/google", "Reconnect through Google")),
-        "fitbit" => Some(("/connect/fitbit", "Reconnect Fitbit")),
-        _ => None,
+        ProviderId::Fitbit if google => Some(("/connect/google", "Reconnect through Google")),
+        ProviderId::Fitbit => Some(("/connect/fitbit", "Reconnect Fitbit")),
+        ProviderId::GoogleHealth => None,
     }
 }
 
@@ -187,9 +185,9 @@ fn status_label(status: &str) -> &'static str {
 }
 
 fn connection(c: &ConnectionView, zone: &str, google: bool) -> Markup {
-    let name = provider_name(&c.provider);
+    let name = c.provider_name();
     let needs_reconnect = c.sync_status != "active";
-    let reconnect = reconnect_link(&c.provider, google);
+    let reconnect = reconnect_link(c.provider_id(), google);
     html! {
         @if needs_reconnect {
             div.notice role="alert" {
@@ -234,10 +232,10 @@ fn connection(c: &ConnectionView, zone: &str, google: bool) -> Markup {
 /// A connection another one replaced (Fitbit, continued through Google Health): nothing to do,
 /// so one quiet line rather than a problem.
 fn replaced(c: &ConnectionView, successor: Option<&ConnectionView>, zone: &str) -> Markup {
-    let successor = successor.map_or("new", |s| provider_name(&s.provider));
+    let successor = successor.map_or("new", ConnectionView::provider_name);
     html! {
         p.muted {
-            (provider_name(&c.provider)) " (before " (day(c.status_changed_at, zone)) "): replaced by your "
+            (c.provider_name()) " (before " (day(c.status_changed_at, zone)) "): replaced by your "
             (successor) " connection; your history and goals carried over."
         }
     }

@@ -10,9 +10,10 @@ use fitex_common::log_safe;
 use fitex_fetcher::settings::FitbitApiConfig;
 use fitex_fetcher::store::{self, SyncStatus, TokenKind};
 use fitex_fetcher::sync::Fetcher;
-use fitex_fitbit::oauth::{parse_token_response, read_access_token_claims, ClaimsError};
+use fitex_fitbit::oauth::{read_access_token_claims, ClaimsError};
+use fitex_fitbit::{CodeExchangeError, FitbitApi, TokenCheck};
 use fitex_google_health::GoogleHealthApi;
-use fitex_provider::TokenGrant;
+use fitex_provider::{ProviderId, TokenGrant};
 use maud::Markup;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -39,7 +40,8 @@ const NOTE: &str = "note";
 /// Shared by every request.
 pub struct Portal {
     pub fetcher: Fetcher,
-    pub http: reqwest::Client,
+    /// The Fitbit Web API: the code exchange, subscribing, checking a pasted token.
+    pub fitbit: FitbitApi,
     pub api: FitbitApiConfig,
     /// Google OAuth for participants; `None` without a `[google_health_api]` section.
     pub google: Option<GoogleHealthApi>,
@@ -79,9 +81,14 @@ impl Via {
 
     /// Whose data FitEx asks to read.
     fn data(self) -> &'static str {
+        self.provider().display_name()
+    }
+
+    /// The provider a connection made this way is with.
+    fn provider(self) -> ProviderId {
         match self {
-            Via::Fitbit => "Fitbit",
-            Via::Google => "Google Health",
+            Via::Fitbit => ProviderId::Fitbit,
+            Via::Google => ProviderId::GoogleHealth,
         }
     }
 
@@ -351,32 +358,17 @@ async fn callback(
         Err(no_code) => return Ok(no_code.page(Via::Fitbit)),
     };
     let redirect_uri = portal.settings.redirect_uri();
-    let response = portal
-        .http
-        .post(&portal.api.token_url)
-        .basic_auth(&portal.api.client_id, Some(portal.api.client_secret.expose_secret()))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", portal.api.client_id.as_str()),
-            ("code", code.as_str()),
-            ("code_verifier", verifier.as_str()),
-            ("redirect_uri", redirect_uri.as_str()),
-        ])
-        .send()
-        .await;
-    let grant = match response {
-        Ok(response) if response.status().is_success() => {
-            let body = response.bytes().await.map_err(internal)?;
-            parse_token_response(&body, Utc::now()).map_err(internal)?
-        }
-        Ok(response) => {
-            tracing::warn!(status = %response.status(), "the provider refused the code exchange");
+    let grant = match portal.fitbit.exchange_code(&code, &verifier, &redirect_uri).await {
+        Ok(grant) => grant,
+        Err(CodeExchangeError::Refused { status }) => {
+            tracing::warn!(status, "the provider refused the code exchange");
             return Ok(provider_trouble(Via::Fitbit));
         }
-        Err(error) => {
+        Err(error @ CodeExchangeError::Unreachable(_)) => {
             tracing::warn!(%error, "code exchange failed");
             return Ok(provider_trouble(Via::Fitbit));
         }
+        Err(error @ CodeExchangeError::UnusableAnswer(_)) => return Err(internal(error)),
     };
     let participant_id =
         connect_fitbit_grant(&portal, &session, TokenKind::AuthorizationCode, &grant).await?;
@@ -421,7 +413,7 @@ async fn google_callback(
     // "try again in a few minutes" also fits a database that is briefly away.
     let connection_id = match portal
         .fetcher
-        .connect(fitex_google_health::PROVIDER, TokenKind::AuthorizationCode, &grant)
+        .connect(Via::Google.provider(), TokenKind::AuthorizationCode, &grant)
         .await
     {
         Ok(id) => id,
@@ -505,7 +497,8 @@ async fn connect_fitbit_grant(
     kind: TokenKind,
     grant: &TokenGrant,
 ) -> Result<i64, PageError> {
-    let connection_id = portal.fetcher.connect("fitbit", kind, grant).await.map_err(internal)?;
+    let connection_id =
+        portal.fetcher.connect(Via::Fitbit.provider(), kind, grant).await.map_err(internal)?;
     let participant_id = participant_of(portal, connection_id).await?;
     if let Err(error) = subscribe(portal, &grant.access_token, participant_id).await {
         tracing::warn!(participant = participant_id, %error, "could not create the provider subscription");
@@ -517,28 +510,15 @@ async fn connect_fitbit_grant(
     Ok(participant_id)
 }
 
-/// `POST /1/user/-/activities/apiSubscriptions/{participant id}.json`; 200, 201 and 409 are fine.
+/// Subscribes the participant's activity, under their participant id: created, already there or
+/// subscribed under another id are all fine.
 async fn subscribe(
     portal: &Portal,
     access_token: &SecretString,
     participant_id: i64,
-) -> Result<(), String> {
-    let url = format!(
-        "{}/1/user/-/activities/apiSubscriptions/{participant_id}.json",
-        portal.api.api_base_url.trim_end_matches('/')
-    );
-    let response = portal
-        .http
-        .post(url)
-        .bearer_auth(access_token.expose_secret())
-        .header(reqwest::header::CONTENT_LENGTH, "0")
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    match response.status().as_u16() {
-        200 | 201 | 409 => Ok(()),
-        status => Err(format!("the provider answered {status}")),
-    }
+) -> Result<(), fitex_provider::ProviderError> {
+    let id = participant_id.to_string();
+    portal.fitbit.subscribe_to_activities(access_token, &id).await.map(|_| ())
 }
 
 #[derive(Deserialize)]
@@ -608,30 +588,25 @@ async fn check_pasted_token(portal: &Portal, token: &str) -> Result<TokenGrant, 
                     the Activity permission and paste it again."
             .to_string());
     }
-    let url = format!("{}/1/user/-/profile.json", portal.api.api_base_url.trim_end_matches('/'));
-    let response = portal.http.get(url).bearer_auth(token).send().await.map_err(|error| {
+    let secret = SecretString::from(token.to_string());
+    let check = portal.fitbit.check_token(&secret).await.map_err(|error| {
         tracing::warn!(%error, "profile check failed");
         "FitEx couldn't reach Fitbit to check this token. Please try again in a few minutes."
             .to_string()
     })?;
-    let status = response.status().as_u16();
-    let profile_user = match status {
-        200..=299 => response
-            .json::<serde_json::Value>()
-            .await
-            .ok()
-            .and_then(|v| v["user"]["encodedId"].as_str().map(str::to_string)),
+    let profile_user = match check {
+        TokenCheck::Accepted { user_id } => user_id,
         // Valid, but without the profile permission: the time zone falls back to UTC.
-        403 => None,
-        401 => {
+        TokenCheck::AcceptedWithoutProfile => None,
+        TokenCheck::Refused => {
             return Err("Fitbit says this token has expired or was revoked. Create a new token \
                         and paste it again, or use the Connect button above."
                 .to_string())
         }
-        429 => {
+        TokenCheck::RateLimited => {
             return Err("Fitbit is busy right now. Please try again in an hour.".to_string());
         }
-        _ => {
+        TokenCheck::Unexpected(status) => {
             tracing::warn!(status, "profile check answered unexpectedly");
             return Err("FitEx couldn't check this token with Fitbit. Please try again in a few \
                         minutes."
@@ -644,7 +619,7 @@ async fn check_pasted_token(portal: &Portal, token: &str) -> Result<TokenGrant, 
         (true, None) => return Err(NOT_A_TOKEN.to_string()),
     };
     Ok(TokenGrant {
-        access_token: SecretString::from(token.to_string()),
+        access_token: secret,
         refresh_token: None,
         expires_at: claims.expires_at,
         scopes: claims.scopes.iter().map(|s| scope_name(s)).collect::<Vec<_>>().join(" "),
@@ -666,8 +641,9 @@ async fn renewing_connection(
     portal: &Portal,
     user_id: &str,
 ) -> Result<Option<store::Connection>, PageError> {
-    let found =
-        store::find_connection(&portal.fetcher.pool, "fitbit", user_id).await.map_err(internal)?;
+    let found = store::find_connection(&portal.fetcher.pool, ProviderId::Fitbit, user_id)
+        .await
+        .map_err(internal)?;
     Ok(found.filter(|c| {
         c.token_kind == Some(TokenKind::AuthorizationCode)
             && c.refresh_token.is_some()
@@ -740,7 +716,7 @@ async fn pasted_token_choice(portal: &Portal, session: &Session, choice: &str) -
     match choice {
         "keep" => {
             let Some(existing) =
-                store::find_connection(&portal.fetcher.pool, "fitbit", &grant.user_id)
+                store::find_connection(&portal.fetcher.pool, ProviderId::Fitbit, &grant.user_id)
                     .await
                     .map_err(internal)?
             else {

@@ -1,8 +1,6 @@
 //! `GET|POST <fitbit_webhook_path>`: Fitbit's verification handshake and signed notifications.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use fitex_common::trace_context::TraceParent;
-use fitex_provider::WebhookRejection;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
@@ -17,7 +15,8 @@ pub struct FitbitWebhook {
     pub endpoint: Endpoint,
 }
 
-const PROVIDER: &str = "fitbit";
+/// Logged for a notification whose signature does not check out.
+const REJECTED: &str = "rejected a fitbit notification with a bad signature";
 
 #[derive(Deserialize)]
 pub struct VerifyQuery {
@@ -58,38 +57,15 @@ pub async fn notify(
         peer = %webhook::peer_field(&from),
         client = %from,
     );
-    let result = accept(&request, payload, &state.endpoint, trace).instrument(span).await;
+    let endpoint = &state.endpoint;
+    let result = async {
+        let body = webhook::read_body(&request, payload, endpoint.max_body_bytes).await?;
+        webhook::accept(&request, endpoint, &body, &trace, REJECTED).await
+    }
+    .instrument(span)
+    .await;
     if let Err(error) = &result {
-        webhook::count_rejection(PROVIDER, error);
+        webhook::count_rejection(endpoint.verifier.provider(), error);
     }
     result
-}
-
-async fn accept(
-    request: &HttpRequest,
-    payload: web::Payload,
-    endpoint: &Endpoint,
-    trace: TraceParent,
-) -> Result<HttpResponse, WebhookError> {
-    let body = webhook::read_body(request, payload, endpoint.max_body_bytes).await?;
-    let headers = request.headers();
-    let header = |name: &str| headers.get(name).map(|v| v.as_bytes().to_vec());
-    let notices = match endpoint.verifier.verify_and_parse(&header, &body).await {
-        Ok(notices) => notices,
-        Err(WebhookRejection::Signature(reason)) => {
-            tracing::warn!(
-                reason,
-                bytes = body.len(),
-                "rejected a fitbit notification with a bad signature"
-            );
-            return Err(WebhookError::NotFound(reason));
-        }
-        Err(WebhookRejection::InvalidBody(reason)) => {
-            // The sender is proven: a body declared as something else is 415 rather than 400.
-            webhook::require_json(request)?;
-            return Err(WebhookError::InvalidBody(reason));
-        }
-    };
-    webhook::require_json(request)?;
-    webhook::publish(request, endpoint, &notices, &trace).await
 }

@@ -8,15 +8,15 @@
 //! or 403 (credentials that do not check out), and nothing is published.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use fitex_common::trace_context::TraceParent;
 use fitex_google_health::{is_verification_request, verification_status};
-use fitex_provider::WebhookRejection;
+use fitex_provider::{Refusal, Unproven};
 use secrecy::SecretString;
 use tracing::Instrument;
 
 use crate::webhook::{self, Endpoint, WebhookError};
 
-const PROVIDER: &str = "google_health";
+/// Logged for a notification that is not proven to come from Google.
+const REJECTED: &str = "rejected a google health notification";
 
 /// What the Google Health handler needs, shared across workers.
 pub struct GoogleHealthWebhook {
@@ -39,63 +39,43 @@ pub async fn notify(
         peer = %webhook::peer_field(&from),
         client = %from,
     );
-    let result = accept(&request, payload, &state, trace).instrument(span).await;
+    let result = async {
+        let body = webhook::read_body(&request, payload, state.endpoint.max_body_bytes).await?;
+        if is_verification_request(&body) {
+            return verification(&request, &body, &state);
+        }
+        webhook::accept(&request, &state.endpoint, &body, &trace, REJECTED).await
+    }
+    .instrument(span)
+    .await;
     if let Err(error) = &result {
-        webhook::count_rejection(PROVIDER, error);
+        webhook::count_rejection(state.endpoint.verifier.provider(), error);
     }
     result
 }
 
-/// Credentials missing altogether are 401; present but wrong, 403. Keys we could not fetch are
-/// our problem: 503, and Google delivers again later.
-fn refusal(reason: &'static str) -> WebhookError {
-    match reason {
-        "authorization_missing" | "signature_missing" => WebhookError::Unauthorized(reason),
-        "keyset_unavailable" => WebhookError::KeysUnavailable,
-        _ => WebhookError::Forbidden(reason),
-    }
-}
-
-async fn accept(
+/// The endpoint verification handshake: 201 with the right `Authorization`, 401 without one or
+/// with a wrong one.
+fn verification(
     request: &HttpRequest,
-    payload: web::Payload,
+    body: &[u8],
     state: &GoogleHealthWebhook,
-    trace: TraceParent,
 ) -> Result<HttpResponse, WebhookError> {
-    let body = webhook::read_body(request, payload, state.endpoint.max_body_bytes).await?;
-    let headers = request.headers();
-    if is_verification_request(&body) {
-        let authorization = headers.get("Authorization").map(|v| v.as_bytes());
-        let status = verification_status(&body, authorization, &state.secrets);
-        return match status {
-            Some(201) => {
-                webhook::require_json(request)?;
-                tracing::info!("google health endpoint verification succeeded");
-                metrics::counter!(crate::metric_names::VERIFICATIONS, "provider" => PROVIDER,
-                    "outcome" => "verified")
-                .increment(1);
-                Ok(HttpResponse::Created().finish())
-            }
-            Some(_) if authorization.is_some() => {
-                tracing::warn!("google health endpoint verification with a wrong secret");
-                Err(WebhookError::Unauthorized("authorization_mismatch"))
-            }
-            _ => Err(WebhookError::Unauthorized("authorization_missing")),
-        };
-    }
-    let header = |name: &str| headers.get(name).map(|v| v.as_bytes().to_vec());
-    let notices = match state.endpoint.verifier.verify_and_parse(&header, &body).await {
-        Ok(notices) => notices,
-        Err(WebhookRejection::Signature(reason)) => {
-            tracing::warn!(reason, bytes = body.len(), "rejected a google health notification");
-            return Err(refusal(reason));
-        }
-        Err(WebhookRejection::InvalidBody(reason)) => {
-            // The sender is proven: a body declared as something else is 415 rather than 400.
+    let authorization = request.headers().get("Authorization").map(|v| v.as_bytes());
+    let refused = |why| WebhookError::Unproven { why, refusal: Refusal::Unauthenticated };
+    match verification_status(body, authorization, &state.secrets) {
+        Some(201) => {
             webhook::require_json(request)?;
-            return Err(WebhookError::InvalidBody(reason));
+            tracing::info!("google health endpoint verification succeeded");
+            metrics::counter!(crate::metric_names::VERIFICATIONS,
+                "provider" => state.endpoint.verifier.provider().as_str(), "outcome" => "verified")
+            .increment(1);
+            Ok(HttpResponse::Created().finish())
         }
-    };
-    webhook::require_json(request)?;
-    webhook::publish(request, &state.endpoint, &notices, &trace).await
+        Some(_) if authorization.is_some() => {
+            tracing::warn!("google health endpoint verification with a wrong secret");
+            Err(refused(Unproven::AuthorizationMismatch))
+        }
+        _ => Err(refused(Unproven::AuthorizationMissing)),
+    }
 }

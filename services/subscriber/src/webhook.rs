@@ -9,8 +9,10 @@ use bytes::BytesMut;
 use fitex_common::client_address::{ClientAddress, ProxySettings};
 use fitex_common::outbox::OutgoingRecord;
 use fitex_common::trace_context::TraceParent;
-use fitex_proto::{content_type, Message, Provider, ProviderNotification, Timestamp, TraceContext};
-use fitex_provider::{ChangeNotice, WebhookVerifier};
+use fitex_proto::{content_type, Message, ProviderNotification, Timestamp, TraceContext};
+use fitex_provider::{
+    ChangeNotice, ProviderId, Refusal, Unproven, WebhookRejection, WebhookVerifier,
+};
 use futures::StreamExt;
 use uuid::Uuid;
 
@@ -53,20 +55,12 @@ pub enum WebhookError {
     /// A proven sender, but a body declared as something other than JSON.
     #[error("notifications must be JSON (Content-Type: application/json), not {0:?}")]
     UnsupportedMediaType(String),
-    /// Fitbit: answered like an unknown path, so a forger learns nothing.
-    #[error("signature check failed: {0}")]
-    NotFound(&'static str),
-    /// Google Health: no credentials (no `Authorization` on a verification call, no signature).
-    #[error("unauthenticated: {0}")]
-    Unauthorized(&'static str),
-    /// Google Health: credentials that do not prove the call came from Google.
-    #[error("forbidden: {0}")]
-    Forbidden(&'static str),
+    /// Not proven to come from the provider: answered as the provider's contract says
+    /// (`WebhookVerifier::refusal`), with nothing for a forger to learn.
+    #[error("{why}")]
+    Unproven { why: Unproven, refusal: Refusal },
     #[error("{0}")]
     InvalidBody(String),
-    /// The provider's public keys could not be fetched: our problem, so the provider retries.
-    #[error("the provider's signing keys are unavailable; retry later")]
-    KeysUnavailable,
     #[error("temporarily unable to accept notifications; retry later")]
     Unavailable(#[from] Unavailable),
 }
@@ -79,11 +73,8 @@ impl WebhookError {
             WebhookError::BodyRead(_) => "body_unreadable",
             WebhookError::BodyTimeout => "body_timeout",
             WebhookError::UnsupportedMediaType(_) => "unsupported_media_type",
-            WebhookError::NotFound(reason)
-            | WebhookError::Unauthorized(reason)
-            | WebhookError::Forbidden(reason) => reason,
+            WebhookError::Unproven { why, .. } => why.label(),
             WebhookError::InvalidBody(_) => "invalid_body",
-            WebhookError::KeysUnavailable => "keyset_unavailable",
             WebhookError::Unavailable(_) => "unavailable",
         }
     }
@@ -96,33 +87,33 @@ impl ResponseError for WebhookError {
             WebhookError::BodyRead(_) | WebhookError::InvalidBody(_) => StatusCode::BAD_REQUEST,
             WebhookError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             WebhookError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            WebhookError::NotFound(_) => StatusCode::NOT_FOUND,
-            WebhookError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            WebhookError::Forbidden(_) => StatusCode::FORBIDDEN,
-            WebhookError::KeysUnavailable | WebhookError::Unavailable(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            WebhookError::Unproven { refusal, .. } => match refusal {
+                Refusal::NotFound => StatusCode::NOT_FOUND,
+                Refusal::Unauthenticated => StatusCode::UNAUTHORIZED,
+                Refusal::Forbidden => StatusCode::FORBIDDEN,
+                Refusal::RetryLater => StatusCode::SERVICE_UNAVAILABLE,
+            },
+            WebhookError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
         match self {
-            // Nothing to learn for a forger.
-            WebhookError::NotFound(_)
-            | WebhookError::Unauthorized(_)
-            | WebhookError::Forbidden(_) => response.finish(),
-            WebhookError::KeysUnavailable | WebhookError::Unavailable(_) => response
+            WebhookError::Unproven { refusal: Refusal::RetryLater, .. }
+            | WebhookError::Unavailable(_) => response
                 .insert_header((header::RETRY_AFTER, "30"))
                 .json(serde_json::json!({ "error": self.to_string() })),
+            // Nothing to learn for a forger.
+            WebhookError::Unproven { .. } => response.finish(),
             _ => response.json(serde_json::json!({ "error": self.to_string() })),
         }
     }
 }
 
 /// Counts a refused request by provider and reason.
-pub fn count_rejection(provider: &'static str, error: &WebhookError) {
-    metrics::counter!(metric_names::REJECTED, "provider" => provider, "reason" => error.reason())
+pub fn count_rejection(provider: ProviderId, error: &WebhookError) {
+    metrics::counter!(metric_names::REJECTED, "provider" => provider.as_str(), "reason" => error.reason())
         .increment(1);
 }
 
@@ -184,6 +175,35 @@ pub fn require_json(request: &HttpRequest) -> Result<(), WebhookError> {
     }
 }
 
+/// What every provider's notifications go through once the body is read (and, for Google, once
+/// it is known not to be the verification handshake): the verifier proves the call over the exact
+/// bytes and reads its notices, which are then published; 204 once they are durable. An unproven
+/// call is logged as `rejected` says and answered as the provider's contract says.
+pub async fn accept(
+    request: &HttpRequest,
+    endpoint: &Endpoint,
+    body: &[u8],
+    trace: &TraceParent,
+    rejected: &'static str,
+) -> Result<HttpResponse, WebhookError> {
+    let headers = request.headers();
+    let header = |name: &str| headers.get(name).map(|v| v.as_bytes().to_vec());
+    let notices = match endpoint.verifier.verify_and_parse(&header, body).await {
+        Ok(notices) => notices,
+        Err(WebhookRejection::Unproven(why)) => {
+            tracing::warn!(reason = why.label(), bytes = body.len(), "{rejected}");
+            return Err(WebhookError::Unproven { why, refusal: endpoint.verifier.refusal(why) });
+        }
+        Err(WebhookRejection::InvalidBody(reason)) => {
+            // The sender is proven: a body declared as something else is 415 rather than 400.
+            require_json(request)?;
+            return Err(WebhookError::InvalidBody(reason));
+        }
+    };
+    require_json(request)?;
+    publish(request, endpoint, &notices, trace).await
+}
+
 /// Publishes one record per notice and answers 204 once they are durable (broker or outbox).
 pub async fn publish(
     request: &HttpRequest,
@@ -202,10 +222,10 @@ pub async fn publish(
         tracing::debug!(user = %record.key, event_id = %record.event_id, "publishing notification");
     }
     let delivery = endpoint.publisher.publish(&records).await?;
-    metrics::counter!(metric_names::ACCEPTED, "provider" => provider, "delivery" => delivery.label())
+    metrics::counter!(metric_names::ACCEPTED, "provider" => provider.as_str(), "delivery" => delivery.label())
         .increment(records.len() as u64);
     tracing::info!(
-        provider,
+        provider = provider.as_str(),
         notifications = records.len(),
         delivery = delivery.label(),
         "accepted notifications"
@@ -213,17 +233,9 @@ pub async fn publish(
     Ok(HttpResponse::NoContent().finish())
 }
 
-fn provider_enum(provider: &str) -> Provider {
-    match provider {
-        "fitbit" => Provider::Fitbit,
-        "google_health" => Provider::GoogleHealth,
-        _ => Provider::Unspecified,
-    }
-}
-
 fn to_record(
     notification: &ChangeNotice,
-    provider: &'static str,
+    provider: ProviderId,
     topic: &str,
     trace: TraceParent,
     tracestate: &str,
@@ -233,7 +245,7 @@ fn to_record(
     let traceparent = trace.header_value();
     let event = ProviderNotification {
         event_id: event_id.to_string(),
-        provider: provider_enum(provider) as i32,
+        provider: provider.to_proto() as i32,
         collection_type: notification.collection_type.clone(),
         owner_id: notification.owner_id.clone(),
         owner_type: notification.owner_type.clone(),
@@ -248,12 +260,13 @@ fn to_record(
             tracestate: tracestate.to_string(),
         }),
         operation: notification.operation.clone(),
+        change_kind: notification.kind.to_proto() as i32,
     };
     let mut headers = vec![
         ("event_id".to_string(), event_id.to_string()),
         ("traceparent".to_string(), traceparent),
         ("content-type".to_string(), content_type::PROVIDER_NOTIFICATION.to_string()),
-        ("provider".to_string(), provider.to_string()),
+        ("provider".to_string(), provider.as_str().to_string()),
     ];
     if !tracestate.is_empty() {
         headers.push(("tracestate".to_string(), tracestate.to_string()));
@@ -279,6 +292,31 @@ mod tests {
             request = request.insert_header((header::CONTENT_TYPE, value));
         }
         require_json(&request.to_http_request())
+    }
+
+    #[test]
+    fn a_record_carries_the_provider_and_the_kind_the_verifier_gave() {
+        let notice = ChangeNotice {
+            kind: fitex_provider::NoticeKind::AccessRevoked,
+            collection_type: "userRevokedAccess".into(),
+            owner_id: "U1".into(),
+            owner_type: "user".into(),
+            date: None,
+            subscription_id: String::new(),
+            operation: String::new(),
+        };
+        for (provider, value) in [
+            (ProviderId::Fitbit, fitex_proto::Provider::Fitbit),
+            (ProviderId::GoogleHealth, fitex_proto::Provider::GoogleHealth),
+        ] {
+            let record = to_record(&notice, provider, "topic", TraceParent::new_root(), "");
+            let event = ProviderNotification::decode(record.payload.as_slice()).unwrap();
+            assert_eq!(event.provider, value as i32);
+            assert_eq!(event.change_kind, fitex_proto::ChangeKind::AccessRevoked as i32);
+            assert_eq!(event.collection_type, "userRevokedAccess", "kept as sent");
+            let header = record.headers.iter().find(|(k, _)| k == "provider").unwrap();
+            assert_eq!(header.1, provider.as_str());
+        }
     }
 
     #[test]

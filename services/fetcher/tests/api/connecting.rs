@@ -4,7 +4,7 @@ use chrono::Utc;
 use fitex_fetcher::connect::backfill_dates;
 use fitex_fetcher::store::TokenKind;
 use fitex_fitbit_simulator::CreateUser;
-use fitex_provider::TokenGrant;
+use fitex_provider::{ProviderId, TokenGrant};
 use secrecy::SecretString;
 
 use crate::helpers::*;
@@ -34,7 +34,8 @@ async fn a_new_connection_backfills_its_last_days_with_range_requests() {
         user_id: "BACK01".into(),
     };
     let fetcher = app.fetcher().await;
-    let connection = fetcher.connect("fitbit", TokenKind::AuthorizationCode, &grant).await.unwrap();
+    let connection =
+        fetcher.connect(ProviderId::Fitbit, TokenKind::AuthorizationCode, &grant).await.unwrap();
     let participant = app.participant_of(connection).await;
     wait_for("28 days backfilled", Duration::from_secs(30), || async {
         app.stored_steps(participant).await.len() == 28
@@ -103,7 +104,8 @@ async fn a_pasted_token_is_flagged_days_before_it_expires() {
         user_id: "PASTE01".into(),
     };
     let fetcher = app.fetcher().await;
-    let connection = fetcher.connect("fitbit", TokenKind::Implicit, &grant).await.unwrap();
+    let connection =
+        fetcher.connect(ProviderId::Fitbit, TokenKind::Implicit, &grant).await.unwrap();
     let (status, reason) = app.status(connection).await;
     assert_eq!(status, "active");
     let reason = reason.expect("flagged");

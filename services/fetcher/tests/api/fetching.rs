@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use fitex_fitbit_simulator::Fault;
-use fitex_proto::{ActivityDayChanged, DeadLetter, Message};
+use fitex_proto::{ActivityDayChanged, DeadLetter, Message, Provider, ProviderNotification};
 
 use crate::helpers::*;
 
@@ -46,6 +46,68 @@ async fn a_notification_becomes_a_stored_row_and_one_activity_event() {
     let events =
         app.topic_records(&app.kafka.topics.activity_days, 2, Duration::from_secs(3)).await;
     assert_eq!(events.len(), 1, "unchanged values publish nothing");
+}
+
+#[tokio::test]
+async fn a_notification_naming_an_unknown_provider_is_dead_lettered_not_taken_for_fitbit() {
+    let app = spawn_fetcher().await;
+    app.connect_user("STRANGE1").await;
+    app.sim().set_day("STRANGE1", day("2026-11-20"), day_data(5000, 700)).await.unwrap();
+    let kind = fitex_proto::ChangeKind::ActivityDayChanged as i32;
+    // No provider at all (the old reading took it for Fitbit), and one from a newer writer.
+    for provider in [Provider::Unspecified as i32, 7] {
+        app.publish_notification(&ProviderNotification {
+            event_id: format!("strange-{provider}"),
+            provider,
+            collection_type: "activities".into(),
+            owner_id: "STRANGE1".into(),
+            date: "2026-11-20".into(),
+            change_kind: kind,
+            ..ProviderNotification::default()
+        })
+        .await;
+    }
+
+    let letters =
+        app.topic_records(&app.kafka.topics.dead_letters, 2, Duration::from_secs(30)).await;
+    assert_eq!(letters.len(), 2, "each is dead-lettered");
+    let mut reasons: Vec<String> = letters
+        .iter()
+        .map(|l| DeadLetter::decode(l.payload.as_slice()).unwrap())
+        .inspect(|letter| assert_eq!(letter.source_topic, app.kafka.topics.notifications))
+        .map(|letter| letter.reason)
+        .collect();
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        ["a record naming an unknown provider (value 7)", "a record naming no provider (value 0)"]
+    );
+    assert_eq!(letters[0].key.as_deref(), Some("STRANGE1"));
+    let calls = app.sim().stats().await.unwrap().api_calls_by_endpoint;
+    assert_eq!(calls.values().sum::<u64>(), 0, "nothing was asked of Fitbit: {calls:?}");
+}
+
+#[tokio::test]
+async fn a_notification_written_before_notices_carried_their_kind_is_still_acted_on() {
+    let app = spawn_fetcher().await;
+    let connection = app.connect_user("LEGACY1").await;
+    let participant = app.participant_of(connection).await;
+    app.sim().set_day("LEGACY1", day("2026-11-20"), day_data(6100, 700)).await.unwrap();
+    app.publish_notification(&ProviderNotification {
+        event_id: "legacy-1".into(),
+        provider: Provider::Fitbit as i32,
+        collection_type: "activities".into(),
+        owner_id: "LEGACY1".into(),
+        owner_type: "user".into(),
+        date: "2026-11-20".into(),
+        change_kind: fitex_proto::ChangeKind::Unspecified as i32,
+        ..ProviderNotification::default()
+    })
+    .await;
+    wait_for("the day to be stored", Duration::from_secs(20), || async {
+        app.stored_steps(participant).await.get(&day("2026-11-20")) == Some(&6100)
+    })
+    .await;
 }
 
 #[tokio::test]

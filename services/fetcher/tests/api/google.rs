@@ -9,7 +9,7 @@ use fitex_fitbit_simulator::{
     CreateUser, DayRecord, GoogleUserTokens, ProjectRefusal, SimulatorConfig,
 };
 use fitex_proto::{ActivityDayChanged, Message};
-use fitex_provider::TokenGrant;
+use fitex_provider::{ProviderId, TokenGrant};
 use secrecy::SecretString;
 
 use crate::helpers::*;
@@ -32,7 +32,7 @@ fn record(steps: u32, manual_steps: u32, worn_minutes: u32) -> DayRecord {
 /// Connects a Google consent through `fetcher` (as the portal does); returns the connection id.
 async fn connect_google(fetcher: &fitex_fetcher::sync::Fetcher, tokens: &GoogleUserTokens) -> i64 {
     fetcher
-        .connect("google_health", TokenKind::AuthorizationCode, &google_grant(tokens))
+        .connect(ProviderId::GoogleHealth, TokenKind::AuthorizationCode, &google_grant(tokens))
         .await
         .expect("connect through Google")
 }
@@ -96,10 +96,12 @@ async fn a_google_connection_backfills_from_rollups_and_keeps_manual_steps_apart
 
     let fetcher = app.fetcher().await;
     let grant = google_grant(&tokens);
-    let connection =
-        fetcher.connect("google_health", TokenKind::AuthorizationCode, &grant).await.unwrap();
+    let connection = fetcher
+        .connect(ProviderId::GoogleHealth, TokenKind::AuthorizationCode, &grant)
+        .await
+        .unwrap();
     let row = fitex_fetcher::store::connection_by_id(&app.pool, connection).await.unwrap().unwrap();
-    assert_eq!(row.provider, "google_health");
+    assert_eq!(row.provider.as_str(), "google_health");
     assert_eq!(row.provider_user_id, tokens.health_user_id, "keyed by the Google Health id");
     assert_eq!(row.time_zone, "America/Chicago", "from users/me/settings");
     let participant = row.participant_id;

@@ -11,7 +11,7 @@ use fitex_fitbit_simulator::{
     CreateUser, DayData, Simulator, SimulatorClient, SimulatorConfig, SimulatorHandle,
 };
 use fitex_proto::{Message, Provider, ProviderNotification};
-use fitex_provider::TokenGrant;
+use fitex_provider::{ProviderId, TokenGrant};
 use secrecy::SecretString;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -130,7 +130,7 @@ impl TestFetcher {
             user_id: tokens.user_id,
         };
         let new = store::NewConnection {
-            provider: "fitbit",
+            provider: ProviderId::Fitbit,
             kind: TokenKind::AuthorizationCode,
             grant: &grant,
             backfill: &[],
@@ -170,6 +170,8 @@ impl TestFetcher {
                     }),
                     trace_context: None,
                     operation: String::new(),
+                    // As the subscriber's verifier classifies it.
+                    change_kind: fitex_fitbit::notice_kind(collection).to_proto() as i32,
                 };
                 OutgoingRecord {
                     event_id,
@@ -186,6 +188,20 @@ impl TestFetcher {
             "publish notifications: {:?}",
             failures.first().map(|f| f.1.to_string())
         );
+    }
+
+    /// Publishes `event` as it is (keyed by its owner), whatever it says.
+    pub async fn publish_notification(&self, event: &ProviderNotification) {
+        let event_id = Uuid::now_v7();
+        let record = OutgoingRecord {
+            event_id,
+            topic: self.kafka.topics.notifications.clone(),
+            key: event.owner_id.clone(),
+            payload: event.encode_to_vec(),
+            headers: vec![("event_id".into(), event_id.to_string())],
+        };
+        let failures = outbox::send_all(&self.producer, &[record], Duration::from_secs(10)).await;
+        assert!(failures.is_empty(), "publish a notification");
     }
 
     /// Publishes Google Health notifications as the subscriber would (one per civil date).
@@ -209,6 +225,8 @@ impl TestFetcher {
                     }),
                     trace_context: None,
                     operation: operation.into(),
+                    change_kind: fitex_google_health::notice_kind("steps", Some(*date)).to_proto()
+                        as i32,
                 };
                 OutgoingRecord {
                     event_id,

@@ -139,7 +139,7 @@ async fn a_genuine_revocation_disconnects_and_an_old_one_does_not_end_a_new_conn
         user_id: "REVOKE2".into(),
     };
     let new = store::NewConnection {
-        provider: "fitbit",
+        provider: fitex_provider::ProviderId::Fitbit,
         kind: store::TokenKind::Implicit,
         grant: &grant,
         backfill: &[],

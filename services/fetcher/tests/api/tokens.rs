@@ -89,7 +89,7 @@ async fn a_refused_token_means_reconnect_required_no_retry_storm_and_missed_days
         &app.pool,
         &app.cipher,
         store::NewConnection {
-            provider: "fitbit",
+            provider: fitex_provider::ProviderId::Fitbit,
             kind: TokenKind::Implicit,
             grant: &grant,
             backfill: &[],
@@ -127,7 +127,7 @@ async fn tokens_are_encrypted_at_rest() {
         &app.pool,
         &app.cipher,
         store::NewConnection {
-            provider: "fitbit",
+            provider: fitex_provider::ProviderId::Fitbit,
             kind: TokenKind::AuthorizationCode,
             grant: &grant,
             backfill: &[],
