@@ -207,9 +207,10 @@ async fn health_user_id(settings: &GoogleSettings, user: &str) -> anyhow::Result
     let pool = settings.database.lazy_pool();
     let found: Option<(String,)> = sqlx::query_as(
         "SELECT provider_user_id FROM provider_connections
-         WHERE participant_id = $1 AND provider = 'google_health'",
+         WHERE participant_id = $1 AND provider = $2",
     )
     .bind(participant)
+    .bind(fitex_provider::ProviderId::GoogleHealth.as_str())
     .fetch_optional(&pool)
     .await?;
     found

@@ -3,6 +3,7 @@
 use anyhow::{bail, Context};
 use chrono::{NaiveDate, Utc};
 use clap::Subcommand;
+use fitex_common::database::DatabaseSettings;
 use fitex_goals::{
     AdaptivePercentile, GoalSettings, Guideline, SelfChosen, Strategy, WeeklyIncrement,
 };
@@ -60,6 +61,20 @@ pub enum TeamsCommand {
         on: Option<NaiveDate>,
     },
     List {
+        #[arg(long)]
+        program: i64,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum GoalsCommand {
+    /// Recompute every member's goals and their teams' progress from the program start.
+    Recompute {
+        #[arg(long)]
+        program: i64,
+    },
+    /// Each member's latest goal, with how it was set.
+    Show {
         #[arg(long)]
         program: i64,
     },
@@ -216,12 +231,20 @@ pub async fn teams(pool: &PgPool, command: TeamsCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+pub async fn goals(database: &DatabaseSettings, command: GoalsCommand) -> anyhow::Result<()> {
+    match command {
+        GoalsCommand::Recompute { program } => {
+            let goals: fitex_goals_service::Settings =
+                fitex_common::config::load().context("loading configuration")?;
+            recompute(&goals, program).await
+        }
+        GoalsCommand::Show { program } => goals_today(&database.lazy_pool(), program).await,
+    }
+}
+
 /// Recomputes every member's goals and their teams' progress from the program start (after
 /// changing a program's settings, or to fill in members added late).
-pub async fn recompute(
-    settings: &fitex_goals_service::Settings,
-    program: i64,
-) -> anyhow::Result<()> {
+async fn recompute(settings: &fitex_goals_service::Settings, program: i64) -> anyhow::Result<()> {
     let pool = settings.database.lazy_pool();
     let engine = fitex_goals_service::recompute::GoalsEngine {
         pool: pool.clone(),
@@ -307,7 +330,7 @@ pub async fn standings(pool: &PgPool, program: i64, week: Option<u32>) -> anyhow
 }
 
 /// Each member's goal for today, with how it was set.
-pub async fn goals_today(pool: &PgPool, program: i64) -> anyhow::Result<()> {
+async fn goals_today(pool: &PgPool, program: i64) -> anyhow::Result<()> {
     let rows: Vec<(String, String, NaiveDate, i32, String, bool, String)> =
         sqlx::query_as(&format!(
             "SELECT DISTINCT ON (g.participant_id) {user}, t.name, g.effective_date, g.steps,

@@ -1,19 +1,205 @@
-//! `fitexctl users delete`: deleting a participant everywhere, as their provider account deletion
-//! does.
+//! `fitexctl users`: participants and their sync status (list, summary, show), and deleting a
+//! participant everywhere, as their provider account deletion does (delete, restore).
 
-use anyhow::bail;
+use anyhow::{bail, Context};
+use chrono::Utc;
+use clap::Subcommand;
+use fitex_common::database::DatabaseSettings;
 use fitex_common::kafka::Topics;
 use sqlx::PgPool;
 
+use crate::settings::Settings;
+
+#[derive(Subcommand)]
+pub enum UsersCommand {
+    /// Every participant: provider account, sync status, days stored, last sync (never tokens).
+    List,
+    /// One participant's sync status, token kind and expiry, rate budget (never the tokens).
+    Show {
+        #[arg(long)]
+        user: String,
+    },
+    /// Counts: participants by status, days stored, days waiting.
+    #[command(alias = "status")]
+    Summary,
+    /// Delete a participant everywhere: tokens, days, goals, team membership (their teams are
+    /// recomputed without them), with tombstones for downstream consumers.
+    #[command(group(clap::ArgGroup::new("who").required(true).args(["participant", "user"])))]
+    Delete {
+        /// The FitEx participant id.
+        #[arg(long)]
+        participant: Option<i64>,
+        /// Or their provider user id.
+        #[arg(long)]
+        user: Option<String>,
+        /// Really delete (without it, only says what would be deleted).
+        #[arg(long)]
+        yes: bool,
+        /// Purge at once, instead of hiding now and purging after `fetcher.purge_after_s`.
+        #[arg(long)]
+        now: bool,
+    },
+    /// Bring back a deleted participant whose purge has not begun (they reconnect to sync again).
+    Restore {
+        #[arg(long)]
+        participant: i64,
+    },
+}
+
+pub async fn run(settings: &Settings, command: UsersCommand) -> anyhow::Result<()> {
+    match command {
+        UsersCommand::List => list(&settings.database).await,
+        UsersCommand::Summary => summary(&settings.database).await,
+        UsersCommand::Show { user } => show(&settings.database.lazy_pool(), &user).await,
+        UsersCommand::Delete { participant, user, yes, now } => {
+            let who = match (participant, user) {
+                (Some(id), _) => Who::Participant(id),
+                (None, Some(user)) => Who::ProviderUser(user),
+                (None, None) => unreachable!("clap requires one"),
+            };
+            let fetcher: fitex_fetcher::Settings =
+                fitex_common::config::load().context("loading configuration")?;
+            let when = if now {
+                When::Now
+            } else {
+                When::After(chrono::Duration::seconds(fetcher.fetcher.purge_after_s as i64))
+            };
+            delete(&settings.database.lazy_pool(), &settings.kafka.topics, who, yes, when).await
+        }
+        UsersCommand::Restore { participant } => {
+            restore(&settings.database.lazy_pool(), participant).await
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: i64,
+    provider: String,
+    provider_user: String,
+    status: String,
+    reason: Option<String>,
+    days: i64,
+    last_sync: Option<chrono::DateTime<chrono::Utc>>,
+    zone: String,
+}
+
+async fn list(database: &DatabaseSettings) -> anyhow::Result<()> {
+    let pool = database.lazy_pool();
+    let rows: Vec<UserRow> = sqlx::query_as(
+        "SELECT p.id, c.provider, c.provider_user_id AS provider_user, c.sync_status AS status,
+                    CASE WHEN p.purge_after IS NOT NULL
+                         THEN 'deleted: purged everywhere on '
+                              || to_char(p.purge_after AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')
+                              || ' UTC unless restored (fitexctl users restore)'
+                         WHEN p.deleted_at IS NOT NULL THEN 'deleted: being purged'
+                         ELSE c.status_reason END AS reason,
+                    (SELECT count(*) FROM activity_days d WHERE d.participant_id = p.id) AS days,
+                    c.last_sync_at AS last_sync, p.time_zone AS zone
+             FROM participants p JOIN provider_connections c ON c.participant_id = p.id
+             ORDER BY p.id",
+    )
+    .fetch_all(&pool)
+    .await
+    .context("reading participants")?;
+    println!(
+        "{:>5}  {:<8} {:<10} {:<19} {:>5}  {:<20} {:<20}",
+        "id", "provider", "user", "status", "days", "last sync (UTC)", "time zone"
+    );
+    for UserRow { id, provider, provider_user: user, status, reason, days, last_sync, zone } in rows
+    {
+        let last = last_sync
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_else(|| "never".into());
+        println!("{id:>5}  {provider:<8} {user:<10} {status:<19} {days:>5}  {last:<20} {zone:<20}");
+        if let Some(reason) = reason {
+            println!("       ↳ {reason}");
+        }
+    }
+    Ok(())
+}
+
+async fn summary(database: &DatabaseSettings) -> anyhow::Result<()> {
+    let pool = database.lazy_pool();
+    let (participants, active, reconnect, disconnected, days, pending, waiting): (i64, i64, i64, i64, i64, i64, i64) =
+        sqlx::query_as(
+            "SELECT (SELECT count(*) FROM participants),
+                    (SELECT count(*) FROM provider_connections WHERE sync_status = 'active'),
+                    (SELECT count(*) FROM provider_connections WHERE sync_status = 'reconnect_required'),
+                    (SELECT count(*) FROM provider_connections WHERE sync_status = 'disconnected'),
+                    (SELECT count(*) FROM activity_days),
+                    (SELECT count(*) FROM pending_fetches WHERE reason <> 'awaiting_reconnect'),
+                    (SELECT count(*) FROM pending_fetches WHERE reason = 'awaiting_reconnect')",
+        )
+        .fetch_one(&pool)
+        .await
+        .context("reading the summary")?;
+    println!(
+        "participants={participants} active={active} reconnect_required={reconnect} disconnected={disconnected} days_stored={days} days_pending={pending} days_awaiting_reconnect={waiting}"
+    );
+    Ok(())
+}
+
+/// One participant's sync status, never their tokens.
+async fn show(pool: &PgPool, user: &str) -> anyhow::Result<()> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        participant_id: i64,
+        provider: String,
+        sync_status: String,
+        status_reason: Option<String>,
+        token_kind: Option<String>,
+        access_expires_at: Option<chrono::DateTime<Utc>>,
+        last_sync_at: Option<chrono::DateTime<Utc>>,
+        time_zone: String,
+        rate_remaining: Option<i32>,
+        rate_resets_at: Option<chrono::DateTime<Utc>>,
+        days: i64,
+        pending: i64,
+    }
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT c.participant_id, c.provider, c.sync_status, c.status_reason, c.token_kind,
+                c.access_expires_at, c.last_sync_at, p.time_zone, c.rate_remaining, c.rate_resets_at,
+                (SELECT count(*) FROM activity_days d WHERE d.participant_id = c.participant_id) AS days,
+                (SELECT count(*) FROM pending_fetches f WHERE f.connection_id = c.id) AS pending
+         FROM provider_connections c JOIN participants p ON p.id = c.participant_id
+         WHERE c.provider_user_id = $1",
+    )
+    .bind(user)
+    .fetch_optional(pool)
+    .await?;
+    let Some(r) = row else { bail!("no participant with provider user id {user:?}") };
+    let when = |t: Option<chrono::DateTime<Utc>>| {
+        t.map(|t| t.to_rfc3339()).unwrap_or_else(|| "never".into())
+    };
+    println!("participant      {} ({} user {user})", r.participant_id, r.provider);
+    println!("status           {}", r.sync_status);
+    if let Some(reason) = r.status_reason {
+        println!("                 {reason}");
+    }
+    println!(
+        "token            {} (expires {})",
+        r.token_kind.unwrap_or_else(|| "none".into()),
+        when(r.access_expires_at)
+    );
+    println!("last sync        {}", when(r.last_sync_at));
+    println!("time zone        {}", r.time_zone);
+    println!("days stored      {}  (waiting: {})", r.days, r.pending);
+    if let Some(remaining) = r.rate_remaining {
+        println!("rate budget      {remaining} left until {}", when(r.rate_resets_at));
+    }
+    Ok(())
+}
+
 /// When a deletion purges.
-pub enum When {
+enum When {
     Now,
     /// Hidden now, purged after this delay (restorable until then).
     After(chrono::Duration),
 }
 
 /// Who to delete: a FitEx participant id, or a provider user id.
-pub enum Who {
+enum Who {
     Participant(i64),
     ProviderUser(String),
 }
@@ -22,7 +208,7 @@ pub enum Who {
 /// deletes their tokens, days and pending fetches and publishes the tombstone that has the goals
 /// service delete their goals and recompute their teams without them. Without `confirmed` it
 /// only says what it would delete.
-pub async fn delete(
+async fn delete(
     pool: &PgPool,
     topics: &Topics,
     who: Who,
@@ -93,7 +279,7 @@ pub async fn delete(
 }
 
 /// Brings back a deleted participant whose purge has not begun.
-pub async fn restore(pool: &PgPool, participant: i64) -> anyhow::Result<()> {
+async fn restore(pool: &PgPool, participant: i64) -> anyhow::Result<()> {
     use fitex_fetcher::purge::Restored;
     match fitex_fetcher::purge::restore(pool, participant).await? {
         Restored::Restored => println!(
