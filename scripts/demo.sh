@@ -11,6 +11,13 @@
 # registered with the (simulated) Google Health API by `fitexctl google subscriber create`, the
 # participants reconnect through Google (linked by their legacy Fitbit id, so history and goals
 # continue), and today's syncs arrive as Google's signed notifications.
+#
+# Each step that waits for the pipeline (services answering, the cohort connected, backfill, the
+# Google reconnection and catch-up, today's syncs, goals and team progress) has a time-out: a step
+# that does not complete in time, or a service that exits, ends the demo with a plain message and a
+# non-zero exit. DEMO_STEP_TIMEOUT_S overrides every step's time-out; DEMO_WITHOUT="fetcher" (any of
+# simulator, subscriber, fetcher, goals, portal) leaves a service out, to see that failure
+# (scripts/demo-smoke.sh does). scripts/demo-check.sh checks what a finished run produced.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -92,35 +99,97 @@ if [[ -f "$pidfile" ]]; then
   sleep 1
 fi
 pids=()
+names=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
-wait_http() { for _ in $(seq 1 150); do curl -fs -o /dev/null "$1" && return 0; sleep 0.2; done; echo "$1 did not answer" >&2; return 1; }
+without=" ${DEMO_WITHOUT:-} "
+# start NAME LOG COMMAND...: a service in the background (unless DEMO_WITHOUT names it).
+start() {
+  local name=$1 log=$2; shift 2
+  if [[ $without == *" $name "* ]]; then
+    echo "($name left out: DEMO_WITHOUT)"
+    return 0
+  fi
+  "$@" >"$FITEX_RUN_DIR/$log.log" 2>&1 &
+  pids+=($!)
+  names+=("$name")
+}
+started() { [[ $without != *" $1 "* ]]; }
+# Fails the demo: a plain message, where to look, non-zero exit.
+fail() {
+  printf '\n' >&2
+  echo "demo FAILED: $*" >&2
+  echo "demo: the services' logs are $FITEX_RUN_DIR/{simulator,subscriber,fetcher,goals,portal}.log" >&2
+  exit 1
+}
+# A service that exited is a failure at once, not a time-out later.
+services_alive() {
+  local i
+  for i in "${!pids[@]}"; do
+    kill -0 "${pids[$i]}" 2>/dev/null || fail "the ${names[$i]} exited (its log: $FITEX_RUN_DIR/${names[$i]}.log)"
+  done
+}
+# wait_step SECONDS WHAT CHECK: runs the function CHECK every second until it succeeds; CHECK sets
+# `progress` (shown as it goes). After SECONDS (or DEMO_STEP_TIMEOUT_S) the demo fails, saying what
+# did not complete and what it last saw.
+wait_step() {
+  local timeout=${DEMO_STEP_TIMEOUT_S:-$1} what=$2 check=$3 began=$SECONDS
+  progress=
+  while ! "$check"; do
+    printf '\r%s' "$progress"
+    services_alive
+    ((SECONDS - began < timeout)) || fail "$what did not complete within $timeout s (last seen: ${progress:-nothing})"
+    sleep 1
+  done
+  printf '\r%s\n' "$progress"
+}
+wait_http() { # NAME URL
+  local name=$1 url=$2 timeout=${DEMO_STEP_TIMEOUT_S:-30} began=$SECONDS
+  started "$name" || return 0
+  until curl -fs -o /dev/null "$url"; do
+    services_alive
+    ((SECONDS - began < timeout)) || fail "the $name did not answer at $url within $timeout s"
+    sleep 0.2
+  done
+}
+sql() { psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$db" -Atc "$1"; }
 
 step "Fitbit simulator ($COHORT participants, $DAYS days), subscriber :$SUB_PORT, fetcher :$FETCH_PORT, goals :$GOALS_PORT"
-"$bin/fitbit-simulator" --port "$SIM_PORT" --cohort-size "$COHORT" --days "$DAYS" --seed 42 \
+start simulator simulator "$bin/fitbit-simulator" --port "$SIM_PORT" --cohort-size "$COHORT" --days "$DAYS" --seed 42 \
   --subscriber-url "http://127.0.0.1:$SUB_PORT/webhooks/fitbit" --client-secret "$SECRET" \
-  --google-client-secret "$GOOGLE_SECRET" \
-  >"$FITEX_RUN_DIR/simulator.log" 2>&1 & pids+=($!)
-"$bin/fitex-subscriber" >"$FITEX_RUN_DIR/subscriber.log" 2>&1 & pids+=($!)
-"$bin/fitex-fetcher" >"$FITEX_RUN_DIR/fetcher.log" 2>&1 & pids+=($!)
-"$bin/fitex-goals" >"$FITEX_RUN_DIR/goals.log" 2>&1 & pids+=($!)
-"$bin/fitex-portal" >"$FITEX_RUN_DIR/portal.log" 2>&1 & pids+=($!)
-wait_http "$sim/_sim/cohort"
-wait_http "http://127.0.0.1:$SUB_PORT/readyz"
-wait_http "http://127.0.0.1:$FETCH_PORT/readyz"
-wait_http "http://127.0.0.1:$GOALS_PORT/readyz"
-wait_http "http://127.0.0.1:$PORTAL_PORT/readyz"
+  --google-client-secret "$GOOGLE_SECRET"
+start subscriber subscriber "$bin/fitex-subscriber"
+start fetcher fetcher "$bin/fitex-fetcher"
+start goals goals "$bin/fitex-goals"
+start portal portal "$bin/fitex-portal"
+wait_http simulator "$sim/_sim/cohort"
+wait_http subscriber "http://127.0.0.1:$SUB_PORT/readyz"
+wait_http fetcher "http://127.0.0.1:$FETCH_PORT/readyz"
+wait_http goals "http://127.0.0.1:$GOALS_PORT/readyz"
+wait_http portal "http://127.0.0.1:$PORTAL_PORT/readyz"
 echo "verification handshake: right code → $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SUB_PORT/webhooks/fitbit?verify=$VERIFICATION_CODE"), wrong code → $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SUB_PORT/webhooks/fitbit?verify=nope")"
 
 step "Connecting the cohort (tokens stored encrypted; the last 28 days scheduled for backfill)"
 cohort=$(curl -fsS "$sim/_sim/cohort")
 # Three participants revoked FitEx's access at Fitbit: their next fetch gets a 401.
+# `revoked` holds the simulator's user ids (the participants' Fitbit ids) of those whose access is
+# withdrawn at the end (with Google, those who withdrew consent at Google: the three revoked at
+# Fitbit reconnect through Google).
+revoked=()
 for user in $(python3 -c 'import json,sys; print(" ".join(u["user_id"] for u in json.load(sys.stdin)[:3]))' <<<"$cohort"); do
   refresh=$(python3 -c 'import json,sys; print(next(u["refresh_token"] for u in json.load(sys.stdin) if u["user_id"]==sys.argv[1]))' "$user" <<<"$cohort")
   curl -fsS -u "SIMCLIENT:$SECRET" -d "token=$refresh" "$sim/oauth2/revoke" >/dev/null
   echo "revoked at Fitbit: $user"
+  revoked+=("$user")
 done
 "$bin/fitexctl" import <<<"$cohort" | tail -n 1
+connected() {
+  local n
+  n=$(sql "SELECT count(DISTINCT participant_id) FROM provider_connections") || return 1
+  progress="participants connected: $n of $COHORT"
+  [[ $n == "$COHORT" ]]
+}
+wait_step 30 "connecting the cohort" connected
 
 step "A FitEx season: 8 weeks from 20 days ago, FitEx miles, adaptive goals, 8 teams of 6"
 # Printed from a variable: `tee /dev/stderr` reopens a log file the demo's output is redirected
@@ -141,13 +210,15 @@ done
 "$bin/fitexctl" teams list --program "$program"
 
 step "Backfill (within each participant's rate budget)"
-for _ in $(seq 1 120); do
-  summary=$("$bin/fitexctl" users summary)
-  printf '\r%s' "$summary"
-  [[ $summary == *" days_pending=0 "* && $summary != *"days_stored=0 "* ]] && break
-  sleep 1
-done
-echo
+backfilled() {
+  progress=$("$bin/fitexctl" users summary) || return 1
+  [[ $progress == *" days_pending=0 "* && $progress != *"days_stored=0 "* ]]
+}
+wait_step 180 "the backfill" backfilled
+# The members joined their teams while their history was arriving, and the goals service counts a
+# day only for a member of a team: their goals and their teams' progress from the program start,
+# over everything stored (what `goals recompute` is for: members added late).
+"$bin/fitexctl" goals recompute --program "$program"
 
 if [[ $PROVIDER == google ]]; then
   step "2 November: Google switches the Fitbit Web API off. The webhook is registered with Google"
@@ -160,25 +231,35 @@ if [[ $PROVIDER == google ]]; then
   google_cohort=$(curl -fsS "$sim/_sim/google/cohort")
   "$bin/fitexctl" import --provider google_health <<<"$google_cohort" | tail -n 1
   # Three withdrew FitEx's access at Google: their next fetch is refused.
+  revoked=()
   for user in $(python3 -c 'import json,sys; print(" ".join(u["user_id"] for u in json.load(sys.stdin)[3:6]))' <<<"$google_cohort"); do
     curl -fsS -X POST "$sim/_sim/google/users/$user/revoke" >/dev/null
     echo "consent withdrawn at Google: $user"
+    revoked+=("$user")
   done
-  for _ in $(seq 1 120); do
-    summary=$("$bin/fitexctl" users summary)
-    printf '\r%s' "$summary"
-    [[ $summary == *" days_pending=0 "* ]] && break
-    sleep 1
-  done
-  echo
+  reconnected() {
+    local n
+    progress=$("$bin/fitexctl" users summary) || return 1
+    n=$(sql "SELECT count(DISTINCT participant_id) FROM provider_connections WHERE provider = 'google_health'") || return 1
+    [[ $n == "$COHORT" && $progress == *" days_pending=0 "* ]]
+  }
+  wait_step 180 "the reconnection through Google (connections and their backfill)" reconnected
 fi
+# The participants who revoked access (found by their Fitbit connection, which a Google one may
+# have replaced since) and those who kept it.
+revoked_sql="'$(IFS=,; echo "${revoked[*]}" | sed "s/,/','/g")'"
+revoked_participants="SELECT participant_id FROM provider_connections WHERE provider_user_id IN ($revoked_sql)"
+kept_access="SELECT p.id, p.time_zone FROM participants p WHERE p.id NOT IN ($revoked_participants)"
 
 step "Today's syncs: the simulator changes today's steps and sends signed notifications"
-python3 - "$sim" <<'PY'
+syncs_started=$(sql "SELECT now()")
+# Everyone whose access is live walks today: at Fitbit, or with Google, at Google (the three who
+# revoked at Fitbit reconnected there).
+python3 - "$sim" "$PROVIDER" <<'PY'
 import json, random, sys, urllib.request, datetime
 from zoneinfo import ZoneInfo
-sim = sys.argv[1]
-cohort = json.load(urllib.request.urlopen(f"{sim}/_sim/cohort"))
+sim, provider = sys.argv[1], sys.argv[2]
+cohort = json.load(urllib.request.urlopen(f"{sim}/_sim/{'google/' if provider == 'google' else ''}cohort"))
 random.seed(7)
 statuses = {}
 for user in cohort:
@@ -198,38 +279,54 @@ for user in cohort:
             statuses[key] = statuses.get(key, 0) + 1
 print(f"{len(cohort)} syncs of today; subscriber answers: {statuses}")
 PY
-for _ in $(seq 1 60); do
-  summary=$("$bin/fitexctl" users summary)
-  printf '\r%s' "$summary"
-  [[ $summary == *" days_pending=0 "* ]] && break
-  sleep 1
-done
-sleep 2
-echo
+# Done when everyone who kept their access has today's day stored from these syncs ("today" is
+# each participant's own date, in their time zone) and nothing is left to fetch.
+synced() {
+  local summary counts pending
+  summary=$("$bin/fitexctl" users summary) || return 1
+  pending=$(sed -n 's/.* days_pending=\([0-9]*\) .*/\1/p' <<<"$summary")
+  counts=$(sql "SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM activity_days d
+      WHERE d.participant_id = k.id AND d.day = (now() AT TIME ZONE k.time_zone)::date
+        AND d.fetched_at >= '$syncs_started'))
+    FROM ($kept_access) k") || return 1
+  progress="today's syncs stored: ${counts#*|} of ${counts%|*} participants who kept their access; days pending: $pending"
+  [[ ${counts#*|} == "${counts%|*}" && $pending == 0 ]]
+}
+wait_step 120 "today's syncs" synced
 
 if [[ $PROVIDER == google ]]; then
-  for _ in $(seq 1 60); do
-    waiting=$(psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$db" -Atc \
-      "SELECT count(*) FROM provider_connections WHERE sync_status = 'reconnect_required'")
-    printf '\rthe catch-up has found %s withdrawn consent(s)' "$waiting"
-    [[ $waiting -ge 3 ]] && break
-    sleep 1
-  done
-  echo
+  caught_up() {
+    local waiting
+    waiting=$(sql "SELECT count(DISTINCT participant_id) FROM provider_connections
+      WHERE sync_status = 'reconnect_required' AND participant_id IN ($revoked_participants)") || return 1
+    progress="the catch-up has found $waiting of ${#revoked[@]} withdrawn consent(s)"
+    ((waiting >= ${#revoked[@]}))
+  }
+  wait_step 120 "the catch-up of withdrawn consents" caught_up
 fi
 
 step "Goals (recomputed on every change)"
-for _ in $(seq 1 60); do
-  # "Today" is each participant's own date, in their time zone.
-  computed=$(psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$db" -Atc \
-    "SELECT count(DISTINCT g.participant_id) FROM goal_history g JOIN participants p ON p.id = g.participant_id
-     WHERE g.effective_date = (now() AT TIME ZONE p.time_zone)::date")
-  printf '\rparticipants with a goal for today: %s' "$computed"
-  [[ $computed -ge $((COHORT - 3)) ]] && break
-  sleep 1
-done
-sleep 2
-echo
+# Done when everyone who kept their access has a goal for their own today, every team of the season
+# has progress this week, and the goals service has counted today's syncs: the week's progress of
+# every team with a member who kept their access was recomputed since they arrived.
+goals_done() {
+  local counts with_progress teams_synced
+  counts=$(sql "SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM goal_history g
+      WHERE g.participant_id = k.id AND g.program_id = $program
+        AND g.effective_date = (now() AT TIME ZONE k.time_zone)::date))
+    FROM ($kept_access) k") || return 1
+  with_progress=$(sql "SELECT count(*) FROM teams t WHERE t.program_id = $program AND EXISTS (
+      SELECT 1 FROM team_progress tp WHERE tp.team_id = t.id AND tp.progress > 0
+        AND tp.week = (SELECT max(week) FROM team_progress x JOIN teams y ON y.id = x.team_id
+                       WHERE y.program_id = $program))") || return 1
+  teams_synced=$(sql "SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM team_progress tp
+      WHERE tp.team_id = t.id AND tp.computed_at >= '$syncs_started'))
+    FROM teams t WHERE t.program_id = $program AND EXISTS (SELECT 1 FROM team_members m
+      WHERE m.team_id = t.id AND m.participant_id IN (SELECT id FROM ($kept_access) k))") || return 1
+  progress="participants with a goal for today: ${counts#*|} of ${counts%|*} who kept their access; teams with progress this week: $with_progress of ${#teams[@]}, counting today's syncs: ${teams_synced#*|} of ${teams_synced%|*}"
+  [[ ${counts#*|} == "${counts%|*}" && $with_progress == "${#teams[@]}" && ${teams_synced#*|} == "${teams_synced%|*}" ]]
+}
+wait_step 120 "the goals and team progress" goals_done
 "$bin/fitexctl" goals show --program "$program"
 
 step "Leaderboard"

@@ -12,10 +12,30 @@ psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d postgres -Atc \
   "SELECT datname FROM pg_database WHERE datname LIKE 'fitex_test_%'" |
   while read -r db; do dropdb -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" --if-exists "$db" || true; done
 
-# The participant pages are tested in headless Chromium (Debian's package), driven by
-# playwright-core from npm (it uses that Chromium; no browser download).
-command -v chromium >/dev/null ||
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+# The participant pages are tested in headless Chromium (found on PATH under any of its names, or
+# where CHROMIUM says; Debian's package is installed when there is none), driven by playwright-core
+# from npm under Node.js (it uses that Chromium; no browser download). This script installs every
+# tool the tests look for, so a test that still misses one fails, here as under CI
+# (FITEX_REQUIRE_TOOLS; crates/testkit/src/tools.rs), instead of passing without running.
+export FITEX_REQUIRE_TOOLS=1
+find_chromium() {
+  local name
+  for name in chromium chromium-browser google-chrome google-chrome-stable; do
+    command -v "$name" && return 0
+  done
+  return 1
+}
+if [[ -z ${CHROMIUM:-} ]]; then
+  if ! CHROMIUM=$(find_chromium); then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    CHROMIUM=$(find_chromium) ||
+      { echo "test.sh: no Chromium on PATH even after apt-get install chromium" >&2; exit 1; }
+  fi
+fi
+export CHROMIUM
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
 export PLAYWRIGHT_CORE="$FITEX_CACHE/node/node_modules/playwright-core"
 [[ -d $PLAYWRIGHT_CORE ]] ||
   npm install --silent --no-audit --no-fund --prefix "$FITEX_CACHE/node" playwright-core@1.64.1

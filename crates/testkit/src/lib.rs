@@ -5,6 +5,7 @@
 //! The broker and PostgreSQL addresses come from `KAFKA_BROKERS` and `PG*` (see `scripts/env.sh`).
 
 pub mod raw_http;
+pub mod tools;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;

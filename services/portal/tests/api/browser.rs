@@ -1,32 +1,47 @@
-//! The connect flows in a real browser: Debian's Chromium driven by playwright-core (npm). A
-//! participant signs in through "Connect your Fitbit"; their access is then refused (as after a
-//! 401); the status page explains it in plain words with a Reconnect button; clicking it goes to
-//! Fitbit and back, and the page is active again. And a Fitbit participant comes back through
-//! "Connect with Google" and continues as themselves. Screenshots are kept under `target/tmp`.
-//! `scripts/test.sh` installs chromium and playwright-core; without them this test says so and
-//! passes (as `cargo test` alone on a developer machine).
+//! The connect flows in a real browser: Chromium (found on PATH, or `CHROMIUM`) driven by
+//! playwright-core (npm) under Node.js. A participant signs in through "Connect your Fitbit"; their
+//! access is then refused (as after a 401); the status page explains it in plain words with a
+//! Reconnect button; clicking it goes to Fitbit and back, and the page is active again. And a
+//! Fitbit participant comes back through "Connect with Google" and continues as themselves.
+//! Screenshots are kept under `target/tmp`. `scripts/test.sh` installs Chromium, Node.js and
+//! playwright-core; without one of them these tests fail under `CI=true` and, elsewhere, return
+//! early with a warning that they did not run (`fitex_testkit::tools`).
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use crate::helpers::*;
 use fitex_fitbit_simulator::google::health_user_id;
+use fitex_testkit::tools::{self, CHROMIUM, NODE, PLAYWRIGHT_CORE};
 
-fn playwright_core() -> Option<PathBuf> {
-    let path = std::env::var("PLAYWRIGHT_CORE").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(std::env::var("HOME").unwrap_or_default())
-            .join(".cache/fitex-sync/node/node_modules/playwright-core")
-    });
-    (path.exists() && PathBuf::from("/usr/bin/chromium").exists()).then_some(path)
+/// Where the browser step finds its tools.
+struct Browser {
+    chromium: PathBuf,
+    node: PathBuf,
+    playwright: PathBuf,
+}
+
+fn browser_tools(test: &str) -> Option<Browser> {
+    let mut found = tools::require(test, &[&CHROMIUM, &NODE, &PLAYWRIGHT_CORE])?.into_iter();
+    let mut next = || found.next().expect("one path per tool");
+    Some(Browser { chromium: next(), node: next(), playwright: next() })
 }
 
 /// Runs one browser step off the test's runtime, which must keep serving the portal meanwhile.
-async fn drive(playwright: &PathBuf, args: &[&str]) -> String {
+async fn drive(browser: &Browser, args: &[&str]) -> String {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/reconnect.cjs");
-    let mut command = Command::new("node");
-    command.arg(script).args(args).env("PLAYWRIGHT_CORE", playwright);
-    let output =
-        tokio::task::spawn_blocking(move || command.output().expect("run node")).await.unwrap();
+    let node = browser.node.clone();
+    let mut command = Command::new(&node);
+    command
+        .arg(script)
+        .args(args)
+        .env("PLAYWRIGHT_CORE", &browser.playwright)
+        .env("CHROMIUM", &browser.chromium);
+    let output = tokio::task::spawn_blocking(move || {
+        command.output().unwrap_or_else(|e| panic!("run {}: {e}", node.display()))
+    })
+    .await
+    .unwrap();
     let out = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
@@ -39,12 +54,7 @@ async fn drive(playwright: &PathBuf, args: &[&str]) -> String {
 
 #[tokio::test]
 async fn a_participant_reconnects_in_the_browser() {
-    let Some(playwright) = playwright_core() else {
-        eprintln!(
-            "skipped: chromium or playwright-core is not installed (scripts/test.sh installs both)"
-        );
-        return;
-    };
+    let Some(browser) = browser_tools("a_participant_reconnects_in_the_browser") else { return };
     let portal = spawn_portal_plain_http().await;
     portal.create_sim_user("BROWSE1", &["activity", "heartrate", "profile", "settings"]).await;
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
@@ -53,7 +63,7 @@ async fn a_participant_reconnects_in_the_browser() {
     let state = dir.join("state.json");
     let (state, shots) = (state.to_str().unwrap(), dir.to_str().unwrap());
 
-    let connected = drive(&playwright, &["connect", &portal.base, "BROWSE1", state, shots]).await;
+    let connected = drive(&browser, &["connect", &portal.base, "BROWSE1", state, shots]).await;
     assert!(connected.contains("BROWSE1"), "{connected}");
 
     // Fitbit refuses the token now: what the fetcher records after a 401.
@@ -65,7 +75,7 @@ async fn a_participant_reconnects_in_the_browser() {
         .await
         .unwrap();
 
-    let flow = drive(&playwright, &["reconnect", &portal.base, "BROWSE1", state, shots]).await;
+    let flow = drive(&browser, &["reconnect", &portal.base, "BROWSE1", state, shots]).await;
     let before = flow.lines().find(|l| l.starts_with("BEFORE")).unwrap_or_default();
     let after = flow.lines().find(|l| l.starts_with("AFTER")).unwrap_or_default();
     assert!(
@@ -90,10 +100,9 @@ async fn a_participant_reconnects_in_the_browser() {
 
 #[tokio::test]
 async fn a_fitbit_participant_comes_back_through_google_in_the_browser() {
-    let Some(playwright) = playwright_core() else {
-        eprintln!(
-            "skipped: chromium or playwright-core is not installed (scripts/test.sh installs both)"
-        );
+    let Some(browser) =
+        browser_tools("a_fitbit_participant_comes_back_through_google_in_the_browser")
+    else {
         return;
     };
     let portal = spawn_portal_with(PortalOptions { cookie_secure: false, google: true }).await;
@@ -106,11 +115,11 @@ async fn a_fitbit_participant_comes_back_through_google_in_the_browser() {
         (fitbit_state.to_str().unwrap(), google_state.to_str().unwrap());
     let shots = dir.to_str().unwrap();
 
-    drive(&playwright, &["connect", &portal.base, "BROWSE2", fitbit_state, shots]).await;
+    drive(&browser, &["connect", &portal.base, "BROWSE2", fitbit_state, shots]).await;
     let (_, participant_id, _, _) = portal.connection("BROWSE2").await;
 
     // Another day, another browser: the start page's Google button, the same person at Google.
-    let flow = drive(&playwright, &["google", &portal.base, "BROWSE2", google_state, shots]).await;
+    let flow = drive(&browser, &["google", &portal.base, "BROWSE2", google_state, shots]).await;
     let connected = flow.lines().find(|l| l.starts_with("CONNECTED")).unwrap_or_default();
     assert!(connected.contains("Google Health") && connected.contains("Syncing"), "{connected}");
     assert!(connected.contains("replaced by your Google Health connection"), "{connected}");

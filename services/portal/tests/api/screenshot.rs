@@ -1,5 +1,6 @@
 //! Renders the reconnect-required status page, exactly as served to a signed-in participant, in
-//! headless Chromium (Debian's `/usr/bin/chromium`; skipped when it is not installed). Chromium
+//! headless Chromium (found on PATH, or `CHROMIUM`; without it the test fails under `CI=true` and,
+//! elsewhere, returns early with a warning that it did not run: `fitex_testkit::tools`). Chromium
 //! cannot take the session cookie on its command line, so the served HTML is saved and rendered
 //! from a file: same markup and styles, no test-only route in the portal.
 
@@ -11,11 +12,10 @@ use fitex_fetcher::sync::reconnect_reason;
 use fitex_provider::TokenProblem;
 
 use crate::helpers::spawn_portal;
+use fitex_testkit::tools::{self, CHROMIUM};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-async fn chromium(profile: &Path, args: &[String]) -> std::process::Output {
-    let mut command = tokio::process::Command::new(CHROMIUM);
+async fn chromium(chromium: &Path, profile: &Path, args: &[String]) -> std::process::Output {
+    let mut command = tokio::process::Command::new(chromium);
     command
         .args([
             "--headless",
@@ -32,15 +32,16 @@ async fn chromium(profile: &Path, args: &[String]) -> std::process::Output {
     tokio::time::timeout(Duration::from_secs(90), command.output())
         .await
         .expect("chromium finished within 90 s")
-        .expect("run chromium")
+        .unwrap_or_else(|e| panic!("run {}: {e}", chromium.display()))
 }
 
 #[tokio::test]
 async fn chromium_renders_the_reconnect_required_page() {
-    if !Path::new(CHROMIUM).exists() {
-        eprintln!("skipped: {CHROMIUM} is not installed (apt-get install -y chromium)");
+    let Some(found) = tools::require("chromium_renders_the_reconnect_required_page", &[&CHROMIUM])
+    else {
         return;
-    }
+    };
+    let browser = &found[0];
     let portal = spawn_portal().await;
     portal.connect_with_oauth("SHOT1").await;
     let (connection_id, _, _, _) = portal.connection("SHOT1").await;
@@ -58,7 +59,8 @@ async fn chromium_renders_the_reconnect_required_page() {
     let url = format!("file://{}", page.display());
     let shot = dir.join("reconnect-required.png");
 
-    let dom = chromium(&dir.join("profile-dom"), &["--dump-dom".into(), url.clone()]).await;
+    let dom =
+        chromium(browser, &dir.join("profile-dom"), &["--dump-dom".into(), url.clone()]).await;
     let dom_text = String::from_utf8_lossy(&dom.stdout);
     assert!(
         dom_text.contains("Reconnect Fitbit") && dom_text.contains("expired or was revoked"),
@@ -67,6 +69,7 @@ async fn chromium_renders_the_reconnect_required_page() {
     );
 
     let output = chromium(
+        browser,
         &dir.join("profile-shot"),
         &[format!("--screenshot={}", shot.display()), "--window-size=1000,900".into(), url],
     )

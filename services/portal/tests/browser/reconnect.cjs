@@ -1,5 +1,6 @@
-// Drives Debian's Chromium through the participant pages with playwright-core (from npm; no
-// browser download). Called by tests/api/browser.rs, one step per call:
+// Drives Chromium through the participant pages with playwright-core (from npm; no browser
+// download). Called by tests/api/browser.rs, one step per call, with CHROMIUM set to the browser
+// it found on PATH and PLAYWRIGHT_CORE to the npm package:
 //   connect   PORTAL USER STATE_FILE SHOT_DIR  — sign in through "Connect your Fitbit"; save cookies
 //   reconnect PORTAL USER STATE_FILE SHOT_DIR  — open the status page (now "reconnect required"),
 //                                               screenshot it, click Reconnect, sign in again
@@ -7,6 +8,12 @@
 //                                               Google"; screenshot the start and status pages
 // The simulated sign-in pages (Fitbit's and Google's) list no one here, so the script picks USER
 // by adding `sim_user` to the simulator's URL, as a person choosing themselves would.
+for (const name of ['CHROMIUM', 'PLAYWRIGHT_CORE']) {
+  if (!process.env[name]) {
+    console.error(`${name} is not set: run this through tests/api/browser.rs`);
+    process.exit(2);
+  }
+}
 const { chromium } = require(process.env.PLAYWRIGHT_CORE);
 
 const [mode, portal, user, stateFile, shotDir] = process.argv.slice(2);
@@ -33,7 +40,7 @@ async function signInAt(page, consentPath) {
 
 (async () => {
   const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: process.env.CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
