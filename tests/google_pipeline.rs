@@ -8,32 +8,18 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
 use fitex_e2e::{
-    connect_simulated_fitbit_user, eventually, infrastructure_env, test_token_cipher, Fitexctl,
-    ServiceProcess,
+    connect_simulated_fitbit_user, eventually, infrastructure_env, simulated_day,
+    test_token_cipher, Fitexctl, PipelineProcesses,
 };
-use fitex_fitbit_simulator::{CreateUser, DayData, DayRecord, Simulator, SimulatorConfig};
+use fitex_fitbit_simulator::{CreateUser, DayRecord, Simulator, SimulatorConfig};
 
 const ENDPOINT_SECRET: &str = "Bearer e2e-google-endpoint-secret";
-
-fn day_data(steps: u32) -> DayData {
-    DayData {
-        steps,
-        distance_km: steps as f64 * 0.00075,
-        sedentary_minutes: 600,
-        lightly_active_minutes: 180,
-        fairly_active_minutes: 25,
-        very_active_minutes: 15,
-        worn_minutes: 820,
-        resting_heart_rate: Some(61),
-    }
-}
 
 #[tokio::test]
 async fn a_fitbit_participant_moves_to_google_health_and_keeps_history_and_goals() {
     let kafka = fitex_testkit::test_kafka().await;
     let (database, pool) = fitex_testkit::test_database().await;
-    let (subscriber_port, fetcher_port, goals_port) =
-        (fitex_testkit::free_port(), fitex_testkit::free_port(), fitex_testkit::free_port());
+    let subscriber_port = fitex_testkit::free_port();
     let webhook_secret = "e2e-fitbit-client-secret-0123456789";
     let sim = Simulator::spawn(SimulatorConfig {
         client_secret: webhook_secret.into(),
@@ -67,38 +53,16 @@ async fn a_fitbit_participant_moves_to_google_health_and_keeps_history_and_goals
         ("FITEX__FITBIT_API__CLIENT_ID", "SIMCLIENT".to_string()),
         ("FITEX__FITBIT_API__CLIENT_SECRET", "sim-client-secret".to_string()),
     ]);
-    let with = |extra: Vec<(&'static str, String)>| {
-        let mut env = common.clone();
-        env.extend(extra);
-        env
-    };
-    let subscriber = ServiceProcess::start(
-        "fitex-subscriber",
-        &with(vec![
-            ("FITEX__SUBSCRIBER__PORT", subscriber_port.to_string()),
-            ("FITEX__FITBIT__CLIENT_SECRETS", webhook_secret.to_string()),
-        ]),
-    );
-    let fetcher = ServiceProcess::start(
-        "fitex-fetcher",
-        &with(vec![
-            ("FITEX__FETCHER__PORT", fetcher_port.to_string()),
-            ("FITEX__FETCHER__GROUP_ID", format!("e2e-{}", kafka.topics.notifications)),
-        ]),
-    );
-    let goals = ServiceProcess::start(
-        "fitex-goals",
-        &with(vec![
-            ("FITEX__GOALS__PORT", goals_port.to_string()),
-            ("FITEX__GOALS__GROUP_ID", format!("e2e-goals-{}", kafka.topics.activity_days)),
-        ]),
-    );
-    subscriber.wait_healthy(&format!("http://127.0.0.1:{subscriber_port}/readyz")).await;
-    fetcher.wait_healthy(&format!("http://127.0.0.1:{fetcher_port}/readyz")).await;
-    goals.wait_healthy(&format!("http://127.0.0.1:{goals_port}/readyz")).await;
-    let logs = || format!("{}\n{}\n{}", subscriber.logs(), fetcher.logs(), goals.logs());
+    let services =
+        PipelineProcesses::start(&common, &kafka, subscriber_port, webhook_secret, Vec::new())
+            .await;
+    let logs = || services.logs();
     let ctl = Fitexctl {
-        env: with(vec![("GOOGLE_APPLICATION_CREDENTIALS", key_file.display().to_string())]),
+        env: common
+            .iter()
+            .cloned()
+            .chain([("GOOGLE_APPLICATION_CREDENTIALS", key_file.display().to_string())])
+            .collect(),
     };
 
     // The operator registers the webhook: Google verifies it against the real subscriber.
@@ -157,8 +121,11 @@ async fn a_fitbit_participant_moves_to_google_health_and_keeps_history_and_goals
     let fitbit_days: Vec<NaiveDate> =
         (3..=9).map(|back| today - chrono::Duration::days(back)).collect();
     for (i, date) in fitbit_days.iter().enumerate() {
-        let deliveries =
-            sim.client().set_day(fitbit_id, *date, day_data(8_000 + 100 * i as u32)).await.unwrap();
+        let deliveries = sim
+            .client()
+            .set_day(fitbit_id, *date, simulated_day(8_000 + 100 * i as u32))
+            .await
+            .unwrap();
         assert!(deliveries.iter().all(|d| d.status == Some(204)), "{deliveries:?}");
     }
     let count_days = |source: &'static str| {
@@ -235,7 +202,11 @@ async fn a_fitbit_participant_moves_to_google_health_and_keeps_history_and_goals
     let synced = today - chrono::Duration::days(1);
     let deliveries = sim
         .client()
-        .set_day_record(fitbit_id, synced, DayRecord { day: day_data(10_500), manual_steps: 1_200 })
+        .set_day_record(
+            fitbit_id,
+            synced,
+            DayRecord { day: simulated_day(10_500), manual_steps: 1_200 },
+        )
         .await
         .unwrap();
     assert!(

@@ -244,3 +244,78 @@ pub async fn eventually<F, Fut>(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// A worn day of `steps` as the simulator stores it (40 active minutes, 820 minutes worn).
+pub fn simulated_day(steps: u32) -> fitex_fitbit_simulator::DayData {
+    fitex_fitbit_simulator::DayData {
+        steps,
+        distance_km: steps as f64 * 0.00075,
+        sedentary_minutes: 600,
+        lightly_active_minutes: 180,
+        fairly_active_minutes: 25,
+        very_active_minutes: 15,
+        worn_minutes: 820,
+        resting_heart_rate: Some(61),
+    }
+}
+
+/// The subscriber, fetcher and goals binaries running on `common` (the test's broker, topics,
+/// database and provider settings), ready when `start` returns.
+pub struct PipelineProcesses {
+    pub subscriber: ServiceProcess,
+    pub fetcher: ServiceProcess,
+    pub goals: ServiceProcess,
+    pub subscriber_port: u16,
+}
+
+/// Extra environment of one service.
+pub type ExtraEnv = Vec<(&'static str, String)>;
+
+impl PipelineProcesses {
+    /// Starts the three on ports of their own (the subscriber on `subscriber_port`, where the
+    /// simulator pushes), the subscriber accepting `webhook_secret`; `fetcher_env` is added to the
+    /// fetcher's environment.
+    pub async fn start(
+        common: &[(&'static str, String)],
+        kafka: &fitex_common::kafka::KafkaSettings,
+        subscriber_port: u16,
+        webhook_secret: &str,
+        fetcher_env: ExtraEnv,
+    ) -> Self {
+        let (fetcher_port, goals_port) = (fitex_testkit::free_port(), fitex_testkit::free_port());
+        let with = |extra: ExtraEnv| {
+            let mut env = common.to_vec();
+            env.extend(extra);
+            env
+        };
+        let subscriber = ServiceProcess::start(
+            "fitex-subscriber",
+            &with(vec![
+                ("FITEX__SUBSCRIBER__PORT", subscriber_port.to_string()),
+                ("FITEX__FITBIT__CLIENT_SECRETS", webhook_secret.to_string()),
+            ]),
+        );
+        let mut fetcher_extra = vec![
+            ("FITEX__FETCHER__PORT", fetcher_port.to_string()),
+            ("FITEX__FETCHER__GROUP_ID", format!("e2e-{}", kafka.topics.notifications)),
+        ];
+        fetcher_extra.extend(fetcher_env);
+        let fetcher = ServiceProcess::start("fitex-fetcher", &with(fetcher_extra));
+        let goals = ServiceProcess::start(
+            "fitex-goals",
+            &with(vec![
+                ("FITEX__GOALS__PORT", goals_port.to_string()),
+                ("FITEX__GOALS__GROUP_ID", format!("e2e-goals-{}", kafka.topics.activity_days)),
+            ]),
+        );
+        subscriber.wait_healthy(&format!("http://127.0.0.1:{subscriber_port}/readyz")).await;
+        fetcher.wait_healthy(&format!("http://127.0.0.1:{fetcher_port}/readyz")).await;
+        goals.wait_healthy(&format!("http://127.0.0.1:{goals_port}/readyz")).await;
+        PipelineProcesses { subscriber, fetcher, goals, subscriber_port }
+    }
+
+    /// Every process's log, for a failing test's message.
+    pub fn logs(&self) -> String {
+        format!("{}\n{}\n{}", self.subscriber.logs(), self.fetcher.logs(), self.goals.logs())
+    }
+}

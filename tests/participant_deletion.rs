@@ -8,25 +8,12 @@ use std::time::Duration;
 
 use chrono::Utc;
 use fitex_e2e::{
-    connect_simulated_fitbit_user, eventually, infrastructure_env, test_token_cipher, Fitexctl,
-    ServiceProcess,
+    connect_simulated_fitbit_user, eventually, infrastructure_env, simulated_day,
+    test_token_cipher, Fitexctl, PipelineProcesses,
 };
-use fitex_fitbit_simulator::{CreateUser, DayData, Notification, Simulator, SimulatorConfig};
+use fitex_fitbit_simulator::{CreateUser, Notification, Simulator, SimulatorConfig};
 use fitex_proto::{Message, TeamProgressChanged};
 use sqlx::PgPool;
-
-fn day_data(steps: u32) -> DayData {
-    DayData {
-        steps,
-        distance_km: steps as f64 * 0.00075,
-        sedentary_minutes: 600,
-        lightly_active_minutes: 180,
-        fairly_active_minutes: 25,
-        very_active_minutes: 15,
-        worn_minutes: 820,
-        resting_heart_rate: Some(61),
-    }
-}
 
 /// Rows that still name the participant, table by table (all must reach 0); `keyed_topics` are
 /// the topics whose records are keyed by participant.
@@ -84,8 +71,7 @@ async fn members_this_week(pool: &PgPool, team: i64) -> Option<i32> {
 async fn a_deleted_participant_is_deleted_everywhere_and_their_team_recomputed() {
     let kafka = fitex_testkit::test_kafka().await;
     let (database, pool) = fitex_testkit::test_database().await;
-    let (subscriber_port, fetcher_port, goals_port) =
-        (fitex_testkit::free_port(), fitex_testkit::free_port(), fitex_testkit::free_port());
+    let subscriber_port = fitex_testkit::free_port();
     let webhook_secret = "e2e-deletion-client-secret-0123456789";
     let sim = Simulator::spawn(SimulatorConfig {
         client_secret: webhook_secret.into(),
@@ -102,39 +88,19 @@ async fn a_deleted_participant_is_deleted_everywhere_and_their_team_recomputed()
         // Fitbit's client secret both signs the webhooks and authenticates token refreshes.
         ("FITEX__FITBIT_API__CLIENT_SECRET", webhook_secret.to_string()),
     ]);
-    let with = |extra: Vec<(&'static str, String)>| {
-        let mut env = common.clone();
-        env.extend(extra);
-        env
-    };
-    let subscriber = ServiceProcess::start(
-        "fitex-subscriber",
-        &with(vec![
-            ("FITEX__SUBSCRIBER__PORT", subscriber_port.to_string()),
-            ("FITEX__FITBIT__CLIENT_SECRETS", webhook_secret.to_string()),
-        ]),
-    );
-    let fetcher = ServiceProcess::start(
-        "fitex-fetcher",
-        &with(vec![
-            ("FITEX__FETCHER__PORT", fetcher_port.to_string()),
-            ("FITEX__FETCHER__GROUP_ID", format!("e2e-{}", kafka.topics.notifications)),
+    let services = PipelineProcesses::start(
+        &common,
+        &kafka,
+        subscriber_port,
+        webhook_secret,
+        vec![
             // Deleted participants are purged a second after their deletion (7 days by default).
             ("FITEX__FETCHER__PURGE_AFTER_S", "1".to_string()),
             ("FITEX__FETCHER__PURGE_CHECK_S", "1".to_string()),
-        ]),
-    );
-    let goals = ServiceProcess::start(
-        "fitex-goals",
-        &with(vec![
-            ("FITEX__GOALS__PORT", goals_port.to_string()),
-            ("FITEX__GOALS__GROUP_ID", format!("e2e-goals-{}", kafka.topics.activity_days)),
-        ]),
-    );
-    subscriber.wait_healthy(&format!("http://127.0.0.1:{subscriber_port}/readyz")).await;
-    fetcher.wait_healthy(&format!("http://127.0.0.1:{fetcher_port}/readyz")).await;
-    goals.wait_healthy(&format!("http://127.0.0.1:{goals_port}/readyz")).await;
-    let logs = || format!("{}\n{}\n{}", subscriber.logs(), fetcher.logs(), goals.logs());
+        ],
+    )
+    .await;
+    let logs = || services.logs();
     let ctl = Fitexctl { env: common.clone() };
     let keyed = [kafka.topics.activity_days.clone(), kafka.topics.goals.clone()];
 
@@ -172,7 +138,10 @@ async fn a_deleted_participant_is_deleted_everywhere_and_their_team_recomputed()
         assert!(ok, "{added}");
         for back in 0..7 {
             let date = today - chrono::Duration::days(back);
-            sim.client().set_day(user, date, day_data(7_000 + 100 * back as u32)).await.unwrap();
+            sim.client()
+                .set_day(user, date, simulated_day(7_000 + 100 * back as u32))
+                .await
+                .unwrap();
         }
     }
     let (leaver, stayer) = (participants[0], participants[1]);

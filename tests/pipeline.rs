@@ -6,25 +6,12 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
 use fitex_common::token_cipher::TokenCipher;
-use fitex_e2e::ServiceProcess;
+use fitex_e2e::{simulated_day, ServiceProcess};
 use fitex_fetcher::store::{self, TokenKind};
-use fitex_fitbit_simulator::{CreateUser, DayData, Notification, Simulator, SimulatorConfig};
+use fitex_fitbit_simulator::{CreateUser, Notification, Simulator, SimulatorConfig};
 use fitex_proto::{ActivityDayChanged, Message};
 use fitex_provider::TokenGrant;
 use secrecy::SecretString;
-
-fn day_data(steps: u32) -> DayData {
-    DayData {
-        steps,
-        distance_km: steps as f64 * 0.00075,
-        sedentary_minutes: 600,
-        lightly_active_minutes: 180,
-        fairly_active_minutes: 25,
-        very_active_minutes: 15,
-        worn_minutes: 820,
-        resting_heart_rate: Some(61),
-    }
-}
 
 #[tokio::test]
 async fn simulator_to_subscriber_to_fetcher_to_postgres() {
@@ -104,7 +91,7 @@ async fn simulator_to_subscriber_to_fetcher_to_postgres() {
     let days: Vec<NaiveDate> =
         ["2026-11-23", "2026-11-24"].iter().map(|d| d.parse().unwrap()).collect();
     for (date, steps) in days.iter().zip([6543, 9876]) {
-        let deliveries = sim.client().set_day("PIPE01", *date, day_data(steps)).await.unwrap();
+        let deliveries = sim.client().set_day("PIPE01", *date, simulated_day(steps)).await.unwrap();
         assert!(
             deliveries.iter().all(|d| d.status == Some(204)),
             "subscriber accepted: {deliveries:?}"

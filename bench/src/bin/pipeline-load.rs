@@ -16,8 +16,12 @@
 //!   duplicate notifications are.
 //!
 //! While the load runs, a reader follows the notifications, activity-days, goals and team-progress
-//! topics from their ends. A change (participant, date, steps) is answered by the first goal event
-//! that reflects it, either
+//! topics from their ends. A change (participant, date, steps) is answered by the goal event of its
+//! own trace: the trace of its notification continues through the activity event that stored it
+//! to the goal events of that recomputation, so the hops join by trace id alone. When they do not
+//! (its notification was coalesced with an earlier one of its day, whose trace the fetch continued;
+//! or its recomputation published nothing because a teammate's had already counted the change),
+//! the change is answered by the first goal event that reflects it, either
 //! - a `GoalChanged` or `TeamProgressChanged` whose trace is that of an activity event of the same
 //!   participant at or after the first activity event carrying those steps (or more): the goals
 //!   service consumes a participant's events in order, so such a recomputation read the change; or
@@ -29,8 +33,7 @@
 //!   publish, and would wait for the owner's next change.)
 //!
 //! The latency is that goal event's arrival at the reader minus the moment the change's
-//! notification was sent. (The fetcher starts a new trace per fetch, so the subscriber's trace id
-//! is not carried through; the activity-days topic bridges the gap.)
+//! notification was sent.
 //!
 //! Prints one `RESULT key=value …` line and writes each answered change's timings to `--points`
 //! (CSV) for the plot. Configuration (database, Kafka topics) is read like the services': `config/`
@@ -166,8 +169,8 @@ impl Tally {
 
 #[derive(Default)]
 struct Seen {
-    /// (owner, date) → (subscriber's received_at, arrival at the reader).
-    notifications: HashMap<(String, String), Vec<(f64, f64)>>,
+    /// (owner, date) → its notifications.
+    notifications: HashMap<(String, String), Vec<SeenNotification>>,
     notification_count: u64,
     activities: Vec<Activity>,
     /// trace id → (first arrival, kind) of goal events carrying it.
@@ -179,6 +182,13 @@ struct Seen {
     /// Arrival minus `computed_at` (relay and consumer delay), per goal event.
     relay_ms: Vec<f64>,
     last_event_ms: f64,
+}
+
+struct SeenNotification {
+    /// The subscriber's `received_at`.
+    accepted_ms: f64,
+    recv_ms: f64,
+    trace: String,
 }
 
 struct Activity {
@@ -248,10 +258,13 @@ fn start_reader(
             if topic == notifications {
                 if let Ok(n) = ProviderNotification::decode(payload) {
                     seen.notification_count += 1;
+                    let trace =
+                        trace_id(&n.trace_context.map(|t| t.traceparent).unwrap_or_default());
+                    let accepted_ms = ts_ms(&n.received_at);
                     seen.notifications
                         .entry((n.owner_id, n.date))
                         .or_default()
-                        .push((ts_ms(&n.received_at), recv));
+                        .push(SeenNotification { accepted_ms, recv_ms: recv, trace });
                 }
                 continue;
             }
@@ -312,6 +325,8 @@ struct Answer {
     fetched_ms: Option<f64>,
     goal_ms: Option<f64>,
     goal_kind: &'static str,
+    /// Answered by the goal event of the notification's own trace.
+    by_trace: bool,
 }
 
 fn answer(change: &Change, participants: &[Participant], seen: &Seen, index: &Index) -> Answer {
@@ -320,15 +335,35 @@ fn answer(change: &Change, participants: &[Participant], seen: &Seen, index: &In
     let notification = seen
         .notifications
         .get(&(p.user.clone(), date))
-        .and_then(|list| list.iter().find(|(received, _)| *received >= change.sent_ms - 1.0));
+        .and_then(|list| list.iter().find(|n| n.accepted_ms >= change.sent_ms - 1.0));
     let mut result = Answer {
-        notification_ms: notification.map(|(_, recv)| *recv),
-        accepted_ms: notification.map(|(received, _)| *received),
+        notification_ms: notification.map(|n| n.recv_ms),
+        accepted_ms: notification.map(|n| n.accepted_ms),
         activity_ms: None,
         fetched_ms: None,
         goal_ms: None,
         goal_kind: "",
+        by_trace: false,
     };
+    // By trace id alone: the activity event of the notification's trace that stored the change,
+    // and the goal event of that trace.
+    let own = notification.map(|n| &n.trace).filter(|t| !t.is_empty()).and_then(|trace| {
+        let activity =
+            index.by_trace.get(trace)?.iter().map(|i| &seen.activities[*i]).find(|a| {
+                a.participant == p.id
+                    && a.date == change.date
+                    && i64::from(a.steps) >= i64::from(change.steps)
+            })?;
+        Some((activity, seen.goal_by_trace.get(trace)?))
+    });
+    if let Some((activity, (at, kind))) = own {
+        result.activity_ms = Some(activity.recv_ms);
+        result.fetched_ms = Some(activity.fetched_ms);
+        result.goal_ms = Some(*at);
+        result.goal_kind = kind;
+        result.by_trace = true;
+        return result;
+    }
     // The first activity event (in the participant's partition order) carrying these steps or
     // more: the day's steps only grow within a run.
     let Some(first) = index.by_day.get(&(p.id, change.date)).and_then(|list| {
@@ -366,6 +401,7 @@ fn answer(change: &Change, participants: &[Participant], seen: &Seen, index: &In
 struct Index {
     by_day: HashMap<(i64, NaiveDate), Vec<usize>>,
     by_participant: HashMap<i64, Vec<usize>>,
+    by_trace: HashMap<String, Vec<usize>>,
 }
 
 fn index(seen: &Seen) -> Index {
@@ -376,6 +412,7 @@ fn index(seen: &Seen) -> Index {
         let a = &seen.activities[i];
         index.by_day.entry((a.participant, a.date)).or_default().push(i);
         index.by_participant.entry(a.participant).or_default().push(i);
+        index.by_trace.entry(a.trace.clone()).or_default().push(i);
     }
     index
 }
@@ -657,7 +694,7 @@ async fn main() -> anyhow::Result<()> {
     let (mut e2e, mut on_topic, mut accepted, mut stored_stage, mut goals_stage, mut fetch_stage) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut not_stored, mut no_goal_event) = (0usize, 0usize);
-    let (mut by_team, mut by_teammate) = (0usize, 0usize);
+    let (mut by_team, mut by_teammate, mut by_trace) = (0usize, 0usize, 0usize);
     let mut last_goal_ms: f64 = 0.0;
     for change in &tally.changes {
         let a = answer(change, &participants, &seen, &index);
@@ -683,6 +720,7 @@ async fn main() -> anyhow::Result<()> {
                     "teammate" => by_teammate += 1,
                     _ => {}
                 }
+                by_trace += usize::from(a.by_trace);
                 last_goal_ms = last_goal_ms.max(goal);
                 writeln!(
                     points,
@@ -738,7 +776,7 @@ async fn main() -> anyhow::Result<()> {
          post_p50_ms={:.2} post_p99_ms={:.2} dispatch_lag_ms={:.0} \
          data_calls={data_calls} profile_calls={} calls_by_endpoint={by_endpoint} rate_limited={} \
          calls_per_day={:.3} naive_calls_per_day={:.3} \
-         answered={} answered_by_team_event={by_team} answered_by_teammate_event={by_teammate} not_stored={not_stored} no_goal_event={no_goal_event} \
+         answered={} answered_by_trace={by_trace} answered_by_team_event={by_team} answered_by_teammate_event={by_teammate} not_stored={not_stored} no_goal_event={no_goal_event} \
          e2e_p50_ms={:.0} e2e_p90_ms={:.0} e2e_p99_ms={:.0} e2e_max_ms={:.0} \
          accepted_p50_ms={:.1} accepted_p99_ms={:.1} \
          notification_p50_ms={:.0} notification_p99_ms={:.0} stored_p50_ms={:.0} stored_p99_ms={:.0} \
@@ -896,6 +934,44 @@ mod tests {
 
     fn answer_for(change: &Change, people: &[Participant], seen: &Seen) -> Answer {
         answer(change, people, seen, &index(seen))
+    }
+
+    #[test]
+    fn a_change_is_answered_by_its_notifications_trace_when_the_hops_join() {
+        let people = [participant(7, 70, Tz::UTC)];
+        let mut seen = Seen::default();
+        let key = ("U7".to_string(), "2026-11-30".to_string());
+        seen.notifications.insert(
+            key.clone(),
+            vec![SeenNotification {
+                accepted_ms: 1_010.0,
+                recv_ms: 1_020.0,
+                trace: "t-own".into(),
+            }],
+        );
+        seen.activities.push(activity(7, 1_200, "t-own", 2, 1_300.0));
+        // A teammate's team event computed after the change was produced comes first, but the
+        // change's own trace answers it.
+        seen.team_events_by_team.insert(70, vec![(1_350.0, 1_400.0)]);
+        seen.goal_by_trace.insert("t-own".into(), (1_500.0, "team"));
+        let answer = answer_for(&change(1_200), &people, &seen);
+        assert_eq!(
+            (answer.goal_ms, answer.goal_kind, answer.by_trace),
+            (Some(1_500.0), "team", true)
+        );
+        assert_eq!((answer.notification_ms, answer.activity_ms), (Some(1_020.0), Some(1_305.0)));
+        // Its trace reached no goal event (or stored fewer steps): the rule without traces.
+        seen.goal_by_trace.clear();
+        let answer = answer_for(&change(1_200), &people, &seen);
+        assert_eq!(
+            (answer.goal_ms, answer.goal_kind, answer.by_trace),
+            (Some(1_400.0), "teammate", false)
+        );
+        seen.goal_by_trace.insert("t-own".into(), (1_500.0, "team"));
+        assert!(
+            !answer_for(&change(1_300), &people, &seen).by_trace,
+            "the event stored fewer steps"
+        );
     }
 
     #[test]

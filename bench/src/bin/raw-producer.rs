@@ -32,6 +32,8 @@ async fn main() -> anyhow::Result<()> {
         topics: Topics::default(),
         message_timeout_ms: 30_000,
         extra: Default::default(),
+        // A bare client: no statistics.
+        statistics_interval_ms: 0,
     };
     let producer = settings.producer("bench-raw-producer")?;
     let payload = Arc::new(vec![b'x'; args.payload_bytes]);

@@ -10,7 +10,10 @@ use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, Producer};
 use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::ClientContext;
 use serde::Deserialize;
+
+use crate::kafka_stats::StatsProducer;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct KafkaSettings {
@@ -25,10 +28,18 @@ pub struct KafkaSettings {
     /// Extra librdkafka properties (for example `security.protocol`), applied last.
     #[serde(default)]
     pub extra: BTreeMap<String, String>,
+    /// How often the services' clients report librdkafka statistics, exported as metrics
+    /// (`kafka_stats`); 0 turns them off.
+    #[serde(default = "default_statistics_interval_ms")]
+    pub statistics_interval_ms: u64,
 }
 
 fn default_message_timeout_ms() -> u64 {
     30_000
+}
+
+fn default_statistics_interval_ms() -> u64 {
+    10_000
 }
 
 /// Topic names, in one place (see `docs/architecture.md` for keys and payloads).
@@ -126,8 +137,9 @@ impl KafkaSettings {
         self.producer_config(client_id).create()
     }
 
+    /// The services' producer: replaces itself when broken, exports its statistics.
     pub fn recovering_producer(&self, client_id: &str) -> Result<RecoveringProducer, KafkaError> {
-        RecoveringProducer::new(self.producer_config(client_id))
+        RecoveringProducer::new(self.with_statistics(self.producer_config(client_id)))
     }
 
     /// Consumer in `group_id` that commits offsets only when told to (after the database commit).
@@ -170,7 +182,7 @@ pub struct RecoveringProducer {
 }
 
 struct ProducerState {
-    producer: FutureProducer,
+    producer: StatsProducer,
     created: Instant,
     failures_in_a_row: u32,
 }
@@ -180,13 +192,13 @@ const MIN_REPLACEMENT_INTERVAL: Duration = Duration::from_secs(5);
 
 impl RecoveringProducer {
     pub fn new(config: ClientConfig) -> Result<Self, KafkaError> {
-        let producer = config.create()?;
+        let producer = crate::kafka_stats::producer(&config)?;
         let state = ProducerState { producer, created: Instant::now(), failures_in_a_row: 0 };
         Ok(Self { config, state: Arc::new(RwLock::new(state)) })
     }
 
     /// The producer to use now (cheap: a handle to a shared client).
-    pub fn get(&self) -> FutureProducer {
+    pub fn get(&self) -> StatsProducer {
         self.state.read().unwrap_or_else(|e| e.into_inner()).producer.clone()
     }
 
@@ -213,7 +225,7 @@ impl RecoveringProducer {
         if !broken || state.created.elapsed() < MIN_REPLACEMENT_INTERVAL {
             return false;
         }
-        match self.config.create::<FutureProducer>() {
+        match crate::kafka_stats::producer(&self.config) {
             Ok(fresh) => {
                 tracing::warn!(
                     ?fatal,
@@ -284,8 +296,56 @@ pub async fn ensure_topics(
     Ok(())
 }
 
+/// The high watermark of the last fetch response librdkafka received for the partition (none
+/// before one came back). The `rdkafka` crate does not wrap `rd_kafka_get_watermark_offsets`.
+pub fn fetched_high_watermark<C: rdkafka::ClientContext>(
+    client: &rdkafka::client::Client<C>,
+    topic: &str,
+    partition: i32,
+) -> Option<i64> {
+    let topic = std::ffi::CString::new(topic).ok()?;
+    let (mut low, mut high) = (-1i64, -1i64);
+    // SAFETY: a live client handle, a NUL-terminated topic name and two out-parameters that
+    // outlive the call; librdkafka only reads values it cached from fetch responses.
+    let error = unsafe {
+        rdkafka::bindings::rd_kafka_get_watermark_offsets(
+            client.native_ptr(),
+            topic.as_ptr(),
+            partition,
+            &mut low,
+            &mut high,
+        )
+    };
+    (error == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0)
+        .then_some(high)
+}
+
+/// A partition's high watermark as far as a consumer can tell: the greater of what a
+/// `ListOffsets` request answers (`fetch_watermarks`) and what the last fetch response said.
+/// tansu 0.6 with memory storage answers `ListOffsets` with the base offset of the newest record
+/// batch plus one — behind the last record by the batch's size minus one — while its fetch
+/// responses carry the real high watermark; a lag computed from the listed one alone reads too
+/// small.
+pub fn high_watermark<C, T>(
+    consumer: &T,
+    topic: &str,
+    partition: i32,
+    timeout: Duration,
+) -> Option<i64>
+where
+    C: rdkafka::consumer::ConsumerContext,
+    T: rdkafka::consumer::Consumer<C>,
+{
+    let listed = consumer.fetch_watermarks(topic, partition, timeout).ok().map(|(_, high)| high);
+    let fetched = fetched_high_watermark(consumer.client(), topic, partition);
+    listed.into_iter().chain(fetched).max()
+}
+
 /// Readiness probe: asks the broker for cluster metadata within `timeout`.
-pub async fn ping(producer: &FutureProducer, timeout: Duration) -> Result<(), KafkaError> {
+pub async fn ping<C: ClientContext + 'static>(
+    producer: &FutureProducer<C>,
+    timeout: Duration,
+) -> Result<(), KafkaError> {
     let producer = producer.clone();
     tokio::task::spawn_blocking(move || producer.client().fetch_metadata(None, timeout).map(|_| ()))
         .await
@@ -302,6 +362,7 @@ mod tests {
             topics: Topics::default(),
             message_timeout_ms: 1500,
             extra: BTreeMap::from([("linger.ms".to_string(), "7".to_string())]),
+            statistics_interval_ms: 10_000,
         }
     }
 

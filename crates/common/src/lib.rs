@@ -12,6 +12,7 @@ pub mod http;
 pub mod http_limits;
 pub mod http_security;
 pub mod kafka;
+pub mod kafka_stats;
 pub mod log_safe;
 pub mod metrics;
 pub mod outbox;

@@ -12,6 +12,7 @@ use std::time::Duration;
 use futures::future::join_all;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::ClientContext;
 
 use crate::kafka::RecoveringProducer;
 use rdkafka::util::Timeout;
@@ -60,9 +61,9 @@ impl OutgoingRecord {
     }
 
     /// Sends the record and waits for the broker's acknowledgement, at most `deadline`.
-    pub async fn send(
+    pub async fn send<C: ClientContext + 'static>(
         &self,
-        producer: &FutureProducer,
+        producer: &FutureProducer<C>,
         deadline: Duration,
     ) -> Result<(), SendFailure> {
         let record = FutureRecord::to(&self.topic).key(&self.key).headers(self.kafka_headers());

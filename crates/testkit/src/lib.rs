@@ -60,6 +60,7 @@ pub async fn test_kafka_on(brokers: &str, partitions: i32) -> KafkaSettings {
         topics: Topics::default().with_suffix(&format!("test-{suffix}")),
         message_timeout_ms: 10_000,
         extra: BTreeMap::new(),
+        statistics_interval_ms: 10_000,
     };
     let specs: Vec<TopicSpec> =
         settings.topics.all().into_iter().map(|t| TopicSpec { partitions, ..t }).collect();

@@ -4,8 +4,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
+use fitex_common::trace_context::TraceParent;
 use fitex_proto::ProviderNotification;
 use fitex_provider::{NoticeKind, ProviderId};
+
+use crate::traces::{DayTraces, EarliestTrace};
 
 /// What one notification asks for, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +19,8 @@ pub struct Change {
     pub event_id: String,
     /// When the subscriber accepted the notification (Unix ms; 0 if unknown).
     pub received_at_ms: i64,
+    /// The notification's trace (its `trace_context`), when it carries a valid one.
+    pub trace: Option<TraceParent>,
 }
 
 impl Change {
@@ -38,6 +43,7 @@ impl Change {
                 .received_at
                 .map(|t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
                 .unwrap_or(0),
+            trace: event.trace_context.and_then(|t| TraceParent::parse(&t.traceparent)),
         })
     }
 }
@@ -107,6 +113,22 @@ pub struct UserWork {
     /// How many notifications this work stands for (for the metrics).
     pub notifications: usize,
     pub event_ids: Vec<String>,
+    /// The trace of the user's earliest notification in the batch that asks for a fetch (of a
+    /// named or an unnamed day): the fetch continues it.
+    pub trace: Option<EarliestTrace>,
+    /// Per date, the trace of the earliest notification naming it: that day's event continues it.
+    pub date_traces: BTreeMap<NaiveDate, EarliestTrace>,
+}
+
+impl UserWork {
+    /// The spans the user's fetch works in (see `traces`).
+    pub fn traces(&self) -> DayTraces {
+        let mut traces = DayTraces::continuing(self.trace.as_ref().map(|t| &t.trace));
+        for (date, earliest) in &self.date_traces {
+            traces.continue_day(*date, &earliest.trace);
+        }
+        traces
+    }
 }
 
 /// Groups changes by (provider, user). Deletion wins over everything; revocation over fetching.
@@ -123,8 +145,17 @@ pub fn coalesce(
                 entry.dates.insert(date);
                 let latest = entry.latest_received_ms.entry(date).or_insert(change.received_at_ms);
                 *latest = (*latest).max(change.received_at_ms);
+                EarliestTrace::offer(&mut entry.trace, change.received_at_ms, change.trace);
+                let mut earliest = entry.date_traces.get(&date).copied();
+                EarliestTrace::offer(&mut earliest, change.received_at_ms, change.trace);
+                if let Some(earliest) = earliest {
+                    entry.date_traces.insert(date, earliest);
+                }
             }
-            ChangeKind::RecentActivity => entry.recent = true,
+            ChangeKind::RecentActivity => {
+                entry.recent = true;
+                EarliestTrace::offer(&mut entry.trace, change.received_at_ms, change.trace);
+            }
             ChangeKind::Revoked => {
                 entry.revoked = true;
                 entry.destructive_received_ms =
@@ -152,6 +183,7 @@ mod tests {
             kind,
             event_id: "e".into(),
             received_at_ms: 0,
+            trace: None,
         }
     }
 
@@ -190,6 +222,32 @@ mod tests {
             |ms: i64| Change { received_at_ms: ms, ..change("A", ChangeKind::Activity(day(20))) };
         let work = coalesce([at(5), at(9), at(7)]);
         assert_eq!(work[&(ProviderId::Fitbit, "A".into())].latest_received_ms[&day(20)], 9);
+    }
+
+    #[test]
+    fn each_date_continues_its_earliest_notification_and_the_fetch_the_users_earliest() {
+        let traced = |n: u8, ms: i64, kind: ChangeKind| Change {
+            received_at_ms: ms,
+            trace: Some(TraceParent { trace_id: [n; 16], span_id: [n; 8], sampled: true }),
+            ..change("A", kind)
+        };
+        let work = coalesce([
+            traced(1, 700, ChangeKind::Activity(day(20))),
+            traced(2, 300, ChangeKind::Activity(day(20))),
+            traced(3, 500, ChangeKind::Activity(day(21))),
+            traced(4, 100, ChangeKind::Ignored),
+            change("A", ChangeKind::Activity(day(22))),
+        ]);
+        let a = &work[&(ProviderId::Fitbit, "A".into())];
+        let trace_of = |date| a.date_traces.get(&date).map(|t| t.trace.trace_id[0]);
+        assert_eq!(
+            (trace_of(day(20)), trace_of(day(21)), trace_of(day(22))),
+            (Some(2), Some(3), None)
+        );
+        assert_eq!(a.trace.map(|t| t.trace.trace_id[0]), Some(2), "not the ignored notification's");
+        let traces = a.traces();
+        assert_eq!(traces.of(day(21)).trace_id, [3; 16]);
+        assert_eq!(traces.of(day(22)).trace_id, [2; 16], "an untraced day: the fetch's trace");
     }
 
     #[test]
@@ -301,6 +359,7 @@ mod tests {
                 kind: ChangeKind::Activity(day(20)),
                 event_id: "e1".into(),
                 received_at_ms: 2_005,
+                trace: None,
             }
         );
         // Without a kind (written before notices carried one): classified by the collection.

@@ -147,7 +147,11 @@ async fn process_batch(
     let mut records_by_user: HashMap<(ProviderId, String), Vec<&Record>> = HashMap::new();
     for record in batch {
         match ProviderNotification::decode(record.payload()).map(Change::from_event) {
-            Ok(Ok(change)) => {
+            Ok(Ok(mut change)) => {
+                // The header holds the payload's `traceparent`; it is read when the payload has none.
+                change.trace = change.trace.or_else(|| {
+                    record.headers.get("traceparent").and_then(|h| TraceParent::parse(h))
+                });
                 if change.kind == ChangeKind::Ignored {
                     metrics::counter!("fitex_fetcher_notifications_total", "outcome" => "ignored")
                         .increment(1);
@@ -250,6 +254,8 @@ async fn sync_work(
             }
         }
     }
+    // The user's fetch and each notified day continue their earliest notification's trace.
+    let traces = work.traces();
     let plan =
         fetcher.settle.lock().expect("settle lock").plan(connection.id, &dated, Instant::now());
     metrics::counter!("fitex_fetcher_notifications_total", "outcome" => "already_fetched")
@@ -257,7 +263,8 @@ async fn sync_work(
     for (date, due) in plan.later {
         let wait = due.saturating_duration_since(Instant::now());
         let not_before = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
-        store::defer(&fetcher.pool, connection.id, &[date], "settling", not_before).await?;
+        let traced = Some(&traces);
+        store::defer(&fetcher.pool, connection.id, &[date], "settling", not_before, traced).await?;
         metrics::counter!("fitex_fetcher_deferred_total", "reason" => "settling").increment(1);
     }
     let mut dates = plan.fetch_now;
@@ -266,13 +273,12 @@ async fn sync_work(
         let max_wait = chrono::Duration::milliseconds(
             fetcher.settings.quiet_max_ms.max(fetcher.settings.quiet_ms) as i64,
         );
-        store::debounce(&fetcher.pool, connection.id, &dates, quiet, max_wait).await?;
+        store::debounce(&fetcher.pool, connection.id, &dates, quiet, max_wait, &traces).await?;
         metrics::counter!("fitex_fetcher_deferred_total", "reason" => "quiet")
             .increment(dates.len() as u64);
         dates.clear();
     }
-    let trace = TraceParent::new_root();
-    let outcome = fetcher.sync_user(&connection, &dates, &trace).await;
+    let outcome = fetcher.sync_user(&connection, &dates, &traces).await;
     let label = match &outcome {
         Ok(SyncOutcome::Stored { .. }) => "stored",
         Ok(SyncOutcome::Deferred(_)) => "deferred",

@@ -16,6 +16,7 @@ pub mod settle;
 pub mod startup;
 pub mod store;
 pub mod sync;
+pub mod traces;
 
 pub use settings::Settings;
 pub use startup::Application;

@@ -13,6 +13,7 @@ use futures::StreamExt;
 use crate::error::SyncError;
 use crate::store;
 use crate::sync::{Fetcher, PENDING_RETRY_DELAY};
+use crate::traces::DayTraces;
 
 /// How long a claimed pending day stays invisible to other replicas.
 const LEASE: chrono::Duration = chrono::Duration::minutes(5);
@@ -21,16 +22,18 @@ const LEASE: chrono::Duration = chrono::Duration::minutes(5);
 pub async fn run_once(fetcher: &Fetcher, limit: i64) -> Result<usize, sqlx::Error> {
     let claimed = store::claim_due_pending(&fetcher.pool, limit, LEASE).await?;
     let count = claimed.len();
-    let mut by_connection: BTreeMap<i64, Vec<NaiveDate>> = BTreeMap::new();
-    for (connection, day) in claimed {
-        by_connection.entry(connection).or_default().push(day);
+    let mut by_connection: BTreeMap<i64, Vec<(NaiveDate, Option<String>)>> = BTreeMap::new();
+    for (connection, day, traceparent) in claimed {
+        by_connection.entry(connection).or_default().push((day, traceparent));
     }
     futures::stream::iter(by_connection)
-        .for_each_concurrent(fetcher.settings.concurrency.max(1), |(connection_id, days)| async move {
-            if let Err(error) = sync_pending(fetcher, connection_id, &days).await {
+        .for_each_concurrent(fetcher.settings.concurrency.max(1), |(connection_id, waiting)| async move {
+            let days: Vec<NaiveDate> = waiting.iter().map(|(day, _)| *day).collect();
+            if let Err(error) = sync_pending(fetcher, connection_id, &waiting).await {
                 tracing::warn!(connection = connection_id, %error, "pending fetch failed; will retry");
                 let later = Utc::now() + chrono::Duration::from_std(PENDING_RETRY_DELAY).unwrap_or_default();
-                if let Err(error) = store::defer(&fetcher.pool, connection_id, &days, "retry", later).await {
+                // The days keep the trace they waited with.
+                if let Err(error) = store::defer(&fetcher.pool, connection_id, &days, "retry", later, None).await {
                     tracing::warn!(%error, "could not re-defer pending days (their lease expires anyway)");
                 }
             }
@@ -39,15 +42,24 @@ pub async fn run_once(fetcher: &Fetcher, limit: i64) -> Result<usize, sqlx::Erro
     Ok(count)
 }
 
+/// Fetches a connection's waiting days; each continues the trace it waited with (that of the
+/// notification that deferred it), the others a new one.
 async fn sync_pending(
     fetcher: &Fetcher,
     connection_id: i64,
-    days: &[NaiveDate],
+    waiting: &[(NaiveDate, Option<String>)],
 ) -> Result<(), SyncError> {
     let Some(connection) = store::connection_by_id(&fetcher.pool, connection_id).await? else {
         return Ok(());
     };
-    fetcher.sync_user(&connection, days, &TraceParent::new_root()).await.map(|_| ())
+    let mut traces = DayTraces::new(TraceParent::new_root());
+    for (day, traceparent) in waiting {
+        if let Some(parent) = traceparent.as_deref().and_then(TraceParent::parse) {
+            traces.continue_day(*day, &parent);
+        }
+    }
+    let days: Vec<NaiveDate> = waiting.iter().map(|(day, _)| *day).collect();
+    fetcher.sync_user(&connection, &days, &traces).await.map(|_| ())
 }
 
 pub async fn run(fetcher: Arc<Fetcher>, shutdown: Shutdown) {

@@ -7,6 +7,8 @@ use fitex_provider::{DayActivity, ProviderId, RateBudget, TokenGrant};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::{PgPool, Postgres, Transaction};
 
+use crate::traces::DayTraces;
+
 /// Sync status shown to participants and operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyncStatus {
@@ -309,8 +311,9 @@ pub async fn connect(
         .await?;
         // What the old connection was still waiting for is fetched through the new one.
         sqlx::query(
-            "INSERT INTO pending_fetches (connection_id, day, reason, not_before)
-             SELECT $2, day, 'backfill', now() FROM pending_fetches WHERE connection_id = $1
+            "INSERT INTO pending_fetches (connection_id, day, reason, not_before, traceparent)
+             SELECT $2, day, 'backfill', now(), traceparent FROM pending_fetches
+             WHERE connection_id = $1
              ON CONFLICT (connection_id, day) DO NOTHING",
         )
         .bind(legacy_id)
@@ -331,7 +334,7 @@ pub async fn connect(
         .bind(connection_id)
         .execute(&mut *tx)
         .await?;
-    add_pending(&mut tx, connection_id, new.backfill, "backfill", Utc::now()).await?;
+    add_pending(&mut tx, connection_id, new.backfill, "backfill", Utc::now(), None).await?;
     tx.commit().await?;
     Ok(Connected { id: connection_id, participant_id, replaced })
 }
@@ -377,24 +380,33 @@ pub async fn disconnect(
     Ok(())
 }
 
+/// The `traceparent` each of `days` waits with: the span it was being fetched in (none without
+/// `traces`: a backfill or a catch-up starts a new trace when it is fetched).
+fn pending_traces(days: &[NaiveDate], traces: Option<&DayTraces>) -> Vec<Option<String>> {
+    days.iter().map(|day| traces.map(|t| t.of(*day).header_value())).collect()
+}
+
 /// Adds days to fetch later. A day already waiting keeps the later time when either side is a
 /// hard wait (the rate limit, awaiting reconnection) and the earlier one otherwise; `created_at`
-/// records the latest request, so a fetch that started before it does not clear it.
+/// records the latest request, so a fetch that started before it does not clear it. A day keeps
+/// the trace it first waited with (`traces`, see `traces`).
 pub async fn add_pending(
     tx: &mut Transaction<'_, Postgres>,
     connection_id: i64,
     days: &[NaiveDate],
     reason: &str,
     not_before: DateTime<Utc>,
+    traces: Option<&DayTraces>,
 ) -> Result<(), sqlx::Error> {
     if days.is_empty() {
         return Ok(());
     }
     sqlx::query(
-        "INSERT INTO pending_fetches (connection_id, day, reason, not_before)
-         SELECT $1, d, $3, $4 FROM unnest($2::date[]) AS d
+        "INSERT INTO pending_fetches (connection_id, day, reason, not_before, traceparent)
+         SELECT $1, d, $3, $4, t FROM unnest($2::date[], $5::text[]) AS u(d, t)
          ON CONFLICT (connection_id, day) DO UPDATE SET
              created_at = now(),
+             traceparent = COALESCE(pending_fetches.traceparent, EXCLUDED.traceparent),
              reason = CASE
                  WHEN EXCLUDED.reason IN ('rate_limited', 'awaiting_reconnect') THEN EXCLUDED.reason
                  WHEN pending_fetches.reason IN ('rate_limited', 'awaiting_reconnect') THEN pending_fetches.reason
@@ -409,25 +421,29 @@ pub async fn add_pending(
     .bind(days)
     .bind(reason)
     .bind(not_before)
+    .bind(pending_traces(days, traces))
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
 /// Debounces `days`: fetch them once no notification for them has come for `quiet`, but at most
-/// `max_wait` after the first one. Hard waits (rate limit, awaiting reconnection) keep their time.
+/// `max_wait` after the first one. Hard waits (rate limit, awaiting reconnection) keep their time;
+/// a day keeps the trace it first waited with.
 pub async fn debounce(
     pool: &PgPool,
     connection_id: i64,
     days: &[NaiveDate],
     quiet: chrono::Duration,
     max_wait: chrono::Duration,
+    traces: &DayTraces,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO pending_fetches (connection_id, day, reason, not_before)
-         SELECT $1, d, 'quiet', now() + $3 FROM unnest($2::date[]) AS d
+        "INSERT INTO pending_fetches (connection_id, day, reason, not_before, traceparent)
+         SELECT $1, d, 'quiet', now() + $3, t FROM unnest($2::date[], $5::text[]) AS u(d, t)
          ON CONFLICT (connection_id, day) DO UPDATE SET
              created_at = now(),
+             traceparent = COALESCE(pending_fetches.traceparent, EXCLUDED.traceparent),
              not_before = CASE
                  WHEN pending_fetches.reason IN ('rate_limited', 'awaiting_reconnect')
                      THEN pending_fetches.not_before
@@ -444,21 +460,24 @@ pub async fn debounce(
     .bind(days)
     .bind(quiet)
     .bind(max_wait)
+    .bind(pending_traces(days, Some(traces)))
     .execute(pool)
     .await?;
     Ok(())
 }
 
-/// Defers `days` of a connection until `not_before` (or until reconnection).
+/// Defers `days` of a connection until `not_before` (or until reconnection), each with the span
+/// it was being fetched in (`traces`), so that its fetch continues that trace.
 pub async fn defer(
     pool: &PgPool,
     connection_id: i64,
     days: &[NaiveDate],
     reason: &str,
     not_before: DateTime<Utc>,
+    traces: Option<&DayTraces>,
 ) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    add_pending(&mut tx, connection_id, days, reason, not_before).await?;
+    add_pending(&mut tx, connection_id, days, reason, not_before, traces).await?;
     tx.commit().await
 }
 
@@ -491,18 +510,21 @@ pub async fn schedule_catch_up(
     Ok(done.rows_affected())
 }
 
+/// A claimed pending fetch: connection, day, and the `traceparent` it waited with.
+pub type PendingDay = (i64, NaiveDate, Option<String>);
+
 /// Claims due pending fetches for a while (a lease: a crashed claimer's rows come due again).
 pub async fn claim_due_pending(
     pool: &PgPool,
     limit: i64,
     lease: chrono::Duration,
-) -> Result<Vec<(i64, NaiveDate)>, sqlx::Error> {
+) -> Result<Vec<PendingDay>, sqlx::Error> {
     sqlx::query_as(
         "UPDATE pending_fetches SET not_before = now() + $2
          WHERE (connection_id, day) IN (
              SELECT connection_id, day FROM pending_fetches
              WHERE not_before <= now() ORDER BY not_before LIMIT $1 FOR UPDATE SKIP LOCKED)
-         RETURNING connection_id, day",
+         RETURNING connection_id, day, traceparent",
     )
     .bind(limit)
     .bind(lease)

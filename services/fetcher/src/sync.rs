@@ -19,6 +19,7 @@ use crate::error::SyncError;
 use crate::providers::Providers;
 use crate::settings::FetcherSettings;
 use crate::store::{self, Connection, SyncStatus, TokenKind};
+use crate::traces::DayTraces;
 
 /// Outbox source of the fetcher's events.
 pub const OUTBOX_SOURCE: &str = "fetcher";
@@ -79,12 +80,13 @@ pub fn reconnect_reason(problem: TokenProblem, provider: impl AsRef<str>) -> Str
 }
 
 impl Fetcher {
-    /// Fetches and stores `dates` for `connection`.
+    /// Fetches and stores `dates` for `connection`; each day's event continues its trace in
+    /// `traces`, and a day deferred keeps it.
     pub async fn sync_user(
         &self,
         connection: &Connection,
         dates: &[NaiveDate],
-        trace: &TraceParent,
+        traces: &DayTraces,
     ) -> Result<SyncOutcome, SyncError> {
         if dates.is_empty() {
             return Ok(SyncOutcome::Nothing);
@@ -94,7 +96,8 @@ impl Fetcher {
             SyncStatus::Active => {}
             SyncStatus::ReconnectRequired => {
                 // Kept until a new token arrives; `store::connect` makes them due again.
-                store::defer(&self.pool, connection.id, dates, "awaiting_reconnect", far_future)
+                let reason = "awaiting_reconnect";
+                store::defer(&self.pool, connection.id, dates, reason, far_future, Some(traces))
                     .await?;
                 return Ok(SyncOutcome::Deferred("awaiting_reconnect"));
             }
@@ -107,7 +110,15 @@ impl Fetcher {
             (connection.rate_remaining, connection.rate_resets_at)
         {
             if remaining < cost && resets_at > Utc::now() {
-                store::defer(&self.pool, connection.id, dates, "rate_limited", resets_at).await?;
+                store::defer(
+                    &self.pool,
+                    connection.id,
+                    dates,
+                    "rate_limited",
+                    resets_at,
+                    Some(traces),
+                )
+                .await?;
                 metrics::counter!("fitex_fetcher_deferred_total", "reason" => "rate_budget")
                     .increment(1);
                 return Ok(SyncOutcome::Deferred("rate_limited"));
@@ -115,7 +126,9 @@ impl Fetcher {
         }
         let mut token = match self.usable_access_token(connection).await? {
             Ok(token) => token,
-            Err(problem) => return self.require_reconnect(connection, dates, problem).await,
+            Err(problem) => {
+                return self.require_reconnect(connection, dates, traces, problem).await
+            }
         };
         let connection = &self.refresh_time_zone(connection, &token).await;
 
@@ -145,21 +158,25 @@ impl Fetcher {
                                 continue;
                             }
                             Err(problem) => {
-                                return self.require_reconnect(connection, dates, problem).await
+                                return self
+                                    .require_reconnect(connection, dates, traces, problem)
+                                    .await
                             }
                         }
                     }
-                    return self.require_reconnect(connection, dates, problem).await;
+                    return self.require_reconnect(connection, dates, traces, problem).await;
                 }
                 Err(ProviderError::InvalidGrant(_)) => {
-                    return self.require_reconnect(connection, dates, TokenProblem::Invalid).await
+                    let problem = TokenProblem::Invalid;
+                    return self.require_reconnect(connection, dates, traces, problem).await;
                 }
                 Err(ProviderError::RateLimited { retry_after }) => {
                     let resets_at =
                         Utc::now() + chrono::Duration::from_std(retry_after).unwrap_or_default();
                     let budget = fitex_provider::RateBudget { limit: 0, remaining: 0, resets_at };
                     store::record_budget(&self.pool, connection.id, &budget).await?;
-                    store::defer(&self.pool, connection.id, dates, "rate_limited", resets_at)
+                    let reason = "rate_limited";
+                    store::defer(&self.pool, connection.id, dates, reason, resets_at, Some(traces))
                         .await?;
                     metrics::counter!("fitex_fetcher_deferred_total", "reason" => "429")
                         .increment(1);
@@ -169,12 +186,12 @@ impl Fetcher {
                 Err(ProviderError::Transient(error)) => return Err(SyncError::Transient(error)),
                 Err(ProviderError::Permanent(error)) => return Err(SyncError::Permanent(error)),
                 Err(ProviderError::ProjectRefused { reason, message }) => {
-                    return self.project_refused(connection, dates, &reason, &message).await
+                    return self.project_refused(connection, dates, traces, &reason, &message).await
                 }
             }
         };
         let changed = self
-            .store(connection, dates, &fetched.days, fetched.budget.as_ref(), fetch_started, trace)
+            .store(connection, dates, &fetched.days, fetched.budget.as_ref(), fetch_started, traces)
             .await?;
         self.settle.lock().expect("settle lock").record(
             connection.id,
@@ -192,7 +209,7 @@ impl Fetcher {
         days: &[DayActivity],
         budget: Option<&fitex_provider::RateBudget>,
         fetch_started: chrono::DateTime<Utc>,
-        trace: &TraceParent,
+        traces: &DayTraces,
     ) -> Result<usize, SyncError> {
         let fetched_at = Utc::now();
         let mut tx = self.pool.begin().await?;
@@ -217,7 +234,7 @@ impl Fetcher {
         .await?;
         let records: Vec<OutgoingRecord> = changed
             .iter()
-            .map(|day| self.activity_event(connection, day, fetched_at, trace))
+            .map(|day| self.activity_event(connection, day, fetched_at, traces.of(day.date)))
             .collect();
         let refs: Vec<&OutgoingRecord> = records.iter().collect();
         outbox::insert_in(&mut tx, OUTBOX_SOURCE, &refs).await?;
@@ -234,6 +251,7 @@ impl Fetcher {
             participant = connection.participant_id,
             days = days.len(),
             changed = changed.len(),
+            trace_id = %traces.fetch().trace_id_hex(),
             "stored activity days"
         );
         Ok(changed.len())
@@ -295,12 +313,14 @@ impl Fetcher {
         &self,
         connection: &Connection,
         dates: &[NaiveDate],
+        traces: &DayTraces,
         reason: &str,
         message: &str,
     ) -> Result<SyncOutcome, SyncError> {
         let later =
             Utc::now() + chrono::Duration::from_std(PROJECT_REFUSAL_RETRY).unwrap_or_default();
-        store::defer(&self.pool, connection.id, dates, "project_refused", later).await?;
+        store::defer(&self.pool, connection.id, dates, "project_refused", later, Some(traces))
+            .await?;
         metrics::counter!("fitex_fetcher_project_refusals_total",
             "provider" => connection.provider.as_str(), "reason" => reason.to_owned())
         .increment(1);
@@ -319,13 +339,15 @@ impl Fetcher {
         &self,
         connection: &Connection,
         dates: &[NaiveDate],
+        traces: &DayTraces,
         problem: TokenProblem,
     ) -> Result<SyncOutcome, SyncError> {
         let reason = reconnect_reason(problem, connection.provider);
         store::set_status(&self.pool, connection.id, SyncStatus::ReconnectRequired, &reason)
             .await?;
         let far_future = Utc::now() + chrono::Duration::days(3650);
-        store::defer(&self.pool, connection.id, dates, "awaiting_reconnect", far_future).await?;
+        let waiting = "awaiting_reconnect";
+        store::defer(&self.pool, connection.id, dates, waiting, far_future, Some(traces)).await?;
         metrics::counter!("fitex_fetcher_reconnect_required_total", "problem" => format!("{problem:?}"))
             .increment(1);
         tracing::warn!(user = %connection.provider_user_id, ?problem, "participant must reconnect");

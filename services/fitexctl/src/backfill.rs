@@ -37,7 +37,7 @@ pub async fn run(
     let mut scheduled = 0usize;
     for (connection, zone) in &connections {
         let dates = fitex_fetcher::connect::backfill_dates(zone, days, now);
-        fitex_fetcher::store::defer(pool, *connection, &dates, "backfill", now).await?;
+        fitex_fetcher::store::defer(pool, *connection, &dates, "backfill", now, None).await?;
         scheduled += dates.len();
     }
     println!("{scheduled} day(s) of {} participant(s) scheduled", connections.len());

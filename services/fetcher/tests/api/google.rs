@@ -290,6 +290,7 @@ async fn a_fitbit_participant_reconnecting_through_google_keeps_their_history() 
         &[waiting],
         "awaiting_reconnect",
         Utc::now() + chrono::Duration::days(3650),
+        None,
     )
     .await
     .unwrap();

@@ -7,3 +7,4 @@ mod notices;
 mod ops_http;
 mod stale_fetches;
 mod tokens;
+mod traces;

@@ -52,14 +52,14 @@ async fn within_one_replica_an_older_fetch_answering_last_stores_and_publishes_n
     let fetcher = app.fetcher().await;
     app.sim().set_day("STALE01", date, day_data(3000, 800)).await.unwrap();
     let connection = store::connection_by_id(&app.pool, connection_id).await.unwrap().unwrap();
-    fetcher.sync_user(&connection, &[date], &TraceParent::new_root()).await.unwrap();
+    fetcher.sync_user(&connection, &[date], &TraceParent::new_root().into()).await.unwrap();
     // Read again: the time zone is now checked, so the next calls are data calls only.
     let connection = store::connection_by_id(&app.pool, connection_id).await.unwrap().unwrap();
 
     // The older fetch reads 4,000 steps, and its answer is held back on the way.
     app.sim().set_day("STALE01", date, day_data(4000, 800)).await.unwrap();
     app.sim().set_fault(Fault::answered_late(2_000, 1).for_user("STALE01")).await.unwrap();
-    let (dates, older_trace) = ([date], TraceParent::new_root());
+    let (dates, older_trace) = ([date], TraceParent::new_root().into());
     let older = fetcher.sync_user(&connection, &dates, &older_trace);
     let newer = async {
         wait_for("the older request to arrive", Duration::from_secs(10), || async {
@@ -68,7 +68,7 @@ async fn within_one_replica_an_older_fetch_answering_last_stores_and_publishes_n
         .await;
         // The participant walks on; a newer fetch reads 5,000 and answers at once.
         app.sim().set_day("STALE01", date, day_data(5000, 800)).await.unwrap();
-        fetcher.sync_user(&connection, &[date], &TraceParent::new_root()).await
+        fetcher.sync_user(&connection, &[date], &TraceParent::new_root().into()).await
     };
     let (older, newer) = tokio::join!(older, newer);
 
@@ -113,7 +113,7 @@ async fn across_two_replicas_an_older_fetch_answering_last_stores_and_publishes_
     // loop, e.g. a catch-up) and reads the newer 5,000 steps.
     app.sim().set_day("STALE02", date, day_data(5000, 800)).await.unwrap();
     let replica_two = app.fetcher().await;
-    store::defer(&app.pool, connection_id, &[date], "catch_up", Utc::now()).await.unwrap();
+    store::defer(&app.pool, connection_id, &[date], "catch_up", Utc::now(), None).await.unwrap();
     fitex_fetcher::pending::run_once(&replica_two, 10).await.unwrap();
     assert_eq!(app.stored_steps(participant).await.get(&date), Some(&5000));
 
