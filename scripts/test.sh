@@ -50,6 +50,8 @@ python3 -m openapi_spec_validator services/goals/openapi.json
 bash scripts/check-deploy.sh
 # Dependencies: licences, duplicate/wildcard crates, sources (advisories need the network: docs/security.md).
 bash scripts/deny.sh
+# The event contract other teams consume: buf lint, and buf breaking against the previous commit.
+bash scripts/check-events.sh
 # End-to-end tests start the real service binaries.
 cargo build --workspace --bins
 if cargo nextest --version >/dev/null 2>&1; then
