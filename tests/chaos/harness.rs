@@ -1,7 +1,12 @@
 //! The whole pipeline as processes — simulator, subscriber, fetcher and goals replicas — on a
 //! broker of its own (sqlite storage: it survives `kill -9`) and a database of its own, with a
 //! supervisor that restarts a crashed service (as Kubernetes would), a load driver that remembers
-//! every change it made at the simulator, and the accounting check.
+//! every change it made at the simulator, and the accounting check (`Pipeline::account`; the
+//! invariants and the self-test that proves each check can fail are in docs/reliability.md).
+//!
+//! `CHAOS_DEBUG=1` makes the services log their Kafka consumer-group traffic (librdkafka `cgrp`)
+//! and the broker its group coordinator, for the diagnosis written when a consumer group does not
+//! catch up.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -14,10 +19,17 @@ use fitex_e2e::{
 use fitex_fitbit_simulator::{
     CreateUser, DayData, Notification, Simulator, SimulatorConfig, SimulatorHandle,
 };
-use fitex_proto::{DeadLetter, Message, ProviderNotification};
+use fitex_proto::{
+    ActivityDayChanged, DeadLetter, GoalChanged, Message, ProviderNotification, TeamProgressChanged,
+};
 use fitex_testkit::PrivateBroker;
 use rand::{Rng, SeedableRng};
 use sqlx::PgPool;
+
+use crate::events::{
+    self, Counts, DayValues as EventDay, Event, Finding, GoalValues, Kind, Stream, TeamValues,
+};
+use crate::readback::{self, PartitionLag, ReadBack, Record};
 
 /// What the accounting compares of a day: steps, fairly and very active minutes, worn minutes.
 type DayValues = (i32, i32, i32, Option<i32>);
@@ -74,8 +86,10 @@ pub struct Pipeline {
     pub delivered: usize,
     pub undelivered: usize,
     pub restarts: usize,
-    /// The logs of processes that died and were replaced.
-    dead_logs: Vec<String>,
+    /// The logs of processes that died and were replaced: role, name, log.
+    dead_logs: Vec<(Role, String, String)>,
+    /// What happened to the services, with the time into the run.
+    pub timeline: Vec<String>,
     rng: rand::rngs::StdRng,
     started: Instant,
 }
@@ -126,6 +140,12 @@ impl Pipeline {
             ("FITEX__GOALS__GROUP_ID", format!("chaos-goals-{run}")),
             ("FITEX__TELEMETRY__LOG_FILTER", "info,rdkafka=warn,sqlx=warn".to_string()),
         ]);
+        if std::env::var_os("CHAOS_DEBUG").is_some() {
+            common.extend([
+                ("RUST_LOG", "info,librdkafka=debug,sqlx=warn".to_string()),
+                ("FITEX__KAFKA__EXTRA__DEBUG", "cgrp".to_string()),
+            ]);
+        }
         let mut pipeline = Pipeline {
             broker,
             kafka,
@@ -143,6 +163,7 @@ impl Pipeline {
             undelivered: 0,
             restarts: 0,
             dead_logs: Vec::new(),
+            timeline: Vec::new(),
             rng: rand::rngs::StdRng::seed_from_u64(seed),
             started: Instant::now(),
         };
@@ -170,19 +191,28 @@ impl Pipeline {
         env.extend(extra.iter().cloned());
         let process = ServiceProcess::start(name, &env);
         process.wait_healthy(&format!("http://127.0.0.1:{port}/healthz")).await;
+        let note = format!("started {name} #{} pid {}", self.services.len(), process.pid());
+        self.note(note);
         self.services.push(Service { role, name, env, process, port, retired: false });
         self.services.len() - 1
+    }
+
+    /// Adds a line to the timeline.
+    pub fn note(&mut self, what: String) {
+        self.timeline.push(format!("{:8.1} s  {what}", self.started.elapsed().as_secs_f64()));
     }
 
     /// Restarts every service that has died (a crash point, a database failure) — without the
     /// crash point that killed it — as an orchestrator would.
     pub async fn supervise(&mut self) {
-        for service in self.services.iter_mut().filter(|s| !s.retired) {
+        let started = self.started;
+        for (i, service) in self.services.iter_mut().enumerate().filter(|(_, s)| !s.retired) {
             if service.process.has_exited() {
-                self.dead_logs.push(format!(
-                    "--- {} (exited) ---\n{}",
-                    service.name,
-                    service.process.logs()
+                let old = service.process.pid();
+                self.dead_logs.push((
+                    service.role,
+                    format!("{} #{i} pid {old} (exited)", service.name),
+                    service.process.logs(),
                 ));
                 service.env.retain(|(k, _)| *k != fitex_common::crash_point::CRASH_AT_VAR);
                 service.process = ServiceProcess::start(service.name, &service.env);
@@ -191,6 +221,12 @@ impl Pipeline {
                     .wait_healthy(&format!("http://127.0.0.1:{}/healthz", service.port))
                     .await;
                 self.restarts += 1;
+                self.timeline.push(format!(
+                    "{:8.1} s  {} #{i} pid {old} had exited; restarted as pid {}",
+                    started.elapsed().as_secs_f64(),
+                    service.name,
+                    service.process.pid()
+                ));
             }
         }
     }
@@ -199,7 +235,13 @@ impl Pipeline {
     pub fn retire(&mut self, index: usize) {
         let service = &mut self.services[index];
         service.retired = true;
-        service.process.terminate(Duration::from_secs(20));
+        let clean = service.process.terminate(Duration::from_secs(20));
+        let note = format!(
+            "retired {} #{index} pid {} (SIGTERM; exited cleanly: {clean})",
+            service.name,
+            service.process.pid()
+        );
+        self.note(note);
     }
 
     /// Indexes of the live replicas of `role`.
@@ -211,7 +253,7 @@ impl Pipeline {
 
     pub fn logs(&self) -> String {
         let mut logs: Vec<String> = self.services.iter().map(|s| s.process.logs()).collect();
-        logs.extend(self.dead_logs.iter().cloned());
+        logs.extend(self.dead_logs.iter().map(|(_, name, log)| format!("--- {name} ---\n{log}")));
         logs.join("\n")
     }
 
@@ -266,6 +308,17 @@ impl Pipeline {
         }
     }
 
+    /// One change for every participant (yesterday), so that each has synced at least once: a
+    /// member who never synced has no goals yet, while a recomputation gives them a provisional
+    /// one — a difference the goals check would report (docs/reliability.md).
+    pub async fn sync_every_participant(&mut self) {
+        let yesterday = Utc::now().date_naive() - chrono::Duration::days(1);
+        for user in self.users.clone() {
+            let day = day_data(&mut self.rng);
+            self.set_day(&user, yesterday, day).await;
+        }
+    }
+
     pub async fn set_day(&mut self, user: &str, date: NaiveDate, day: DayData) {
         let deliveries = self.sim.client().set_day(user, date, day).await.expect("simulator");
         self.expected.insert((user.to_owned(), date), day);
@@ -316,9 +369,22 @@ impl Pipeline {
         assert!(status.success(), "PostgreSQL did not restart");
     }
 
-    /// Waits until every change the simulator made is stored, then checks everything.
-    pub async fn account(&mut self, scenario: &str, timeout: Duration) -> Report {
-        let deadline = Instant::now() + timeout;
+    /// Waits until every change the simulator made is stored, then checks everything (the
+    /// invariants of docs/reliability.md, "No loss under faults").
+    pub async fn account(&mut self, scenario: &str, settle: Duration) -> Report {
+        self.account_within(scenario, settle, QUIESCE).await
+    }
+
+    /// `account`, waiting at most `quiesce` for the consumers to commit everything and the outbox
+    /// to empty (the self-test breaks those on purpose and need not wait long).
+    pub async fn account_within(
+        &mut self,
+        scenario: &str,
+        settle: Duration,
+        quiesce: Duration,
+    ) -> Report {
+        // 1. Every change stored with its latest values.
+        let deadline = Instant::now() + settle;
         let mut mismatches;
         loop {
             self.supervise().await;
@@ -329,37 +395,67 @@ impl Pipeline {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         let settled_after = self.started.elapsed();
-        let outbox = self.wait_outbox_empty(Duration::from_secs(30)).await;
+        let mut phase = Instant::now();
+        let mut timings = Vec::new();
+        let mut lap = |name: &str| {
+            timings.push((name.to_owned(), phase.elapsed().as_secs_f64()));
+            phase = Instant::now();
+        };
+        // 3 and 4. Nothing left in the outbox; every consumer group committed every readable
+        // record (in one moment: a relayed record makes new lag).
+        let quiet = self.wait_quiescent(quiesce).await;
+        lap("quiescence");
+        let diagnose_anyway = std::env::var_os("CHAOS_DIAGNOSE_ALWAYS").is_some();
+        let diagnosis = if quiet.lagging.is_empty() && quiet.lag_error.is_none() && !diagnose_anyway
+        {
+            None
+        } else {
+            Some(self.diagnose(scenario, &quiet).await)
+        };
+        // 2. What was published against what is stored.
+        let audit = self.audit_events().await;
+        lap("event audit");
+        // 6. Dead letters.
         let dead_letters = self.dead_letters().await;
-        let (goals_consistent, goal_rows) = self.goals_match_a_recomputation().await;
-        let duplicates: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM (SELECT participant_id, day FROM activity_days
-             GROUP BY 1, 2 HAVING count(*) > 1) d",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .unwrap();
-        // A dead letter must say why; its user-day must still be stored right (a later
-        // notification's fetch), or the mismatches above already fail the run.
         let unexplained: Vec<String> = dead_letters
             .iter()
             .filter(|(_, reason)| reason.trim().is_empty())
             .map(|(key, _)| key.clone())
             .collect();
+        lap("dead letters");
+        // 5. Goals against a from-scratch recomputation: only once the goals service has
+        // consumed everything (else it would race the recomputation).
+        let caught_up = quiet.lagging.is_empty() && quiet.lag_error.is_none();
+        let (goals_checked, goal_differences, goal_rows) = if caught_up {
+            let (differences, rows) = self.goals_against_a_recomputation().await;
+            (true, differences, rows)
+        } else {
+            (false, Vec::new(), 0)
+        };
+        lap("recomputation");
         Report {
             scenario: scenario.to_owned(),
             user_days_changed: self.expected.len(),
             notifications_delivered: self.delivered,
             notifications_undelivered: self.undelivered,
             mismatches,
-            duplicate_rows: duplicates,
-            outbox_left: outbox,
+            event_findings: audit.findings,
+            events: audit.counts,
+            topics_read_whole: audit.whole,
+            outbox_left: quiet.outbox_left,
+            lagging: quiet.lagging,
+            lag_error: quiet.lag_error,
+            goals_checked,
+            goal_differences,
+            goal_rows,
             dead_letters: dead_letters.len(),
             unexplained_dead_letters: unexplained,
-            goals_consistent,
-            goal_rows,
+            watermark_notes: audit.watermark_notes,
             restarts: self.restarts,
+            consumer_rejoins: self.logs().matches(REJOIN_LOG).count(),
             seconds: settled_after.as_secs_f64(),
+            diagnosis,
+            timings,
         }
     }
 
@@ -394,35 +490,283 @@ impl Pipeline {
         wrong
     }
 
-    async fn wait_outbox_empty(&self, timeout: Duration) -> i64 {
+    async fn outbox_depth(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM kafka_outbox")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap_or(-1)
+    }
+
+    pub fn group_id(&self, var: &str) -> String {
+        self.common.iter().find(|(k, _)| *k == var).map(|(_, v)| v.clone()).unwrap_or_default()
+    }
+
+    /// Every consumer group and the topic it must have committed: then all notifications are
+    /// fetched, all retries done and every activity event recomputed.
+    pub fn consumer_groups(&self) -> Vec<(String, String)> {
+        let fetcher = self.group_id("FITEX__FETCHER__GROUP_ID");
+        let goals = self.group_id("FITEX__GOALS__GROUP_ID");
+        vec![
+            (fetcher.clone(), self.kafka.topics.notifications.clone()),
+            (format!("{fetcher}-retries"), self.kafka.topics.fetch_retries.clone()),
+            (goals, self.kafka.topics.activity_days.clone()),
+        ]
+    }
+
+    /// Each group's lag on every partition, measured to the last readable record.
+    async fn lags(&self) -> Result<Vec<PartitionLag>, String> {
+        let mut all = Vec::new();
+        for (group, topic) in self.consumer_groups() {
+            let brokers = self.kafka.brokers.clone();
+            let lags =
+                tokio::task::spawn_blocking(move || readback::group_lag(&brokers, &group, &topic))
+                    .await
+                    .map_err(|e| e.to_string())??;
+            all.extend(lags);
+        }
+        Ok(all)
+    }
+
+    /// Waits until, in one pass, the outbox is empty and no group lags; returns the last pass.
+    async fn wait_quiescent(&mut self, timeout: Duration) -> Quiet {
         let deadline = Instant::now() + timeout;
         loop {
-            let left: i64 = sqlx::query_scalar("SELECT count(*) FROM kafka_outbox")
-                .fetch_one(&self.pool)
-                .await
-                .unwrap_or(-1);
-            if left == 0 || Instant::now() > deadline {
-                return left;
+            self.supervise().await;
+            let before = self.outbox_depth().await;
+            let lags = self.lags().await;
+            let after = self.outbox_depth().await;
+            let (lagging, lag_error) = match lags {
+                Ok(lags) => (lags.into_iter().filter(|l| l.lag > 0).collect::<Vec<_>>(), None),
+                Err(error) => (Vec::new(), Some(error)),
+            };
+            let quiet = Quiet { outbox_left: before.max(after), lagging, lag_error };
+            let done =
+                quiet.outbox_left == 0 && quiet.lagging.is_empty() && quiet.lag_error.is_none();
+            if done || Instant::now() > deadline {
+                return quiet;
             }
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// Waits until the consumers have committed everything and the outbox is empty (after the
+    /// self-test undid a break by publishing). Returns whether that happened within `timeout`.
+    pub async fn wait_quiet(&mut self, timeout: Duration) -> bool {
+        let quiet = self.wait_quiescent(timeout).await;
+        quiet.outbox_left == 0 && quiet.lagging.is_empty() && quiet.lag_error.is_none()
+    }
+
+    /// Reads `topic` to its last readable record.
+    pub async fn read_topic(&self, topic: &str) -> ReadBack {
+        let (brokers, topic) = (self.kafka.brokers.clone(), topic.to_owned());
+        tokio::task::spawn_blocking(move || {
+            readback::read_topic(&brokers, &topic, &BTreeMap::new(), Duration::from_secs(30))
+        })
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("reading a topic back: {e}"))
+    }
+
+    /// Every event of the three event topics, decoded.
+    pub async fn published(&self) -> Published {
+        let topics = &self.kafka.topics;
+        let days = self.read_topic(&topics.activity_days).await;
+        let goals = self.read_topic(&topics.goals).await;
+        let teams = self.read_topic(&topics.team_progress).await;
+        let mut published = Published::default();
+        let mut undecodable = Vec::new();
+        let (events, bad) = events::decode_all(Stream::ActivityDays, &days.records, |r| {
+            let e = ActivityDayChanged::decode(r.payload.as_slice()).ok()?;
+            published.days_raw.insert((r.partition, r.offset), e.clone());
+            Some(Event {
+                key: events::day_key(e.participant_id, &e.date),
+                event_id: event_id(&e.event_id, r),
+                partition: r.partition,
+                offset: r.offset,
+                values: EventDay {
+                    provider: events::provider_name(e.provider),
+                    no_data: e.no_data,
+                    steps: e.steps,
+                    distance_km: e.distance_km,
+                    sedentary: e.sedentary_minutes,
+                    lightly_active: e.lightly_active_minutes,
+                    fairly_active: e.fairly_active_minutes,
+                    very_active: e.very_active_minutes,
+                    worn: e.worn_minutes,
+                    manual_steps: e.manual_steps,
+                },
+            })
+        });
+        published.days = events;
+        undecodable.extend(bad);
+        let (events, bad) = events::decode_all(Stream::Goals, &goals.records, |r| {
+            let e = GoalChanged::decode(r.payload.as_slice()).ok()?;
+            published.goals_raw.insert((r.partition, r.offset), e.clone());
+            Some(Event {
+                key: events::goal_key(e.participant_id, e.program_id, &e.effective_date),
+                event_id: event_id(&e.event_id, r),
+                partition: r.partition,
+                offset: r.offset,
+                values: GoalValues {
+                    steps: e.steps,
+                    strategy: e.strategy,
+                    provisional: e.provisional,
+                    citation: e.citation,
+                    explanation: e.explanation,
+                },
+            })
+        });
+        published.goals = events;
+        undecodable.extend(bad);
+        let (events, bad) = events::decode_all(Stream::TeamProgress, &teams.records, |r| {
+            let e = TeamProgressChanged::decode(r.payload.as_slice()).ok()?;
+            published.teams_raw.insert((r.partition, r.offset), e.clone());
+            Some(Event {
+                key: events::team_key(e.team_id, e.program_id, e.week),
+                event_id: event_id(&e.event_id, r),
+                partition: r.partition,
+                offset: r.offset,
+                values: TeamValues {
+                    goal: events::round3(e.goal),
+                    progress: events::round3(e.progress),
+                    members: e.members,
+                    members_meeting_goal: e.members_meeting_goal,
+                },
+            })
+        });
+        published.teams = events;
+        undecodable.extend(bad);
+        published.undecodable = undecodable;
+        published.whole = days.complete && goals.complete && teams.complete;
+        published.watermark_notes = [
+            days.watermark_notes(&topics.activity_days),
+            goals.watermark_notes(&topics.goals),
+            teams.watermark_notes(&topics.team_progress),
+        ]
+        .concat();
+        published
+    }
+
+    /// The stored rows, keyed as the event audit keys them.
+    pub async fn stored(&self) -> Stored {
+        #[derive(sqlx::FromRow)]
+        struct DayRow {
+            participant_id: i64,
+            day: NaiveDate,
+            source: String,
+            no_data: bool,
+            steps: i32,
+            distance_km: f64,
+            sedentary_minutes: i32,
+            lightly_active_minutes: i32,
+            fairly_active_minutes: i32,
+            very_active_minutes: i32,
+            worn_minutes: Option<i32>,
+            manual_steps: Option<i32>,
+        }
+        let days: Vec<DayRow> = sqlx::query_as(
+            "SELECT participant_id, day, source, no_data, steps, distance_km, sedentary_minutes,
+                    lightly_active_minutes, fairly_active_minutes, very_active_minutes,
+                    worn_minutes, manual_steps
+             FROM activity_days",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .unwrap();
+        type GoalRow = (i64, i64, NaiveDate, i32, String, bool, String, String);
+        let goals: Vec<GoalRow> = sqlx::query_as(
+            "SELECT participant_id, program_id, effective_date, steps, strategy, provisional,
+                    citation, explanation
+             FROM goal_history",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .unwrap();
+        let teams: Vec<(i64, i64, i32, f64, f64, i32, i32)> = sqlx::query_as(
+            "SELECT tp.team_id, t.program_id, tp.week, tp.goal, tp.progress, tp.members,
+                    tp.members_meeting_goal
+             FROM team_progress tp JOIN teams t ON t.id = tp.team_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .unwrap();
+        let date = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+        Stored {
+            days: days
+                .into_iter()
+                .map(|r| {
+                    (
+                        events::day_key(r.participant_id, &date(r.day)),
+                        EventDay {
+                            provider: r.source,
+                            no_data: r.no_data,
+                            steps: r.steps,
+                            distance_km: r.distance_km,
+                            sedentary: r.sedentary_minutes,
+                            lightly_active: r.lightly_active_minutes,
+                            fairly_active: r.fairly_active_minutes,
+                            very_active: r.very_active_minutes,
+                            worn: r.worn_minutes,
+                            manual_steps: r.manual_steps,
+                        },
+                    )
+                })
+                .collect(),
+            goals: goals
+                .into_iter()
+                .map(|(p, program, d, steps, strategy, provisional, citation, explanation)| {
+                    (
+                        events::goal_key(p, program, &date(d)),
+                        GoalValues { steps, strategy, provisional, citation, explanation },
+                    )
+                })
+                .collect(),
+            teams: teams
+                .into_iter()
+                .map(|(team, program, week, goal, progress, members, meeting)| {
+                    (
+                        events::team_key(team, program, week),
+                        TeamValues { goal, progress, members, members_meeting_goal: meeting },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// Invariant 2: the event topics against the stored rows (see `events`).
+    async fn audit_events(&self) -> Audit {
+        let published = self.published().await;
+        let stored = self.stored().await;
+        let mut findings = published.undecodable.clone();
+        let mut counts = BTreeMap::new();
+        let (f, c) = events::audit(Stream::ActivityDays, published.days, &stored.days);
+        findings.extend(f);
+        counts.insert(Stream::ActivityDays, c);
+        let (f, c) = events::audit(Stream::Goals, published.goals, &stored.goals);
+        findings.extend(f);
+        counts.insert(Stream::Goals, c);
+        let (f, c) = events::audit(Stream::TeamProgress, published.teams, &stored.teams);
+        findings.extend(f);
+        counts.insert(Stream::TeamProgress, c);
+        findings.sort();
+        Audit {
+            findings,
+            counts,
+            whole: published.whole,
+            watermark_notes: published.watermark_notes,
         }
     }
 
     /// Every dead letter as "user date" and its reason.
     async fn dead_letters(&self) -> Vec<(String, String)> {
-        let (brokers, topic) = (self.kafka.brokers.clone(), self.kafka.topics.dead_letters.clone());
-        let records = tokio::task::spawn_blocking(move || {
-            fitex_testkit::read_records(&brokers, &topic, usize::MAX, Duration::from_secs(3))
-        })
-        .await
-        .unwrap();
-        records
+        let read = self.read_topic(&self.kafka.topics.dead_letters).await;
+        read.records
             .iter()
             .map(|r| {
                 let letter = DeadLetter::decode(r.payload.as_slice()).unwrap_or_default();
                 let original =
                     ProviderNotification::decode(letter.payload.as_slice()).unwrap_or_default();
-                (format!("{} {}", original.owner_id, original.date), letter.reason)
+                (format!("{} {} ({})", original.owner_id, original.date, r.key), letter.reason)
             })
             .collect()
     }
@@ -448,47 +792,9 @@ impl Pipeline {
             .collect()
     }
 
-    /// How many records of `topic` the consumer group `group` has not committed yet.
-    async fn lag(&self, group: String, topic: String) -> Option<i64> {
-        let brokers = self.kafka.brokers.clone();
-        tokio::task::spawn_blocking(move || group_lag(&brokers, &group, &topic)).await.ok()?
-    }
-
-    fn group_id(&self, var: &str) -> String {
-        self.common.iter().find(|(k, _)| *k == var).map(|(_, v)| v.clone()).unwrap_or_default()
-    }
-
-    /// Waits until every consumer group has committed everything on its topics: then all
-    /// notifications are fetched, all retries done and every activity event recomputed.
-    async fn wait_consumers_caught_up(&mut self, timeout: Duration) -> bool {
-        let fetcher = self.group_id("FITEX__FETCHER__GROUP_ID");
-        let goals = self.group_id("FITEX__GOALS__GROUP_ID");
-        let groups = [
-            (fetcher.clone(), self.kafka.topics.notifications.clone()),
-            (format!("{fetcher}-retries"), self.kafka.topics.fetch_retries.clone()),
-            (goals, self.kafka.topics.activity_days.clone()),
-        ];
-        let deadline = Instant::now() + timeout;
-        loop {
-            self.supervise().await;
-            let mut caught_up = true;
-            for (group, topic) in &groups {
-                caught_up &= self.lag(group.clone(), topic.clone()).await == Some(0);
-            }
-            if caught_up || Instant::now() > deadline {
-                return caught_up;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    }
-
-    /// Waits for the consumers to catch up, then recomputes the season from scratch: nothing may
-    /// change. Returns whether it held, and how many rows were compared.
-    async fn goals_match_a_recomputation(&mut self) -> (bool, usize) {
-        if !self.wait_consumers_caught_up(Duration::from_secs(90)).await {
-            eprintln!("the consumer groups did not catch up");
-            return (false, 0);
-        }
+    /// Recomputes the season from scratch: nothing may change. Returns what changed and how many
+    /// rows were compared.
+    async fn goals_against_a_recomputation(&mut self) -> (Vec<String>, usize) {
         let before = self.goal_snapshot().await;
         self.ctl.ok(&["goals", "recompute", "--program", &self.program]);
         let after = self.goal_snapshot().await;
@@ -497,91 +803,406 @@ impl Pipeline {
             .map(|row| format!("was {row}"))
             .chain(after.difference(&before).map(|row| format!("recomputed {row}")))
             .collect();
-        if !differences.is_empty() {
-            eprintln!("goals differ from a recomputation: {differences:?}");
+        (differences, after.len())
+    }
+
+    /// What a lagging consumer group looks like: every group's partitions (committed offset,
+    /// watermarks, last readable record), the broker's description of the group (members and
+    /// their partitions), the run's timeline, the broker's log and the consumers' logs. Written to
+    /// a file (`CHAOS_DIAGNOSIS_DIR`, else `FITEX_RUN_DIR`, else the temporary directory).
+    async fn diagnose(&self, scenario: &str, quiet: &Quiet) -> String {
+        let mut out = format!(
+            "chaos diagnosis: {scenario}\nat {} ({:.1} s into the run)\n",
+            Utc::now().to_rfc3339(),
+            self.started.elapsed().as_secs_f64()
+        );
+        out += &format!("outbox left: {}\nlag error: {:?}\n", quiet.outbox_left, quiet.lag_error);
+        out += "\n== lag per partition (all groups) ==\n";
+        match self.lags().await {
+            Ok(lags) => {
+                for l in lags {
+                    out += &format!(
+                        "{} {} p{}: committed {:?}, listed high {}, fetched high {:?}, log end {}, lag {}\n",
+                        l.group, l.topic, l.partition, l.committed, l.listed_high, l.fetched_high, l.log_end, l.lag
+                    );
+                }
+            }
+            Err(e) => out += &format!("(lag unreadable: {e})\n"),
         }
-        (differences.is_empty(), after.len())
+        out += "\n== the broker's stored group state (tansu consumer_group_detail) ==\n";
+        out += &self.broker_group_state();
+        out += "\n== timeline ==\n";
+        out += &self.timeline.join("\n");
+        out += "\n\n== broker log (last 200 lines) ==\n";
+        let broker_log = self.broker.log();
+        let lines: Vec<&str> = broker_log.lines().collect();
+        out += &lines[lines.len().saturating_sub(200)..].join("\n");
+        for role in [Role::Goals, Role::Fetcher] {
+            for (name, log) in self.role_logs(role) {
+                let lines: Vec<&str> = log.lines().collect();
+                out += &format!("\n\n== {name} (last 300 lines) ==\n");
+                out += &lines[lines.len().saturating_sub(300)..].join("\n");
+            }
+        }
+        let dir = std::env::var("CHAOS_DIAGNOSIS_DIR")
+            .or_else(|_| std::env::var("FITEX_RUN_DIR"))
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| std::env::temp_dir());
+        let _ = std::fs::create_dir_all(&dir);
+        let slug: String =
+            scenario.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+        let path = dir.join(format!("chaos-diagnosis-{slug}-{}.txt", Utc::now().timestamp()));
+        match std::fs::write(&path, &out) {
+            Ok(()) => path.display().to_string(),
+            Err(e) => format!("(diagnosis not written: {e})\n{out}"),
+        }
     }
-}
 
-/// Uncommitted records of `topic` for `group` (committed offsets against the high watermarks).
-fn group_lag(brokers: &str, group: &str, topic: &str) -> Option<i64> {
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    use rdkafka::{Offset, TopicPartitionList};
-    let timeout = Duration::from_secs(5);
-    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .create()
-        .ok()?;
-    let metadata = consumer.fetch_metadata(Some(topic), timeout).ok()?;
-    let partitions: Vec<i32> =
-        metadata.topics().first()?.partitions().iter().map(|p| p.id()).collect();
-    let mut list = TopicPartitionList::new();
-    for partition in &partitions {
-        list.add_partition(topic, *partition);
+    /// The broker's sqlite file (tansu runs in its storage directory).
+    fn broker_db(&self) -> Option<std::path::PathBuf> {
+        let needle = format!("tcp://127.0.0.1:{}", self.broker.port);
+        let pid = std::fs::read_dir("/proc").ok().and_then(|dir| {
+            dir.filter_map(|e| e.ok()).find_map(|e| {
+                let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+                let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                (cmdline.contains("tansu") && cmdline.contains(&needle)).then(|| e.path())
+            })
+        })?;
+        Some(pid.join("cwd").join("broker.db"))
     }
-    let committed = consumer.committed_offsets(list, timeout).ok()?;
-    let mut lag = 0;
-    for element in committed.elements() {
-        let (low, high) = consumer.fetch_watermarks(topic, element.partition(), timeout).ok()?;
-        let done = match element.offset() {
-            Offset::Offset(offset) => offset.max(low),
-            _ => low,
+
+    /// Every consumer group's state as the broker stores it: (name, detail as JSON).
+    fn broker_groups(&self) -> Result<Vec<(String, serde_json::Value)>, String> {
+        let db = self.broker_db().ok_or("the broker process was not found")?;
+        let output = std::process::Command::new("sqlite3")
+            .args(["-readonly", "-json"])
+            .arg(&db)
+            .arg(
+                "SELECT cg.name AS name, d.detail AS detail
+                 FROM consumer_group cg JOIN consumer_group_detail d ON d.consumer_group = cg.id",
+            )
+            .output()
+            .map_err(|e| format!("sqlite3: {e}"))?;
+        let rows: Vec<serde_json::Value> =
+            serde_json::from_slice(&output.stdout).map_err(|_| {
+                format!("{}: {}", db.display(), String::from_utf8_lossy(&output.stderr))
+            })?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let name = row["name"].as_str().unwrap_or_default().to_owned();
+                let detail = row["detail"]
+                    .as_str()
+                    .and_then(|d| serde_json::from_str(d).ok())
+                    .unwrap_or_default();
+                (name, detail)
+            })
+            .collect())
+    }
+
+    /// Kills (SIGKILL) the replica at `index` right after the broker recorded a heartbeat of its
+    /// member in `group`: the dead member's session then ends as late as it can. Returns when it
+    /// is dead (the supervisor restarts it at its next look).
+    pub async fn kill_right_after_a_heartbeat(&mut self, index: usize, group: &str) {
+        let last_contacts = |p: &Self| -> Option<serde_json::Value> {
+            let groups = p.broker_groups().ok()?;
+            let (_, detail) = groups.into_iter().find(|(name, _)| name == group)?;
+            let members = detail["members"].as_object()?;
+            Some(members.values().map(|m| m["last_contact"].clone()).collect())
         };
-        lag += (high - done).max(0);
+        let before = last_contacts(self);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while last_contacts(self) == before && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let pid = self.services[index].process.pid();
+        let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+        let note = format!(
+            "killed {} #{index} pid {pid} (SIGKILL) right after a heartbeat",
+            self.services[index].name
+        );
+        self.note(note);
+        while !self.services[index].process.has_exited() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
-    Some(lag)
+
+    /// The group state the broker keeps (tansu stores it as JSON in its sqlite file): members
+    /// with their last contact, generation, leader, and each member's assigned partitions.
+    fn broker_group_state(&self) -> String {
+        let groups = match self.broker_groups() {
+            Ok(groups) => groups,
+            Err(e) => return format!("({e})\n"),
+        };
+        let mut out = String::new();
+        for (name, detail) in groups {
+            out += &format!("group {name}\n");
+            out += &format!("  generation {}, state ", detail["generation_id"]);
+            let state = &detail["state"];
+            if let Some(formed) = state.get("Formed") {
+                out += &format!("Formed, leader {}\n", formed["leader"]);
+                if let Some(assignments) = formed["assignments"].as_object() {
+                    for (member, bytes) in assignments {
+                        let bytes: Vec<u8> = bytes
+                            .as_array()
+                            .map(|a| a.iter().filter_map(|b| b.as_u64()).map(|b| b as u8).collect())
+                            .unwrap_or_default();
+                        out += &format!(
+                            "  assignment of {member}: {}\n",
+                            readback::decode_assignment(&bytes)
+                        );
+                    }
+                }
+            } else {
+                out += &format!("{state}\n");
+            }
+            if let Some(members) = detail["members"].as_object() {
+                for (member, m) in members {
+                    out += &format!("  member {member}, last contact {}\n", m["last_contact"]);
+                }
+            }
+        }
+        out
+    }
+
+    /// The logs of every replica of `role`, live and dead, with a name each.
+    fn role_logs(&self, role: Role) -> Vec<(String, String)> {
+        let mut logs: Vec<(String, String)> = self
+            .dead_logs
+            .iter()
+            .filter(|(r, _, _)| *r == role)
+            .map(|(_, name, log)| (name.clone(), log.clone()))
+            .collect();
+        for (i, s) in self.services.iter().enumerate().filter(|(_, s)| s.role == role) {
+            let state = if s.retired { "retired" } else { "live" };
+            logs.push((
+                format!("{} #{i} pid {} ({state})", s.name, s.process.pid()),
+                s.process.logs(),
+            ));
+        }
+        logs
+    }
+
+    // ---------------------------------------------------------------- breaking things on purpose
+    // (the accounting's self-test)
+
+    /// Publishes a record as the pipeline's producers do (key, `event_id` header); `partition`
+    /// forces one.
+    pub async fn publish(
+        &self,
+        topic: &str,
+        key: &str,
+        partition: Option<i32>,
+        event_id: &str,
+        payload: Vec<u8>,
+    ) -> (i32, i64) {
+        use rdkafka::message::{Header, OwnedHeaders};
+        use rdkafka::producer::{FutureProducer, FutureRecord};
+        let producer: FutureProducer = self.kafka.producer("chaos-self-test").expect("producer");
+        let headers = OwnedHeaders::new().insert(Header { key: "event_id", value: Some(event_id) });
+        let mut record =
+            FutureRecord::to(topic).key(key).payload(payload.as_slice()).headers(headers);
+        if let Some(p) = partition {
+            record = record.partition(p);
+        }
+        producer
+            .send(record, Duration::from_secs(15))
+            .await
+            .map(|d| (d.partition, d.offset))
+            .unwrap_or_else(|(e, _)| panic!("publishing to {topic}: {e}"))
+    }
+
+    /// Stops every replica of `role` (SIGTERM); returns how many.
+    pub fn stop_role(&mut self, role: Role) -> usize {
+        let live = self.replicas(role);
+        for &i in &live {
+            self.retire(i);
+        }
+        live.len()
+    }
+
+    /// Forgets the notifications counted as undelivered (after the self-test lost one on purpose).
+    pub fn forget_undelivered(&mut self) {
+        self.undelivered = 0;
+    }
 }
 
-/// What one scenario's accounting found.
+/// The payload's event id, else the record's header.
+fn event_id(payload_id: &str, record: &Record) -> String {
+    if payload_id.is_empty() {
+        record.headers.get("event_id").cloned().unwrap_or_default()
+    } else {
+        payload_id.to_owned()
+    }
+}
+
+/// What a consumer logs when it leaves its group to join again (`fitex_common::consume`).
+const REJOIN_LOG: &str = "leaving the group to join it again";
+
+/// How long the accounting waits for the consumers to commit everything and the outbox to empty.
+pub const QUIESCE: Duration = Duration::from_secs(90);
+
+/// One pass of the quiescence check.
+struct Quiet {
+    outbox_left: i64,
+    lagging: Vec<PartitionLag>,
+    lag_error: Option<String>,
+}
+
+struct Audit {
+    findings: Vec<Finding>,
+    counts: BTreeMap<Stream, Counts>,
+    whole: bool,
+    watermark_notes: Vec<String>,
+}
+
+/// The event topics as read back: decoded events per stream, and the raw payloads by
+/// (partition, offset) so the self-test can publish altered copies.
+#[derive(Default)]
+pub struct Published {
+    pub days: Vec<Event<EventDay>>,
+    pub goals: Vec<Event<GoalValues>>,
+    pub teams: Vec<Event<TeamValues>>,
+    pub days_raw: BTreeMap<(i32, i64), ActivityDayChanged>,
+    pub goals_raw: BTreeMap<(i32, i64), GoalChanged>,
+    pub teams_raw: BTreeMap<(i32, i64), TeamProgressChanged>,
+    pub undecodable: Vec<Finding>,
+    pub whole: bool,
+    pub watermark_notes: Vec<String>,
+}
+
+/// The stored rows by audit key.
+pub struct Stored {
+    pub days: BTreeMap<String, EventDay>,
+    pub goals: BTreeMap<String, GoalValues>,
+    pub teams: BTreeMap<String, TeamValues>,
+}
+
+/// What one scenario's accounting found (each field is one check; docs/reliability.md).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Report {
     pub scenario: String,
     pub user_days_changed: usize,
     pub notifications_delivered: usize,
+    /// 7. Notifications the subscriber did not answer 2xx.
     pub notifications_undelivered: usize,
+    /// 1. User-days not stored with the simulator's latest values.
     pub mismatches: Vec<String>,
-    pub duplicate_rows: i64,
+    /// 2. The event topics against the stored rows.
+    pub event_findings: Vec<Finding>,
+    pub events: BTreeMap<Stream, Counts>,
+    /// 2. Whether every event topic was read to its last readable record.
+    pub topics_read_whole: bool,
+    /// 3. Rows left in the outbox.
     pub outbox_left: i64,
+    /// 4. Partitions a consumer group has not committed to the end (and why it could not be
+    /// measured, if so).
+    pub lagging: Vec<PartitionLag>,
+    pub lag_error: Option<String>,
+    /// 5. Goals and team weeks against a from-scratch recomputation (not checked while a group
+    /// lags).
+    pub goals_checked: bool,
+    pub goal_differences: Vec<String>,
+    pub goal_rows: usize,
+    /// 6. Dead letters, and those without a reason.
     pub dead_letters: usize,
     pub unexplained_dead_letters: Vec<String>,
-    pub goals_consistent: bool,
-    pub goal_rows: usize,
+    /// Partitions whose listed high watermark trailed their last readable record (informative).
+    pub watermark_notes: Vec<String>,
     pub restarts: usize,
+    /// How often a consumer found itself without partitions while records waited, and joined its
+    /// group again (`fitex_common::consume`; the tansu coordinator flaw in docs/reliability.md).
+    pub consumer_rejoins: usize,
     pub seconds: f64,
+    /// Where the consumer-group diagnosis was written, when a group lagged.
+    pub diagnosis: Option<String>,
+    /// How long each part of the accounting took (s).
+    pub timings: Vec<(String, f64)>,
+}
+
+/// One failed check, as the self-test names it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Failure {
+    NotStoredLatest(String),
+    Event(Stream, Kind, String),
+    TopicsNotReadWhole,
+    OutboxLeft(i64),
+    Lagging { group: String, topic: String, partition: i32, lag: i64 },
+    LagUnknown,
+    GoalsDiffer,
+    GoalsNotChecked,
+    UnexplainedDeadLetter(String),
+    Undelivered(usize),
 }
 
 impl Report {
+    /// Every check that failed.
+    pub fn failures(&self) -> BTreeSet<Failure> {
+        let mut failures = BTreeSet::new();
+        failures.extend(self.mismatches.iter().cloned().map(Failure::NotStoredLatest));
+        failures.extend(
+            self.event_findings.iter().map(|f| Failure::Event(f.stream, f.kind, f.key.clone())),
+        );
+        if !self.topics_read_whole {
+            failures.insert(Failure::TopicsNotReadWhole);
+        }
+        if self.outbox_left != 0 {
+            failures.insert(Failure::OutboxLeft(self.outbox_left));
+        }
+        failures.extend(self.lagging.iter().map(|l| Failure::Lagging {
+            group: l.group.clone(),
+            topic: l.topic.clone(),
+            partition: l.partition,
+            lag: l.lag,
+        }));
+        if self.lag_error.is_some() {
+            failures.insert(Failure::LagUnknown);
+        }
+        if !self.goals_checked {
+            failures.insert(Failure::GoalsNotChecked);
+        } else if !self.goal_differences.is_empty() {
+            failures.insert(Failure::GoalsDiffer);
+        }
+        failures.extend(
+            self.unexplained_dead_letters.iter().cloned().map(Failure::UnexplainedDeadLetter),
+        );
+        if self.notifications_undelivered != 0 {
+            failures.insert(Failure::Undelivered(self.notifications_undelivered));
+        }
+        failures
+    }
+
     /// Fails the test, saying what was lost or wrong; records the report either way.
     pub fn assert_no_loss(&self, logs: impl Fn() -> String) {
         self.save();
-        let ok = self.mismatches.is_empty()
-            && self.duplicate_rows == 0
-            && self.outbox_left == 0
-            && self.unexplained_dead_letters.is_empty()
-            && self.goals_consistent
-            && self.notifications_undelivered == 0;
-        if !ok {
+        if !self.failures().is_empty() {
             let logs = logs();
             let tail: Vec<&str> = logs.lines().rev().take(80).collect();
             panic!(
-                "{} lost or broke something: {self:#?}\n--- last log lines ---\n{}",
+                "{} lost or broke something: {:#?}\n{self:#?}\n--- last log lines ---\n{}",
                 self.scenario,
+                self.failures(),
                 tail.into_iter().rev().collect::<Vec<_>>().join("\n")
             );
         }
+        let events = |s| self.events.get(&s).map_or(0, |c: &Counts| c.events);
         eprintln!(
-            "{}: {} user-days, {} notifications, {} dead letters, {} restarts, goals consistent ({} rows), {:.1} s",
+            "{}: {} user-days, {} notifications, events {}/{}/{} (activity/goal/team), {} dead letters, {} restarts, {} consumer rejoins, goals consistent ({} rows), {:.1} s",
             self.scenario,
             self.user_days_changed,
             self.notifications_delivered,
+            events(Stream::ActivityDays),
+            events(Stream::Goals),
+            events(Stream::TeamProgress),
             self.dead_letters,
             self.restarts,
+            self.consumer_rejoins,
             self.goal_rows,
             self.seconds
         );
+        for note in &self.watermark_notes {
+            eprintln!("  note: {note}");
+        }
     }
 
     /// Appends the report to `$CHAOS_REPORT` (one JSON line per scenario) when set.
