@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{NaiveDate, Utc};
 use fitex_e2e::{
     connect_simulated_fitbit_user, eventually, infrastructure_env, simulated_day,
-    test_token_cipher, Fitexctl, PipelineProcesses,
+    simulated_fitbit_api_env, test_token_cipher, Fitexctl, PipelineProcesses,
 };
 use fitex_fitbit_simulator::{CreateUser, DayRecord, Simulator, SimulatorConfig};
 
@@ -48,11 +48,8 @@ async fn a_fitbit_participant_moves_to_google_health_and_keeps_history_and_goals
             "sim-google-client.apps.googleusercontent.com".to_string(),
         ),
         ("FITEX__GOOGLE_HEALTH_API__CLIENT_SECRET", "sim-google-client-secret".to_string()),
-        ("FITEX__FITBIT_API__API_BASE_URL", base.clone()),
-        ("FITEX__FITBIT_API__TOKEN_URL", format!("{base}/oauth2/token")),
-        ("FITEX__FITBIT_API__CLIENT_ID", "SIMCLIENT".to_string()),
-        ("FITEX__FITBIT_API__CLIENT_SECRET", "sim-client-secret".to_string()),
     ]);
+    common.extend(simulated_fitbit_api_env(&base, "sim-client-secret"));
     let services =
         PipelineProcesses::start(&common, &kafka, subscriber_port, webhook_secret, Vec::new())
             .await;

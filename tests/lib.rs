@@ -245,6 +245,17 @@ pub async fn eventually<F, Fut>(
     }
 }
 
+/// The environment that points a service's Fitbit API client at the simulator at `base_url`, with
+/// `client_secret` (which, at Fitbit, also signs the webhooks).
+pub fn simulated_fitbit_api_env(base_url: &str, client_secret: &str) -> ExtraEnv {
+    vec![
+        ("FITEX__FITBIT_API__API_BASE_URL", base_url.to_string()),
+        ("FITEX__FITBIT_API__TOKEN_URL", format!("{base_url}/oauth2/token")),
+        ("FITEX__FITBIT_API__CLIENT_ID", "SIMCLIENT".to_string()),
+        ("FITEX__FITBIT_API__CLIENT_SECRET", client_secret.to_string()),
+    ]
+}
+
 /// A worn day of `steps` as the simulator stores it (40 active minutes, 820 minutes worn).
 pub fn simulated_day(steps: u32) -> fitex_fitbit_simulator::DayData {
     fitex_fitbit_simulator::DayData {

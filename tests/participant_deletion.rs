@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::Utc;
 use fitex_e2e::{
     connect_simulated_fitbit_user, eventually, infrastructure_env, simulated_day,
-    test_token_cipher, Fitexctl, PipelineProcesses,
+    simulated_fitbit_api_env, test_token_cipher, Fitexctl, PipelineProcesses,
 };
 use fitex_fitbit_simulator::{CreateUser, Notification, Simulator, SimulatorConfig};
 use fitex_proto::{Message, TeamProgressChanged};
@@ -81,13 +81,8 @@ async fn a_deleted_participant_is_deleted_everywhere_and_their_team_recomputed()
     .await
     .unwrap();
     let mut common = infrastructure_env(&kafka, &database);
-    common.extend([
-        ("FITEX__FITBIT_API__API_BASE_URL", sim.base_url()),
-        ("FITEX__FITBIT_API__TOKEN_URL", format!("{}/oauth2/token", sim.base_url())),
-        ("FITEX__FITBIT_API__CLIENT_ID", "SIMCLIENT".to_string()),
-        // Fitbit's client secret both signs the webhooks and authenticates token refreshes.
-        ("FITEX__FITBIT_API__CLIENT_SECRET", webhook_secret.to_string()),
-    ]);
+    // Fitbit's client secret both signs the webhooks and authenticates token refreshes.
+    common.extend(simulated_fitbit_api_env(&sim.base_url(), webhook_secret));
     let services = PipelineProcesses::start(
         &common,
         &kafka,

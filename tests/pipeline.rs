@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
 use fitex_common::token_cipher::TokenCipher;
-use fitex_e2e::{simulated_day, ServiceProcess};
+use fitex_e2e::{simulated_day, simulated_fitbit_api_env, ServiceProcess};
 use fitex_fetcher::store::{self, TokenKind};
 use fitex_fitbit_simulator::{CreateUser, Notification, Simulator, SimulatorConfig};
 use fitex_proto::{ActivityDayChanged, Message};
@@ -43,11 +43,8 @@ async fn simulator_to_subscriber_to_fetcher_to_postgres() {
     fetcher_env.extend([
         ("FITEX__FETCHER__PORT", fetcher_port.to_string()),
         ("FITEX__FETCHER__GROUP_ID", format!("e2e-{}", kafka.topics.notifications)),
-        ("FITEX__FITBIT_API__API_BASE_URL", sim.base_url()),
-        ("FITEX__FITBIT_API__TOKEN_URL", format!("{}/oauth2/token", sim.base_url())),
-        ("FITEX__FITBIT_API__CLIENT_ID", "SIMCLIENT".to_string()),
-        ("FITEX__FITBIT_API__CLIENT_SECRET", "sim-client-secret".to_string()),
     ]);
+    fetcher_env.extend(simulated_fitbit_api_env(&sim.base_url(), "sim-client-secret"));
     let subscriber = ServiceProcess::start("fitex-subscriber", &subscriber_env);
     let fetcher = ServiceProcess::start("fitex-fetcher", &fetcher_env);
     subscriber.wait_healthy(&format!("http://127.0.0.1:{subscriber_port}/readyz")).await;

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 use fitex_e2e::{
-    connect_simulated_fitbit_user, eventually, infrastructure_env, test_token_cipher, Fitexctl,
-    ServiceProcess,
+    connect_simulated_fitbit_user, eventually, infrastructure_env, simulated_day,
+    simulated_fitbit_api_env, test_token_cipher, Fitexctl, PipelineProcesses,
 };
-use fitex_fitbit_simulator::{CreateUser, DayData, Simulator, SimulatorConfig};
+use fitex_fitbit_simulator::{CreateUser, Simulator, SimulatorConfig};
 use fitex_proto::{ActivityDayChanged, GoalChanged, Message, TeamProgressChanged, TraceContext};
 use fitex_testkit::ReadRecord;
 
@@ -19,19 +19,6 @@ use fitex_testkit::ReadRecord;
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 /// Another caller's trace, which must not show up in the first one's path.
 const OTHER_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
-
-fn day_data(steps: u32) -> DayData {
-    DayData {
-        steps,
-        distance_km: steps as f64 * 0.00075,
-        sedentary_minutes: 600,
-        lightly_active_minutes: 180,
-        fairly_active_minutes: 25,
-        very_active_minutes: 15,
-        worn_minutes: 820,
-        resting_heart_rate: Some(61),
-    }
-}
 
 /// Every event on `topic` (reading stops after a few seconds without the thousandth).
 async fn read_topic(brokers: String, topic: String) -> Vec<ReadRecord> {
@@ -54,8 +41,7 @@ fn traces_of(record: &ReadRecord, payload: Option<TraceContext>) -> (String, Str
 async fn one_trace_links_a_notification_to_its_activity_and_goal_events() {
     let kafka = fitex_testkit::test_kafka().await;
     let (database, pool) = fitex_testkit::test_database().await;
-    let (subscriber_port, fetcher_port, goals_port) =
-        (fitex_testkit::free_port(), fitex_testkit::free_port(), fitex_testkit::free_port());
+    let subscriber_port = fitex_testkit::free_port();
     let webhook_secret = "e2e-trace-client-secret-0123456789";
     // The simulator pushes nothing: the test sends the notifications, with their traces.
     let sim = Simulator::spawn(SimulatorConfig {
@@ -66,42 +52,11 @@ async fn one_trace_links_a_notification_to_its_activity_and_goal_events() {
     .await
     .unwrap();
     let mut common = infrastructure_env(&kafka, &database);
-    common.extend([
-        ("FITEX__FITBIT_API__API_BASE_URL", sim.base_url()),
-        ("FITEX__FITBIT_API__TOKEN_URL", format!("{}/oauth2/token", sim.base_url())),
-        ("FITEX__FITBIT_API__CLIENT_ID", "SIMCLIENT".to_string()),
-        ("FITEX__FITBIT_API__CLIENT_SECRET", webhook_secret.to_string()),
-    ]);
-    let with = |extra: Vec<(&'static str, String)>| {
-        let mut env = common.clone();
-        env.extend(extra);
-        env
-    };
-    let subscriber = ServiceProcess::start(
-        "fitex-subscriber",
-        &with(vec![
-            ("FITEX__SUBSCRIBER__PORT", subscriber_port.to_string()),
-            ("FITEX__FITBIT__CLIENT_SECRETS", webhook_secret.to_string()),
-        ]),
-    );
-    let fetcher = ServiceProcess::start(
-        "fitex-fetcher",
-        &with(vec![
-            ("FITEX__FETCHER__PORT", fetcher_port.to_string()),
-            ("FITEX__FETCHER__GROUP_ID", format!("e2e-{}", kafka.topics.notifications)),
-        ]),
-    );
-    let goals = ServiceProcess::start(
-        "fitex-goals",
-        &with(vec![
-            ("FITEX__GOALS__PORT", goals_port.to_string()),
-            ("FITEX__GOALS__GROUP_ID", format!("e2e-goals-{}", kafka.topics.activity_days)),
-        ]),
-    );
-    subscriber.wait_healthy(&format!("http://127.0.0.1:{subscriber_port}/readyz")).await;
-    fetcher.wait_healthy(&format!("http://127.0.0.1:{fetcher_port}/readyz")).await;
-    goals.wait_healthy(&format!("http://127.0.0.1:{goals_port}/readyz")).await;
-    let logs = || format!("{}\n{}\n{}", subscriber.logs(), fetcher.logs(), goals.logs());
+    common.extend(simulated_fitbit_api_env(&sim.base_url(), webhook_secret));
+    let services =
+        PipelineProcesses::start(&common, &kafka, subscriber_port, webhook_secret, Vec::new())
+            .await;
+    let logs = || services.logs();
     let ctl = Fitexctl { env: common.clone() };
 
     // TRACE01 is on a team of their own in a program; TRACE02 only syncs.
@@ -125,7 +80,7 @@ async fn one_trace_links_a_notification_to_its_activity_and_goal_events() {
         let connection =
             connect_simulated_fitbit_user(&pool, &sim.client(), &test_token_cipher(), create).await;
         participants.push(connection.participant_id);
-        sim.client().set_day(user, date, day_data(steps)).await.unwrap();
+        sim.client().set_day(user, date, simulated_day(steps)).await.unwrap();
     }
     let from = (Utc::now().date_naive() - chrono::Duration::days(10)).to_string();
     let team = team_id.to_string();

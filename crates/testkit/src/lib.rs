@@ -4,6 +4,7 @@
 //!
 //! The broker and PostgreSQL addresses come from `KAFKA_BROKERS` and `PG*` (see `scripts/env.sh`).
 
+pub mod log_capture;
 pub mod raw_http;
 pub mod tools;
 

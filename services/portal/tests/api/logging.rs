@@ -2,40 +2,15 @@
 //! and terminal escape sequences into the portal's log. The log is captured with the services'
 //! own subscriber (`fitex_common::telemetry::subscriber`, pretty format, as on this machine).
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
-use fitex_common::telemetry::{self, LogFormat};
+use fitex_common::telemetry::LogFormat;
 use reqwest::StatusCode;
-use tracing_subscriber::EnvFilter;
 
 use crate::helpers::spawn_portal;
 
-/// Everything logged in this test process (one global subscriber per process).
 fn captured_log() -> Arc<Mutex<Vec<u8>>> {
-    static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOG.get_or_init(|| {
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let sink = log.clone();
-        let writer = move || Sink(sink.clone());
-        let subscriber = telemetry::subscriber(LogFormat::Pretty, EnvFilter::new("info"), writer);
-        tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
-        log
-    })
-    .clone()
-}
-
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Sink {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    fitex_testkit::log_capture::captured_log(LogFormat::Pretty)
 }
 
 #[tokio::test]

@@ -4,43 +4,18 @@
 //! only for the hop that proxy added. The log is captured with the services' own subscriber
 //! (`fitex_common::telemetry::subscriber`, JSON as in production).
 
-use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use fitex_common::client_address::TrustedProxies;
-use fitex_common::telemetry::{self, LogFormat};
-use tracing_subscriber::EnvFilter;
+use fitex_common::telemetry::LogFormat;
 
 use crate::helpers::*;
 
 const FORGED: &str = "203.0.113.66";
 
-/// Everything logged in this test process (one global subscriber per process).
 fn captured_log() -> Arc<Mutex<Vec<u8>>> {
-    static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOG.get_or_init(|| {
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let sink = log.clone();
-        let writer = move || Sink(sink.clone());
-        let subscriber = telemetry::subscriber(LogFormat::Json, EnvFilter::new("info"), writer);
-        tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
-        log
-    })
-    .clone()
-}
-
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Sink {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    fitex_testkit::log_capture::captured_log(LogFormat::Json)
 }
 
 /// A `traceparent` with a fresh trace id, and the id (what the request's span carries).
