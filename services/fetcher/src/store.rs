@@ -97,12 +97,22 @@ type ConnectionRow = (
     bool,
 );
 
-const CONNECTION_COLUMNS: &str =
+/// The status reason `disconnect` leaves, by which a connection ended by a revocation at the
+/// provider is recognised (`Connection::revoked_at_provider`).
+macro_rules! revoked_at_provider_reason {
+    () => {
+        "access was revoked at the provider"
+    };
+}
+
+const CONNECTION_COLUMNS: &str = concat!(
     "c.id, c.participant_id, c.provider, c.provider_user_id, c.token_kind,
     c.access_token, c.refresh_token, c.access_expires_at, c.token_version, c.sync_status,
     p.time_zone, c.time_zone_checked_at, c.rate_remaining, c.rate_resets_at, c.connected_at,
-    (c.sync_status = 'disconnected' AND c.superseded_by IS NULL
-     AND c.status_reason = 'access was revoked at the provider')";
+    (c.sync_status = 'disconnected' AND c.superseded_by IS NULL AND c.status_reason = '",
+    revoked_at_provider_reason!(),
+    "')"
+);
 
 /// A stored connection; one naming a provider this build does not know is an error to decode,
 /// never taken for another provider.
@@ -360,7 +370,6 @@ pub async fn set_status(
 
 /// The participant revoked access (confirmed with the provider): forget the tokens — unless they
 /// connected again since `connected_at`, the connection the revocation was confirmed for.
-/// (`CONNECTION_COLUMNS` recognises this status reason as a revocation at the provider.)
 pub async fn disconnect(
     pool: &PgPool,
     connection_id: i64,
@@ -369,12 +378,12 @@ pub async fn disconnect(
     sqlx::query(
         "UPDATE provider_connections SET access_token = NULL, refresh_token = NULL,
              access_expires_at = NULL, token_kind = NULL, token_version = token_version + 1,
-             sync_status = 'disconnected', status_reason = 'access was revoked at the provider',
-             status_changed_at = now()
+             sync_status = 'disconnected', status_reason = $3, status_changed_at = now()
          WHERE id = $1 AND connected_at = $2",
     )
     .bind(connection_id)
     .bind(connected_at)
+    .bind(revoked_at_provider_reason!())
     .execute(pool)
     .await?;
     Ok(())
