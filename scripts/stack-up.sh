@@ -25,8 +25,27 @@ if ! port_open "$PGHOST" "$PGPORT"; then
   wait_port "$PGHOST" "$PGPORT" PostgreSQL
 fi
 
+# --- the broker and the services' binaries, built side by side -----------------------------
+# On a fresh machine both are built from source. Each build has stretches where one core idles
+# (build scripts, linking, the last large crate), so the two together finish sooner than one
+# after the other. Only the binaries the demo and the stack need are built here.
+tansu_install_log="$FITEX_RUN_DIR/install-tansu.log"
+[[ -x $TANSU_BIN ]] || echo "first run: building the tansu broker (log: $tansu_install_log)" \
+  "and the services; about 10 minutes on 2 cores…" >&2
+bash scripts/install-tansu.sh >"$tansu_install_log" 2>&1 &
+tansu_install=$!
+if ! cargo build --quiet -p fitex-subscriber -p fitex-fetcher -p fitex-goals-service \
+  -p fitexctl -p fitex-portal -p fitex-fitbit-simulator --bins; then
+  wait "$tansu_install" || true
+  exit 1
+fi
+if ! wait "$tansu_install"; then
+  cat "$tansu_install_log" >&2
+  echo "stack-up: installing the tansu broker failed (log above)" >&2
+  exit 1
+fi
+
 # --- tansu (Kafka-compatible broker) ---------------------------------------------------------
-bash scripts/install-tansu.sh
 broker_host=${KAFKA_BROKERS%%:*}
 broker_port=${KAFKA_BROKERS##*:}
 if ! port_open "$broker_host" "$broker_port"; then
@@ -42,7 +61,6 @@ if ! port_open "$broker_host" "$broker_port"; then
 fi
 
 # --- database, migrations, topics ------------------------------------------------------------
-cargo build --quiet --workspace --bins
 "$CARGO_TARGET_DIR/debug/fitexctl" migrate
 for attempt in 1 2 3 4 5; do
   "$CARGO_TARGET_DIR/debug/fitexctl" topics ensure && break
