@@ -19,7 +19,7 @@ WAIT_SECONDS=${WAIT_SECONDS:-120}
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 port_open "$PGHOST" "$PGPORT" && port_open "${KAFKA_BROKERS%%:*}" "${KAFKA_BROKERS##*:}" \
   || bash scripts/stack-up.sh
-cargo build --quiet --release -p fitex-bench -p fitex-fetcher -p fitex-subscriber -p fitex-fitbit-simulator
+cargo build --quiet --release -p fitex-bench -p fitex-fetcher -p fitex-subscriber -p fitex-provider-simulator
 bin="$CARGO_TARGET_DIR/release"
 if ! cargo build --quiet --release -p fitexctl; then
   # The operators' CLI is only needed for `migrate` and `topics ensure`.
@@ -54,7 +54,7 @@ sim="http://127.0.0.1:$sim_port"
 secret="bench-client-secret-$run"
 
 echo "simulator on $sim" >&2
-RUST_LOG=warn "$bin/fitbit-simulator" --port "$sim_port" \
+RUST_LOG=warn "$bin/provider-simulator" --port "$sim_port" \
   --subscriber-url "http://127.0.0.1:$sub_port/webhooks/fitbit" --client-secret "$secret" \
   --rate-limit-per-hour 150 >"$work/simulator.out" 2>"$work/simulator.log" & pids+=($!)
 

@@ -45,7 +45,7 @@ if ! "$VENV/bin/python" -c "import matplotlib" 2>/dev/null; then
 fi
 py="$VENV/bin/python"
 cargo build --quiet --release -p fitex-bench -p fitex-fetcher -p fitex-subscriber -p fitex-goals-service \
-  -p fitex-fitbit-simulator -p fitexctl
+  -p fitex-provider-simulator -p fitexctl
 bin="$CARGO_TARGET_DIR/release"
 
 work=$(mktemp -d)
@@ -93,7 +93,7 @@ export FITEX__FITBIT__CLIENT_SECRETS=$secret
 export FITEX__GOOGLE_HEALTH__KEYSET_URL=$sim/googlehealthapi/webhooks/webhooks_public_keyset.json
 
 echo "simulator on $sim: a cohort of $USERS with 21 days of history" >&2
-RUST_LOG=warn "$bin/fitbit-simulator" --port "$sim_port" --cohort-size "$USERS" --days 21 --seed 42 \
+RUST_LOG=warn "$bin/provider-simulator" --port "$sim_port" --cohort-size "$USERS" --days 21 --seed 42 \
   --subscriber-url "http://127.0.0.1:$sub_port/webhooks/fitbit" --client-secret "$secret" \
   --rate-limit-per-hour 1000000 >"$work/simulator.out" 2>"$work/simulator.log" & pids+=($!)
 sim_pid=$!

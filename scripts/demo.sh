@@ -155,7 +155,7 @@ wait_http() { # NAME URL
 sql() { psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$db" -Atc "$1"; }
 
 step "Fitbit simulator ($COHORT participants, $DAYS days), subscriber :$SUB_PORT, fetcher :$FETCH_PORT, goals :$GOALS_PORT"
-start simulator simulator "$bin/fitbit-simulator" --port "$SIM_PORT" --cohort-size "$COHORT" --days "$DAYS" --seed 42 \
+start simulator simulator "$bin/provider-simulator" --port "$SIM_PORT" --cohort-size "$COHORT" --days "$DAYS" --seed 42 \
   --subscriber-url "http://127.0.0.1:$SUB_PORT/webhooks/fitbit" --client-secret "$SECRET" \
   --google-client-secret "$GOOGLE_SECRET"
 start subscriber subscriber "$bin/fitex-subscriber"

@@ -35,7 +35,7 @@ tansu_install_log="$FITEX_RUN_DIR/install-tansu.log"
 bash scripts/install-tansu.sh >"$tansu_install_log" 2>&1 &
 tansu_install=$!
 if ! cargo build --quiet -p fitex-subscriber -p fitex-fetcher -p fitex-goals-service \
-  -p fitexctl -p fitex-portal -p fitex-fitbit-simulator --bins; then
+  -p fitexctl -p fitex-portal -p fitex-provider-simulator --bins; then
   wait "$tansu_install" || true
   exit 1
 fi

@@ -241,7 +241,7 @@ async fn a_participant_is_shown_without_tokens_and_a_backfill_is_scheduled() {
 
 #[tokio::test]
 async fn subscriptions_are_created_listed_and_deleted_at_the_provider() {
-    let sim = fitex_fitbit_simulator::Simulator::spawn(Default::default()).await.unwrap();
+    let sim = fitex_provider_simulator::Simulator::spawn(Default::default()).await.unwrap();
     let (database, pool) = fitex_testkit::test_database().await;
     let ctl = Ctl {
         env: vec![
@@ -253,7 +253,7 @@ async fn subscriptions_are_created_listed_and_deleted_at_the_provider() {
         ],
     };
     let user =
-        fitex_fitbit_simulator::CreateUser { user_id: Some("SUBS01".into()), ..Default::default() };
+        fitex_provider_simulator::CreateUser { user_id: Some("SUBS01".into()), ..Default::default() };
     connect_simulated_fitbit_user(&pool, &sim.client(), &test_token_cipher(), user).await;
 
     let (ok, created) =

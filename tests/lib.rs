@@ -179,9 +179,9 @@ pub struct SimulatedConnection {
 /// for 8 hours, nothing to backfill) through the fetcher's own `store::connect`.
 pub async fn connect_simulated_fitbit_user(
     pool: &sqlx::PgPool,
-    sim: &fitex_fitbit_simulator::SimulatorClient,
+    sim: &fitex_provider_simulator::SimulatorClient,
     cipher: &fitex_common::token_cipher::TokenCipher,
-    user: fitex_fitbit_simulator::CreateUser,
+    user: fitex_provider_simulator::CreateUser,
 ) -> SimulatedConnection {
     use fitex_fetcher::store;
     use secrecy::SecretString;
@@ -257,8 +257,8 @@ pub fn simulated_fitbit_api_env(base_url: &str, client_secret: &str) -> ExtraEnv
 }
 
 /// A worn day of `steps` as the simulator stores it (40 active minutes, 820 minutes worn).
-pub fn simulated_day(steps: u32) -> fitex_fitbit_simulator::DayData {
-    fitex_fitbit_simulator::DayData {
+pub fn simulated_day(steps: u32) -> fitex_provider_simulator::DayData {
+    fitex_provider_simulator::DayData {
         steps,
         distance_km: steps as f64 * 0.00075,
         sedentary_minutes: 600,

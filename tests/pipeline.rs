@@ -8,7 +8,7 @@ use chrono::{NaiveDate, Utc};
 use fitex_common::token_cipher::TokenCipher;
 use fitex_e2e::{simulated_day, simulated_fitbit_api_env, ServiceProcess};
 use fitex_fetcher::store::{self, TokenKind};
-use fitex_fitbit_simulator::{CreateUser, Notification, Simulator, SimulatorConfig};
+use fitex_provider_simulator::{CreateUser, Notification, Simulator, SimulatorConfig};
 use fitex_proto::{ActivityDayChanged, Message};
 use fitex_provider::TokenGrant;
 use secrecy::SecretString;

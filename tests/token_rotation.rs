@@ -11,7 +11,7 @@ use chrono::Utc;
 use fitex_common::token_cipher::TokenCipher;
 use fitex_e2e::{config_dir, connect_simulated_fitbit_user, service_binary};
 use fitex_fetcher::store::{self, TokenKind};
-use fitex_fitbit_simulator::{CreateUser, Simulator, SimulatorHandle};
+use fitex_provider_simulator::{CreateUser, Simulator, SimulatorHandle};
 use fitex_provider::TokenGrant;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;

@@ -11,7 +11,7 @@ use fitex_e2e::{
     connect_simulated_fitbit_user, eventually, infrastructure_env, simulated_day,
     simulated_fitbit_api_env, test_token_cipher, Fitexctl, PipelineProcesses,
 };
-use fitex_fitbit_simulator::{CreateUser, Simulator, SimulatorConfig};
+use fitex_provider_simulator::{CreateUser, Simulator, SimulatorConfig};
 use fitex_proto::{ActivityDayChanged, GoalChanged, Message, TeamProgressChanged, TraceContext};
 use fitex_testkit::ReadRecord;
 

@@ -1,6 +1,6 @@
 //! Baseline programs and load drivers for `bench/*.sh`; see `docs/benchmarks.md`. What they share.
 
-use fitex_fitbit_simulator::Stats;
+use fitex_provider_simulator::Stats;
 
 /// The `p` quantile (0..=1) of an ascending slice; NaN when it is empty.
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {

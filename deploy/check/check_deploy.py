@@ -295,7 +295,7 @@ def check_dockerfile() -> None:
             check(re.search(rf"{rule}\s*:\s*\S.{{10,}}", text) is not None,
                   f"line {i + 1}: ignore {rule} has a reason (a comment above: '{rule}: why')")
     text = path.read_text()
-    for binary in ("fitex-subscriber", "fitex-fetcher", "fitex-goals", "fitex-portal", "fitexctl", "fitbit-simulator"):
+    for binary in ("fitex-subscriber", "fitex-fetcher", "fitex-goals", "fitex-portal", "fitexctl", "provider-simulator"):
         check(f"target/release/{binary}" in text, f"the image carries {binary}")
     check(re.search(r"^USER\s+(?!0\b|root\b)", text, re.M) is not None, "the image runs as a non-root USER")
 
@@ -310,7 +310,7 @@ def check_compose() -> None:
         return
     ok("parses as YAML")
     services = doc.get("services") or {}
-    for name in ("subscriber", "fetcher", "goals", "fitbit-simulator", "kafka", "postgres"):
+    for name in ("subscriber", "fetcher", "goals", "provider-simulator", "kafka", "postgres"):
         check(name in services, f"service {name} defined")
     for name, svc in services.items():
         one_shot = str(svc.get("restart", "")).strip() == "no"
@@ -339,7 +339,7 @@ def check_compose() -> None:
             port = configured_port(section, env)
             hosts = env.get(f"FITEX__{section.upper()}__HOST")
             check(hosts == "0.0.0.0", f"{name}: FITEX__{section.upper()}__HOST=0.0.0.0 (reachable in the container)")
-        elif binary == "fitbit-simulator":
+        elif binary == "provider-simulator":
             port = int(cmd[cmd.index("--port") + 1]) if "--port" in cmd else 8090
         if port is None:
             continue
@@ -349,7 +349,7 @@ def check_compose() -> None:
         urls = re.findall(r"https?://\S+", hc_test)
         check(bool(urls) and all(urlparse(u).port == port for u in urls), f"{name}: healthcheck probes port {port} ({', '.join(urls)})")
     # The simulator pushes to the subscriber's webhook, signed with a secret the subscriber accepts.
-    sim = services.get("fitbit-simulator") or {}
+    sim = services.get("provider-simulator") or {}
     sub = services.get("subscriber") or {}
     cmd = [str(c) for c in sim.get("command") or []]
     if "--subscriber-url" in cmd and sub:
@@ -357,23 +357,23 @@ def check_compose() -> None:
         sub_env = sub.get("environment") or {}
         check(url.hostname == "subscriber" and url.port == configured_port("subscriber", sub_env)
               and url.path == BASE["subscriber"]["fitbit_webhook_path"],
-              f"fitbit-simulator pushes to the subscriber's webhook ({url.geturl()})")
+              f"provider-simulator pushes to the subscriber's webhook ({url.geturl()})")
         secret = cmd[cmd.index("--client-secret") + 1] if "--client-secret" in cmd else "sim-client-secret"
         accepted = str(sub_env.get("FITEX__FITBIT__CLIENT_SECRETS", ""))
         check(secret == accepted or secret in accepted.split(","),
-              "fitbit-simulator signs with a secret the subscriber accepts")
+              "provider-simulator signs with a secret the subscriber accepts")
     fetcher = services.get("fetcher") or {}
     fenv = fetcher.get("environment") or {}
     base_url = urlparse(str(fenv.get("FITEX__FITBIT_API__API_BASE_URL", "")))
-    if fetcher.get("network_mode") == "service:fitbit-simulator":
+    if fetcher.get("network_mode") == "service:provider-simulator":
         check(base_url.hostname == "127.0.0.1" and base_url.port == 8090,
               "fetcher reaches the simulator on 127.0.0.1:8090 in its network namespace")
     else:
-        check(base_url.hostname == "fitbit-simulator" and base_url.port == 8090,
-              "fetcher reaches the simulator at fitbit-simulator:8090")
+        check(base_url.hostname == "provider-simulator" and base_url.port == 8090,
+              "fetcher reaches the simulator at provider-simulator:8090")
         sim_cmd = [str(c) for c in (sim.get("command") or [])]
         check("--host" in sim_cmd and sim_cmd[sim_cmd.index("--host") + 1] == "0.0.0.0",
-              "fitbit-simulator listens on all interfaces in its container")
+              "provider-simulator listens on all interfaces in its container")
 
 
 def main() -> int:

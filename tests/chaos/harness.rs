@@ -16,7 +16,7 @@ use fitex_common::kafka::KafkaSettings;
 use fitex_e2e::{
     connect_simulated_fitbit_user, infrastructure_env, test_token_cipher, Fitexctl, ServiceProcess,
 };
-use fitex_fitbit_simulator::{
+use fitex_provider_simulator::{
     CreateUser, DayData, Notification, Simulator, SimulatorConfig, SimulatorHandle,
 };
 use fitex_proto::{
@@ -325,7 +325,7 @@ impl Pipeline {
         self.count(&deliveries);
     }
 
-    fn count(&mut self, deliveries: &[fitex_fitbit_simulator::Delivery]) {
+    fn count(&mut self, deliveries: &[fitex_provider_simulator::Delivery]) {
         for delivery in deliveries {
             match delivery.status {
                 Some(status) if (200..300).contains(&status) => self.delivered += 1,
@@ -351,7 +351,7 @@ impl Pipeline {
     }
 
     /// A provider-side problem the simulator plays for the next calls.
-    pub async fn provider_fault(&self, fault: fitex_fitbit_simulator::Fault) {
+    pub async fn provider_fault(&self, fault: fitex_provider_simulator::Fault) {
         self.sim.client().set_fault(fault).await.expect("simulator");
     }
 

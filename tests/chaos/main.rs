@@ -20,7 +20,7 @@ mod self_test;
 
 use std::time::Duration;
 
-use fitex_fitbit_simulator::Fault;
+use fitex_provider_simulator::Fault;
 use harness::{Pipeline, Role, Size};
 
 const SETTLE: Duration = Duration::from_secs(120);

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
-use fitex_fitbit_simulator::{DayData, Notification};
+use fitex_provider_simulator::{DayData, Notification};
 use fitex_proto::{
     ActivityDayChanged, DeadLetter, GoalChanged, Message, ProviderNotification, TeamProgressChanged,
 };

@@ -23,7 +23,7 @@ use fitex_bench::percentile;
 use fitex_common::token_cipher::TokenCipher;
 use fitex_fetcher::store::{self, TokenKind};
 use fitex_fetcher::Settings;
-use fitex_fitbit_simulator::{CreateUser, DayData, SimulatorClient};
+use fitex_provider_simulator::{CreateUser, DayData, SimulatorClient};
 use fitex_provider::TokenGrant;
 use futures::StreamExt;
 use rand::rngs::StdRng;

@@ -50,7 +50,7 @@ use chrono_tz::Tz;
 use clap::Parser;
 use fitex_bench::percentile;
 use fitex_common::kafka::KafkaSettings;
-use fitex_fitbit_simulator::{DayData, Delivery, Notification, SimulatorClient};
+use fitex_provider_simulator::{DayData, Delivery, Notification, SimulatorClient};
 use fitex_proto::{
     ActivityDayChanged, GoalChanged, Message as _, ProviderNotification, TeamProgressChanged,
     Timestamp,
@@ -217,7 +217,7 @@ fn trace_id(traceparent: &str) -> String {
 }
 
 fn day_data(steps: u32) -> DayData {
-    fitex_fitbit_simulator::cohort::day_from_steps(steps, 900, Some(62), 0.00075)
+    fitex_provider_simulator::cohort::day_from_steps(steps, 900, Some(62), 0.00075)
 }
 
 /// Follows the four topics from their current ends on a thread of its own.

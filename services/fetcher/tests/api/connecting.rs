@@ -3,7 +3,7 @@ use std::time::Duration;
 use chrono::Utc;
 use fitex_fetcher::connect::backfill_dates;
 use fitex_fetcher::store::TokenKind;
-use fitex_fitbit_simulator::CreateUser;
+use fitex_provider_simulator::CreateUser;
 use fitex_provider::{ProviderId, TokenGrant};
 use secrecy::SecretString;
 

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use fitex_fitbit_simulator::Fault;
+use fitex_provider_simulator::Fault;
 use fitex_proto::{ActivityDayChanged, DeadLetter, Message, Provider, ProviderNotification};
 
 use crate::helpers::*;
@@ -338,7 +338,7 @@ async fn a_late_copy_of_a_notification_already_fetched_costs_no_call() {
 
 #[tokio::test]
 async fn with_a_quiet_period_a_changing_day_costs_one_call() {
-    let sim = fitex_fitbit_simulator::Simulator::spawn(Default::default()).await.unwrap();
+    let sim = fitex_provider_simulator::Simulator::spawn(Default::default()).await.unwrap();
     let kafka = fitex_testkit::test_kafka().await;
     let (database, pool) = fitex_testkit::test_database().await;
     let mut settings = settings_for(kafka, database, &sim);

@@ -5,7 +5,7 @@ use std::time::Duration;
 use chrono::Utc;
 use fitex_fetcher::connect::backfill_dates;
 use fitex_fetcher::store::TokenKind;
-use fitex_fitbit_simulator::{
+use fitex_provider_simulator::{
     CreateUser, DayRecord, GoogleUserTokens, ProjectRefusal, SimulatorConfig,
 };
 use fitex_proto::{ActivityDayChanged, Message};
@@ -218,7 +218,7 @@ async fn the_per_user_budget_defers_only_that_user() {
 
 #[tokio::test]
 async fn the_client_stops_short_of_its_own_per_user_budget() {
-    let sim = fitex_fitbit_simulator::Simulator::spawn(SimulatorConfig::default()).await.unwrap();
+    let sim = fitex_provider_simulator::Simulator::spawn(SimulatorConfig::default()).await.unwrap();
     let kafka = fitex_testkit::test_kafka().await;
     let (database, pool) = fitex_testkit::test_database().await;
     let mut settings = settings_for(kafka, database, &sim);
@@ -325,7 +325,7 @@ async fn a_fitbit_participant_reconnecting_through_google_keeps_their_history() 
 
 #[tokio::test]
 async fn consent_withdrawn_without_a_word_is_found_by_the_catch_up() {
-    let sim = fitex_fitbit_simulator::Simulator::spawn(SimulatorConfig::default()).await.unwrap();
+    let sim = fitex_provider_simulator::Simulator::spawn(SimulatorConfig::default()).await.unwrap();
     let kafka = fitex_testkit::test_kafka().await;
     let (database, pool) = fitex_testkit::test_database().await;
     let mut settings = settings_for(kafka, database, &sim);

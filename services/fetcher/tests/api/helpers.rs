@@ -7,7 +7,7 @@ use fitex_common::outbox::{self, OutgoingRecord};
 use fitex_common::token_cipher::TokenCipher;
 use fitex_fetcher::store::{self, TokenKind};
 use fitex_fetcher::{Application, Settings};
-use fitex_fitbit_simulator::{
+use fitex_provider_simulator::{
     CreateUser, DayData, Simulator, SimulatorClient, SimulatorConfig, SimulatorHandle,
 };
 use fitex_proto::{Message, Provider, ProviderNotification};

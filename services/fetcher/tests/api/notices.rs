@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use fitex_fetcher::store;
-use fitex_fitbit_simulator::{Simulator, SimulatorConfig};
+use fitex_provider_simulator::{Simulator, SimulatorConfig};
 use fitex_provider::TokenGrant;
 use secrecy::SecretString;
 

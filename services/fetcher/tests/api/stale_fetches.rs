@@ -8,7 +8,7 @@ use chrono::{NaiveDate, Utc};
 use fitex_common::trace_context::TraceParent;
 use fitex_fetcher::store;
 use fitex_fetcher::sync::SyncOutcome;
-use fitex_fitbit_simulator::Fault;
+use fitex_provider_simulator::Fault;
 use fitex_proto::{ActivityDayChanged, Message};
 
 use crate::helpers::*;

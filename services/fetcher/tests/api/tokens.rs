@@ -110,7 +110,7 @@ async fn tokens_are_encrypted_at_rest() {
     let app = spawn_fetcher().await;
     let tokens = app
         .sim()
-        .create_user(fitex_fitbit_simulator::CreateUser {
+        .create_user(fitex_provider_simulator::CreateUser {
             user_id: Some("CRYPT1".into()),
             ..Default::default()
         })

@@ -52,7 +52,7 @@ async fn trace_of_event_with(app: &TestFetcher, steps: i32, events: usize) -> St
 
 #[tokio::test]
 async fn a_day_deferred_to_settle_keeps_the_trace_of_the_notification_that_deferred_it() {
-    let sim = fitex_fitbit_simulator::Simulator::spawn(Default::default()).await.unwrap();
+    let sim = fitex_provider_simulator::Simulator::spawn(Default::default()).await.unwrap();
     let kafka = fitex_testkit::test_kafka().await;
     let (database, pool) = fitex_testkit::test_database().await;
     let mut settings = settings_for(kafka, database, &sim);
@@ -87,7 +87,7 @@ async fn a_day_deferred_to_settle_keeps_the_trace_of_the_notification_that_defer
 
 #[tokio::test]
 async fn with_a_quiet_period_the_pending_fetch_continues_the_notifications_trace() {
-    let sim = fitex_fitbit_simulator::Simulator::spawn(Default::default()).await.unwrap();
+    let sim = fitex_provider_simulator::Simulator::spawn(Default::default()).await.unwrap();
     let kafka = fitex_testkit::test_kafka().await;
     let (database, pool) = fitex_testkit::test_database().await;
     let mut settings = settings_for(kafka, database, &sim);

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use crate::helpers::*;
-use fitex_fitbit_simulator::google::health_user_id;
+use fitex_provider_simulator::google::health_user_id;
 use fitex_testkit::tools::{self, CHROMIUM, NODE, PLAYWRIGHT_CORE};
 
 /// Where the browser step finds its tools.

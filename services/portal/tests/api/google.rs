@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use fitex_fetcher::store::{self, SyncStatus};
 use fitex_fetcher::sync::reconnect_reason;
-use fitex_fitbit_simulator::google::health_user_id;
-use fitex_fitbit_simulator::CreateUser;
+use fitex_provider_simulator::google::health_user_id;
+use fitex_provider_simulator::CreateUser;
 use fitex_google_health::oauth::ACTIVITY_SCOPE;
 use fitex_provider::TokenProblem;
 use reqwest::StatusCode;

@@ -4,7 +4,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use fitex_common::token_cipher::TokenCipher;
 use fitex_fetcher::settings::GoogleHealthApiConfig;
-use fitex_fitbit_simulator::{
+use fitex_provider_simulator::{
     CreateUser, Simulator, SimulatorClient, SimulatorConfig, SimulatorHandle,
 };
 use fitex_google_health::oauth::{ACTIVITY_SCOPE, PROFILE_SCOPE, SETTINGS_SCOPE};

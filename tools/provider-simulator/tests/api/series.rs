@@ -2,7 +2,7 @@
 //! activity time series by date range and the heart-rate time series by date range.
 
 use chrono::NaiveDate;
-use fitex_fitbit_simulator::{CreateUser, DayData, Fault, SimulatorConfig};
+use fitex_provider_simulator::{CreateUser, DayData, Fault, SimulatorConfig};
 use serde_json::{json, Value};
 
 use crate::helpers::*;

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-use fitex_fitbit_simulator::pkce;
+use fitex_provider_simulator::pkce;
 use serde_json::{json, Value};
 
 use crate::helpers::*;

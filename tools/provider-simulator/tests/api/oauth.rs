@@ -3,8 +3,8 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use fitex_fitbit_simulator::pkce::s256_challenge;
-use fitex_fitbit_simulator::SimulatorConfig;
+use fitex_provider_simulator::pkce::s256_challenge;
+use fitex_provider_simulator::SimulatorConfig;
 
 use crate::helpers::*;
 
@@ -288,7 +288,7 @@ async fn the_implicit_grant_returns_the_token_in_the_fragment() {
 #[tokio::test]
 async fn a_missing_scope_is_403_insufficient_scope() {
     let app = spawn_sim().await;
-    let create = fitex_fitbit_simulator::CreateUser {
+    let create = fitex_provider_simulator::CreateUser {
         user_id: Some("NOACT1".into()),
         timezone: "America/Chicago".into(),
         scopes: vec!["profile".into()],
@@ -321,7 +321,7 @@ async fn another_users_path_is_forbidden_and_the_own_id_works() {
 
 #[tokio::test]
 async fn without_sim_user_the_cohort_is_offered_to_sign_in_as() {
-    let sim = fitex_fitbit_simulator::Simulator::spawn(fitex_fitbit_simulator::SimulatorConfig {
+    let sim = fitex_provider_simulator::Simulator::spawn(fitex_provider_simulator::SimulatorConfig {
         cohort_size: 2,
         ..Default::default()
     })

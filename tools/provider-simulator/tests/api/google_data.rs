@@ -1,7 +1,7 @@
 //! The Google Health API's data: rollups, the steps data points, settings and identity.
 
 use chrono::NaiveDate;
-use fitex_fitbit_simulator::{CreateUser, DayData, DayRecord, Fault};
+use fitex_provider_simulator::{CreateUser, DayData, DayRecord, Fault};
 use serde_json::{json, Value};
 
 use crate::google_helpers::*;
@@ -315,7 +315,7 @@ async fn a_missing_scope_is_403_and_faults_apply() {
 
 #[tokio::test]
 async fn a_403_names_its_reason_and_the_project_can_be_refused_of_each_kind() {
-    use fitex_fitbit_simulator::ProjectRefusal;
+    use fitex_provider_simulator::ProjectRefusal;
     use fitex_google_health::api::{classify_forbidden, parse_error_body, Forbidden};
 
     let app = spawn_sim().await;

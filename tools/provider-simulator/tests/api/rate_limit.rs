@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use fitex_fitbit_simulator::SimulatorConfig;
+use fitex_provider_simulator::SimulatorConfig;
 
 use crate::helpers::*;
 

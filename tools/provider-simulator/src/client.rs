@@ -38,7 +38,7 @@ pub(crate) fn date_text(date: NaiveDate) -> String {
 }
 
 impl SimulatorClient {
-    /// A client for a simulator at `base_url` (e.g. one started by the `fitbit-simulator` binary).
+    /// A client for a simulator at `base_url` (e.g. one started by the `provider-simulator` binary).
     pub fn new(base_url: &str) -> Self {
         SimulatorClient {
             base_url: base_url.trim_end_matches('/').to_string(),

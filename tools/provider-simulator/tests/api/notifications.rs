@@ -3,7 +3,7 @@ use std::sync::{Arc, Mutex};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use chrono::NaiveDate;
 use fitex_fitbit::{verify_signature, SignatureCheck};
-use fitex_fitbit_simulator::{DayData, Notification, SimulatorConfig};
+use fitex_provider_simulator::{DayData, Notification, SimulatorConfig};
 use secrecy::SecretString;
 
 use crate::helpers::*;

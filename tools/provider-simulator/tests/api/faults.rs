@@ -1,6 +1,6 @@
 use std::time::{Duration, Instant};
 
-use fitex_fitbit_simulator::Fault;
+use fitex_provider_simulator::Fault;
 
 use crate::helpers::*;
 

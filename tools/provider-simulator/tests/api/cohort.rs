@@ -1,4 +1,4 @@
-use fitex_fitbit_simulator::SimulatorConfig;
+use fitex_provider_simulator::SimulatorConfig;
 
 use crate::helpers::*;
 

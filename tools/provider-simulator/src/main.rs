@@ -1,9 +1,9 @@
-//! `fitbit-simulator`: runs the Fitbit Web API simulator until Ctrl-C.
+//! `provider-simulator`: runs the Fitbit Web API simulator until Ctrl-C.
 
 use std::time::Duration;
 
 use clap::Parser;
-use fitex_fitbit_simulator::{Simulator, SimulatorConfig};
+use fitex_provider_simulator::{Simulator, SimulatorConfig};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -61,7 +61,7 @@ struct Args {
     /// How Google notification bodies are framed: `object` (as documented) or `array` (as live
     /// deliveries are reported to arrive).
     #[arg(long, default_value = "object")]
-    google_notification_form: fitex_fitbit_simulator::NotificationForm,
+    google_notification_form: fitex_provider_simulator::NotificationForm,
 }
 
 #[tokio::main]

@@ -1,7 +1,7 @@
 //! Signed change notifications to Google subscribers, and the signing keys' rotation.
 
 use chrono::NaiveDate;
-use fitex_fitbit_simulator::{
+use fitex_provider_simulator::{
     DayData, GooglePush, NotificationForm, RawNotification, SignatureKey, SimulatorConfig,
 };
 use fitex_google_health::signature::key_id;
@@ -42,7 +42,7 @@ async fn setting_a_day_notifies_consenting_users_signed_and_authorized() {
     app.create("BOB001").await;
     let alice = app.admin.google_grant("ALICE1").await.unwrap();
 
-    let record = fitex_fitbit_simulator::DayRecord { day: day(), manual_steps: 0 };
+    let record = fitex_provider_simulator::DayRecord { day: day(), manual_steps: 0 };
     let answer = app.admin.set_day_record("ALICE1", date("2026-03-07"), record).await.unwrap();
     assert!(answer.deliveries.is_empty(), "no Fitbit subscriber URL is configured here");
     assert_eq!(answer.google_deliveries.len(), 1);
@@ -282,7 +282,7 @@ async fn bodies_come_as_one_object_or_as_an_array() {
     .await;
     app.create("BOB001").await;
     app.admin.google_grant("BOB001").await.unwrap();
-    let record = fitex_fitbit_simulator::DayRecord { day: day(), manual_steps: 0 };
+    let record = fitex_provider_simulator::DayRecord { day: day(), manual_steps: 0 };
     app.admin.set_day_record("BOB001", date("2026-03-07"), record).await.unwrap();
     let post = endpoint.notifications().pop().unwrap();
     let body: Value = serde_json::from_slice(&post.body).unwrap();

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use fitex_fitbit_simulator::SimulatorConfig;
+use fitex_provider_simulator::SimulatorConfig;
 use serde_json::json;
 
 use crate::helpers::*;

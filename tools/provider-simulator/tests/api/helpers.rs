@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use fitex_fitbit_simulator::{
+use fitex_provider_simulator::{
     CreateUser, Simulator, SimulatorClient, SimulatorConfig, SimulatorHandle, UserTokens,
 };
 use serde_json::Value;

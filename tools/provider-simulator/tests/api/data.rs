@@ -1,5 +1,5 @@
 use chrono::NaiveDate;
-use fitex_fitbit_simulator::DayData;
+use fitex_provider_simulator::DayData;
 
 use crate::helpers::*;
 
@@ -113,7 +113,7 @@ async fn heart_intraday_has_one_entry_per_worn_minute() {
 #[tokio::test]
 async fn the_profile_gives_the_time_zone_and_its_offset() {
     let app = spawn_sim().await;
-    let create = fitex_fitbit_simulator::CreateUser {
+    let create = fitex_provider_simulator::CreateUser {
         user_id: Some("PHX001".into()),
         timezone: "America/Phoenix".into(),
         scopes: vec!["profile".into()],
@@ -126,9 +126,9 @@ async fn the_profile_gives_the_time_zone_and_its_offset() {
     assert_eq!(body["user"]["timezone"], "America/Phoenix");
     assert_eq!(body["user"]["offsetFromUTCMillis"], -7 * 3_600_000);
 
-    let unsupported = fitex_fitbit_simulator::CreateUser {
+    let unsupported = fitex_provider_simulator::CreateUser {
         timezone: "Mars/Base".into(),
-        ..fitex_fitbit_simulator::CreateUser::default()
+        ..fitex_provider_simulator::CreateUser::default()
     };
     assert!(app.admin.create_user(unsupported).await.is_err());
 }

@@ -1,7 +1,7 @@
 //! Users in the Google mode: cohort consents, grants, days with hand-entered steps.
 
 use chrono::NaiveDate;
-use fitex_fitbit_simulator::{DayData, DayRecord, SimulatorConfig};
+use fitex_provider_simulator::{DayData, DayRecord, SimulatorConfig};
 
 use crate::helpers::*;
 
