@@ -203,7 +203,7 @@ def ratio(a, b):
 
 
 MODEL = """Each run is a day of a FitEx season compressed into the run's length (`bench/pipeline.sh`,
-driver `bench/src/bin/pipeline-load.rs`). Release builds of the real binaries run as processes —
+driver `bench/src/bin/pipeline-load/`). Release builds of the real binaries run as processes —
 the Fitbit simulator (rate limit raised to 1,000,000 calls per user per hour, so the provider budget
 is not what is measured), the subscriber, the fetcher, the goals service — with a database and
 topics of the run's own, on a tansu broker of the run's own (memory storage, started empty: a

@@ -41,6 +41,9 @@ export PLAYWRIGHT_CORE="$FITEX_CACHE/node/node_modules/playwright-core"
   npm install --silent --no-audit --no-fund --prefix "$FITEX_CACHE/node" playwright-core@1.64.1
 
 cargo fmt --all -- --check
+# Architecture: no package under services/ depends on another (shared code lives under crates/).
+python3 scripts/check-service-deps.py --self-test
+python3 scripts/check-service-deps.py
 # The goals API's OpenAPI description must be a valid OpenAPI 3 document.
 python3 -c 'import openapi_spec_validator' 2>/dev/null ||
   pip install --quiet --disable-pip-version-check --root-user-action=ignore openapi-spec-validator==0.9.0

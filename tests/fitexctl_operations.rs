@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use fitex_common::outbox::{self, OutgoingRecord};
+use fitex_connections::store::{self, TokenKind};
 use fitex_e2e::{config_dir, connect_simulated_fitbit_user, service_binary, test_token_cipher};
-use fitex_fetcher::store::{self, TokenKind};
 use fitex_proto::{ActivityDayChanged, DeadLetter, Message, Provider, ProviderNotification};
 use fitex_provider::TokenGrant;
 use secrecy::SecretString;
@@ -252,8 +252,10 @@ async fn subscriptions_are_created_listed_and_deleted_at_the_provider() {
             ("FITEX__FITBIT_API__CLIENT_SECRET".into(), "sim-client-secret".into()),
         ],
     };
-    let user =
-        fitex_provider_simulator::CreateUser { user_id: Some("SUBS01".into()), ..Default::default() };
+    let user = fitex_provider_simulator::CreateUser {
+        user_id: Some("SUBS01".into()),
+        ..Default::default()
+    };
     connect_simulated_fitbit_user(&pool, &sim.client(), &test_token_cipher(), user).await;
 
     let (ok, created) =

@@ -160,7 +160,7 @@ impl Drop for ServiceProcess {
 
 /// The token cipher the services use under the test configuration.
 pub fn test_token_cipher() -> fitex_common::token_cipher::TokenCipher {
-    let settings: fitex_fetcher::Settings =
+    let settings: fitex_connections::ConnectionsSettings =
         fitex_common::config::load_from(std::path::Path::new(config_dir()), "test")
             .expect("test configuration");
     fitex_common::token_cipher::TokenCipher::from_config(&settings.tokens.encryption_keys)
@@ -176,14 +176,14 @@ pub struct SimulatedConnection {
 }
 
 /// Creates `user` in the simulator and stores their authorization-code tokens (encrypted, valid
-/// for 8 hours, nothing to backfill) through the fetcher's own `store::connect`.
+/// for 8 hours, nothing to backfill) through the connection core's own `store::connect`.
 pub async fn connect_simulated_fitbit_user(
     pool: &sqlx::PgPool,
     sim: &fitex_provider_simulator::SimulatorClient,
     cipher: &fitex_common::token_cipher::TokenCipher,
     user: fitex_provider_simulator::CreateUser,
 ) -> SimulatedConnection {
-    use fitex_fetcher::store;
+    use fitex_connections::store;
     use secrecy::SecretString;
     let user_id = user.user_id.clone().expect("a simulated user needs an id");
     let tokens = sim.create_user(user).await.expect("simulator user");

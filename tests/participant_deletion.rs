@@ -11,8 +11,8 @@ use fitex_e2e::{
     connect_simulated_fitbit_user, eventually, infrastructure_env, simulated_day,
     simulated_fitbit_api_env, test_token_cipher, Fitexctl, PipelineProcesses,
 };
-use fitex_provider_simulator::{CreateUser, Notification, Simulator, SimulatorConfig};
 use fitex_proto::{Message, TeamProgressChanged};
+use fitex_provider_simulator::{CreateUser, Notification, Simulator, SimulatorConfig};
 use sqlx::PgPool;
 
 /// Rows that still name the participant, table by table (all must reach 0); `keyed_topics` are

@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
 use fitex_common::token_cipher::TokenCipher;
+use fitex_connections::store::{self, TokenKind};
 use fitex_e2e::{simulated_day, simulated_fitbit_api_env, ServiceProcess};
-use fitex_fetcher::store::{self, TokenKind};
-use fitex_provider_simulator::{CreateUser, Notification, Simulator, SimulatorConfig};
 use fitex_proto::{ActivityDayChanged, Message};
 use fitex_provider::TokenGrant;
+use fitex_provider_simulator::{CreateUser, Notification, Simulator, SimulatorConfig};
 use secrecy::SecretString;
 
 #[tokio::test]
@@ -51,7 +51,7 @@ async fn simulator_to_subscriber_to_fetcher_to_postgres() {
     fetcher.wait_healthy(&format!("http://127.0.0.1:{fetcher_port}/readyz")).await;
 
     // A participant connected with the fetcher's own key ring (config/base.toml's dev key).
-    let settings: fitex_fetcher::Settings =
+    let settings: fitex_connections::ConnectionsSettings =
         fitex_common::config::load_from(std::path::Path::new(fitex_e2e::config_dir()), "test")
             .unwrap();
     let cipher = TokenCipher::from_config(&settings.tokens.encryption_keys).unwrap();

@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use chrono::Utc;
 use fitex_common::token_cipher::TokenCipher;
+use fitex_connections::store::{self, TokenKind};
+use fitex_connections::{providers, Connections, ConnectionsSettings};
 use fitex_e2e::{config_dir, connect_simulated_fitbit_user, service_binary};
-use fitex_fetcher::store::{self, TokenKind};
-use fitex_provider_simulator::{CreateUser, Simulator, SimulatorHandle};
 use fitex_provider::TokenGrant;
+use fitex_provider_simulator::{CreateUser, Simulator, SimulatorHandle};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 
@@ -47,9 +48,9 @@ fn assert_no_secrets(output: &str, secrets: &[&str]) {
     }
 }
 
-/// The fetcher's settings pointed at the simulator and the test database, with `keys`.
-fn settings(sim: &SimulatorHandle, database: &str, keys: &[&str]) -> fitex_fetcher::Settings {
-    let mut settings: fitex_fetcher::Settings =
+/// The connection core's settings pointed at the simulator and the test database, with `keys`.
+fn settings(sim: &SimulatorHandle, database: &str, keys: &[&str]) -> ConnectionsSettings {
+    let mut settings: ConnectionsSettings =
         fitex_common::config::load_from(std::path::Path::new(config_dir()), "test").unwrap();
     settings.database = fitex_testkit::database_settings(database);
     settings.fitbit_api.api_base_url = sim.base_url();
@@ -61,9 +62,11 @@ fn settings(sim: &SimulatorHandle, database: &str, keys: &[&str]) -> fitex_fetch
     settings
 }
 
-fn fetcher(settings: &fitex_fetcher::Settings) -> fitex_fetcher::sync::Fetcher {
-    let providers = fitex_fetcher::startup::providers(settings).unwrap();
-    fitex_fetcher::sync::Fetcher::from_settings(settings, providers).unwrap()
+/// The connection core as a fetcher (or the portal) restarted with `settings` holds it.
+fn fetcher(settings: &ConnectionsSettings) -> Connections {
+    let providers =
+        providers::configured(&settings.fitbit_api, settings.google_health_api.as_ref()).unwrap();
+    Connections::from_settings(settings, providers).unwrap()
 }
 
 /// A simulator user's tokens, stored encrypted under `cipher`'s current key.
@@ -109,13 +112,26 @@ fn key_ids(row: &StoredTokens) -> (String, String) {
     (id(&row.1), id(&row.2))
 }
 
-async fn access_token_of(fetcher: &fitex_fetcher::sync::Fetcher, id: i64) -> String {
+async fn access_token_of(fetcher: &Connections, id: i64) -> String {
     let connection = store::connection_by_id(&fetcher.pool, id).await.unwrap().unwrap();
     fetcher
         .usable_access_token(&connection)
         .await
         .expect("the stored token decrypts")
         .expect("the token is usable")
+        .expose_secret()
+        .to_string()
+}
+
+/// The access token a refresh through `fetcher` gets now, however fresh the stored one is (as a
+/// fetcher refreshes after a 401): the stored refresh token must decrypt under its keys.
+async fn refreshed_access_token_of(fetcher: &Connections, id: i64) -> String {
+    let connection = store::connection_by_id(&fetcher.pool, id).await.unwrap().unwrap();
+    fetcher
+        .refresh_single_flight(id, connection.token_version, true)
+        .await
+        .expect("the stored refresh token decrypts")
+        .expect("the provider refreshes")
         .expose_secret()
         .to_string()
 }
@@ -150,12 +166,7 @@ async fn rotating_the_encryption_key_and_reencrypting_every_stored_token() {
     // Rotated to B,A: what A encrypted still reads, and what is written now goes under B.
     let rotated = fetcher(&settings(&sim, &db, &[KEY_B, KEY_A]));
     assert_eq!(access_token_of(&rotated, kept).await, kept_access, "A's token reads under B,A");
-    sqlx::query("UPDATE provider_connections SET access_expires_at = now() - interval '1 minute' WHERE id = $1")
-        .bind(refreshed)
-        .execute(&pool)
-        .await
-        .unwrap();
-    let refreshed_access = access_token_of(&rotated, refreshed).await;
+    let refreshed_access = refreshed_access_token_of(&rotated, refreshed).await;
     let before = stored(&pool).await;
     assert_eq!(key_ids(&before[0]), ("ka".into(), "ka".into()));
     assert_eq!(key_ids(&before[1]), ("kb".into(), "kb".into()), "a refresh writes under B");
@@ -197,12 +208,7 @@ async fn rotating_the_encryption_key_and_reencrypting_every_stored_token() {
     let b_only = fetcher(&settings(&sim, &db, &[KEY_B]));
     assert_eq!(access_token_of(&b_only, kept).await, kept_access);
     assert_eq!(access_token_of(&b_only, refreshed).await, refreshed_access);
-    sqlx::query("UPDATE provider_connections SET access_expires_at = now() - interval '1 minute' WHERE id = $1")
-        .bind(kept)
-        .execute(&pool)
-        .await
-        .unwrap();
-    let renewed = access_token_of(&b_only, kept).await;
+    let renewed = refreshed_access_token_of(&b_only, kept).await;
     assert_ne!(renewed, kept_access, "the refresh token re-encrypted under B refreshes");
     let (ok, keys) = fitexctl(&db, &[KEY_B], &["tokens", "keys"]);
     assert!(ok, "{keys}");

@@ -11,8 +11,8 @@ use fitex_e2e::{
     connect_simulated_fitbit_user, eventually, infrastructure_env, simulated_day,
     simulated_fitbit_api_env, test_token_cipher, Fitexctl, PipelineProcesses,
 };
-use fitex_provider_simulator::{CreateUser, Simulator, SimulatorConfig};
 use fitex_proto::{ActivityDayChanged, GoalChanged, Message, TeamProgressChanged, TraceContext};
+use fitex_provider_simulator::{CreateUser, Simulator, SimulatorConfig};
 use fitex_testkit::ReadRecord;
 
 /// The trace the caller of the webhook starts (the W3C specification's example id).

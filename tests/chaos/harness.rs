@@ -16,11 +16,11 @@ use fitex_common::kafka::KafkaSettings;
 use fitex_e2e::{
     connect_simulated_fitbit_user, infrastructure_env, test_token_cipher, Fitexctl, ServiceProcess,
 };
-use fitex_provider_simulator::{
-    CreateUser, DayData, Notification, Simulator, SimulatorConfig, SimulatorHandle,
-};
 use fitex_proto::{
     ActivityDayChanged, DeadLetter, GoalChanged, Message, ProviderNotification, TeamProgressChanged,
+};
+use fitex_provider_simulator::{
+    CreateUser, DayData, Notification, Simulator, SimulatorConfig, SimulatorHandle,
 };
 use fitex_testkit::PrivateBroker;
 use rand::{Rng, SeedableRng};

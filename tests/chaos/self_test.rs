@@ -8,10 +8,10 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
-use fitex_provider_simulator::{DayData, Notification};
 use fitex_proto::{
     ActivityDayChanged, DeadLetter, GoalChanged, Message, ProviderNotification, TeamProgressChanged,
 };
+use fitex_provider_simulator::{DayData, Notification};
 
 use crate::events::{self, Kind, Stream};
 use crate::harness::{Failure, Pipeline, Report, Role};

@@ -11,7 +11,7 @@
 //! (simulator stats), calls per changed user-day against the naive one call per notification,
 //! throughput, and the latency from each user-day's last change to its row's `fetched_at`.
 //!
-//! Configuration (database, token keys) is read like the fetcher's: `config/` + `FITEX__…`.
+//! Configuration (database, token keys) is read like the services': `config/` + `FITEX__…`.
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,10 +21,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::Parser;
 use fitex_bench::percentile;
 use fitex_common::token_cipher::TokenCipher;
-use fitex_fetcher::store::{self, TokenKind};
-use fitex_fetcher::Settings;
-use fitex_provider_simulator::{CreateUser, DayData, SimulatorClient};
+use fitex_connections::store::{self, TokenKind};
+use fitex_connections::{pending, reports, ConnectionsSettings};
 use fitex_provider::TokenGrant;
+use fitex_provider_simulator::{CreateUser, DayData, SimulatorClient};
 use futures::StreamExt;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -108,7 +108,8 @@ async fn main() -> anyhow::Result<()> {
         "the simulator must be on loopback (http://127.0.0.1:PORT)"
     );
     anyhow::ensure!(args.seconds >= 10, "at least 10 seconds");
-    let settings: Settings = fitex_common::config::load().context("loading configuration")?;
+    let settings: ConnectionsSettings =
+        fitex_common::config::load().context("loading configuration")?;
     let cipher = TokenCipher::from_config(&settings.tokens.encryption_keys)?;
     let pool = settings.database.lazy_pool();
     let sim = SimulatorClient::new(&args.sim_url);
@@ -272,12 +273,7 @@ async fn main() -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.wait_secs);
     let mut stored: BTreeMap<(String, NaiveDate), (i32, DateTime<Utc>)>;
     loop {
-        let rows: Vec<(String, NaiveDate, i32, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT c.provider_user_id, a.day, a.steps, a.fetched_at
-             FROM activity_days a JOIN provider_connections c ON c.participant_id = a.participant_id",
-        )
-        .fetch_all(&pool)
-        .await?;
+        let rows = reports::stored_days_by_provider_user(&pool).await?;
         stored = rows.into_iter().map(|(u, d, s, f)| ((u, d), (s, f))).collect();
         let done = tally
             .last
@@ -310,20 +306,10 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("MISSING {user} {date}: want steps {want}, stored {have:?}");
     }
     if !missing.is_empty() {
-        let pending: Vec<(String, NaiveDate, String, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT c.provider_user_id, p.day, p.reason, p.not_before FROM pending_fetches p
-             JOIN provider_connections c ON c.id = p.connection_id ORDER BY p.not_before LIMIT 20",
-        )
-        .fetch_all(&pool)
-        .await?;
-        for (user, day, reason, not_before) in pending {
+        for (user, day, reason, not_before) in pending::next_due(&pool, 20).await? {
             eprintln!("PENDING {user} {day}: {reason} until {not_before}");
         }
-        let statuses: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT sync_status, count(*) FROM provider_connections GROUP BY 1 ORDER BY 1",
-        )
-        .fetch_all(&pool)
-        .await?;
+        let statuses = store::count_by_status(&pool).await?;
         eprintln!("connection statuses: {statuses:?}");
     }
 

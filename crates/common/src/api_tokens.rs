@@ -76,6 +76,23 @@ pub async fn revoke(pool: &PgPool, name: &str) -> Result<bool, sqlx::Error> {
     Ok(result.rows_affected() > 0)
 }
 
+/// A token as operators see it: never the token, nor its hash.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct IssuedToken {
+    pub name: String,
+    /// As stored ([`Scope::as_str`]).
+    pub scope: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Every token issued, revoked ones too, in the order they were issued.
+pub async fn list(pool: &PgPool) -> Result<Vec<IssuedToken>, sqlx::Error> {
+    sqlx::query_as("SELECT name, scope, created_at, revoked_at FROM api_tokens ORDER BY id")
+        .fetch_all(pool)
+        .await
+}
+
 /// The scope of an active token, if it is one.
 pub async fn scope_of(pool: &PgPool, token: &str) -> Result<Option<Scope>, sqlx::Error> {
     // The lookup is by hash, so comparing the secret itself never happens.

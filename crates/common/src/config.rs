@@ -49,6 +49,14 @@ pub fn config_dir() -> Result<PathBuf, ConfigError> {
     Err(ConfigError::MissingDirectory(cwd.join("config")))
 }
 
+/// The environments that read `config/local.toml` and may run on the development values
+/// (`secrets`).
+pub const DEVELOPMENT_ENVIRONMENTS: &[&str] = &["local", "test"];
+
+pub fn is_development_environment(environment: &str) -> bool {
+    DEVELOPMENT_ENVIRONMENTS.contains(&environment)
+}
+
 /// The environment layer this process runs with: `$FITEX_ENV`, else `local`.
 pub fn environment() -> String {
     std::env::var(ENVIRONMENT_VAR).unwrap_or_else(|_| "local".to_string())
@@ -72,7 +80,7 @@ pub fn load_from<T: DeserializeOwned>(dir: &Path, environment: &str) -> Result<T
     let mut builder =
         config::Config::builder().add_source(config::File::from(dir.join("base.toml")));
     // The development values (secrets included) only for the development environments.
-    if crate::secrets::is_development_environment(environment) {
+    if is_development_environment(environment) {
         builder = builder.add_source(config::File::from(dir.join("local.toml")).required(false));
     }
     let settings = builder

@@ -1,13 +1,16 @@
 //! Batch consumption shared by the consumers: wait for a record, gather more for a short window,
-//! and — once the batch's effects are durable — commit the offsets after it.
+//! and — once the batch's effects are durable — commit the offsets after it. The consumers are
+//! `KafkaSettings::stats_consumer`s, so their librdkafka statistics are exported (`kafka_stats`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message, OwnedMessage};
 use rdkafka::{Offset, TopicPartitionList};
+
+use crate::kafka_stats::StatsConsumer;
 
 /// One consumed record, detached from the consumer, with its headers decoded.
 pub struct ConsumedRecord {
@@ -56,7 +59,7 @@ impl ConsumedRecord {
 /// While no record comes, the member checks every `IDLE_CHECK_EVERY` that the group did not leave
 /// it without partitions while records wait (`IdleMember`).
 pub async fn collect_batch(
-    consumer: &StreamConsumer,
+    consumer: &StatsConsumer,
     max: usize,
     window: Duration,
 ) -> Result<Vec<ConsumedRecord>, KafkaError> {
@@ -123,7 +126,7 @@ struct IdleMember {
 
 impl IdleMember {
     /// Returns whether the member left the group to join it again.
-    fn check(&mut self, consumer: &StreamConsumer) -> bool {
+    fn check(&mut self, consumer: &StatsConsumer) -> bool {
         let assigned = consumer.assignment().map_or(true, |a| a.count() > 0);
         let Ok(subscription) = consumer.subscription() else { return false };
         let topics: BTreeSet<String> =
@@ -169,7 +172,7 @@ impl IdleMember {
 /// The partitions of `topics` with records after the group's committed offset (or, with none
 /// committed, after the log start), with that offset. None when the broker did not answer.
 fn uncommitted(
-    consumer: &StreamConsumer,
+    consumer: &StatsConsumer,
     topics: &BTreeSet<String>,
 ) -> Option<BTreeMap<(String, i32), i64>> {
     let timeout = Duration::from_secs(5);
@@ -216,14 +219,14 @@ fn is_transient(error: &KafkaError) -> bool {
 /// effects are durable. A commit that fails (the broker away, a rebalance) is not fatal: the next
 /// batch's commit covers these offsets too, and if none comes the records are delivered again —
 /// at least once, and every consumer is idempotent.
-pub fn commit_batch(consumer: &StreamConsumer, batch: &[ConsumedRecord]) {
+pub fn commit_batch(consumer: &StatsConsumer, batch: &[ConsumedRecord]) {
     if let Err(error) = try_commit_batch(consumer, batch) {
         metrics::counter!("fitex_consumer_errors_total", "kind" => "commit").increment(1);
         tracing::warn!(%error, records = batch.len(), "offset commit failed; later commits cover it");
     }
 }
 
-fn try_commit_batch(consumer: &StreamConsumer, batch: &[ConsumedRecord]) -> Result<(), KafkaError> {
+fn try_commit_batch(consumer: &StatsConsumer, batch: &[ConsumedRecord]) -> Result<(), KafkaError> {
     let mut next: HashMap<(String, i32), i64> = HashMap::new();
     for record in batch {
         let key = (record.message.topic().to_string(), record.message.partition());

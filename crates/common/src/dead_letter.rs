@@ -5,6 +5,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use fitex_proto::{content_type, DeadLetter, Message as _, Timestamp};
+use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::consume::ConsumedRecord;
@@ -48,4 +49,38 @@ pub fn dead_letter_for(
             ("reason".into(), reason.chars().take(REASON_HEADER_MAX_CHARS).collect()),
         ],
     }
+}
+
+/// A dead letter about to be put back on a topic (`fitexctl dlq replay`), as `dlq_replays` records
+/// it: the letter's place on the dead-letter topic identifies it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replay<'a> {
+    pub dead_letter_topic: &'a str,
+    pub partition: i32,
+    pub offset: i64,
+    pub event_id: &'a str,
+    /// The topic the letter's record goes back to.
+    pub replayed_to: &'a str,
+}
+
+/// Claims the replay of a dead letter inside the caller's transaction; false when it was replayed
+/// before (each letter goes back once). Commit after the broker acknowledged the replayed record,
+/// so a replay that failed is not remembered and can run again.
+pub async fn claim_replay(
+    tx: &mut Transaction<'_, Postgres>,
+    replay: &Replay<'_>,
+) -> Result<bool, sqlx::Error> {
+    let claimed = sqlx::query(
+        "INSERT INTO dlq_replays (dead_letter_topic, partition_id, record_offset, event_id, replayed_to)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )
+    .bind(replay.dead_letter_topic)
+    .bind(replay.partition)
+    .bind(replay.offset)
+    .bind(replay.event_id)
+    .bind(replay.replayed_to)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(claimed > 0)
 }

@@ -13,7 +13,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
 use serde::Deserialize;
 
-use crate::kafka_stats::StatsProducer;
+use crate::kafka_stats::{KafkaStats, StatsConsumer, StatsProducer};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct KafkaSettings {
@@ -100,6 +100,9 @@ impl Topics {
     }
 }
 
+/// The librdkafka property that turns statistics on (`kafka_stats`).
+const STATISTICS_INTERVAL_PROPERTY: &str = "statistics.interval.ms";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicSpec {
     pub name: String,
@@ -159,11 +162,40 @@ impl KafkaSettings {
         config
     }
 
+    /// `config` with statistics every `statistics_interval_ms` (0: none), unless `kafka.extra`
+    /// already set the interval.
+    pub fn with_statistics(&self, mut config: ClientConfig) -> ClientConfig {
+        if self.statistics_interval_ms > 0 && config.get(STATISTICS_INTERVAL_PROPERTY).is_none() {
+            config.set(STATISTICS_INTERVAL_PROPERTY, self.statistics_interval_ms.to_string());
+        }
+        config
+    }
+
+    /// A consumer in `group_id` as [`KafkaSettings::consumer_config`] describes it, whose
+    /// statistics are exported.
+    pub fn stats_consumer(
+        &self,
+        group_id: &str,
+        client_id: &str,
+    ) -> Result<StatsConsumer, KafkaError> {
+        self.with_statistics(self.consumer_config(group_id, client_id))
+            .create_with_context(KafkaStats::default())
+    }
+
     pub fn admin(&self) -> Result<AdminClient<DefaultClientContext>, KafkaError> {
         let mut config = self.base_config();
         self.apply_extra(&mut config);
         config.create()
     }
+}
+
+/// Why a record was not acknowledged.
+#[derive(Debug, thiserror::Error)]
+pub enum SendFailure {
+    #[error("no acknowledgement within {} ms", .0.as_millis())]
+    NoAcknowledgement(Duration),
+    #[error("{0}")]
+    Refused(KafkaError),
 }
 
 /// A producer that replaces itself when it is broken.
@@ -212,13 +244,13 @@ impl RecoveringProducer {
 
     /// A send failed with `failure`; replaces the producer when it looks broken. Returns whether
     /// it did.
-    pub fn record_failure(&self, failure: &crate::outbox::SendFailure) -> bool {
+    pub fn record_failure(&self, failure: &SendFailure) -> bool {
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
         state.failures_in_a_row += 1;
         let fatal = state.producer.client().fatal_error();
         let refused = matches!(
             failure,
-            crate::outbox::SendFailure::Refused(KafkaError::MessageProduction(code)) if !is_transient(*code)
+            SendFailure::Refused(KafkaError::MessageProduction(code)) if !is_transient(*code)
         );
         let broken =
             fatal.is_some() || refused || state.failures_in_a_row >= REPLACE_AFTER_FAILURES;
@@ -380,5 +412,29 @@ mod tests {
         let config = settings().consumer_config("g", "c");
         assert_eq!(config.get("enable.auto.commit"), Some("false"));
         assert_eq!(config.get("enable.auto.offset.store"), Some("false"));
+    }
+
+    #[test]
+    fn statistics_are_turned_on_by_the_setting_unless_extra_set_them() {
+        let mut settings = KafkaSettings {
+            brokers: "127.0.0.1:1".into(),
+            topics: Default::default(),
+            message_timeout_ms: 1_000,
+            extra: Default::default(),
+            statistics_interval_ms: 10_000,
+        };
+        let on = settings.with_statistics(settings.producer_config("p"));
+        assert_eq!(on.get(STATISTICS_INTERVAL_PROPERTY), Some("10000"));
+        settings.extra.insert(STATISTICS_INTERVAL_PROPERTY.into(), "0".into());
+        let off = settings.with_statistics(settings.producer_config("p"));
+        assert_eq!(off.get(STATISTICS_INTERVAL_PROPERTY), Some("0"), "extra wins");
+        settings.extra.clear();
+        settings.statistics_interval_ms = 0;
+        assert_eq!(
+            settings
+                .with_statistics(settings.consumer_config("g", "c"))
+                .get(STATISTICS_INTERVAL_PROPERTY),
+            None
+        );
     }
 }

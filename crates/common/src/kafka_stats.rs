@@ -24,34 +24,11 @@ use rdkafka::error::KafkaResult;
 use rdkafka::producer::FutureProducer;
 use rdkafka::{ClientContext, Statistics};
 
-use crate::kafka::KafkaSettings;
-
 /// A producer whose statistics are exported.
 pub type StatsProducer = FutureProducer<KafkaStats>;
 
 /// A consumer whose statistics are exported.
 pub type StatsConsumer = StreamConsumer<KafkaStats>;
-
-/// The librdkafka property that turns statistics on.
-const INTERVAL_PROPERTY: &str = "statistics.interval.ms";
-
-impl KafkaSettings {
-    /// `config` with statistics every `statistics_interval_ms` (0: none), unless `kafka.extra`
-    /// already set the interval.
-    pub fn with_statistics(&self, mut config: ClientConfig) -> ClientConfig {
-        if self.statistics_interval_ms > 0 && config.get(INTERVAL_PROPERTY).is_none() {
-            config.set(INTERVAL_PROPERTY, self.statistics_interval_ms.to_string());
-        }
-        config
-    }
-
-    /// A consumer in `group_id` as [`KafkaSettings::consumer_config`] describes it, whose
-    /// statistics are exported.
-    pub fn stats_consumer(&self, group_id: &str, client_id: &str) -> KafkaResult<StatsConsumer> {
-        self.with_statistics(self.consumer_config(group_id, client_id))
-            .create_with_context(KafkaStats::default())
-    }
-}
 
 /// A producer from `config` whose statistics (if `config` turns them on) are exported.
 pub fn producer(config: &ClientConfig) -> KafkaResult<StatsProducer> {
@@ -241,28 +218,6 @@ mod tests {
         assert_eq!(
             (errors("tx"), errors("rx"), errors("timeout")),
             ("5".into(), "1".into(), "1".into())
-        );
-    }
-
-    #[test]
-    fn statistics_are_turned_on_by_the_setting_unless_extra_set_them() {
-        let mut settings = KafkaSettings {
-            brokers: "127.0.0.1:1".into(),
-            topics: Default::default(),
-            message_timeout_ms: 1_000,
-            extra: Default::default(),
-            statistics_interval_ms: 10_000,
-        };
-        let on = settings.with_statistics(settings.producer_config("p"));
-        assert_eq!(on.get(INTERVAL_PROPERTY), Some("10000"));
-        settings.extra.insert(INTERVAL_PROPERTY.into(), "0".into());
-        let off = settings.with_statistics(settings.producer_config("p"));
-        assert_eq!(off.get(INTERVAL_PROPERTY), Some("0"), "extra wins");
-        settings.extra.clear();
-        settings.statistics_interval_ms = 0;
-        assert_eq!(
-            settings.with_statistics(settings.consumer_config("g", "c")).get(INTERVAL_PROPERTY),
-            None
         );
     }
 }

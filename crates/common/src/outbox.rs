@@ -14,7 +14,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientContext;
 
-use crate::kafka::RecoveringProducer;
+use crate::kafka::{RecoveringProducer, SendFailure};
 use rdkafka::util::Timeout;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
@@ -75,15 +75,6 @@ impl OutgoingRecord {
             Err(_) => Err(SendFailure::NoAcknowledgement(deadline)),
         }
     }
-}
-
-/// Why a record was not acknowledged.
-#[derive(Debug, thiserror::Error)]
-pub enum SendFailure {
-    #[error("no acknowledgement within {} ms", .0.as_millis())]
-    NoAcknowledgement(Duration),
-    #[error("{0}")]
-    Refused(rdkafka::error::KafkaError),
 }
 
 /// Sends every record concurrently through `producer`; returns the indices of those the broker
@@ -235,6 +226,29 @@ pub async fn depth(pool: &PgPool, source: &str) -> Result<i64, sqlx::Error> {
         .bind(source)
         .fetch_one(pool)
         .await
+}
+
+/// What waits in the outbox for one source (`fitexctl outbox status`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SourceBacklog {
+    pub source: String,
+    pub waiting: i64,
+    /// When the oldest waiting record was added.
+    pub oldest: Option<chrono::DateTime<chrono::Utc>>,
+    /// The error of the newest record whose publication failed, if any did.
+    pub last_error: Option<String>,
+}
+
+/// What waits in the outbox, per source (in source order); sources with nothing waiting are absent.
+pub async fn backlog(pool: &PgPool) -> Result<Vec<SourceBacklog>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT source, count(*) AS waiting, min(created_at) AS oldest,
+                (array_agg(last_error ORDER BY id DESC) FILTER (WHERE last_error IS NOT NULL))[1]
+                    AS last_error
+         FROM kafka_outbox GROUP BY source ORDER BY source",
+    )
+    .fetch_all(pool)
+    .await
 }
 
 /// How the relay runs.

@@ -7,6 +7,8 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::config::{environment, is_development_environment};
+
 /// Every value that has ever been committed as a development default (in `config/`, the
 /// docker-compose file, the scripts or the tests' settings). Kept in one place; a value once
 /// listed stays listed.
@@ -26,13 +28,6 @@ pub const DEVELOPMENT_SECRETS: &[&str] = &[
     "sim-google-client-secret",
     "fitex-dev-password",
 ];
-
-/// The environments that may run on the development values.
-pub const DEVELOPMENT_ENVIRONMENTS: &[&str] = &["local", "test"];
-
-pub fn is_development_environment(environment: &str) -> bool {
-    DEVELOPMENT_ENVIRONMENTS.contains(&environment)
-}
 
 /// Whether `value` is (or, for an encryption key `id:key`, carries) a development default.
 pub fn is_development_secret(value: &str) -> bool {
@@ -76,7 +71,7 @@ impl SecretChecks {
 
     /// For the environment of this process.
     pub fn for_this_process() -> Self {
-        Self::for_environment(&crate::config::environment())
+        Self::for_environment(&environment())
     }
 
     /// `setting` (named as in the configuration, e.g. `goals.api_token`) must be set, at least

@@ -9,18 +9,20 @@ use std::time::{Duration, Instant};
 use chrono::{NaiveDate, Utc};
 use fitex_common::consume::{self, ConsumedRecord as Record};
 use fitex_common::kafka::RecoveringProducer;
+use fitex_common::kafka_stats::StatsConsumer;
 use fitex_common::outbox::{self, OutgoingRecord};
 use fitex_common::shutdown::Shutdown;
 use fitex_common::trace_context::TraceParent;
+use fitex_connections::connect::{backfill_dates, today};
+use fitex_connections::pending::{self, WaitingTraces};
+use fitex_connections::{store, SyncError};
 use fitex_proto::{Message as _, ProviderNotification};
 use fitex_provider::ProviderId;
 use futures::StreamExt;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::Consumer;
 use uuid::Uuid;
 
 use crate::coalesce::{coalesce, Change, ChangeKind, UserWork};
-use crate::error::SyncError;
-use crate::store;
 use crate::sync::{Fetcher, SyncOutcome};
 
 /// Header names on retry records.
@@ -49,7 +51,7 @@ fn not_before_ms(record: &Record) -> i64 {
 /// consumer holds) and `fitex_dead_letters` (records in the dead-letter topic). Blocking: run it
 /// off the async threads. The lag counts to the greater of the listed and the fetched high
 /// watermark (`kafka::high_watermark`: tansu's listed one can trail the last record).
-pub fn report_lag(consumer: &StreamConsumer, dead_letter_topic: &str) {
+pub fn report_lag(consumer: &StatsConsumer, dead_letter_topic: &str) {
     let timeout = Duration::from_secs(2);
     let Ok(assignment) = consumer.assignment() else { return };
     let Ok(positions) = consumer.position() else { return };
@@ -89,7 +91,7 @@ pub fn report_lag(consumer: &StreamConsumer, dead_letter_topic: &str) {
 
 /// Reports lag every `interval` until `shutdown`.
 pub async fn run_lag_reporter(
-    consumer: Arc<StreamConsumer>,
+    consumer: Arc<StatsConsumer>,
     dead_letter_topic: String,
     interval: Duration,
     shutdown: Shutdown,
@@ -108,7 +110,7 @@ pub async fn run_lag_reporter(
 pub async fn run(
     fetcher: Arc<Fetcher>,
     producer: RecoveringProducer,
-    consumer: Arc<StreamConsumer>,
+    consumer: Arc<StatsConsumer>,
     shutdown: Shutdown,
 ) -> Result<(), ConsumeError> {
     let window = Duration::from_millis(fetcher.settings.batch_window_ms);
@@ -228,7 +230,9 @@ async fn sync_work(
     (provider, user_id): &(ProviderId, String),
     work: &UserWork,
 ) -> Result<(), SyncError> {
-    let Some(connection) = store::find_connection(&fetcher.pool, *provider, user_id).await? else {
+    let Some(connection) =
+        store::find_connection(&fetcher.connections.pool, *provider, user_id).await?
+    else {
         metrics::counter!("fitex_fetcher_notifications_total", "outcome" => "unknown_user")
             .increment(work.notifications as u64);
         tracing::info!(user = %user_id, "notification for a user with no connection; ignored");
@@ -245,9 +249,9 @@ async fn sync_work(
         .collect();
     if work.recent {
         // A change on an unnamed date: the participant's yesterday and today.
-        for date in crate::connect::backfill_dates(&connection.time_zone, 1, Utc::now())
+        for date in backfill_dates(&connection.time_zone, 1, Utc::now())
             .into_iter()
-            .chain(std::iter::once(crate::connect::today(&connection.time_zone, Utc::now())))
+            .chain(std::iter::once(today(&connection.time_zone, Utc::now())))
         {
             if !work.dates.contains(&date) {
                 dated.push((date, 0));
@@ -263,8 +267,9 @@ async fn sync_work(
     for (date, due) in plan.later {
         let wait = due.saturating_duration_since(Instant::now());
         let not_before = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
-        let traced = Some(&traces);
-        store::defer(&fetcher.pool, connection.id, &[date], "settling", not_before, traced).await?;
+        let traced: Option<&dyn WaitingTraces> = Some(&traces);
+        let pool = &fetcher.connections.pool;
+        pending::defer(pool, connection.id, &[date], "settling", not_before, traced).await?;
         metrics::counter!("fitex_fetcher_deferred_total", "reason" => "settling").increment(1);
     }
     let mut dates = plan.fetch_now;
@@ -273,7 +278,15 @@ async fn sync_work(
         let max_wait = chrono::Duration::milliseconds(
             fetcher.settings.quiet_max_ms.max(fetcher.settings.quiet_ms) as i64,
         );
-        store::debounce(&fetcher.pool, connection.id, &dates, quiet, max_wait, &traces).await?;
+        pending::debounce(
+            &fetcher.connections.pool,
+            connection.id,
+            &dates,
+            quiet,
+            max_wait,
+            &traces,
+        )
+        .await?;
         metrics::counter!("fitex_fetcher_deferred_total", "reason" => "quiet")
             .increment(dates.len() as u64);
         dates.clear();

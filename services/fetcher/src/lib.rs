@@ -1,15 +1,15 @@
 //! The fetcher: consumes provider notifications, fetches the changed days from the provider with
 //! the participant's token (refreshed single-flight, within the rate budget), stores them and
 //! publishes an activity event per changed day.
+//!
+//! Connections, their tokens, the provider registry and the days waiting to be fetched are the
+//! connection core (`fitex_connections`), shared with the portal and `fitexctl`; the fetcher holds
+//! one ([`sync::Fetcher::connections`]).
 
 pub mod coalesce;
-pub mod connect;
 pub mod consumer;
-pub mod error;
 pub mod notices;
 pub mod pending;
-pub mod providers;
-pub mod purge;
 pub mod retry;
 pub mod settings;
 pub mod settle;

@@ -8,11 +8,11 @@
 //! (`fitex_fetcher_destructive_notices_total{kind,outcome}`).
 
 use chrono::{DateTime, Utc};
+use fitex_connections::store::{self, Connection, SyncStatus, TokenKind};
+use fitex_connections::{purge, SyncError};
 use fitex_provider::{ProviderError, TokenProblem};
 
 use crate::coalesce::UserWork;
-use crate::error::SyncError;
-use crate::store::{Connection, SyncStatus, TokenKind};
 use crate::sync::Fetcher;
 
 /// What the provider says of our access to a participant's account.
@@ -45,7 +45,7 @@ impl Fetcher {
                 Access::Unknown("no token is stored for this connection")
             });
         }
-        let token = match self.usable_access_token(connection).await? {
+        let token = match self.connections.usable_access_token(connection).await? {
             Ok(token) => token,
             Err(TokenProblem::Expired) if connection.token_kind == Some(TokenKind::Implicit) => {
                 return Ok(Access::Unknown("the pasted token expired by itself"))
@@ -54,7 +54,7 @@ impl Fetcher {
                 return Ok(Access::Gone(format!("the provider refused our grant ({problem:?})")))
             }
         };
-        let provider = self.providers.get(connection.provider)?;
+        let provider = self.connections.providers.get(connection.provider)?;
         // The cheapest authenticated call every provider has.
         match provider.time_zone(&token, &connection.provider_user_id).await {
             Ok(_) => Ok(Access::Works),
@@ -70,6 +70,7 @@ impl Fetcher {
                 }
                 // Maybe only this access token was revoked early: a refresh tells.
                 match self
+                    .connections
                     .refresh_single_flight(connection.id, connection.token_version, true)
                     .await?
                 {
@@ -127,12 +128,14 @@ impl Fetcher {
         };
         if work.deleted || (work.revoked && self.settings.delete_on_revoke) {
             let purge_after = chrono::Duration::seconds(self.settings.purge_after_s as i64);
-            crate::purge::soft_delete(&self.pool, connection.participant_id, purge_after).await?;
+            purge::soft_delete(&self.connections.pool, connection.participant_id, purge_after)
+                .await?;
             count("soft_deleted");
             tracing::info!(user = %connection.provider_user_id, %evidence, ?purge_after,
                 "participant deleted: hidden now, purged everywhere after the delay");
         } else if connection.sync_status != SyncStatus::Disconnected {
-            crate::store::disconnect(&self.pool, connection.id, connection.connected_at).await?;
+            store::disconnect(&self.connections.pool, connection.id, connection.connected_at)
+                .await?;
             count("disconnected");
             tracing::info!(user = %connection.provider_user_id, %evidence,
                 "participant revoked access; tokens deleted");

@@ -8,10 +8,10 @@ use std::time::Duration;
 use chrono::{NaiveDate, Utc};
 use fitex_common::shutdown::Shutdown;
 use fitex_common::trace_context::TraceParent;
+use fitex_connections::store::{self, SyncStatus};
+use fitex_connections::{pending, purge, SyncError};
 use futures::StreamExt;
 
-use crate::error::SyncError;
-use crate::store;
 use crate::sync::{Fetcher, PENDING_RETRY_DELAY};
 use crate::traces::DayTraces;
 
@@ -20,7 +20,7 @@ const LEASE: chrono::Duration = chrono::Duration::minutes(5);
 
 /// One pass: claims due days, syncs each connection's days together. Returns days claimed.
 pub async fn run_once(fetcher: &Fetcher, limit: i64) -> Result<usize, sqlx::Error> {
-    let claimed = store::claim_due_pending(&fetcher.pool, limit, LEASE).await?;
+    let claimed = pending::claim_due(&fetcher.connections.pool, limit, LEASE).await?;
     let count = claimed.len();
     let mut by_connection: BTreeMap<i64, Vec<(NaiveDate, Option<String>)>> = BTreeMap::new();
     for (connection, day, traceparent) in claimed {
@@ -33,7 +33,7 @@ pub async fn run_once(fetcher: &Fetcher, limit: i64) -> Result<usize, sqlx::Erro
                 tracing::warn!(connection = connection_id, %error, "pending fetch failed; will retry");
                 let later = Utc::now() + chrono::Duration::from_std(PENDING_RETRY_DELAY).unwrap_or_default();
                 // The days keep the trace they waited with.
-                if let Err(error) = store::defer(&fetcher.pool, connection_id, &days, "retry", later, None).await {
+                if let Err(error) = pending::defer(&fetcher.connections.pool, connection_id, &days, "retry", later, None).await {
                     tracing::warn!(%error, "could not re-defer pending days (their lease expires anyway)");
                 }
             }
@@ -49,7 +49,9 @@ async fn sync_pending(
     connection_id: i64,
     waiting: &[(NaiveDate, Option<String>)],
 ) -> Result<(), SyncError> {
-    let Some(connection) = store::connection_by_id(&fetcher.pool, connection_id).await? else {
+    let Some(connection) =
+        store::connection_by_id(&fetcher.connections.pool, connection_id).await?
+    else {
         return Ok(());
     };
     let mut traces = DayTraces::new(TraceParent::new_root());
@@ -71,7 +73,7 @@ pub async fn run(fetcher: Arc<Fetcher>, shutdown: Shutdown) {
     loop {
         if last_purge.is_none_or(|at| at.elapsed() >= purge_every) {
             last_purge = Some(std::time::Instant::now());
-            match crate::purge::purge_due(&fetcher.pool, &fetcher.topics, 100).await {
+            match purge::purge_due(&fetcher.connections.pool, &fetcher.topics, 100).await {
                 Ok(0) => {}
                 Ok(purged) => {
                     tracing::info!(purged, "purged participants deleted more than the delay ago");
@@ -85,7 +87,7 @@ pub async fn run(fetcher: Arc<Fetcher>, shutdown: Shutdown) {
         {
             last_catch_up = Some(std::time::Instant::now());
             let quiet_for = chrono::Duration::seconds(fetcher.settings.catch_up_after_s as i64);
-            match store::schedule_catch_up(&fetcher.pool, quiet_for).await {
+            match pending::schedule_catch_up(&fetcher.connections.pool, quiet_for).await {
                 Ok(0) => {}
                 Ok(days) => {
                     tracing::info!(days, "scheduled a catch-up of quiet connections' latest days");
@@ -100,18 +102,15 @@ pub async fn run(fetcher: Arc<Fetcher>, shutdown: Shutdown) {
             Err(error) => tracing::warn!(%error, "pending fetch pass failed"),
         }
         if let Err(error) = store::flag_expiring_tokens(
-            &fetcher.pool,
+            &fetcher.connections.pool,
             fetcher.settings.implicit_expiry_warning_days,
         )
         .await
         {
             tracing::warn!(%error, "could not flag expiring tokens");
         }
-        if let Ok(count) = sqlx::query_scalar::<_, i64>(
-            "SELECT count(*) FROM provider_connections WHERE sync_status = 'reconnect_required'",
-        )
-        .fetch_one(&fetcher.pool)
-        .await
+        if let Ok(count) =
+            store::count_with_status(&fetcher.connections.pool, SyncStatus::ReconnectRequired).await
         {
             metrics::gauge!("fitex_fetcher_users_reconnect_required").set(count as f64);
         }

@@ -1,9 +1,14 @@
+//! The fetcher's configuration: its own `[fetcher]` keys, and the sections it shares with the
+//! connection core (`fitex_connections::settings`), read into the core's types.
+
 use std::time::Duration;
 
 use fitex_common::database::DatabaseSettings;
 use fitex_common::kafka::KafkaSettings;
 use fitex_common::telemetry::TelemetrySettings;
-use secrecy::SecretString;
+use fitex_connections::settings::{
+    ConnectingSettings, ConnectionsSettings, FitbitApiConfig, GoogleHealthApiConfig, TokenSettings,
+};
 use serde::Deserialize;
 
 use crate::retry::RetryPolicy;
@@ -82,6 +87,15 @@ fn default_catch_up_check_s() -> u64 {
 }
 
 impl FetcherSettings {
+    /// The keys of this section the connection core reads too.
+    pub fn connecting(&self) -> ConnectingSettings {
+        ConnectingSettings {
+            backfill_days: self.backfill_days,
+            refresh_margin_s: self.refresh_margin_s,
+            implicit_expiry_warning_days: self.implicit_expiry_warning_days,
+        }
+    }
+
     pub fn retry_policy(&self) -> RetryPolicy {
         RetryPolicy {
             max_attempts: self.max_attempts.max(1),
@@ -91,56 +105,18 @@ impl FetcherSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct FitbitApiConfig {
-    pub api_base_url: String,
-    pub token_url: String,
-    pub client_id: String,
-    pub client_secret: SecretString,
-    pub request_timeout_ms: u64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct GoogleHealthApiConfig {
-    /// `https://health.googleapis.com` (or the simulator's base URL).
-    pub api_base_url: String,
-    pub authorize_url: String,
-    pub token_url: String,
-    pub revoke_url: String,
-    pub client_id: String,
-    pub client_secret: SecretString,
-    /// OAuth scopes asked at consent (the activity scope reads steps).
-    pub scopes: Vec<String>,
-    pub request_timeout_ms: u64,
-    /// Google allows 300 requests per minute per user.
-    pub requests_per_minute: u32,
-}
-
-impl GoogleHealthApiConfig {
-    pub fn api_settings(&self) -> fitex_google_health::GoogleHealthApiSettings {
-        fitex_google_health::GoogleHealthApiSettings {
-            api_base_url: self.api_base_url.clone(),
-            oauth: fitex_google_health::GoogleOAuthSettings {
-                authorize_url: self.authorize_url.clone(),
-                token_url: self.token_url.clone(),
-                revoke_url: self.revoke_url.clone(),
-                client_id: self.client_id.clone(),
-                client_secret: self.client_secret.clone(),
-                scopes: self.scopes.clone(),
-            },
-            request_timeout: Duration::from_millis(self.request_timeout_ms),
-            requests_per_minute: self.requests_per_minute,
+impl Settings {
+    /// The sections the connection core reads, as the portal and `fitexctl` read them.
+    pub fn connections(&self) -> ConnectionsSettings {
+        ConnectionsSettings {
+            database: self.database.clone(),
+            fetcher: self.fetcher.connecting(),
+            fitbit_api: self.fitbit_api.clone(),
+            google_health_api: self.google_health_api.clone(),
+            tokens: self.tokens.clone(),
         }
     }
-}
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct TokenSettings {
-    /// `"<id>:<base64 of 32 random bytes>"`, newest first; the first encrypts, all decrypt.
-    pub encryption_keys: Vec<SecretString>,
-}
-
-impl Settings {
     /// Refuses to start on a missing, short or published secret (`fitex_common::secrets`).
     pub fn check_secrets(&self) -> Result<(), fitex_common::secrets::UnsafeSecrets> {
         let checks = fitex_common::secrets::SecretChecks::for_this_process()

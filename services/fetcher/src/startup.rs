@@ -9,14 +9,10 @@ use fitex_common::health::{Ops, Readiness, ReadyWhen};
 use fitex_common::kafka::RecoveringProducer;
 use fitex_common::outbox;
 use fitex_common::shutdown::Shutdown;
-use fitex_common::token_cipher::TokenCipher;
-use fitex_fitbit::{FitbitApi, FitbitApiSettings};
-use fitex_google_health::GoogleHealthApi;
-use fitex_provider::ActivityProvider;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use fitex_connections::{providers, Connections, Providers, SetupError};
+use rdkafka::consumer::Consumer;
 use tokio::task::JoinHandle;
 
-use crate::providers::Providers;
 use crate::settings::Settings;
 use crate::sync::{Fetcher, OUTBOX_SOURCE};
 use crate::{consumer, pending};
@@ -27,54 +23,15 @@ pub enum StartupError {
     Bind(String, std::io::Error),
     #[error("Kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
-    #[error("token encryption: {0}")]
-    Cipher(#[from] fitex_common::token_cipher::CipherError),
-    #[error("HTTP client: {0}")]
-    Http(#[from] reqwest::Error),
-    #[error("Google Health API settings: {0}")]
-    GoogleHealth(#[from] fitex_google_health::oauth::OAuthSetupError),
-}
-
-/// The Fitbit Web API client the settings describe.
-pub fn fitbit_api(settings: &Settings) -> Result<FitbitApi, StartupError> {
-    Ok(FitbitApi::new(FitbitApiSettings {
-        api_base_url: settings.fitbit_api.api_base_url.clone(),
-        token_url: settings.fitbit_api.token_url.clone(),
-        client_id: settings.fitbit_api.client_id.clone(),
-        client_secret: settings.fitbit_api.client_secret.clone(),
-        request_timeout: Duration::from_millis(settings.fitbit_api.request_timeout_ms),
-    })?)
-}
-
-/// The same client behind the provider seam.
-pub fn fitbit_provider(settings: &Settings) -> Result<Arc<dyn ActivityProvider>, StartupError> {
-    Ok(Arc::new(fitbit_api(settings)?))
-}
-
-/// The Google Health API client the settings describe, when they describe one.
-pub fn google_health_api(settings: &Settings) -> Result<Option<GoogleHealthApi>, StartupError> {
-    let Some(config) = &settings.google_health_api else { return Ok(None) };
-    Ok(Some(GoogleHealthApi::new(config.api_settings())?))
-}
-
-/// Every provider the settings configure: Fitbit always (its connections keep their history
-/// even once the platform is gone), Google Health when configured.
-pub fn providers(settings: &Settings) -> Result<Providers, StartupError> {
-    let mut list = vec![fitbit_provider(settings)?];
-    if let Some(google) = google_health_api(settings)? {
-        list.push(Arc::new(google));
-    }
-    Ok(Providers::new(list))
+    #[error(transparent)]
+    Connections(#[from] SetupError),
 }
 
 impl Fetcher {
-    /// The syncing core for `settings` (also used by `fitexctl` and the participant pages to
-    /// connect participants).
+    /// The syncing core for `settings`, syncing through `providers`.
     pub fn from_settings(settings: &Settings, providers: Providers) -> Result<Self, StartupError> {
         Ok(Fetcher {
-            pool: settings.database.lazy_pool(),
-            providers,
-            cipher: Arc::new(TokenCipher::from_config(&settings.tokens.encryption_keys)?),
+            connections: Connections::from_settings(&settings.connections(), providers)?,
             topics: settings.kafka.topics.clone(),
             settings: settings.fetcher.clone(),
             relay_wake: Arc::new(tokio::sync::Notify::new()),
@@ -97,7 +54,8 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let providers = providers(&settings)?;
+        let providers =
+            providers::configured(&settings.fitbit_api, settings.google_health_api.as_ref())?;
         Self::build_with_providers(settings, providers).await
     }
 
@@ -111,7 +69,7 @@ impl Application {
             fitex_common::http::bind(&address).map_err(|e| StartupError::Bind(address, e))?;
         tracing::info!(providers = ?providers, "syncing through");
         let fetcher = Arc::new(Fetcher::from_settings(&settings, providers)?);
-        let pool = fetcher.pool.clone();
+        let pool = fetcher.connections.pool.clone();
         let relay_wake = fetcher.relay_wake.clone();
         let producer = settings.kafka.recovering_producer("fitex-fetcher")?;
         let shutdown = Shutdown::new();
@@ -125,8 +83,7 @@ impl Application {
                 format!("{}-retries", settings.fetcher.group_id),
             ),
         ] {
-            let consumer: StreamConsumer =
-                settings.kafka.consumer_config(&group, "fitex-fetcher").create()?;
+            let consumer = settings.kafka.stats_consumer(&group, "fitex-fetcher")?;
             consumer.subscribe(&[topic.as_str()])?;
             let consumer = Arc::new(consumer);
             tasks.push(tokio::spawn(consumer::run_lag_reporter(

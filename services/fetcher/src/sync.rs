@@ -7,22 +7,19 @@ use std::time::Duration;
 use chrono::{NaiveDate, Utc};
 use fitex_common::kafka::Topics;
 use fitex_common::outbox::{self, OutgoingRecord};
-use fitex_common::token_cipher::TokenCipher;
 use fitex_common::trace_context::TraceParent;
+use fitex_connections::store::{self, Connection, SyncStatus, TokenKind};
+use fitex_connections::{pending, reconnect_reason, Connections, SyncError};
 use fitex_proto::{content_type, ActivityDayChanged, Message, Timestamp, TraceContext};
-use fitex_provider::{DayActivity, ProviderError, ProviderId, TokenProblem};
+use fitex_provider::{DayActivity, ProviderError, TokenProblem};
 use secrecy::SecretString;
-use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::error::SyncError;
-use crate::providers::Providers;
 use crate::settings::FetcherSettings;
-use crate::store::{self, Connection, SyncStatus, TokenKind};
 use crate::traces::DayTraces;
 
-/// Outbox source of the fetcher's events.
-pub const OUTBOX_SOURCE: &str = "fetcher";
+/// Outbox source of the fetcher's events (the purge's tombstones go out through it too).
+pub use fitex_connections::purge::OUTBOX_SOURCE;
 
 /// Why a user's days were not stored now, when that is not an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,42 +38,14 @@ pub enum SyncOutcome {
 
 /// Everything syncing needs, shared by the consumers and the pending-fetch loop.
 pub struct Fetcher {
-    pub pool: PgPool,
-    /// Every connection is synced through the provider it names.
-    pub providers: Providers,
-    pub cipher: Arc<TokenCipher>,
+    /// The database, token upkeep and the providers every connection is synced through.
+    pub connections: Connections,
     pub topics: Topics,
     pub settings: FetcherSettings,
     /// Wakes the outbox relay as soon as events are committed.
     pub relay_wake: Arc<tokio::sync::Notify>,
     /// Recently fetched user-days (see `settle`).
     pub settle: std::sync::Mutex<crate::settle::Settle>,
-}
-
-/// The plain-language reason and remedy shown to the participant for a refused token.
-/// `provider` is a [`ProviderId`] or a stored provider name (one this build does not know is
-/// named as stored).
-pub fn reconnect_reason(problem: TokenProblem, provider: impl AsRef<str>) -> String {
-    let name = ProviderId::display_name_of(provider.as_ref());
-    match problem {
-        TokenProblem::Expired => format!(
-            "Your {name} access has expired. Reconnect your {name} account to resume syncing; \
-             the days missed meanwhile are fetched then."
-        ),
-        TokenProblem::Invalid => format!(
-            "Your {name} access has expired or was revoked. Reconnect your {name} account to \
-             resume syncing; the days missed meanwhile are fetched then."
-        ),
-        TokenProblem::MissingScope => format!(
-            "Your {name} connection does not allow reading activity. Reconnect and allow \
-             \"activity\" access."
-        ),
-        TokenProblem::PlatformRetired => format!(
-            "Google switched off the old {name} connection on 2 November 2026. Connect your \
-             {name} account again through Google to resume syncing; your history and goals \
-             carry over."
-        ),
-    }
 }
 
 impl Fetcher {
@@ -97,21 +66,28 @@ impl Fetcher {
             SyncStatus::ReconnectRequired => {
                 // Kept until a new token arrives; `store::connect` makes them due again.
                 let reason = "awaiting_reconnect";
-                store::defer(&self.pool, connection.id, dates, reason, far_future, Some(traces))
-                    .await?;
+                pending::defer(
+                    &self.connections.pool,
+                    connection.id,
+                    dates,
+                    reason,
+                    far_future,
+                    Some(traces),
+                )
+                .await?;
                 return Ok(SyncOutcome::Deferred("awaiting_reconnect"));
             }
             SyncStatus::Disconnected => return Ok(SyncOutcome::Deferred("disconnected")),
         }
-        let provider = self.providers.get(connection.provider)?;
+        let provider = self.connections.providers.get(connection.provider)?;
         // Stay inside the per-user budget: if what is left cannot pay for this fetch, wait.
         let cost = provider.request_cost(dates.len()) as i32 + 1;
         if let (Some(remaining), Some(resets_at)) =
             (connection.rate_remaining, connection.rate_resets_at)
         {
             if remaining < cost && resets_at > Utc::now() {
-                store::defer(
-                    &self.pool,
+                pending::defer(
+                    &self.connections.pool,
                     connection.id,
                     dates,
                     "rate_limited",
@@ -124,7 +100,7 @@ impl Fetcher {
                 return Ok(SyncOutcome::Deferred("rate_limited"));
             }
         }
-        let mut token = match self.usable_access_token(connection).await? {
+        let mut token = match self.connections.usable_access_token(connection).await? {
             Ok(token) => token,
             Err(problem) => {
                 return self.require_reconnect(connection, dates, traces, problem).await
@@ -150,6 +126,7 @@ impl Fetcher {
                         refreshed_after_401 = true;
                         tracing::info!(user = %connection.provider_user_id, %message, "access token refused; refreshing once");
                         match self
+                            .connections
                             .refresh_single_flight(connection.id, connection.token_version, true)
                             .await?
                         {
@@ -174,10 +151,17 @@ impl Fetcher {
                     let resets_at =
                         Utc::now() + chrono::Duration::from_std(retry_after).unwrap_or_default();
                     let budget = fitex_provider::RateBudget { limit: 0, remaining: 0, resets_at };
-                    store::record_budget(&self.pool, connection.id, &budget).await?;
+                    store::record_budget(&self.connections.pool, connection.id, &budget).await?;
                     let reason = "rate_limited";
-                    store::defer(&self.pool, connection.id, dates, reason, resets_at, Some(traces))
-                        .await?;
+                    pending::defer(
+                        &self.connections.pool,
+                        connection.id,
+                        dates,
+                        reason,
+                        resets_at,
+                        Some(traces),
+                    )
+                    .await?;
                     metrics::counter!("fitex_fetcher_deferred_total", "reason" => "429")
                         .increment(1);
                     tracing::info!(user = %connection.provider_user_id, ?retry_after, "rate limited; deferred");
@@ -212,7 +196,7 @@ impl Fetcher {
         traces: &DayTraces,
     ) -> Result<usize, SyncError> {
         let fetched_at = Utc::now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.connections.pool.begin().await?;
         // First, as it locks the connection: a participant deleted while this fetch was under
         // way gets nothing stored again.
         if !store::mark_synced(&mut tx, connection.id, dates, budget, fetch_started).await? {
@@ -223,7 +207,7 @@ impl Fetcher {
             );
             return Ok(0);
         }
-        let changed = store::upsert_days(
+        let changed = crate::store::upsert_days(
             &mut tx,
             connection.participant_id,
             connection.provider,
@@ -319,8 +303,15 @@ impl Fetcher {
     ) -> Result<SyncOutcome, SyncError> {
         let later =
             Utc::now() + chrono::Duration::from_std(PROJECT_REFUSAL_RETRY).unwrap_or_default();
-        store::defer(&self.pool, connection.id, dates, "project_refused", later, Some(traces))
-            .await?;
+        pending::defer(
+            &self.connections.pool,
+            connection.id,
+            dates,
+            "project_refused",
+            later,
+            Some(traces),
+        )
+        .await?;
         metrics::counter!("fitex_fetcher_project_refusals_total",
             "provider" => connection.provider.as_str(), "reason" => reason.to_owned())
         .increment(1);
@@ -343,121 +334,28 @@ impl Fetcher {
         problem: TokenProblem,
     ) -> Result<SyncOutcome, SyncError> {
         let reason = reconnect_reason(problem, connection.provider);
-        store::set_status(&self.pool, connection.id, SyncStatus::ReconnectRequired, &reason)
-            .await?;
+        store::set_status(
+            &self.connections.pool,
+            connection.id,
+            SyncStatus::ReconnectRequired,
+            &reason,
+        )
+        .await?;
         let far_future = Utc::now() + chrono::Duration::days(3650);
         let waiting = "awaiting_reconnect";
-        store::defer(&self.pool, connection.id, dates, waiting, far_future, Some(traces)).await?;
+        pending::defer(
+            &self.connections.pool,
+            connection.id,
+            dates,
+            waiting,
+            far_future,
+            Some(traces),
+        )
+        .await?;
         metrics::counter!("fitex_fetcher_reconnect_required_total", "problem" => format!("{problem:?}"))
             .increment(1);
         tracing::warn!(user = %connection.provider_user_id, ?problem, "participant must reconnect");
         Ok(SyncOutcome::ReconnectRequired(reason))
-    }
-
-    /// A token good for the next requests: the stored one while it is fresh, else a refreshed one.
-    /// The inner error means the participant must reconnect.
-    pub async fn usable_access_token(
-        &self,
-        connection: &Connection,
-    ) -> Result<Result<SecretString, TokenProblem>, SyncError> {
-        let Some(kind) = connection.token_kind else {
-            return Ok(Err(TokenProblem::Invalid));
-        };
-        let margin = chrono::Duration::seconds(self.settings.refresh_margin_s);
-        let fresh = connection.access_expires_at.is_some_and(|at| at > Utc::now() + margin);
-        if fresh || kind == TokenKind::Implicit {
-            if kind == TokenKind::Implicit
-                && connection.access_expires_at.is_none_or(|at| at <= Utc::now())
-            {
-                return Ok(Err(TokenProblem::Expired));
-            }
-            let token = store::decrypt(
-                &self.cipher,
-                &connection.access_token,
-                &store::access_context(connection.id),
-            )
-            .transpose()
-            .map_err(|e| SyncError::Permanent(format!("stored access token unreadable: {e}")))?;
-            return Ok(token.ok_or(TokenProblem::Invalid));
-        }
-        self.refresh_single_flight(connection.id, connection.token_version, false).await
-    }
-
-    /// Refreshes under a row lock so only one replica refreshes a connection at a time; one that
-    /// waited for the lock finds the token already renewed and uses it. The new refresh token is
-    /// committed before the new access token is used (the old refresh token is dead by then).
-    /// `force` refreshes even if the stored token looks fresh (after a 401), unless another
-    /// refresh happened since `seen_version`.
-    pub async fn refresh_single_flight(
-        &self,
-        connection_id: i64,
-        seen_version: i64,
-        force: bool,
-    ) -> Result<Result<SecretString, TokenProblem>, SyncError> {
-        let mut tx = self.pool.begin().await?;
-        let Some(current) = store::lock_connection(&mut tx, connection_id).await? else {
-            return Ok(Err(TokenProblem::Invalid));
-        };
-        let margin = chrono::Duration::seconds(self.settings.refresh_margin_s);
-        let fresh = current.access_expires_at.is_some_and(|at| at > Utc::now() + margin);
-        let someone_refreshed = current.token_version != seen_version;
-        if fresh && (!force || someone_refreshed) {
-            tx.commit().await?;
-            metrics::counter!("fitex_fetcher_token_refreshes_total", "outcome" => "already_refreshed").increment(1);
-            let token = store::decrypt(
-                &self.cipher,
-                &current.access_token,
-                &store::access_context(connection_id),
-            )
-            .transpose()
-            .map_err(|e| SyncError::Permanent(format!("stored access token unreadable: {e}")))?;
-            return Ok(token.ok_or(TokenProblem::Invalid));
-        }
-        if current.token_kind != Some(TokenKind::AuthorizationCode) {
-            return Ok(Err(TokenProblem::Expired));
-        }
-        let Some(refresh_token) = store::decrypt(
-            &self.cipher,
-            &current.refresh_token,
-            &store::refresh_context(connection_id),
-        )
-        .transpose()
-        .map_err(|e| SyncError::Permanent(format!("stored refresh token unreadable: {e}")))?
-        else {
-            return Ok(Err(TokenProblem::Invalid));
-        };
-        match self.providers.get(current.provider)?.refresh(&refresh_token).await {
-            Ok(grant) => {
-                store::store_grant(
-                    &mut tx,
-                    &self.cipher,
-                    connection_id,
-                    TokenKind::AuthorizationCode,
-                    &grant,
-                )
-                .await?;
-                tx.commit().await?;
-                metrics::counter!("fitex_fetcher_token_refreshes_total", "outcome" => "refreshed")
-                    .increment(1);
-                tracing::info!(connection = connection_id, "access token refreshed");
-                Ok(Ok(grant.access_token))
-            }
-            Err(ProviderError::InvalidGrant(message)) => {
-                tx.commit().await?;
-                metrics::counter!("fitex_fetcher_token_refreshes_total", "outcome" => "invalid_grant").increment(1);
-                tracing::warn!(connection = connection_id, %message, "refresh token refused");
-                Ok(Err(TokenProblem::Invalid))
-            }
-            Err(ProviderError::Unauthorized { problem, .. }) => Ok(Err(problem)),
-            Err(ProviderError::RateLimited { retry_after }) => Err(SyncError::Transient(format!(
-                "token endpoint rate limited for {retry_after:?}"
-            ))),
-            Err(ProviderError::Transient(error)) => Err(SyncError::Transient(error)),
-            Err(ProviderError::Permanent(error)) => Err(SyncError::Permanent(error)),
-            Err(error @ ProviderError::ProjectRefused { .. }) => {
-                Err(SyncError::Transient(error.to_string()))
-            }
-        }
     }
 
     /// Reads the participant's time zone from the provider profile once a day; returns the
@@ -470,12 +368,13 @@ impl Fetcher {
         if !stale {
             return current;
         }
-        let provider = match self.providers.get(connection.provider) {
+        let provider = match self.connections.providers.get(connection.provider) {
             Ok(provider) => provider,
             Err(_) => return current,
         };
         match provider.time_zone(token, &connection.provider_user_id).await {
-            Ok(zone) => match store::set_time_zone(&self.pool, connection, &zone).await {
+            Ok(zone) => match store::set_time_zone(&self.connections.pool, connection, &zone).await
+            {
                 Ok(()) => current.time_zone = zone,
                 Err(error) => tracing::warn!(%error, "could not store the time zone"),
             },

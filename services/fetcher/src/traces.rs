@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use fitex_common::trace_context::TraceParent;
+use fitex_connections::pending::WaitingTraces;
 
 /// The trace of the earliest notification offered so far (see [`EarliestTrace::offer`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +72,13 @@ impl DayTraces {
 impl From<TraceParent> for DayTraces {
     fn from(fetch: TraceParent) -> Self {
         Self::new(fetch)
+    }
+}
+
+/// A deferred day waits in `pending_fetches` with the span it was being fetched in.
+impl WaitingTraces for DayTraces {
+    fn traceparent(&self, day: NaiveDate) -> String {
+        self.of(day).header_value()
     }
 }
 

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use anyhow::bail;
 use chrono::Utc;
+use fitex_connections::connect::backfill_dates;
+use fitex_connections::{pending, store};
 use indicatif::{ProgressBar, ProgressStyle};
 use sqlx::PgPool;
 
@@ -23,21 +25,15 @@ pub async fn run(
     if days == 0 || days > 365 {
         bail!("--days must be between 1 and 365");
     }
-    let connections: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT c.id, p.time_zone FROM provider_connections c JOIN participants p ON p.id = c.participant_id
-         WHERE c.sync_status = 'active' AND ($1::text IS NULL OR c.provider_user_id = $1) ORDER BY c.id",
-    )
-    .bind(&user)
-    .fetch_all(pool)
-    .await?;
+    let connections = store::active_connections(pool, user.as_deref()).await?;
     if connections.is_empty() {
         bail!("no active connection matches");
     }
     let now = Utc::now();
     let mut scheduled = 0usize;
     for (connection, zone) in &connections {
-        let dates = fitex_fetcher::connect::backfill_dates(zone, days, now);
-        fitex_fetcher::store::defer(pool, *connection, &dates, "backfill", now, None).await?;
+        let dates = backfill_dates(zone, days, now);
+        pending::defer(pool, *connection, &dates, "backfill", now, None).await?;
         scheduled += dates.len();
     }
     println!("{scheduled} day(s) of {} participant(s) scheduled", connections.len());
@@ -52,13 +48,7 @@ pub async fn run(
     );
     let deadline = std::time::Instant::now() + Duration::from_secs(3600);
     loop {
-        let (waiting, limited): (i64, i64) = sqlx::query_as(
-            "SELECT count(*), count(*) FILTER (WHERE reason = 'rate_limited')
-             FROM pending_fetches WHERE connection_id = ANY($1) AND reason <> 'awaiting_reconnect'",
-        )
-        .bind(&ids)
-        .fetch_one(pool)
-        .await?;
+        let (waiting, limited) = pending::waiting_count(pool, &ids).await?;
         bar.set_position(scheduled.saturating_sub(waiting as usize) as u64);
         bar.set_message(if limited > 0 {
             format!("({limited} waiting for a rate-limit reset)")

@@ -5,6 +5,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use chrono::Utc;
 use clap::Subcommand;
+use fitex_common::dead_letter;
 use fitex_common::kafka::KafkaSettings;
 use fitex_common::outbox::{self, OutgoingRecord};
 use fitex_proto::{DeadLetter, Message as _};
@@ -115,19 +116,14 @@ pub async fn run(kafka: &KafkaSettings, pool: &PgPool, command: DlqCommand) -> a
                     l.letter.source_topic.clone()
                 };
                 let mut tx = pool.begin().await?;
-                let claimed = sqlx::query(
-                    "INSERT INTO dlq_replays (dead_letter_topic, partition_id, record_offset, event_id, replayed_to)
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                )
-                .bind(&kafka.topics.dead_letters)
-                .bind(l.partition)
-                .bind(l.offset)
-                .bind(&l.letter.event_id)
-                .bind(&target)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if claimed == 0 {
+                let replay = dead_letter::Replay {
+                    dead_letter_topic: &kafka.topics.dead_letters,
+                    partition: l.partition,
+                    offset: l.offset,
+                    event_id: &l.letter.event_id,
+                    replayed_to: &target,
+                };
+                if !dead_letter::claim_replay(&mut tx, &replay).await? {
                     skipped += 1;
                     continue;
                 }

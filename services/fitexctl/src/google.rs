@@ -205,16 +205,9 @@ fn configs(policy: CreatePolicy, data_types: Vec<String>) -> anyhow::Result<Vec<
 async fn health_user_id(settings: &GoogleSettings, user: &str) -> anyhow::Result<String> {
     let Ok(participant) = user.parse::<i64>() else { return Ok(user.to_owned()) };
     let pool = settings.database.lazy_pool();
-    let found: Option<(String,)> = sqlx::query_as(
-        "SELECT provider_user_id FROM provider_connections
-         WHERE participant_id = $1 AND provider = $2",
-    )
-    .bind(participant)
-    .bind(fitex_provider::ProviderId::GoogleHealth.as_str())
-    .fetch_optional(&pool)
-    .await?;
-    found
-        .map(|(id,)| id)
+    let google = fitex_provider::ProviderId::GoogleHealth;
+    fitex_connections::store::provider_user_id_of(&pool, participant, google)
+        .await?
         .with_context(|| format!("participant {participant} has no Google Health connection"))
 }
 

@@ -2,6 +2,7 @@
 //! migration, or the simulator's cohort); each is stored encrypted and backfilled.
 
 use anyhow::{bail, Context};
+use fitex_connections::{providers, Connections, ConnectionsSettings, TokenKind};
 use fitex_provider::ProviderId;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -21,15 +22,15 @@ struct ImportedAccount {
 
 /// Reads a JSON array of accounts from standard input and connects each with `provider`.
 pub async fn run(kind: &str, provider: ProviderId) -> anyhow::Result<()> {
-    use fitex_fetcher::store::TokenKind;
     let kind = match kind {
         "authorization_code" => TokenKind::AuthorizationCode,
         "implicit" => TokenKind::Implicit,
         other => bail!("--kind must be authorization_code or implicit, not {other:?}"),
     };
-    let settings: fitex_fetcher::Settings =
+    let settings: ConnectionsSettings =
         fitex_common::config::load().context("loading configuration")?;
-    let providers = fitex_fetcher::startup::providers(&settings)?;
+    let providers =
+        providers::configured(&settings.fitbit_api, settings.google_health_api.as_ref())?;
     if !providers.names().contains(&provider) {
         bail!(
             "--provider {:?} is not configured here (configured: {})",
@@ -37,7 +38,7 @@ pub async fn run(kind: &str, provider: ProviderId) -> anyhow::Result<()> {
             providers.names().iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
         );
     }
-    let fetcher = fitex_fetcher::sync::Fetcher::from_settings(&settings, providers)?;
+    let connections = Connections::from_settings(&settings, providers)?;
     let mut input = String::new();
     std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)?;
     let accounts: Vec<ImportedAccount> =
@@ -51,7 +52,7 @@ pub async fn run(kind: &str, provider: ProviderId) -> anyhow::Result<()> {
             scopes: account.scope.clone(),
             user_id: account.user_id.clone(),
         };
-        let connection = fetcher
+        let connection = connections
             .connect(provider, kind, &grant)
             .await
             .with_context(|| format!("connecting {}", account.user_id))?;

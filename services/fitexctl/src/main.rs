@@ -167,7 +167,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Import { kind, provider } => import::run(&kind, provider).await,
         Command::Programs { command } => programs::programs(&pool(), command).await,
         Command::Teams { command } => programs::teams(&pool(), command).await,
-        Command::Goals { command } => programs::goals(&settings.database, command).await,
+        Command::Goals { command } => {
+            programs::goals(&settings.database, &settings.kafka, command).await
+        }
         Command::Leaderboard { program, week } => programs::standings(&pool(), program, week).await,
     }
 }

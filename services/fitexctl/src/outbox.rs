@@ -3,6 +3,7 @@
 use anyhow::Context;
 use clap::Subcommand;
 use fitex_common::database::DatabaseSettings;
+use fitex_common::outbox::{self, SourceBacklog};
 
 #[derive(Subcommand)]
 pub enum OutboxCommand {
@@ -18,23 +19,15 @@ pub async fn run(database: &DatabaseSettings, command: OutboxCommand) -> anyhow:
 
 async fn status(database: &DatabaseSettings) -> anyhow::Result<()> {
     let pool = database.lazy_pool();
-    type OutboxRow = (String, i64, Option<chrono::DateTime<chrono::Utc>>, Option<String>);
-    let rows: Vec<OutboxRow> = sqlx::query_as(
-        "SELECT source, count(*), min(created_at),
-                (array_agg(last_error ORDER BY id DESC) FILTER (WHERE last_error IS NOT NULL))[1]
-         FROM kafka_outbox GROUP BY source ORDER BY source",
-    )
-    .fetch_all(&pool)
-    .await
-    .context("reading the outbox")?;
-    if rows.is_empty() {
+    let sources = outbox::backlog(&pool).await.context("reading the outbox")?;
+    if sources.is_empty() {
         println!("outbox empty");
     }
-    for (source, count, oldest, error) in rows {
+    for SourceBacklog { source, waiting, oldest, last_error } in sources {
         let oldest = oldest.map(|t| t.to_rfc3339()).unwrap_or_default();
         println!(
-            "{source}: {count} waiting, oldest {oldest}, last error: {}",
-            error.unwrap_or_else(|| "-".into())
+            "{source}: {waiting} waiting, oldest {oldest}, last error: {}",
+            last_error.unwrap_or_else(|| "-".into())
         );
     }
     Ok(())

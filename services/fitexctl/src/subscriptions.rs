@@ -1,8 +1,12 @@
 //! `fitexctl subscriptions`: participants' subscriptions at the provider (Fitbit), made with
 //! each participant's own access token.
 
+use std::sync::Arc;
+
 use anyhow::{bail, Context};
 use clap::Subcommand;
+use fitex_connections::{providers, store, Connections, ConnectionsSettings, Providers};
+use fitex_provider::ActivityProvider;
 
 #[derive(Subcommand)]
 pub enum SubscriptionsCommand {
@@ -35,27 +39,28 @@ fn subscription_id(user: &str, collection: Option<&str>) -> String {
 }
 
 pub async fn run(command: SubscriptionsCommand) -> anyhow::Result<()> {
-    let settings: fitex_fetcher::Settings =
+    let settings: ConnectionsSettings =
         fitex_common::config::load().context("loading configuration")?;
-    let api = fitex_fetcher::startup::fitbit_api(&settings)?;
-    let providers =
-        fitex_fetcher::providers::Providers::new([std::sync::Arc::new(api.clone())
-            as std::sync::Arc<dyn fitex_provider::ActivityProvider>]);
-    let fetcher = fitex_fetcher::sync::Fetcher::from_settings(&settings, providers)?;
+    let api = providers::fitbit_api(&settings.fitbit_api)?;
+    let providers = Providers::new([Arc::new(api.clone()) as Arc<dyn ActivityProvider>]);
+    let connections = Connections::from_settings(&settings, providers)?;
     let user = match &command {
         SubscriptionsCommand::Create { user, .. }
         | SubscriptionsCommand::List { user }
         | SubscriptionsCommand::Delete { user, .. } => user.clone(),
     };
     let fitbit = fitex_provider::ProviderId::Fitbit;
-    let connection = fitex_fetcher::store::find_connection(&fetcher.pool, fitbit, &user)
+    let connection = store::find_connection(&connections.pool, fitbit, &user)
         .await?
         .with_context(|| format!("no Fitbit connection for {user:?}"))?;
-    let token =
-        match fetcher.usable_access_token(&connection).await.map_err(|e| anyhow::anyhow!("{e}"))? {
-            Ok(token) => token,
-            Err(problem) => bail!("{user} must reconnect first ({problem:?})"),
-        };
+    let token = match connections
+        .usable_access_token(&connection)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+    {
+        Ok(token) => token,
+        Err(problem) => bail!("{user} must reconnect first ({problem:?})"),
+    };
     let fail = |e: fitex_provider::ProviderError| anyhow::anyhow!("the provider refused: {e}");
     match command {
         SubscriptionsCommand::Create { collection, .. } => {

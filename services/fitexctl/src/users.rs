@@ -6,6 +6,10 @@ use chrono::Utc;
 use clap::Subcommand;
 use fitex_common::database::DatabaseSettings;
 use fitex_common::kafka::Topics;
+use fitex_connections::purge::{self, Footprint, Restored};
+use fitex_connections::reports::{self, ConnectionReport, ParticipantRow, Summary};
+use fitex_connections::store;
+use serde::Deserialize;
 use sqlx::PgPool;
 
 use crate::settings::Settings;
@@ -57,12 +61,12 @@ pub async fn run(settings: &Settings, command: UsersCommand) -> anyhow::Result<(
                 (None, Some(user)) => Who::ProviderUser(user),
                 (None, None) => unreachable!("clap requires one"),
             };
-            let fetcher: fitex_fetcher::Settings =
+            let purge: PurgeSettings =
                 fitex_common::config::load().context("loading configuration")?;
             let when = if now {
                 When::Now
             } else {
-                When::After(chrono::Duration::seconds(fetcher.fetcher.purge_after_s as i64))
+                When::After(chrono::Duration::seconds(purge.fetcher.purge_after_s as i64))
             };
             delete(&settings.database.lazy_pool(), &settings.kafka.topics, who, yes, when).await
         }
@@ -72,41 +76,34 @@ pub async fn run(settings: &Settings, command: UsersCommand) -> anyhow::Result<(
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct UserRow {
-    id: i64,
-    provider: String,
-    provider_user: String,
-    status: String,
-    reason: Option<String>,
-    days: i64,
-    last_sync: Option<chrono::DateTime<chrono::Utc>>,
-    zone: String,
+/// The delay `fitexctl users delete` purges after: the fetcher's `fetcher.purge_after_s`.
+#[derive(Deserialize)]
+struct PurgeSettings {
+    fetcher: PurgeDelay,
+}
+
+#[derive(Deserialize)]
+struct PurgeDelay {
+    purge_after_s: u64,
 }
 
 async fn list(database: &DatabaseSettings) -> anyhow::Result<()> {
     let pool = database.lazy_pool();
-    let rows: Vec<UserRow> = sqlx::query_as(
-        "SELECT p.id, c.provider, c.provider_user_id AS provider_user, c.sync_status AS status,
-                    CASE WHEN p.purge_after IS NOT NULL
-                         THEN 'deleted: purged everywhere on '
-                              || to_char(p.purge_after AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')
-                              || ' UTC unless restored (fitexctl users restore)'
-                         WHEN p.deleted_at IS NOT NULL THEN 'deleted: being purged'
-                         ELSE c.status_reason END AS reason,
-                    (SELECT count(*) FROM activity_days d WHERE d.participant_id = p.id) AS days,
-                    c.last_sync_at AS last_sync, p.time_zone AS zone
-             FROM participants p JOIN provider_connections c ON c.participant_id = p.id
-             ORDER BY p.id",
-    )
-    .fetch_all(&pool)
-    .await
-    .context("reading participants")?;
+    let rows = reports::participants(&pool).await.context("reading participants")?;
     println!(
         "{:>5}  {:<8} {:<10} {:<19} {:>5}  {:<20} {:<20}",
         "id", "provider", "user", "status", "days", "last sync (UTC)", "time zone"
     );
-    for UserRow { id, provider, provider_user: user, status, reason, days, last_sync, zone } in rows
+    for ParticipantRow {
+        id,
+        provider,
+        provider_user: user,
+        status,
+        reason,
+        days,
+        last_sync,
+        zone,
+    } in rows
     {
         let last = last_sync
             .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
@@ -121,19 +118,15 @@ async fn list(database: &DatabaseSettings) -> anyhow::Result<()> {
 
 async fn summary(database: &DatabaseSettings) -> anyhow::Result<()> {
     let pool = database.lazy_pool();
-    let (participants, active, reconnect, disconnected, days, pending, waiting): (i64, i64, i64, i64, i64, i64, i64) =
-        sqlx::query_as(
-            "SELECT (SELECT count(*) FROM participants),
-                    (SELECT count(*) FROM provider_connections WHERE sync_status = 'active'),
-                    (SELECT count(*) FROM provider_connections WHERE sync_status = 'reconnect_required'),
-                    (SELECT count(*) FROM provider_connections WHERE sync_status = 'disconnected'),
-                    (SELECT count(*) FROM activity_days),
-                    (SELECT count(*) FROM pending_fetches WHERE reason <> 'awaiting_reconnect'),
-                    (SELECT count(*) FROM pending_fetches WHERE reason = 'awaiting_reconnect')",
-        )
-        .fetch_one(&pool)
-        .await
-        .context("reading the summary")?;
+    let Summary {
+        participants,
+        active,
+        reconnect_required: reconnect,
+        disconnected,
+        days_stored: days,
+        days_pending: pending,
+        days_awaiting_reconnect: waiting,
+    } = reports::summary(&pool).await.context("reading the summary")?;
     println!(
         "participants={participants} active={active} reconnect_required={reconnect} disconnected={disconnected} days_stored={days} days_pending={pending} days_awaiting_reconnect={waiting}"
     );
@@ -142,32 +135,7 @@ async fn summary(database: &DatabaseSettings) -> anyhow::Result<()> {
 
 /// One participant's sync status, never their tokens.
 async fn show(pool: &PgPool, user: &str) -> anyhow::Result<()> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        participant_id: i64,
-        provider: String,
-        sync_status: String,
-        status_reason: Option<String>,
-        token_kind: Option<String>,
-        access_expires_at: Option<chrono::DateTime<Utc>>,
-        last_sync_at: Option<chrono::DateTime<Utc>>,
-        time_zone: String,
-        rate_remaining: Option<i32>,
-        rate_resets_at: Option<chrono::DateTime<Utc>>,
-        days: i64,
-        pending: i64,
-    }
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT c.participant_id, c.provider, c.sync_status, c.status_reason, c.token_kind,
-                c.access_expires_at, c.last_sync_at, p.time_zone, c.rate_remaining, c.rate_resets_at,
-                (SELECT count(*) FROM activity_days d WHERE d.participant_id = c.participant_id) AS days,
-                (SELECT count(*) FROM pending_fetches f WHERE f.connection_id = c.id) AS pending
-         FROM provider_connections c JOIN participants p ON p.id = c.participant_id
-         WHERE c.provider_user_id = $1",
-    )
-    .bind(user)
-    .fetch_optional(pool)
-    .await?;
+    let row: Option<ConnectionReport> = reports::connection_report(pool, user).await?;
     let Some(r) = row else { bail!("no participant with provider user id {user:?}") };
     let when = |t: Option<chrono::DateTime<Utc>>| {
         t.map(|t| t.to_rfc3339()).unwrap_or_else(|| "never".into())
@@ -216,20 +184,8 @@ async fn delete(
     when: When,
 ) -> anyhow::Result<()> {
     let participant: Option<i64> = match &who {
-        Who::Participant(id) => {
-            sqlx::query_scalar("SELECT id FROM participants WHERE id = $1")
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-        }
-        Who::ProviderUser(user) => {
-            sqlx::query_scalar(
-                "SELECT participant_id FROM provider_connections WHERE provider_user_id = $1",
-            )
-            .bind(user)
-            .fetch_optional(pool)
-            .await?
-        }
+        Who::Participant(id) => purge::participant_exists(pool, *id).await?.then_some(*id),
+        Who::ProviderUser(user) => store::participant_of_provider_user(pool, user).await?,
     };
     let Some(participant) = participant else {
         match who {
@@ -237,14 +193,7 @@ async fn delete(
             Who::ProviderUser(user) => bail!("no participant with provider user id {user:?}"),
         }
     };
-    let (days, goals, teams): (i64, i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM activity_days WHERE participant_id = $1),
-                (SELECT count(*) FROM goal_history WHERE participant_id = $1),
-                (SELECT count(DISTINCT team_id) FROM team_members WHERE participant_id = $1)",
-    )
-    .bind(participant)
-    .fetch_one(pool)
-    .await?;
+    let Footprint { days, goals, teams } = purge::footprint(pool, participant).await?;
     if !confirmed {
         bail!(
             "this deletes participant {participant} everywhere: their tokens, {days} stored days, \
@@ -253,7 +202,7 @@ async fn delete(
         );
     }
     if let When::After(delay) = when {
-        if fitex_fetcher::purge::soft_delete(pool, participant, delay).await? {
+        if purge::soft_delete(pool, participant, delay).await? {
             let on = chrono::Utc::now() + delay;
             println!(
                 "participant {participant} deleted: hidden now, their tokens deleted; purged \
@@ -266,7 +215,7 @@ async fn delete(
         }
         return Ok(());
     }
-    match fitex_fetcher::purge::purge_participant(pool, topics, participant).await? {
+    match purge::purge_participant(pool, topics, participant).await? {
         Some(purged) => println!(
             "participant {participant} deleted: {} connection(s) and their tokens, {} stored \
              days, {} unpublished activity event(s); the goals service now deletes their goals \
@@ -280,8 +229,7 @@ async fn delete(
 
 /// Brings back a deleted participant whose purge has not begun.
 async fn restore(pool: &PgPool, participant: i64) -> anyhow::Result<()> {
-    use fitex_fetcher::purge::Restored;
-    match fitex_fetcher::purge::restore(pool, participant).await? {
+    match purge::restore(pool, participant).await? {
         Restored::Restored => println!(
             "participant {participant} restored with their history; they reconnect their account \
              to sync again (their tokens were deleted)"

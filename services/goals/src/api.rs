@@ -19,12 +19,11 @@ use chrono_tz::Tz;
 use fitex_common::api_tokens::{self, Scope};
 use fitex_common::http_security::error_body;
 use fitex_goals::{classify, leaderboard, progress_in_unit, StrategyKind, Unit};
+use fitex_goals_store::store;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use subtle::ConstantTimeEq;
-
-use crate::store;
 
 pub const OPENAPI: &str = include_str!("../openapi.json");
 

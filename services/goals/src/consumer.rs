@@ -9,15 +9,14 @@ use chrono::NaiveDate;
 use fitex_common::consume;
 use fitex_common::dead_letter::dead_letter_for;
 use fitex_common::kafka::RecoveringProducer;
+use fitex_common::kafka_stats::StatsConsumer;
 use fitex_common::outbox;
 use fitex_common::shutdown::Shutdown;
 use fitex_common::trace_context::TraceParent;
+use fitex_goals_store::GoalsEngine;
 use fitex_proto::{ActivityDayChanged, Message};
 use futures::StreamExt;
-use rdkafka::consumer::StreamConsumer;
 use rdkafka::Message as _;
-
-use crate::recompute::GoalsEngine;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsumeError {
@@ -120,7 +119,7 @@ pub fn earliest_changes(changes: &[ActivityChange]) -> BTreeMap<i64, (NaiveDate,
 
 pub async fn run(
     engine: Arc<GoalsEngine>,
-    consumer: StreamConsumer,
+    consumer: StatsConsumer,
     producer: RecoveringProducer,
     batch_max: usize,
     window: Duration,

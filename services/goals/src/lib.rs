@@ -4,10 +4,8 @@
 
 pub mod api;
 pub mod consumer;
-pub mod recompute;
 pub mod settings;
 pub mod startup;
-pub mod store;
 
 pub use settings::Settings;
 pub use startup::Application;

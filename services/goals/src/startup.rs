@@ -10,12 +10,12 @@ use fitex_common::health::{Ops, Readiness, ReadyWhen};
 use fitex_common::kafka::RecoveringProducer;
 use fitex_common::outbox;
 use fitex_common::shutdown::Shutdown;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use fitex_goals_store::{GoalsEngine, OUTBOX_SOURCE};
+use rdkafka::consumer::Consumer;
 use tokio::task::JoinHandle;
 
 use crate::api::{self, ApiToken};
 use crate::consumer;
-use crate::recompute::{GoalsEngine, OUTBOX_SOURCE};
 use crate::settings::Settings;
 
 #[derive(Debug, thiserror::Error)]
@@ -49,8 +49,7 @@ impl Application {
             relay_wake: relay_wake.clone(),
         });
         let shutdown = Shutdown::new();
-        let stream: StreamConsumer =
-            settings.kafka.consumer_config(&settings.goals.group_id, "fitex-goals").create()?;
+        let stream = settings.kafka.stats_consumer(&settings.goals.group_id, "fitex-goals")?;
         stream.subscribe(&[settings.kafka.topics.activity_days.as_str()])?;
         let consumer = tokio::spawn(consumer::run(
             engine,

@@ -1,44 +1,11 @@
 //! What the status page shows, read for the signed-in participant only.
 
-use chrono::{DateTime, NaiveDate, Utc};
-use chrono_tz::Tz;
-use fitex_provider::ProviderId;
+use chrono::NaiveDate;
+/// Today in the participant's zone (UTC for an unknown zone).
+pub use fitex_connections::connect::today as today_in;
+use fitex_connections::store;
+pub use fitex_connections::store::ConnectionView;
 use sqlx::PgPool;
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ConnectionView {
-    pub id: i64,
-    /// As stored ([`ProviderId::as_str`]); see [`ConnectionView::provider_id`].
-    pub provider: String,
-    pub provider_user_id: String,
-    pub token_kind: Option<String>,
-    pub sync_status: String,
-    pub status_reason: Option<String>,
-    pub status_changed_at: DateTime<Utc>,
-    pub last_sync_at: Option<DateTime<Utc>>,
-    pub access_expires_at: Option<DateTime<Utc>>,
-    /// The connection that replaced this one (a Fitbit connection continued through Google
-    /// Health): not a problem to show, the participant's history carried over.
-    pub superseded_by: Option<i64>,
-}
-
-impl ConnectionView {
-    /// The provider, when this version knows it.
-    pub fn provider_id(&self) -> Option<ProviderId> {
-        self.provider.parse().ok()
-    }
-
-    /// The provider's name for the participant (as stored, when this version does not know it).
-    pub fn provider_name(&self) -> &str {
-        ProviderId::display_name_of(&self.provider)
-    }
-
-    /// Replaced by another connection, and not since reconnected on its own (an active
-    /// connection is always shown as what it is).
-    pub fn superseded(&self) -> bool {
-        self.superseded_by.is_some() && self.sync_status != "active"
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct ParticipantView {
@@ -60,23 +27,8 @@ pub async fn participant(
     .fetch_optional(pool)
     .await?;
     let Some((time_zone, days_stored)) = row else { return Ok(None) };
-    let connections: Vec<ConnectionView> = sqlx::query_as(
-        "SELECT id, provider, provider_user_id, token_kind, sync_status, status_reason,
-                status_changed_at, last_sync_at, access_expires_at, superseded_by
-         FROM provider_connections WHERE participant_id = $1 ORDER BY id",
-    )
-    .bind(participant_id)
-    .fetch_all(pool)
-    .await?;
+    let connections = store::connection_views(pool, participant_id).await?;
     Ok(Some(ParticipantView { time_zone, days_stored, connections }))
-}
-
-/// Today in the participant's zone (UTC for an unknown zone).
-pub fn today_in(zone: &str, now: DateTime<Utc>) -> NaiveDate {
-    match zone.parse::<Tz>() {
-        Ok(tz) => now.with_timezone(&tz).date_naive(),
-        Err(_) => now.date_naive(),
-    }
 }
 
 #[derive(Debug, Clone)]

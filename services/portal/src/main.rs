@@ -5,7 +5,7 @@ use fitex_portal::{Application, Settings};
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::load().context("loading configuration")?;
     fitex_common::secrets::refuse_to_start_unless_safe(settings.check_secrets());
-    fitex_common::telemetry::init("portal", &settings.base.telemetry);
+    fitex_common::telemetry::init("portal", &settings.telemetry);
     let app = Application::build(settings).await.context("starting the portal")?;
     tracing::info!(port = app.port(), "portal running");
     app.run_until_stopped().await.context("serving")

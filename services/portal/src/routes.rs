@@ -7,9 +7,9 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse, ResponseError};
 use chrono::Utc;
 use fitex_common::log_safe;
-use fitex_fetcher::settings::FitbitApiConfig;
-use fitex_fetcher::store::{self, SyncStatus, TokenKind};
-use fitex_fetcher::sync::Fetcher;
+use fitex_connections::settings::FitbitApiConfig;
+use fitex_connections::store::{self, SyncStatus, TokenKind};
+use fitex_connections::Connections;
 use fitex_fitbit::oauth::{read_access_token_claims, ClaimsError};
 use fitex_fitbit::{CodeExchangeError, FitbitApi, TokenCheck};
 use fitex_google_health::GoogleHealthApi;
@@ -39,7 +39,8 @@ const NOTE: &str = "note";
 
 /// Shared by every request.
 pub struct Portal {
-    pub fetcher: Fetcher,
+    /// Connecting participants: tokens stored encrypted, time zone, backfill.
+    pub connections: Connections,
     /// The Fitbit Web API: the code exchange, subscribing, checking a pasted token.
     pub fitbit: FitbitApi,
     pub api: FitbitApiConfig,
@@ -175,7 +176,7 @@ async fn visitor(portal: &Portal, session: &Session) -> Result<Visitor, PageErro
         return Ok(Visitor::Nobody);
     };
     let timeouts = portal.settings.session_timeouts();
-    match sessions::touch(&portal.fetcher.pool, &secret, timeouts).await.map_err(internal)? {
+    match sessions::touch(&portal.connections.pool, &secret, timeouts).await.map_err(internal)? {
         Ok(participant_id) => Ok(Visitor::Participant(participant_id)),
         Err(ended) => {
             tracing::info!(?ended, "a browser came back with a sign-in that has ended");
@@ -408,11 +409,11 @@ async fn google_callback(
             return Ok(provider_trouble(Via::Google));
         }
     };
-    // The fetcher reads who connected (`users/me/identity`): a former Fitbit user continues as
+    // Connecting reads who connected (`users/me/identity`): a former Fitbit user continues as
     // the same participant. What fails here is mostly that call (refused or unreachable), and
     // "try again in a few minutes" also fits a database that is briefly away.
     let connection_id = match portal
-        .fetcher
+        .connections
         .connect(Via::Google.provider(), TokenKind::AuthorizationCode, &grant)
         .await
     {
@@ -468,7 +469,7 @@ fn provider_trouble(via: Via) -> HttpResponse {
 
 /// The participant a stored connection belongs to.
 async fn participant_of(portal: &Portal, connection_id: i64) -> Result<i64, PageError> {
-    let connection = store::connection_by_id(&portal.fetcher.pool, connection_id)
+    let connection = store::connection_by_id(&portal.connections.pool, connection_id)
         .await
         .map_err(internal)?
         .ok_or_else(|| internal(format!("connection {connection_id} vanished")))?;
@@ -478,7 +479,7 @@ async fn participant_of(portal: &Portal, connection_id: i64) -> Result<i64, Page
 /// Signs the participant in: a new row in `portal_sessions`, whose secret the cookie carries
 /// (a sign-in this browser already had ends; no fixation across the sign-in).
 async fn sign_in(portal: &Portal, session: &Session, participant_id: i64) -> Result<(), PageError> {
-    let pool = &portal.fetcher.pool;
+    let pool = &portal.connections.pool;
     if let Some(previous) = session.get::<String>(SIGN_IN).ok().flatten() {
         sessions::revoke(pool, &previous).await.map_err(internal)?;
     }
@@ -489,7 +490,7 @@ async fn sign_in(portal: &Portal, session: &Session, participant_id: i64) -> Res
     session.insert(SIGN_IN, secret).map_err(internal)
 }
 
-/// Stores a Fitbit grant through the fetcher (encrypted tokens, time zone, backfill), asks Fitbit
+/// Stores a Fitbit grant through the connection core (encrypted tokens, time zone, backfill), asks Fitbit
 /// to notify us of changes, and signs the participant in.
 async fn connect_fitbit_grant(
     portal: &Portal,
@@ -498,7 +499,7 @@ async fn connect_fitbit_grant(
     grant: &TokenGrant,
 ) -> Result<i64, PageError> {
     let connection_id =
-        portal.fetcher.connect(Via::Fitbit.provider(), kind, grant).await.map_err(internal)?;
+        portal.connections.connect(Via::Fitbit.provider(), kind, grant).await.map_err(internal)?;
     let participant_id = participant_of(portal, connection_id).await?;
     if let Err(error) = subscribe(portal, &grant.access_token, participant_id).await {
         tracing::warn!(participant = participant_id, %error, "could not create the provider subscription");
@@ -641,7 +642,7 @@ async fn renewing_connection(
     portal: &Portal,
     user_id: &str,
 ) -> Result<Option<store::Connection>, PageError> {
-    let found = store::find_connection(&portal.fetcher.pool, ProviderId::Fitbit, user_id)
+    let found = store::find_connection(&portal.connections.pool, ProviderId::Fitbit, user_id)
         .await
         .map_err(internal)?;
     Ok(found.filter(|c| {
@@ -715,10 +716,13 @@ async fn pasted_token_choice(portal: &Portal, session: &Session, choice: &str) -
     };
     match choice {
         "keep" => {
-            let Some(existing) =
-                store::find_connection(&portal.fetcher.pool, ProviderId::Fitbit, &grant.user_id)
-                    .await
-                    .map_err(internal)?
+            let Some(existing) = store::find_connection(
+                &portal.connections.pool,
+                ProviderId::Fitbit,
+                &grant.user_id,
+            )
+            .await
+            .map_err(internal)?
             else {
                 return paste_refused(portal, session, "Please paste your token again.");
             };
@@ -748,7 +752,7 @@ async fn status(portal: web::Data<Portal>, session: Session) -> PageResult {
         Visitor::Nobody => return Ok(redirect(StatusCode::SEE_OTHER, "/")),
         Visitor::Ended(ended) => return back_to_sign_in(&session, ended),
     };
-    let pool = &portal.fetcher.pool;
+    let pool = &portal.connections.pool;
     let Some(participant) = data::participant(pool, participant_id).await.map_err(internal)? else {
         // Deleted meanwhile (the provider account was deleted): start over.
         session.purge();
@@ -788,7 +792,7 @@ async fn signout(
     if !csrf_ok(&session, form.csrf.as_deref()) {
         return Ok(forbidden());
     }
-    let pool = &portal.fetcher.pool;
+    let pool = &portal.connections.pool;
     let mut message = SIGNED_OUT_HERE;
     if let Some(secret) = session.get::<String>(SIGN_IN).ok().flatten() {
         if form.everywhere.is_some() {

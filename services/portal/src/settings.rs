@@ -1,6 +1,7 @@
-//! The portal reads the fetcher's sections (`[database]`, `[kafka]`, `[fitbit_api]`,
-//! `[google_health_api]` when present, `[tokens]`, `[fetcher]`) and its own optional `[portal]`
-//! section, whose every key has a default.
+//! The portal reads the sections the connection core reads (`[database]`, `[fitbit_api]`,
+//! `[google_health_api]` when present, `[tokens]`, and `[fetcher]`'s keys about connecting: see
+//! `fitex_connections::settings`), `[telemetry]`, and its own optional `[portal]` section, whose
+//! every key has a default.
 
 use std::num::NonZeroU64;
 use std::path::Path;
@@ -10,13 +11,16 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use base64::Engine;
 use fitex_common::config::ConfigError;
 use fitex_common::health::HttpLimits;
+use fitex_common::telemetry::TelemetrySettings;
+use fitex_connections::ConnectionsSettings;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// The shared sections, as the fetcher reads them (the portal connects through its core).
-    pub base: fitex_fetcher::Settings,
+    /// The shared sections, as the connection core reads them (the portal connects through it).
+    pub base: ConnectionsSettings,
+    pub telemetry: TelemetrySettings,
     pub portal: PortalSettings,
     /// Head size, head and body deadlines, keep-alive (`[http]`; defaults when absent).
     pub http: HttpLimits,
@@ -125,6 +129,8 @@ struct PortalSection {
     portal: PortalSettings,
     #[serde(default)]
     http: HttpLimits,
+    #[serde(default)]
+    telemetry: TelemetrySettings,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -173,20 +179,27 @@ impl Settings {
     /// Loads from the usual layers (`config/base.toml`, `config/$FITEX_ENV.toml`, environment).
     pub fn load() -> Result<Self, ConfigError> {
         let own: PortalSection = fitex_common::config::load()?;
-        Ok(Settings { base: fitex_common::config::load()?, portal: own.portal, http: own.http })
+        Ok(Settings {
+            base: fitex_common::config::load()?,
+            telemetry: own.telemetry,
+            portal: own.portal,
+            http: own.http,
+        })
     }
 
     /// Refuses to start on a missing, short or published secret (`fitex_common::secrets`): its
-    /// own session key, and the fetcher's secrets it uses to connect participants.
+    /// own session key and metrics token, and the secrets it uses to connect participants.
     pub fn check_secrets(&self) -> Result<(), fitex_common::secrets::UnsafeSecrets> {
         let unset = SecretString::from(String::new());
         let session_key = self.portal.session_key.as_ref().unwrap_or(&unset);
+        let metrics_token = self.telemetry.metrics_token.as_ref();
         let own = fitex_common::secrets::SecretChecks::for_this_process()
             .require("portal.session_key", session_key, 86)
+            .optional("telemetry.metrics_token", metrics_token, 16)
             .finish();
         let mut problems = own.err().map(|e| e.problems).unwrap_or_default();
-        if let Err(fetcher) = self.base.check_secrets() {
-            problems.extend(fetcher.problems);
+        if let Err(connecting) = self.base.check_secrets() {
+            problems.extend(connecting.problems);
         }
         if problems.is_empty() {
             Ok(())
@@ -199,6 +212,7 @@ impl Settings {
         let own: PortalSection = fitex_common::config::load_from(dir, environment)?;
         Ok(Settings {
             base: fitex_common::config::load_from(dir, environment)?,
+            telemetry: own.telemetry,
             portal: own.portal,
             http: own.http,
         })

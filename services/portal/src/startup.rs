@@ -1,4 +1,4 @@
-//! Wiring: the fetcher's connecting core, the session middleware and the HTTP server.
+//! Wiring: the connection core, the session middleware and the HTTP server.
 
 use actix_session::config::{CookieContentSecurity, PersistentSession};
 use actix_session::storage::CookieSessionStore;
@@ -8,7 +8,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::DefaultHeaders;
 use actix_web::web;
 use fitex_common::health::{Ops, Readiness, ReadyWhen};
-use fitex_fetcher::sync::Fetcher;
+use fitex_connections::{providers, Connections, SetupError};
 
 use crate::routes::{self, Portal};
 use crate::settings::{SessionKeyError, Settings};
@@ -19,8 +19,8 @@ pub enum StartupError {
     Bind(String, std::io::Error),
     #[error(transparent)]
     SessionKey(#[from] SessionKeyError),
-    #[error("fetcher core: {0}")]
-    Fetcher(#[from] fitex_fetcher::startup::StartupError),
+    #[error("connection core: {0}")]
+    Connections(#[from] SetupError),
 }
 
 pub struct Application {
@@ -40,21 +40,22 @@ impl Application {
                 Key::generate()
             }
         };
-        let providers = fitex_fetcher::startup::providers(&settings.base)?;
+        let base = &settings.base;
+        let providers = providers::configured(&base.fitbit_api, base.google_health_api.as_ref())?;
         // The participant side of Google OAuth; the fetcher syncs through its own client.
-        let google = fitex_fetcher::startup::google_health_api(&settings.base)?;
+        let google = providers::google_health_api(base.google_health_api.as_ref())?;
         if google.is_none() {
             tracing::info!(
                 "no [google_health_api] section: participants connect through Fitbit only"
             );
         }
-        let fetcher = Fetcher::from_settings(&settings.base, providers)?;
-        let pool = fetcher.pool.clone();
-        let fitbit = fitex_fetcher::startup::fitbit_api(&settings.base)?;
+        let connections = Connections::from_settings(base, providers)?;
+        let pool = connections.pool.clone();
+        let fitbit = providers::fitbit_api(&base.fitbit_api)?;
         let portal = web::Data::new(Portal {
-            fetcher,
+            connections,
             fitbit,
-            api: settings.base.fitbit_api.clone(),
+            api: base.fitbit_api.clone(),
             google,
             settings: settings.portal.clone(),
         });
@@ -70,7 +71,7 @@ impl Application {
         let ops = Ops {
             readiness,
             metrics: fitex_common::metrics::prometheus(),
-            metrics_token: settings.base.telemetry.metrics_token.clone(),
+            metrics_token: settings.telemetry.metrics_token.clone(),
         };
         let cookie = settings.portal.clone();
         // Browsers keep a cookie 400 days at most (RFC 6265bis).

@@ -1,45 +1,55 @@
-//! A Fitbit-Web-API-compatible HTTP simulator for tests, the demo and benchmarks (the real API is
-//! switched off), with a Google Health API mode in the same process. It speaks Fitbit's OAuth 2.0
-//! (authorization code + PKCE, implicit grant, rotating refresh tokens, revoke, introspect), the
-//! data endpoints FitEx Sync reads, the subscriptions API, per-user hourly rate limits with
-//! Fitbit's headers, and pushes signed notifications to a subscriber. Admin endpoints under
-//! `/_sim` (no auth) drive it; see [`SimulatorClient`] and the crate's README.
+//! An HTTP simulator of both activity providers FitEx Sync reads — the Fitbit Web API and its
+//! successor, the Google Health API — for tests, the demo and benchmarks (the real Fitbit Web API
+//! is switched off). One process, one port, the same people and days for both.
 //!
-//! There is no login page: `/oauth2/authorize` takes an extra `sim_user=<id>` query parameter naming
-//! the user who approves the request (created on first use).
+//! The Fitbit side (`fitbit`, private) speaks Fitbit's OAuth 2.0 (authorization
+//! code + PKCE, implicit grant, rotating refresh tokens, revoke, introspect), the data endpoints
+//! FitEx Sync reads, the subscriptions API, per-user hourly rate limits with Fitbit's headers,
+//! and pushes signed notifications to a subscriber. Admin endpoints under `/_sim` (no auth) drive
+//! it; see [`SimulatorClient`] and the crate's README. There is no login page:
+//! `/oauth2/authorize` takes an extra `sim_user=<id>` query parameter naming the user who
+//! approves the request (created on first use).
 //!
-//! The Google Health mode ([`google`]) serves the same people and days on the same port: Google
-//! OAuth (`/google/o/oauth2/v2/auth` with `sim_user`, `/google/token` incl. the service-account
-//! `jwt-bearer` grant, `/google/revoke`), `v4/users/{user}/…` (daily rollups, the steps data
-//! points, settings, identity) with a per-user quota per minute, `v4/projects/{p}/subscribers…`
-//! with Google's endpoint verification, ECDSA-signed change notifications and the public keyset
-//! at `/googlehealthapi/webhooks/webhooks_public_keyset.json`. Its admin endpoints live under
+//! The Google side ([`google`]) serves Google OAuth (`/google/o/oauth2/v2/auth` with `sim_user`,
+//! `/google/token` incl. the service-account `jwt-bearer` grant, `/google/revoke`),
+//! `v4/users/{user}/…` (daily rollups, the steps data points, settings, identity) with a per-user
+//! quota per minute, `v4/projects/{p}/subscribers…` with Google's endpoint verification,
+//! ECDSA-signed change notifications and the public keyset at
+//! `/googlehealthapi/webhooks/webhooks_public_keyset.json`. Its admin endpoints live under
 //! `/_sim/google`. Every user has a Google `healthUserId`; their Fitbit id is their
 //! `legacyUserId` (none for `google_only` users). Setting a day through
 //! `PUT /_sim/users/{id}/days/{date}` notifies the Fitbit subscriber and the Google subscribers.
+//!
+//! Files depend on each other one way (`scripts/check-module-cycles.py` checks it): the pure
+//! types and wire formats at the bottom, then the in-memory world (`state` with `google::world`,
+//! and the Google methods over it in `google::state`), then `http` and the notifiers, then each
+//! provider's handlers, then each provider's routes, then this file.
 
 pub mod client;
 pub mod cohort;
+pub mod config;
 pub mod error;
+mod fitbit;
 pub mod google;
+mod http;
 pub mod jwt;
 pub mod model;
-mod notify;
 pub mod pkce;
 pub mod rate_limit;
 pub mod scope;
-mod server;
 mod state;
 pub mod timezone;
 pub mod wire;
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use actix_web::{web, App, HttpServer};
 use chrono::{TimeDelta, Utc};
 
+use crate::google::scope::DEFAULT_GOOGLE_SCOPES;
+
 pub use client::SimulatorClient;
+pub use config::SimulatorConfig;
 pub use error::{ApiError, ClientError};
 pub use google::model::{
     EndpointCheck, GoogleDelivery, GoogleKeys, GoogleProjectToken, GooglePush, GoogleUserTokens,
@@ -50,70 +60,8 @@ pub use model::{
     CohortUser, CreateUser, DayData, DayRecord, Deliveries, Delivery, Fault, Notification,
     RateLimitOverride, Stats, UserTokens,
 };
+pub use scope::DEFAULT_SCOPES;
 pub use state::EndpointKind;
-
-/// Scopes of cohort users and of [`CreateUser::default`].
-pub const DEFAULT_SCOPES: [&str; 5] = ["activity", "heartrate", "profile", "settings", "sleep"];
-
-#[derive(Debug, Clone)]
-pub struct SimulatorConfig {
-    pub client_id: String,
-    pub client_secret: String,
-    pub access_token_ttl: Duration,
-    pub rate_limit_per_hour: u32,
-    /// Seeds the synthetic cohort.
-    pub seed: u64,
-    /// Users `SIM0001`… created at start-up with data and tokens.
-    pub cohort_size: usize,
-    /// Days of cohort history, ending yesterday (UTC).
-    pub cohort_days: u32,
-    /// Where notifications are POSTed (the FitEx subscriber's Fitbit webhook URL).
-    pub subscriber_url: Option<String>,
-    /// The subscriber id of subscriptions created without `X-Fitbit-Subscriber-Id`.
-    pub subscriber_id: String,
-    /// The Google OAuth client (web application) FitEx uses.
-    pub google_client_id: String,
-    pub google_client_secret: String,
-    /// Lifetime of Google access tokens (the token endpoint reports one second less).
-    pub google_access_token_ttl: Duration,
-    /// Google Health API calls per user per window.
-    pub google_rate_limit_per_minute: u32,
-    /// The quota window: a minute, like Google's; tests shorten it rather than wait.
-    pub google_rate_limit_window: Duration,
-    /// The Google Cloud project subscribers live in (`projects/{project}/…`) and the service
-    /// account belongs to.
-    pub google_project: String,
-    /// Whether notifications carry `Authorization: <subscriber secret>` as documented (false
-    /// mimics live reports of it missing; the signature is always there).
-    pub google_send_authorization: bool,
-    /// How notification bodies are framed unless a push says otherwise: one JSON object, as
-    /// documented, or a JSON array of them, as live deliveries are reported to arrive.
-    pub google_notification_form: NotificationForm,
-}
-
-impl Default for SimulatorConfig {
-    fn default() -> Self {
-        SimulatorConfig {
-            client_id: "SIMCLIENT".to_string(),
-            client_secret: "sim-client-secret".to_string(),
-            access_token_ttl: Duration::from_secs(28_800),
-            rate_limit_per_hour: 150,
-            seed: 42,
-            cohort_size: 0,
-            cohort_days: 28,
-            subscriber_url: None,
-            subscriber_id: "1".to_string(),
-            google_client_id: "sim-google-client.apps.googleusercontent.com".to_string(),
-            google_client_secret: "sim-google-client-secret".to_string(),
-            google_access_token_ttl: Duration::from_secs(3_600),
-            google_rate_limit_per_minute: 300,
-            google_rate_limit_window: Duration::from_secs(60),
-            google_project: "fitex-sim".to_string(),
-            google_send_authorization: true,
-            google_notification_form: NotificationForm::Object,
-        }
-    }
-}
 
 pub struct Simulator;
 
@@ -149,8 +97,7 @@ impl Simulator {
             let ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
             store.load_cohort(members, &scopes, now);
             // Cohort people have also consented to Google (offline, the default scopes).
-            let google_scopes: BTreeSet<GoogleScope> =
-                google::scope::DEFAULT_GOOGLE_SCOPES.into_iter().collect();
+            let google_scopes: BTreeSet<GoogleScope> = DEFAULT_GOOGLE_SCOPES.into_iter().collect();
             for id in ids {
                 store.google_grant(&id, google_scopes.clone(), now).expect("cohort users exist");
             }
@@ -158,7 +105,7 @@ impl Simulator {
         let store = web::Data::new(store);
         let http = web::Data::new(
             reqwest::Client::builder()
-                .timeout(notify::SUBSCRIBER_TIMEOUT)
+                .timeout(fitbit::notify::SUBSCRIBER_TIMEOUT)
                 .build()
                 .map_err(std::io::Error::other)?,
         );
@@ -167,10 +114,10 @@ impl Simulator {
                 .app_data(store.clone())
                 .app_data(http.clone())
                 .app_data(web::JsonConfig::default().limit(4 * 1024 * 1024))
-                .wrap(actix_web::middleware::from_fn(server::hold_back_late_answers))
+                .wrap(actix_web::middleware::from_fn(http::hold_back_late_answers))
                 // Google first: its `/_sim/google` scope must come before Fitbit's `/_sim`.
                 .configure(google::routes)
-                .configure(server::routes)
+                .configure(fitbit::routes)
         })
         .workers(2)
         .disable_signals()
@@ -181,7 +128,7 @@ impl Simulator {
         let handle = server.handle();
         let task = tokio::spawn(server);
         let base_url = format!("http://{host}:{port}");
-        tracing::info!(%base_url, "Fitbit simulator listening");
+        tracing::info!(%base_url, "provider simulator listening");
         Ok(SimulatorHandle { base_url, port, handle, task })
     }
 }

@@ -1,4 +1,5 @@
-//! `provider-simulator`: runs the Fitbit Web API simulator until Ctrl-C.
+//! `provider-simulator`: runs the simulator of both providers (the Fitbit Web API and the Google
+//! Health API) until Ctrl-C.
 
 use std::time::Duration;
 
@@ -7,8 +8,8 @@ use fitex_provider_simulator::{Simulator, SimulatorConfig};
 
 #[derive(Debug, Parser)]
 #[command(
-    about = "A Fitbit-Web-API-compatible simulator (OAuth, data, subscriptions, notifications), \
-             with a Google Health API mode on the same port"
+    about = "A simulator of both activity providers, the Fitbit Web API and the Google Health API \
+             (OAuth, data, subscriptions, notifications), on one port"
 )]
 struct Args {
     /// Address to listen on (0.0.0.0 in a container).

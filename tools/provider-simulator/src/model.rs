@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::google::model::GoogleDelivery;
+
 /// One user's activity for one local day.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct DayData {
@@ -60,7 +62,7 @@ impl Default for CreateUser {
         CreateUser {
             user_id: None,
             timezone: "America/New_York".to_string(),
-            scopes: crate::DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
+            scopes: crate::scope::DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
             google_only: false,
         }
     }
@@ -134,7 +136,7 @@ pub struct Delivery {
 pub struct Deliveries {
     pub deliveries: Vec<Delivery>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub google_deliveries: Vec<crate::GoogleDelivery>,
+    pub google_deliveries: Vec<GoogleDelivery>,
 }
 
 impl Deliveries {

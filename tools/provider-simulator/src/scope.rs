@@ -104,6 +104,9 @@ impl fmt::Display for Scope {
 #[error("unknown scope: {0}")]
 pub struct UnknownScope(pub String);
 
+/// Scopes of cohort users and of [`CreateUser::default`](crate::model::CreateUser::default).
+pub const DEFAULT_SCOPES: [&str; 5] = ["activity", "heartrate", "profile", "settings", "sleep"];
+
 /// Parses names separated by spaces (or `+`, as some clients encode them).
 pub fn parse_scope_names(text: &str) -> Result<BTreeSet<Scope>, UnknownScope> {
     text.split([' ', '+'])

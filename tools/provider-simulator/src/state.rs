@@ -1,6 +1,6 @@
 //! The simulator's in-memory world: users and their days, tokens, authorization codes,
-//! subscriptions, faults and statistics, and the Google side (`google::state`). Everything behind
-//! one mutex, never held across an await.
+//! subscriptions, faults and statistics, and the Google side's data (`google::world`; its methods
+//! are in `google::state`). Everything behind one mutex, never held across an await.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -9,14 +9,16 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use rand::Rng;
 
 use crate::cohort::CohortMember;
+use crate::config::SimulatorConfig;
 use crate::error::ApiError;
+use crate::google::identity::health_user_id;
 use crate::google::service_account::ServiceAccount;
-use crate::google::state::GoogleWorld;
+use crate::google::world::GoogleWorld;
 use crate::jwt::{self, AccessClaims};
 use crate::model::{CohortUser, DayData, DayRecord, Fault, RateLimitOverride, Stats, UserTokens};
 use crate::rate_limit::{Admission, RateStatus, RateWindow};
 use crate::scope::{self, Scope};
-use crate::{timezone, SimulatorConfig};
+use crate::timezone;
 
 /// How long an authorization code can be exchanged.
 pub const AUTHORIZATION_CODE_TTL: TimeDelta = TimeDelta::minutes(10);
@@ -157,7 +159,7 @@ pub(crate) struct Store {
     world: Mutex<World>,
     subscriber_url: Mutex<Option<String>>,
     /// The Google project's service account, made on first use (see
-    /// [`service_account::of`](crate::google::service_account::of)).
+    /// [`Store::google_service_account`]).
     pub service_account: tokio::sync::OnceCell<Arc<ServiceAccount>>,
 }
 
@@ -723,7 +725,7 @@ fn insert_user(
             timezone: timezone_name.to_string(),
             scopes,
             days: BTreeMap::new(),
-            health_user_id: crate::google::health_user_id(&user_id),
+            health_user_id: health_user_id(&user_id),
             google_only,
             rate: None,
             latest_tokens: None,

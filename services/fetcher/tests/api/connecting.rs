@@ -1,10 +1,10 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use fitex_fetcher::connect::backfill_dates;
-use fitex_fetcher::store::TokenKind;
+use fitex_connections::connect::backfill_dates;
+use fitex_connections::store::{self, TokenKind};
+use fitex_provider::{ProviderId, RateBudget, TokenGrant};
 use fitex_provider_simulator::CreateUser;
-use fitex_provider::{ProviderId, TokenGrant};
 use secrecy::SecretString;
 
 use crate::helpers::*;
@@ -34,8 +34,11 @@ async fn a_new_connection_backfills_its_last_days_with_range_requests() {
         user_id: "BACK01".into(),
     };
     let fetcher = app.fetcher().await;
-    let connection =
-        fetcher.connect(ProviderId::Fitbit, TokenKind::AuthorizationCode, &grant).await.unwrap();
+    let connection = fetcher
+        .connections
+        .connect(ProviderId::Fitbit, TokenKind::AuthorizationCode, &grant)
+        .await
+        .unwrap();
     let participant = app.participant_of(connection).await;
     wait_for("28 days backfilled", Duration::from_secs(30), || async {
         app.stored_steps(participant).await.len() == 28
@@ -69,11 +72,12 @@ async fn a_backfill_waits_when_the_rate_budget_cannot_pay_for_it() {
     let connection = app.connect_user("THRIFT1").await;
     let participant = app.participant_of(connection).await;
     // The provider said two requests are left for the next three seconds.
-    sqlx::query("UPDATE provider_connections SET rate_remaining = 2, rate_resets_at = now() + interval '3 seconds' WHERE id = $1")
-        .bind(connection)
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    let budget = RateBudget {
+        limit: 150,
+        remaining: 2,
+        resets_at: Utc::now() + chrono::Duration::seconds(3),
+    };
+    store::record_budget(&app.pool, connection, &budget).await.unwrap();
     let dates = backfill_dates("UTC", 10, Utc::now());
     for date in &dates {
         app.sim().set_day("THRIFT1", *date, day_data(4000, 700)).await.unwrap();
@@ -105,7 +109,7 @@ async fn a_pasted_token_is_flagged_days_before_it_expires() {
     };
     let fetcher = app.fetcher().await;
     let connection =
-        fetcher.connect(ProviderId::Fitbit, TokenKind::Implicit, &grant).await.unwrap();
+        fetcher.connections.connect(ProviderId::Fitbit, TokenKind::Implicit, &grant).await.unwrap();
     let (status, reason) = app.status(connection).await;
     assert_eq!(status, "active");
     let reason = reason.expect("flagged");

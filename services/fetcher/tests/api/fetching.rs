@@ -1,7 +1,7 @@
 use std::time::Duration;
 
-use fitex_provider_simulator::Fault;
 use fitex_proto::{ActivityDayChanged, DeadLetter, Message, Provider, ProviderNotification};
+use fitex_provider_simulator::Fault;
 
 use crate::helpers::*;
 
@@ -260,13 +260,7 @@ async fn revoked_access_deletes_the_tokens_and_a_deleted_account_deletes_the_dat
         app.status(revoked).await.0 == "disconnected"
     })
     .await;
-    let tokens: (Option<Vec<u8>>, Option<Vec<u8>>) = sqlx::query_as(
-        "SELECT access_token, refresh_token FROM provider_connections WHERE id = $1",
-    )
-    .bind(revoked)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let tokens = app.stored_tokens(revoked).await;
     assert_eq!(tokens, (None, None), "tokens deleted");
     // The deleted participant is hidden at once, their tokens deleted; the purge follows after
     // the delay (tests/api/notices.rs; tests/participant_deletion.rs runs both services' halves).
@@ -280,13 +274,7 @@ async fn revoked_access_deletes_the_tokens_and_a_deleted_account_deletes_the_dat
         .unwrap()
     })
     .await;
-    let tokens: (Option<Vec<u8>>, Option<Vec<u8>>) = sqlx::query_as(
-        "SELECT access_token, refresh_token FROM provider_connections WHERE id = $1",
-    )
-    .bind(deleted)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let tokens = app.stored_tokens(deleted).await;
     assert_eq!(tokens, (None, None), "the deleted participant's tokens are deleted at once");
 }
 

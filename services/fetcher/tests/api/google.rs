@@ -3,13 +3,14 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use fitex_fetcher::connect::backfill_dates;
-use fitex_fetcher::store::TokenKind;
+use fitex_connections::connect::backfill_dates;
+use fitex_connections::store::{self, TokenKind};
+use fitex_connections::{pending, SyncStatus};
+use fitex_proto::{ActivityDayChanged, Message};
+use fitex_provider::{ProviderId, TokenGrant};
 use fitex_provider_simulator::{
     CreateUser, DayRecord, GoogleUserTokens, ProjectRefusal, SimulatorConfig,
 };
-use fitex_proto::{ActivityDayChanged, Message};
-use fitex_provider::{ProviderId, TokenGrant};
 use secrecy::SecretString;
 
 use crate::helpers::*;
@@ -32,6 +33,7 @@ fn record(steps: u32, manual_steps: u32, worn_minutes: u32) -> DayRecord {
 /// Connects a Google consent through `fetcher` (as the portal does); returns the connection id.
 async fn connect_google(fetcher: &fitex_fetcher::sync::Fetcher, tokens: &GoogleUserTokens) -> i64 {
     fetcher
+        .connections
         .connect(ProviderId::GoogleHealth, TokenKind::AuthorizationCode, &google_grant(tokens))
         .await
         .expect("connect through Google")
@@ -97,10 +99,11 @@ async fn a_google_connection_backfills_from_rollups_and_keeps_manual_steps_apart
     let fetcher = app.fetcher().await;
     let grant = google_grant(&tokens);
     let connection = fetcher
+        .connections
         .connect(ProviderId::GoogleHealth, TokenKind::AuthorizationCode, &grant)
         .await
         .unwrap();
-    let row = fitex_fetcher::store::connection_by_id(&app.pool, connection).await.unwrap().unwrap();
+    let row = store::connection_by_id(&app.pool, connection).await.unwrap().unwrap();
     assert_eq!(row.provider.as_str(), "google_health");
     assert_eq!(row.provider_user_id, tokens.health_user_id, "keyed by the Google Health id");
     assert_eq!(row.time_zone, "America/Chicago", "from users/me/settings");
@@ -170,8 +173,7 @@ async fn the_per_user_budget_defers_only_that_user() {
     let (busy, calm) = (google_only(&app, "UTC").await, google_only(&app, "UTC").await);
     let mut settings = app.settings.clone();
     settings.fetcher.backfill_days = 0;
-    let providers = fitex_fetcher::startup::providers(&settings).unwrap();
-    let fetcher = fitex_fetcher::sync::Fetcher::from_settings(&settings, providers).unwrap();
+    let fetcher = fetcher_for(&settings);
     let busy_connection = connect_google(&fetcher, &busy).await;
     let calm_connection = connect_google(&fetcher, &calm).await;
 
@@ -192,17 +194,19 @@ async fn the_per_user_budget_defers_only_that_user() {
         pending_reason(&app, busy_connection, before).await.as_deref() == Some("rate_limited")
     })
     .await;
-    let (not_before, resets_at): (chrono::DateTime<Utc>, Option<chrono::DateTime<Utc>>) =
-        sqlx::query_as(
-            "SELECT f.not_before, c.rate_resets_at FROM pending_fetches f
-             JOIN provider_connections c ON c.id = f.connection_id
-             WHERE f.connection_id = $1 AND f.day = $2",
-        )
-        .bind(busy_connection)
-        .bind(before)
-        .fetch_one(&app.pool)
+    let not_before: chrono::DateTime<Utc> = sqlx::query_scalar(
+        "SELECT not_before FROM pending_fetches WHERE connection_id = $1 AND day = $2",
+    )
+    .bind(busy_connection)
+    .bind(before)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let resets_at = store::connection_by_id(&app.pool, busy_connection)
         .await
-        .unwrap();
+        .unwrap()
+        .expect("the busy connection")
+        .rate_resets_at;
     assert!(not_before > Utc::now() + chrono::Duration::seconds(30), "waits for the quota");
     assert!(resets_at.is_some());
     assert!(app.sim().stats().await.unwrap().rate_limited >= 1);
@@ -284,7 +288,7 @@ async fn a_fitbit_participant_reconnecting_through_google_keeps_their_history() 
     // A day the Fitbit connection was still waiting for moves to the new connection.
     let waiting = Utc::now().date_naive() - chrono::Duration::days(35);
     app.sim().set_day(fitbit_user, waiting, day_data(5_555, 900)).await.unwrap();
-    fitex_fetcher::store::defer(
+    pending::defer(
         &app.pool,
         fitbit_connection,
         &[waiting],
@@ -303,12 +307,13 @@ async fn a_fitbit_participant_reconnecting_through_google_keeps_their_history() 
     let (status, reason) = app.status(fitbit_connection).await;
     assert_eq!(status, "disconnected");
     assert!(reason.unwrap().contains("replaced by the Google Health connection"));
-    let superseded_by: Option<i64> =
-        sqlx::query_scalar("SELECT superseded_by FROM provider_connections WHERE id = $1")
-            .bind(fitbit_connection)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let superseded_by = store::connection_views(&app.pool, participant)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|view| view.id == fitbit_connection)
+        .expect("the Fitbit connection is kept")
+        .superseded_by;
     assert_eq!(superseded_by, Some(google_connection));
     assert_eq!(app.stored_steps(participant).await.get(&old_day), Some(&11_111), "history kept");
     wait_for("the waiting day fetched through Google", Duration::from_secs(30), || async {
@@ -361,12 +366,7 @@ async fn consent_withdrawn_without_a_word_is_found_by_the_catch_up() {
 async fn an_expired_google_access_token_is_refreshed_and_the_refresh_token_kept() {
     let app = spawn_fetcher().await;
     let (tokens, connection, participant) = connected_and_backfilled(&app).await;
-    let refresh_before: Vec<u8> =
-        sqlx::query_scalar("SELECT refresh_token FROM provider_connections WHERE id = $1")
-            .bind(connection)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let refresh_before: Vec<u8> = app.stored_tokens(connection).await.1.unwrap();
     // Google ends the access token early (our record still thinks it is fresh).
     app.sim().google_expire_tokens(&tokens.user_id).await.unwrap();
     app.sim().reset_stats().await.unwrap();
@@ -381,18 +381,13 @@ async fn an_expired_google_access_token_is_refreshed_and_the_refresh_token_kept(
     assert_eq!(stats.token_refreshes, 1, "{stats:?}");
     assert_eq!(app.status(connection).await.0, "active");
     // Google did not send a new refresh token: the stored one is unchanged and still works.
-    let (refresh_after, version): (Vec<u8>, i64) = sqlx::query_as(
-        "SELECT refresh_token, token_version FROM provider_connections WHERE id = $1",
-    )
-    .bind(connection)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let stored = store::connection_by_id(&app.pool, connection).await.unwrap().unwrap();
+    let (refresh_after, version) = (stored.refresh_token.unwrap(), stored.token_version);
     assert!(version >= 2);
     let cipher = &app.cipher;
     let decrypt = |bytes: &[u8]| {
         cipher
-            .decrypt(bytes, &fitex_fetcher::store::refresh_context(connection))
+            .decrypt(bytes, &store::refresh_context(connection))
             .map(|s| secrecy::ExposeSecret::expose_secret(&s).to_owned())
             .unwrap()
     };
@@ -463,12 +458,13 @@ async fn a_project_level_403_leaves_every_connection_as_it_is_and_alerts_the_ope
     for connection in [alice_connection, bob_connection] {
         assert_eq!(app.status(connection).await, ("active".to_owned(), None), "left as it is");
     }
-    let reconnecting: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM provider_connections WHERE sync_status <> 'active'",
-    )
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let reconnecting: i64 = store::count_by_status(&app.pool)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|(status, _)| status != SyncStatus::Active.as_str())
+        .map(|(_, count)| count)
+        .sum();
     assert_eq!(reconnecting, 0);
     let metrics = app.metrics().await;
     for reason in ["SERVICE_DISABLED", "RATE_LIMIT_EXCEEDED"] {

@@ -5,13 +5,14 @@ use chrono::{NaiveDate, Utc};
 use fitex_common::kafka::KafkaSettings;
 use fitex_common::outbox::{self, OutgoingRecord};
 use fitex_common::token_cipher::TokenCipher;
-use fitex_fetcher::store::{self, TokenKind};
+use fitex_connections::providers;
+use fitex_connections::store::{self, TokenKind};
 use fitex_fetcher::{Application, Settings};
+use fitex_proto::{Message, Provider, ProviderNotification};
+use fitex_provider::{ProviderId, TokenGrant};
 use fitex_provider_simulator::{
     CreateUser, DayData, Simulator, SimulatorClient, SimulatorConfig, SimulatorHandle,
 };
-use fitex_proto::{Message, Provider, ProviderNotification};
-use fitex_provider::{ProviderId, TokenGrant};
 use secrecy::SecretString;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -117,6 +118,16 @@ impl TestFetcher {
 
     /// A simulator user connected through the authorization-code flow (refreshable).
     pub async fn connect_user(&self, user_id: &str) -> i64 {
+        self.connect_user_expiring(user_id, None).await
+    }
+
+    /// As `connect_user`, with the access token recorded as expiring at `expires_at` (by default
+    /// when the simulator says: a past time makes it due for a refresh at its first use).
+    pub async fn connect_user_expiring(
+        &self,
+        user_id: &str,
+        expires_at: Option<chrono::DateTime<Utc>>,
+    ) -> i64 {
         let tokens = self
             .sim()
             .create_user(CreateUser { user_id: Some(user_id.to_string()), ..CreateUser::default() })
@@ -125,7 +136,9 @@ impl TestFetcher {
         let grant = TokenGrant {
             access_token: SecretString::from(tokens.access_token),
             refresh_token: Some(SecretString::from(tokens.refresh_token)),
-            expires_at: Utc::now() + chrono::Duration::seconds(tokens.expires_in as i64),
+            expires_at: expires_at.unwrap_or_else(|| {
+                Utc::now() + chrono::Duration::seconds(tokens.expires_in as i64)
+            }),
             scopes: tokens.scope,
             user_id: tokens.user_id,
         };
@@ -275,12 +288,20 @@ impl TestFetcher {
         store::connection_by_id(&self.pool, connection_id).await.unwrap().unwrap().participant_id
     }
 
-    pub async fn status(&self, connection_id: i64) -> (String, Option<String>) {
-        sqlx::query_as("SELECT sync_status, status_reason FROM provider_connections WHERE id = $1")
-            .bind(connection_id)
-            .fetch_one(&self.pool)
+    /// The connection's stored access and refresh token ciphertexts.
+    pub async fn stored_tokens(&self, connection_id: i64) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+        let connection = store::connection_by_id(&self.pool, connection_id)
             .await
             .unwrap()
+            .expect("a connection");
+        (connection.access_token, connection.refresh_token)
+    }
+
+    pub async fn status(&self, connection_id: i64) -> (String, Option<String>) {
+        let participant = self.participant_of(connection_id).await;
+        let views = store::connection_views(&self.pool, participant).await.unwrap();
+        let view = views.into_iter().find(|v| v.id == connection_id).expect("the connection");
+        (view.sync_status, view.status_reason)
     }
 
     pub async fn topic_records(
@@ -294,8 +315,7 @@ impl TestFetcher {
 
     /// A fetcher core sharing the application's database and simulator (as another replica would).
     pub async fn fetcher(&self) -> fitex_fetcher::sync::Fetcher {
-        let providers = fitex_fetcher::startup::providers(&self.settings).unwrap();
-        fitex_fetcher::sync::Fetcher::from_settings(&self.settings, providers).unwrap()
+        fetcher_for(&self.settings)
     }
 
     pub async fn metrics(&self) -> String {
@@ -317,6 +337,13 @@ impl TestFetcher {
             .copied()
             .unwrap_or(0)
     }
+}
+
+/// A fetcher core for `settings`, syncing through the providers they configure.
+pub fn fetcher_for(settings: &Settings) -> fitex_fetcher::sync::Fetcher {
+    let providers =
+        providers::configured(&settings.fitbit_api, settings.google_health_api.as_ref()).unwrap();
+    fitex_fetcher::sync::Fetcher::from_settings(settings, providers).unwrap()
 }
 
 pub use fitex_testkit::wait_for;

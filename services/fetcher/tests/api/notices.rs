@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use fitex_fetcher::store;
-use fitex_provider_simulator::{Simulator, SimulatorConfig};
+use fitex_connections::store;
 use fitex_provider::TokenGrant;
+use fitex_provider_simulator::{Simulator, SimulatorConfig};
 use secrecy::SecretString;
 
 use crate::helpers::*;
@@ -36,11 +36,7 @@ async fn deletion_state(app: &TestFetcher, participant: i64) -> Option<(bool, bo
 }
 
 async fn connections_of(app: &TestFetcher, participant: i64) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM provider_connections WHERE participant_id = $1")
-        .bind(participant)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap()
+    store::connection_views(&app.pool, participant).await.unwrap().len() as i64
 }
 
 async fn notices_counted(app: &TestFetcher, outcome: &str) -> bool {

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
 use fitex_common::trace_context::TraceParent;
-use fitex_fetcher::store;
+use fitex_connections::{pending, store};
 use fitex_fetcher::sync::SyncOutcome;
-use fitex_provider_simulator::Fault;
 use fitex_proto::{ActivityDayChanged, Message};
+use fitex_provider_simulator::Fault;
 
 use crate::helpers::*;
 
@@ -113,7 +113,7 @@ async fn across_two_replicas_an_older_fetch_answering_last_stores_and_publishes_
     // loop, e.g. a catch-up) and reads the newer 5,000 steps.
     app.sim().set_day("STALE02", date, day_data(5000, 800)).await.unwrap();
     let replica_two = app.fetcher().await;
-    store::defer(&app.pool, connection_id, &[date], "catch_up", Utc::now(), None).await.unwrap();
+    pending::defer(&app.pool, connection_id, &[date], "catch_up", Utc::now(), None).await.unwrap();
     fitex_fetcher::pending::run_once(&replica_two, 10).await.unwrap();
     assert_eq!(app.stored_steps(participant).await.get(&date), Some(&5000));
 

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use fitex_fetcher::store::{self, TokenKind};
+use fitex_connections::store::{self, TokenKind};
 use fitex_provider::TokenGrant;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -10,17 +10,15 @@ use crate::helpers::*;
 #[tokio::test]
 async fn two_replicas_racing_to_refresh_one_token_refresh_it_once() {
     let app = spawn_fetcher().await;
-    let connection = app.connect_user("RACE01").await;
     // The stored access token is due for a refresh.
-    sqlx::query("UPDATE provider_connections SET access_expires_at = now() - interval '1 minute' WHERE id = $1")
-        .bind(connection)
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    let expired = Utc::now() - chrono::Duration::minutes(1);
+    let connection = app.connect_user_expiring("RACE01", Some(expired)).await;
     let seen = store::connection_by_id(&app.pool, connection).await.unwrap().unwrap();
     let (a, b) = (app.fetcher().await, app.fetcher().await);
-    let (token_a, token_b) =
-        tokio::join!(a.usable_access_token(&seen), b.usable_access_token(&seen));
+    let (token_a, token_b) = tokio::join!(
+        a.connections.usable_access_token(&seen),
+        b.connections.usable_access_token(&seen)
+    );
     let (token_a, token_b) = (token_a.unwrap().unwrap(), token_b.unwrap().unwrap());
     assert_eq!(
         token_a.expose_secret(),
@@ -137,13 +135,8 @@ async fn tokens_are_encrypted_at_rest() {
     .await
     .unwrap()
     .id;
-    let (access, refresh): (Vec<u8>, Vec<u8>) = sqlx::query_as(
-        "SELECT access_token, refresh_token FROM provider_connections WHERE id = $1",
-    )
-    .bind(connection)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let stored = store::connection_by_id(&app.pool, connection).await.unwrap().unwrap();
+    let (access, refresh) = (stored.access_token.unwrap(), stored.refresh_token.unwrap());
     let dump = format!("{}{}", String::from_utf8_lossy(&access), String::from_utf8_lossy(&refresh));
     assert!(!dump.contains(&tokens.access_token[..20]), "access token stored in plaintext");
     assert!(!dump.contains(&tokens.refresh_token), "refresh token stored in plaintext");

@@ -8,14 +8,15 @@ use std::collections::BTreeMap;
 
 use anyhow::{bail, Context};
 use fitex_common::token_cipher::{CipherError, TokenCipher};
-use fitex_fetcher::store::{access_context, refresh_context};
+use fitex_connections::settings::TokenSettings;
+use fitex_connections::token_keys::{self, TokenColumn};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use sqlx::PgPool;
 
 #[derive(Deserialize)]
 struct Settings {
-    tokens: fitex_fetcher::settings::TokenSettings,
+    tokens: TokenSettings,
 }
 
 /// The configured key ring (`tokens.encryption_keys`, newest first).
@@ -30,29 +31,6 @@ pub fn configured_cipher() -> anyhow::Result<(TokenCipher, Vec<String>)> {
         .map(|entry| entry.expose_secret().split(':').next().unwrap_or_default().to_string())
         .collect();
     Ok((cipher, ids))
-}
-
-/// The two encrypted columns of `provider_connections`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Column {
-    Access,
-    Refresh,
-}
-
-impl Column {
-    fn name(self) -> &'static str {
-        match self {
-            Column::Access => "access_token",
-            Column::Refresh => "refresh_token",
-        }
-    }
-
-    fn context(self, connection_id: i64) -> String {
-        match self {
-            Column::Access => access_context(connection_id),
-            Column::Refresh => refresh_context(connection_id),
-        }
-    }
 }
 
 /// The key id a stored ciphertext names, or `(malformed)`.
@@ -74,18 +52,7 @@ async fn print_key_usage(
     cipher: &TokenCipher,
     configured: &[String],
 ) -> anyhow::Result<()> {
-    // The key id is stored in clear: byte 0 is the format (1), byte 1 the id's length.
-    let rows: Vec<(String, Option<Vec<u8>>, i64)> = sqlx::query_as(
-        "SELECT col, CASE WHEN length(t) >= 2 AND get_byte(t, 0) = 1
-                          THEN substring(t FROM 3 FOR get_byte(t, 1)) END AS key_id, count(*)
-         FROM (SELECT 'access_token' AS col, access_token AS t FROM provider_connections
-               UNION ALL
-               SELECT 'refresh_token', refresh_token FROM provider_connections) tokens
-         WHERE t IS NOT NULL GROUP BY 1, 2",
-    )
-    .fetch_all(pool)
-    .await
-    .context("counting stored tokens per key")?;
+    let rows = token_keys::tokens_per_key(pool).await.context("counting stored tokens per key")?;
     let mut usage: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for (column, key_id, count) in rows {
         let label = key_id
@@ -133,7 +100,7 @@ struct Report {
     /// Tokens that were already under the current key.
     already_current: usize,
     /// Connections with a token that could not be decrypted: id → (column, key, why).
-    unreadable: BTreeMap<i64, Vec<(Column, String, &'static str)>>,
+    unreadable: BTreeMap<i64, Vec<(TokenColumn, String, &'static str)>>,
     /// Rows whose tokens changed between the batch read and the lock (re-read under the lock).
     changed_meanwhile: usize,
 }
@@ -153,17 +120,9 @@ pub async fn reencrypt(pool: &PgPool, batch_size: i64) -> anyhow::Result<()> {
     let mut report = Report::default();
     let mut after = 0i64;
     loop {
-        type BatchRow = (i64, i64, Option<Vec<u8>>, Option<Vec<u8>>);
-        let batch: Vec<BatchRow> = sqlx::query_as(
-            "SELECT id, token_version, access_token, refresh_token FROM provider_connections
-             WHERE id > $1 AND (access_token IS NOT NULL OR refresh_token IS NOT NULL)
-             ORDER BY id LIMIT $2",
-        )
-        .bind(after)
-        .bind(batch_size)
-        .fetch_all(pool)
-        .await
-        .context("reading a batch of connections")?;
+        let batch = token_keys::connections_with_tokens(pool, after, batch_size)
+            .await
+            .context("reading a batch of connections")?;
         let Some(last) = batch.last() else { break };
         after = last.0;
         for (id, version, access, refresh) in batch {
@@ -220,9 +179,6 @@ pub async fn reencrypt(pool: &PgPool, batch_size: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A connection's `token_version`, access and refresh token ciphertexts.
-type LockedTokens = (i64, Option<Vec<u8>>, Option<Vec<u8>>);
-
 /// One connection, in its own transaction: lock the row, read its tokens again (a refresh may have
 /// replaced them since the batch was read), rewrite those not under the current key.
 ///
@@ -239,21 +195,15 @@ async fn reencrypt_row(
 ) -> anyhow::Result<()> {
     let current = cipher.current_key_id();
     let mut tx = pool.begin().await?;
-    let row: Option<LockedTokens> = sqlx::query_as(
-        "SELECT token_version, access_token, refresh_token FROM provider_connections
-         WHERE id = $1 FOR UPDATE",
-    )
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some((version, access, refresh)) = row else {
+    let Some(seen) = token_keys::lock_tokens(&mut tx, id).await? else {
         return Ok(()); // deleted meanwhile
     };
-    if version != seen_version {
+    let (version, access, refresh) = &seen;
+    if *version != seen_version {
         report.changed_meanwhile += 1;
     }
-    let mut rewritten: Vec<(Column, String, Vec<u8>)> = Vec::new();
-    for (column, stored) in [(Column::Access, &access), (Column::Refresh, &refresh)] {
+    let mut rewritten: Vec<(TokenColumn, String, Vec<u8>)> = Vec::new();
+    for (column, stored) in [(TokenColumn::Access, access), (TokenColumn::Refresh, refresh)] {
         let Some(stored) = stored else { continue };
         let key = key_label(stored);
         if key == current {
@@ -280,25 +230,10 @@ async fn reencrypt_row(
         tx.rollback().await?;
         return Ok(());
     }
-    let new_access = rewritten.iter().find(|(c, ..)| *c == Column::Access).map(|(.., s)| s);
-    let new_refresh = rewritten.iter().find(|(c, ..)| *c == Column::Refresh).map(|(.., s)| s);
+    let new_access = rewritten.iter().find(|(c, ..)| *c == TokenColumn::Access).map(|(.., s)| s);
+    let new_refresh = rewritten.iter().find(|(c, ..)| *c == TokenColumn::Refresh).map(|(.., s)| s);
     // Only what was read under this lock is replaced (same version, same ciphertexts).
-    let updated = sqlx::query(
-        "UPDATE provider_connections
-         SET access_token = COALESCE($3, access_token), refresh_token = COALESCE($4, refresh_token)
-         WHERE id = $1 AND token_version = $2
-           AND access_token IS NOT DISTINCT FROM $5 AND refresh_token IS NOT DISTINCT FROM $6",
-    )
-    .bind(id)
-    .bind(version)
-    .bind(new_access)
-    .bind(new_refresh)
-    .bind(&access)
-    .bind(&refresh)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if updated != 1 {
+    if !token_keys::replace_ciphertexts(&mut tx, id, &seen, new_access, new_refresh).await? {
         bail!("connection {id} changed under its row lock");
     }
     tx.commit().await?;
@@ -306,8 +241,8 @@ async fn reencrypt_row(
     for (column, key, _) in rewritten {
         let entry = report.from_key.entry(key).or_default();
         match column {
-            Column::Access => entry.0 += 1,
-            Column::Refresh => entry.1 += 1,
+            TokenColumn::Access => entry.0 += 1,
+            TokenColumn::Refresh => entry.1 += 1,
         }
     }
     Ok(())

@@ -4,7 +4,6 @@
 mod keys;
 
 use anyhow::{bail, Context};
-use chrono::Utc;
 use clap::Subcommand;
 use sqlx::PgPool;
 
@@ -50,13 +49,9 @@ pub async fn run(pool: &PgPool, command: TokensCommand) -> anyhow::Result<()> {
             println!("Store it now: only its hash is kept, it cannot be shown again.");
         }
         TokensCommand::List => {
-            type TokenRow = (String, String, chrono::DateTime<Utc>, Option<chrono::DateTime<Utc>>);
-            let rows: Vec<TokenRow> = sqlx::query_as(
-                "SELECT name, scope, created_at, revoked_at FROM api_tokens ORDER BY id",
-            )
-            .fetch_all(pool)
-            .await?;
-            for (name, scope, created, revoked) in rows {
+            for api_tokens::IssuedToken { name, scope, created_at: created, revoked_at: revoked } in
+                api_tokens::list(pool).await?
+            {
                 let state = revoked
                     .map(|r| format!("revoked {}", r.to_rfc3339()))
                     .unwrap_or_else(|| "active".into());

@@ -2,5 +2,6 @@
 mod error_answers;
 mod helpers;
 mod http_abuse;
+mod kafka_metrics;
 mod read_api;
 mod recompute;

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use crate::helpers::*;
+use fitex_connections::store::{self, SyncStatus};
 use fitex_provider_simulator::google::health_user_id;
 use fitex_testkit::tools::{self, CHROMIUM, NODE, PLAYWRIGHT_CORE};
 
@@ -68,10 +69,9 @@ async fn a_participant_reconnects_in_the_browser() {
 
     // Fitbit refuses the token now: what the fetcher records after a 401.
     let reason =
-        fitex_fetcher::sync::reconnect_reason(fitex_provider::TokenProblem::Invalid, "fitbit");
-    sqlx::query("UPDATE provider_connections SET sync_status = 'reconnect_required', status_reason = $1 WHERE provider_user_id = 'BROWSE1'")
-        .bind(&reason)
-        .execute(&portal.pool)
+        fitex_connections::reconnect_reason(fitex_provider::TokenProblem::Invalid, "fitbit");
+    let (connection_id, ..) = portal.connection("BROWSE1").await;
+    store::set_status(&portal.pool, connection_id, SyncStatus::ReconnectRequired, &reason)
         .await
         .unwrap();
 
@@ -84,12 +84,7 @@ async fn a_participant_reconnects_in_the_browser() {
     );
     assert!(!before.contains("401"), "no error code shown: {before}");
     assert!(!after.contains("Reconnect Fitbit"), "active again: {after}");
-    let status: String = sqlx::query_scalar(
-        "SELECT sync_status FROM provider_connections WHERE provider_user_id = 'BROWSE1'",
-    )
-    .fetch_one(&portal.pool)
-    .await
-    .unwrap();
+    let (_, _, _, status) = portal.connection("BROWSE1").await;
     assert_eq!(status, "active");
     for shot in ["reconnect-required.png", "reconnected.png"] {
         let png = std::fs::read(dir.join(shot)).unwrap();

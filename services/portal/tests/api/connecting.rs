@@ -1,3 +1,4 @@
+use fitex_connections::store;
 use reqwest::StatusCode;
 use secrecy::ExposeSecret;
 
@@ -51,14 +52,9 @@ async fn the_connect_flow_signs_in_and_stores_an_encrypted_connection_with_a_bac
     let (connection_id, participant_id, kind, sync_status) = portal.connection("PORTAL1").await;
     assert_eq!(kind.as_deref(), Some("authorization_code"));
     assert_eq!(sync_status, "active");
-    let (access, refresh, zone): (Vec<u8>, Option<Vec<u8>>, String) = sqlx::query_as(
-        "SELECT c.access_token, c.refresh_token, p.time_zone FROM provider_connections c
-         JOIN participants p ON p.id = c.participant_id WHERE c.id = $1",
-    )
-    .bind(connection_id)
-    .fetch_one(&portal.pool)
-    .await
-    .unwrap();
+    let stored = store::connection_by_id(&portal.pool, connection_id).await.unwrap().unwrap();
+    let (access, refresh, zone) =
+        (stored.access_token.unwrap(), stored.refresh_token, stored.time_zone);
     assert!(refresh.is_some());
     assert_eq!(zone, "America/New_York");
     let dir = fitex_common::config::config_dir().unwrap();
@@ -66,8 +62,7 @@ async fn the_connect_flow_signs_in_and_stores_an_encrypted_connection_with_a_bac
     let cipher =
         fitex_common::token_cipher::TokenCipher::from_config(&settings.base.tokens.encryption_keys)
             .unwrap();
-    let plain =
-        cipher.decrypt(&access, &fitex_fetcher::store::access_context(connection_id)).unwrap();
+    let plain = cipher.decrypt(&access, &store::access_context(connection_id)).unwrap();
     assert!(plain.expose_secret().starts_with("eyJ"), "a JWT, stored encrypted");
     assert!(!String::from_utf8_lossy(&access).contains(plain.expose_secret()));
     let (backfill,): (i64,) = sqlx::query_as(

@@ -3,12 +3,12 @@
 
 use std::collections::HashMap;
 
-use fitex_fetcher::store::{self, SyncStatus};
-use fitex_fetcher::sync::reconnect_reason;
-use fitex_provider_simulator::google::health_user_id;
-use fitex_provider_simulator::CreateUser;
+use fitex_connections::reconnect_reason;
+use fitex_connections::store::{self, SyncStatus};
 use fitex_google_health::oauth::ACTIVITY_SCOPE;
 use fitex_provider::TokenProblem;
+use fitex_provider_simulator::google::health_user_id;
+use fitex_provider_simulator::CreateUser;
 use reqwest::StatusCode;
 use secrecy::ExposeSecret;
 
@@ -24,14 +24,11 @@ async fn connections(
     portal: &TestPortal,
     participant_id: i64,
 ) -> Vec<(i64, String, String, String, Option<i64>)> {
-    sqlx::query_as(
-        "SELECT id, provider, provider_user_id, sync_status, superseded_by
-         FROM provider_connections WHERE participant_id = $1 ORDER BY id",
-    )
-    .bind(participant_id)
-    .fetch_all(&portal.pool)
-    .await
-    .unwrap()
+    let views = store::connection_views(&portal.pool, participant_id).await.unwrap();
+    views
+        .into_iter()
+        .map(|c| (c.id, c.provider, c.provider_user_id, c.sync_status, c.superseded_by))
+        .collect()
 }
 
 /// `days` stored days of history for the participant (what the fetcher had stored from Fitbit).
@@ -133,14 +130,9 @@ async fn connecting_through_google_signs_in_under_the_google_identity() {
     assert_eq!(portal.count("provider_connections").await, 1, "no Fitbit connection made");
 
     // Both tokens stored, encrypted under the connection's own contexts.
-    let (access, refresh, zone): (Vec<u8>, Option<Vec<u8>>, String) = sqlx::query_as(
-        "SELECT c.access_token, c.refresh_token, p.time_zone FROM provider_connections c
-         JOIN participants p ON p.id = c.participant_id WHERE c.id = $1",
-    )
-    .bind(connection_id)
-    .fetch_one(&portal.pool)
-    .await
-    .unwrap();
+    let stored = store::connection_by_id(&portal.pool, connection_id).await.unwrap().unwrap();
+    let (access, refresh, zone) =
+        (stored.access_token.unwrap(), stored.refresh_token, stored.time_zone);
     assert_eq!(zone, "America/New_York", "read from Google's settings");
     let cipher = token_cipher();
     let plain_access = cipher.decrypt(&access, &store::access_context(connection_id)).unwrap();

@@ -3,12 +3,13 @@ use std::sync::Arc;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use fitex_common::token_cipher::TokenCipher;
-use fitex_fetcher::settings::GoogleHealthApiConfig;
+use fitex_connections::settings::GoogleHealthApiConfig;
+use fitex_connections::store;
+use fitex_google_health::oauth::{ACTIVITY_SCOPE, PROFILE_SCOPE, SETTINGS_SCOPE};
+use fitex_portal::{Application, Settings};
 use fitex_provider_simulator::{
     CreateUser, Simulator, SimulatorClient, SimulatorConfig, SimulatorHandle,
 };
-use fitex_google_health::oauth::{ACTIVITY_SCOPE, PROFILE_SCOPE, SETTINGS_SCOPE};
-use fitex_portal::{Application, Settings};
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::header::LOCATION;
 use reqwest::StatusCode;
@@ -249,15 +250,15 @@ impl TestPortal {
         provider: &str,
         user: &str,
     ) -> (i64, i64, Option<String>, String) {
-        sqlx::query_as(
-            "SELECT id, participant_id, token_kind, sync_status FROM provider_connections
-             WHERE provider = $1 AND provider_user_id = $2",
+        let provider = provider.parse().expect("a provider this build knows");
+        let found = store::find_connection(&self.pool, provider, user).await.unwrap();
+        let c = found.unwrap_or_else(|| panic!("no {provider} connection of {user}"));
+        (
+            c.id,
+            c.participant_id,
+            c.token_kind.map(|k| k.as_str().into()),
+            c.sync_status.as_str().into(),
         )
-        .bind(provider)
-        .bind(user)
-        .fetch_one(&self.pool)
-        .await
-        .unwrap()
     }
 
     pub async fn count(&self, table: &str) -> i64 {

@@ -1,6 +1,9 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use fitex_connections::reconnect_reason;
+use fitex_connections::store::{self, SyncStatus};
 use fitex_fitbit::oauth::read_access_token_claims;
+use fitex_provider::{ProviderId, TokenProblem};
 use reqwest::StatusCode;
 
 use crate::helpers::{browser, csrf_in, location, spawn_portal, TestPortal};
@@ -142,20 +145,14 @@ async fn forms_without_the_sessions_csrf_token_are_refused() {
     assert_eq!(location(&portal.client.get(portal.url("/status")).send().await.unwrap()), "/");
 }
 
-/// What a connection's renewal rests on: (token kind, digests of the access and refresh
-/// ciphertexts, token version).
-type Tokens = (Option<String>, Option<String>, Option<String>, i64);
+/// What a connection's renewal rests on: (token kind, the access and refresh ciphertexts, token
+/// version).
+type Tokens = (Option<String>, Option<Vec<u8>>, Option<Vec<u8>>, i64);
 
 async fn tokens_of(portal: &TestPortal, user: &str) -> Tokens {
-    sqlx::query_as(
-        "SELECT token_kind, md5(access_token), md5(refresh_token), token_version
-         FROM provider_connections
-         WHERE provider = 'fitbit' AND provider_user_id = $1",
-    )
-    .bind(user)
-    .fetch_one(&portal.pool)
-    .await
-    .unwrap()
+    let found = store::find_connection(&portal.pool, ProviderId::Fitbit, user).await.unwrap();
+    let c = found.expect("a Fitbit connection");
+    (c.token_kind.map(|k| k.as_str().to_string()), c.access_token, c.refresh_token, c.token_version)
 }
 
 /// The participant connected through "Connect your Fitbit" (renewed automatically), then signed
@@ -262,12 +259,11 @@ async fn a_pasted_token_repairs_a_connection_that_must_be_reconnected_without_as
     let portal = spawn_portal().await;
     let (_, token) = renewing_connection_and_a_token(&portal, "DOWN3").await;
     // Fitbit refused the refresh token: there is no automatic renewal left to lose.
-    sqlx::query(
-        "UPDATE provider_connections SET sync_status = 'reconnect_required' WHERE provider_user_id = 'DOWN3'",
-    )
-    .execute(&portal.pool)
-    .await
-    .unwrap();
+    let (connection_id, ..) = portal.connection("DOWN3").await;
+    let reason = reconnect_reason(TokenProblem::Invalid, ProviderId::Fitbit);
+    store::set_status(&portal.pool, connection_id, SyncStatus::ReconnectRequired, &reason)
+        .await
+        .unwrap();
     let response = portal.paste(&token).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let (kind, _, _, _) = tokens_of(&portal, "DOWN3").await;

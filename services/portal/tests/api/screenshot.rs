@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use fitex_fetcher::store::{self, SyncStatus};
-use fitex_fetcher::sync::reconnect_reason;
+use fitex_connections::reconnect_reason;
+use fitex_connections::store::{self, SyncStatus};
 use fitex_provider::TokenProblem;
 
 use crate::helpers::spawn_portal;

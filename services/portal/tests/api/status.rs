@@ -1,5 +1,5 @@
-use fitex_fetcher::store::{self, SyncStatus};
-use fitex_fetcher::sync::reconnect_reason;
+use fitex_connections::reconnect_reason;
+use fitex_connections::store::{self, SyncStatus};
 use fitex_provider::TokenProblem;
 use reqwest::StatusCode;
 

@@ -194,11 +194,11 @@ async fn a_key_that_cannot_be_read_is_skipped_counted_and_the_others_still_verif
 /// JSON object or a JSON array of them.
 #[tokio::test]
 async fn googles_object_and_array_bodies_arrive_end_to_end() {
-    use fitex_provider_simulator::{
-        CreateUser, GooglePush, NotificationForm, Simulator, SimulatorConfig,
-    };
     use fitex_google_health::subscribers::{
         CreatePolicy, OperationOutcome, ProjectSubscribers, SubscriberConfig,
+    };
+    use fitex_provider_simulator::{
+        CreateUser, GooglePush, NotificationForm, Simulator, SimulatorConfig,
     };
     use secrecy::SecretString;
 

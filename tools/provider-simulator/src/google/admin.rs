@@ -11,9 +11,9 @@ use crate::google::model::{
     GoogleDeliveries, GoogleGrantRequest, GoogleProjectToken, GooglePush, ProjectRefusalRequest,
     RawNotification, VerifyEndpoint,
 };
-use crate::google::oauth::base_url;
+use crate::google::notify;
 use crate::google::scope::{self, GoogleScope, DEFAULT_GOOGLE_SCOPES};
-use crate::google::{notify, service_account};
+use crate::http::base_url;
 use crate::state::{unknown_user, Store};
 
 type Data = web::Data<Store>;
@@ -34,7 +34,7 @@ pub(crate) async fn public_keyset(store: Data) -> HttpResponse {
 
 /// `GET /_sim/google/service-account.json`: the project's key file, for `gcp_auth` and friends.
 pub(crate) async fn service_account(store: Data, req: HttpRequest) -> HttpResponse {
-    match service_account::of(&store).await {
+    match store.google_service_account().await {
         Ok(account) => {
             HttpResponse::Ok().json(account.key_file(&store.config.google_project, &base_url(&req)))
         }

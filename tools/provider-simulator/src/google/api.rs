@@ -8,12 +8,12 @@ use chrono::{NaiveDate, TimeDelta, Utc};
 use serde_json::json;
 
 use crate::error::ApiError;
+use crate::google::endpoints::GoogleEndpoint;
 use crate::google::error::GoogleApiError;
 use crate::google::scope::GoogleScope;
-use crate::google::state::GoogleCaller;
 use crate::google::wire::{self, RollupType, StepsPoint};
-use crate::google::GoogleEndpoint;
-use crate::server::bearer_token;
+use crate::google::world::GoogleCaller;
+use crate::http::bearer_token;
 use crate::state::Store;
 use crate::timezone;
 

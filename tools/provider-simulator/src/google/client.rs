@@ -2,12 +2,12 @@
 
 use crate::client::{checked, json, SimulatorClient};
 use crate::error::ClientError;
+use crate::google::endpoints::KEYSET_PATH;
 use crate::google::model::{
     EndpointCheck, GoogleDeliveries, GoogleDelivery, GoogleGrantRequest, GoogleKeys,
     GoogleProjectToken, GooglePush, GoogleUserTokens, ProjectRefusal, ProjectRefusalRequest,
     RawNotification, VerifyEndpoint,
 };
-use crate::google::KEYSET_PATH;
 use crate::model::Delivery;
 
 impl SimulatorClient {

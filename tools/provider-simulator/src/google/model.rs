@@ -47,12 +47,16 @@ pub struct GoogleKeys {
     pub key_ids: Vec<u32>,
 }
 
+/// The data types notifications are simulated for. A day set through the admin API changes
+/// all of them, but subscribers see only the types their configurations name.
+pub const NOTIFIED_DATA_TYPE: &str = "steps";
+
 fn upsert() -> String {
     "UPSERT".to_string()
 }
 
 fn steps() -> String {
-    crate::google::NOTIFIED_DATA_TYPE.to_string()
+    NOTIFIED_DATA_TYPE.to_string()
 }
 
 /// `POST /_sim/google/notifications`: a change notification for one user and civil date, signed

@@ -11,11 +11,12 @@ use base64::Engine;
 use chrono::Utc;
 use serde_json::{json, Value};
 
+use crate::google::endpoints::{AUTHORIZE_PATH, TOKEN_PATH};
 use crate::google::error::OAuthError;
 use crate::google::scope::{self, GoogleScope};
-use crate::google::service_account::{self, GOOGLE_TOKEN_URL};
-use crate::google::state::IssuedTokens;
-use crate::google::{AUTHORIZE_PATH, TOKEN_PATH};
+use crate::google::service_account::GOOGLE_TOKEN_URL;
+use crate::google::world::IssuedTokens;
+use crate::http::base_url;
 use crate::state::Store;
 
 type Data = web::Data<Store>;
@@ -23,12 +24,6 @@ type Data = web::Data<Store>;
 pub const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// Where a user who arrives through Google without being known yet lives.
 const NEW_USER_TIMEZONE: &str = "America/New_York";
-
-/// `http://host:port` as the caller reached the simulator (for URLs that point back at it).
-pub(crate) fn base_url(req: &HttpRequest) -> String {
-    let info = req.connection_info();
-    format!("{}://{}", info.scheme(), info.host())
-}
 
 fn html_page(status: actix_web::http::StatusCode, title: &str, body: &str) -> HttpResponse {
     HttpResponse::build(status).content_type("text/html; charset=utf-8").body(format!(
@@ -248,8 +243,10 @@ async fn exchange(store: &Store, req: &HttpRequest, body: &[u8]) -> Result<Value
     if grant_type == JWT_BEARER_GRANT {
         // The assertion, signed with the service account's key, is the client's credential.
         let assertion = field("assertion").ok_or_else(|| missing("assertion"))?;
-        let account =
-            service_account::of(store).await.map_err(|e| TokenFailure::Internal(e.to_string()))?;
+        let account = store
+            .google_service_account()
+            .await
+            .map_err(|e| TokenFailure::Internal(e.to_string()))?;
         let audiences =
             vec![format!("{}{TOKEN_PATH}", base_url(req)), GOOGLE_TOKEN_URL.to_string()];
         let scope_text = account.verify_assertion(assertion, &audiences, now.timestamp())?;

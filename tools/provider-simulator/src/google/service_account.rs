@@ -16,9 +16,8 @@ use serde_json::{json, Value};
 
 use std::sync::Arc;
 
+use crate::google::endpoints::{AUTHORIZE_PATH, TOKEN_PATH};
 use crate::google::error::OAuthError;
-use crate::google::{AUTHORIZE_PATH, TOKEN_PATH};
-use crate::state::Store;
 
 /// JWT segments are unpadded base64url, but Google's token endpoint also takes them padded — and
 /// `gcp_auth` pads, which `jsonwebtoken::decode` would refuse. So the segments are decoded here
@@ -97,6 +96,17 @@ impl ServiceAccount {
             private_key_pem,
             public_key,
         })
+    }
+
+    /// [`ServiceAccount::generate`] on a blocking thread, off the async workers: an RSA key takes
+    /// a moment, longer in debug builds.
+    pub async fn generate_off_the_workers(
+        project: String,
+    ) -> Result<Arc<Self>, KeyGenerationError> {
+        tokio::task::spawn_blocking(move || ServiceAccount::generate(&project))
+            .await
+            .map_err(|e| KeyGenerationError(e.to_string()))?
+            .map(Arc::new)
     }
 
     /// The key file Google hands out for a service account, with the simulator's endpoints.
@@ -191,22 +201,6 @@ impl ServiceAccount {
             None => Err(OAuthError::InvalidScope("Empty or missing scope not allowed.".into())),
         }
     }
-}
-
-/// The project's service account, generated on first use on a blocking thread (an RSA key takes
-/// a moment, longer in debug builds) and kept for the simulator's life.
-pub(crate) async fn of(store: &Store) -> Result<Arc<ServiceAccount>, KeyGenerationError> {
-    store
-        .service_account
-        .get_or_try_init(|| async {
-            let project = store.config.google_project.clone();
-            tokio::task::spawn_blocking(move || ServiceAccount::generate(&project))
-                .await
-                .map_err(|e| KeyGenerationError(e.to_string()))?
-                .map(Arc::new)
-        })
-        .await
-        .cloned()
 }
 
 /// The length of `header.claims`, the part of a JWT its signature covers.

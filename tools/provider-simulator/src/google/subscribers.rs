@@ -9,15 +9,16 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::google::endpoints::GoogleEndpoint;
 use crate::google::error::GoogleApiError;
 use crate::google::notify;
 use crate::google::scope::GoogleScope;
-use crate::google::state::{
-    generated_id, subscriber_exists, subscriber_not_found, CreatePolicy, GoogleCaller, Subscriber,
-    SubscriberConfig,
+use crate::google::state::{subscriber_exists, subscriber_not_found};
+use crate::google::wire;
+use crate::google::world::{
+    generated_id, CreatePolicy, GoogleCaller, Subscriber, SubscriberConfig,
 };
-use crate::google::{wire, GoogleEndpoint};
-use crate::server::bearer_token;
+use crate::http::bearer_token;
 use crate::state::Store;
 
 type Data = web::Data<Store>;

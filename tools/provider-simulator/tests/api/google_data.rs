@@ -315,8 +315,8 @@ async fn a_missing_scope_is_403_and_faults_apply() {
 
 #[tokio::test]
 async fn a_403_names_its_reason_and_the_project_can_be_refused_of_each_kind() {
-    use fitex_provider_simulator::ProjectRefusal;
     use fitex_google_health::api::{classify_forbidden, parse_error_body, Forbidden};
+    use fitex_provider_simulator::ProjectRefusal;
 
     let app = spawn_sim().await;
     let token = alice(&app).await;

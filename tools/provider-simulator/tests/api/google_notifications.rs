@@ -1,11 +1,11 @@
 //! Signed change notifications to Google subscribers, and the signing keys' rotation.
 
 use chrono::NaiveDate;
+use fitex_google_health::signature::key_id;
+use fitex_google_health::{parse_change_notices, parse_keyset, verify, SignatureError};
 use fitex_provider_simulator::{
     DayData, GooglePush, NotificationForm, RawNotification, SignatureKey, SimulatorConfig,
 };
-use fitex_google_health::signature::key_id;
-use fitex_google_health::{parse_change_notices, parse_keyset, verify, SignatureError};
 use serde_json::Value;
 
 use crate::google_helpers::*;

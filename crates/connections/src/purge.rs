@@ -1,22 +1,27 @@
-//! Deleting a participant everywhere, the fetcher's half. It deletes what the fetcher holds — the
-//! provider connections and their tokens, the stored days, the days waiting to be fetched and the
-//! activity events not yet published — and, in the same transaction, puts a tombstone keyed by
-//! the participant on the activity-days topic. The goals service does the other half when it reads
-//! that tombstone (`GoalsEngine::forget_participant`): goal history, team membership, the team's
-//! progress recomputed without them, and a tombstone on the goals topic.
+//! Deleting a participant everywhere, the half held in the connection core's tables: the provider
+//! connections and their tokens, the stored days, the days waiting to be fetched, the portal's
+//! sign-ins and the activity events not yet published — and, in the same transaction, a
+//! tombstone keyed by the participant on the activity-days topic. The goals service does the other
+//! half when it reads that tombstone (`GoalsEngine::forget_participant`): goal history, team
+//! membership, the team's progress recomputed without them, and a tombstone on the goals topic.
 //!
 //! Deletion is soft first ([`soft_delete`]): the participant is hidden at once, their tokens are
 //! deleted and nothing more is fetched, and the purge runs `fetcher.purge_after_s` later
 //! ([`purge_due`], from the fetcher's pending loop); until then [`restore`] brings them back.
-//! The purge is idempotent and callable from anywhere that has the database.
+//! The purge is idempotent and callable from anywhere that has the database (the fetcher when a
+//! provider says the account was deleted, `fitexctl users delete|restore`).
 
 use fitex_common::kafka::Topics;
 use fitex_common::outbox::{self, OutgoingRecord};
 use sqlx::PgPool;
 
-use crate::sync::OUTBOX_SOURCE;
+use crate::pending;
 
-/// What the fetcher's half of a purge removed.
+/// The outbox source the fetcher's relay publishes: the purge's tombstones go out through it, as
+/// the fetcher's activity events do, wherever the purge ran.
+pub const OUTBOX_SOURCE: &str = "fetcher";
+
+/// What this half of a purge removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Purged {
     pub connections: u64,
@@ -24,7 +29,7 @@ pub struct Purged {
     pub unpublished_events: u64,
 }
 
-/// Purges `participant_id`'s fetcher data and publishes the activity tombstone (through the
+/// Purges `participant_id`'s data held here and publishes the activity tombstone (through the
 /// outbox). `None` when there is no such participant any more (already purged).
 pub async fn purge_participant(
     pool: &PgPool,
@@ -115,13 +120,7 @@ pub async fn soft_delete(
     .bind(participant_id)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
-        "DELETE FROM pending_fetches WHERE connection_id IN
-             (SELECT id FROM provider_connections WHERE participant_id = $1)",
-    )
-    .bind(participant_id)
-    .execute(&mut *tx)
-    .await?;
+    pending::forget_participant(&mut tx, participant_id).await?;
     // Signed out everywhere.
     sqlx::query(
         "UPDATE portal_sessions SET revoked_at = now()
@@ -189,4 +188,35 @@ pub async fn purge_due(pool: &PgPool, topics: &Topics, limit: i64) -> Result<usi
         purge_participant(pool, topics, *participant).await?;
     }
     Ok(due.len())
+}
+
+/// Whether the participant exists (deleted or not, until purged).
+pub async fn participant_exists(pool: &PgPool, participant_id: i64) -> Result<bool, sqlx::Error> {
+    let found: Option<i64> = sqlx::query_scalar("SELECT id FROM participants WHERE id = $1")
+        .bind(participant_id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// What deleting a participant would remove everywhere (`fitexctl users delete` says it before
+/// asking for `--yes`): their stored days, their goals (the goals service's table) and the teams
+/// they are in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Footprint {
+    pub days: i64,
+    pub goals: i64,
+    pub teams: i64,
+}
+
+pub async fn footprint(pool: &PgPool, participant_id: i64) -> Result<Footprint, sqlx::Error> {
+    let (days, goals, teams): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM activity_days WHERE participant_id = $1),
+                (SELECT count(*) FROM goal_history WHERE participant_id = $1),
+                (SELECT count(DISTINCT team_id) FROM team_members WHERE participant_id = $1)",
+    )
+    .bind(participant_id)
+    .fetch_one(pool)
+    .await?;
+    Ok(Footprint { days, goals, teams })
 }
