@@ -2,6 +2,7 @@
 //! team progress.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use fitex_common::zone::ParticipantZone;
 use fitex_goals::{
     DayRecord, Goal, GoalSettings, Membership, MileRules, ParticipantGoalInput, Program, TeamWeek,
     Unit,
@@ -140,8 +141,8 @@ pub async fn team_members<'e>(
 pub async fn participant(
     pool: &PgPool,
     id: i64,
-) -> Result<Option<(ParticipantGoalInput, String)>, sqlx::Error> {
-    let row: Option<(Option<i32>, Option<i32>, String)> = sqlx::query_as(
+) -> Result<Option<(ParticipantGoalInput, ParticipantZone)>, sqlx::Error> {
+    let row: Option<(Option<i32>, Option<i32>, ParticipantZone)> = sqlx::query_as(
         "SELECT age, self_chosen_increase, time_zone FROM participants
          WHERE id = $1 AND deleted_at IS NULL",
     )
@@ -222,7 +223,10 @@ pub async fn goals<'e>(
         .collect()
 }
 
-/// Upserts goals; returns those whose stored value, strategy, inputs or provisional flag changed.
+/// Upserts goals; returns those a reader would see change: a new goal, or a stored one whose steps,
+/// strategy, citation, provisional flag or explanation differ. A change of the inputs alone (one
+/// more valid day that leaves the goal where it was) is stored, but `GoalChanged` does not carry
+/// the inputs, so publishing it would tell consumers of a change they cannot see.
 pub async fn upsert_goals(
     tx: &mut Transaction<'_, Postgres>,
     participant_id: i64,
@@ -232,8 +236,12 @@ pub async fn upsert_goals(
 ) -> Result<Vec<Goal>, sqlx::Error> {
     let mut changed = Vec::new();
     for goal in goals {
-        let row: Option<(NaiveDate,)> = sqlx::query_as(
-            "INSERT INTO goal_history (participant_id, program_id, effective_date, steps, strategy,
+        // `previous` reads the row as it was before this statement; NULL when there was none.
+        let visible_change: Option<bool> = sqlx::query_scalar(
+            "WITH previous AS (
+                 SELECT steps, strategy, citation, provisional, explanation FROM goal_history
+                 WHERE participant_id = $1 AND program_id = $2 AND effective_date = $3)
+             INSERT INTO goal_history (participant_id, program_id, effective_date, steps, strategy,
                  inputs, citation, provisional, explanation, computed_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
              ON CONFLICT (participant_id, program_id, effective_date) DO UPDATE SET
@@ -241,11 +249,15 @@ pub async fn upsert_goals(
                  citation = EXCLUDED.citation, provisional = EXCLUDED.provisional,
                  explanation = EXCLUDED.explanation, computed_at = EXCLUDED.computed_at
              WHERE (goal_history.steps, goal_history.strategy, goal_history.inputs,
-                    goal_history.provisional, goal_history.explanation)
+                    goal_history.citation, goal_history.provisional, goal_history.explanation)
                    IS DISTINCT FROM
-                   (EXCLUDED.steps, EXCLUDED.strategy, EXCLUDED.inputs, EXCLUDED.provisional,
-                    EXCLUDED.explanation)
-             RETURNING effective_date",
+                   (EXCLUDED.steps, EXCLUDED.strategy, EXCLUDED.inputs, EXCLUDED.citation,
+                    EXCLUDED.provisional, EXCLUDED.explanation)
+             RETURNING NOT EXISTS (
+                 SELECT 1 FROM previous p
+                 WHERE (p.steps, p.strategy, p.citation, p.provisional, p.explanation)
+                       IS NOT DISTINCT FROM
+                       ($4::integer, $5::text, $7::text, $8::boolean, $9::text))",
         )
         .bind(participant_id)
         .bind(program_id)
@@ -259,7 +271,7 @@ pub async fn upsert_goals(
         .bind(computed_at)
         .fetch_optional(&mut **tx)
         .await?;
-        if row.is_some() {
+        if visible_change == Some(true) {
             changed.push(goal.clone());
         }
     }
@@ -304,8 +316,8 @@ pub async fn upsert_team_week(
 }
 
 /// The latest date with a stored goal for the participant in the program.
-pub async fn last_goal_date(
-    pool: &PgPool,
+pub async fn last_goal_date<'e>(
+    pool: impl sqlx::PgExecutor<'e>,
     participant_id: i64,
     program_id: i64,
 ) -> Result<Option<NaiveDate>, sqlx::Error> {
@@ -410,7 +422,7 @@ pub async fn forget_participant(
 pub async fn participant_zone_even_if_deleted(
     pool: &PgPool,
     id: i64,
-) -> Result<Option<String>, sqlx::Error> {
+) -> Result<Option<ParticipantZone>, sqlx::Error> {
     sqlx::query_scalar("SELECT time_zone FROM participants WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)
