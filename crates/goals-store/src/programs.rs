@@ -1,9 +1,9 @@
 //! Setting up a season and reading its standings, as operators do (`fitexctl programs|teams|goals|
 //! leaderboard`): programs, teams, membership periods and each member's latest goal.
 //!
-//! Participants are named by their provider user id here. Finding one by that id, and showing a
-//! member's current id, read `provider_connections` ([`participant_by_user`],
-//! `current_user_id`); they belong with that table's owner (`crates/connections`) once it exists.
+//! Members are shown by their current provider user id, read from the `current_provider_user_ids`
+//! view that the connections own; finding a participant by a user id is
+//! `fitex_connections::store::participant_of_provider_user`.
 
 use chrono::NaiveDate;
 use fitex_goals::{GoalSettings, MileRules};
@@ -218,22 +218,12 @@ pub async fn latest_goals(pool: &PgPool, program_id: i64) -> Result<Vec<LatestGo
     .await
 }
 
-/// The participant whose connection has provider user id `user`; `None` when there is none.
-pub async fn participant_by_user(pool: &PgPool, user: &str) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT participant_id FROM provider_connections WHERE provider_user_id = $1",
-    )
-    .bind(user)
-    .fetch_optional(pool)
-    .await
-}
-
-/// SQL for the provider user id of the participant in column `participant`'s current connection:
-/// a Fitbit connection replaced by a Google Health one shows the Google Health id.
+/// SQL for the current provider user id of the participant in column `participant` (see the
+/// `current_provider_user_ids` view).
 fn current_user_id(participant: &str) -> String {
     format!(
-        "(SELECT c.provider_user_id FROM provider_connections c WHERE c.participant_id = {participant}
-          ORDER BY (c.superseded_by IS NULL) DESC, c.id DESC LIMIT 1)"
+        "(SELECT u.provider_user_id FROM current_provider_user_ids u
+          WHERE u.participant_id = {participant})"
     )
 }
 
@@ -242,10 +232,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_current_user_id_is_a_subquery_on_the_given_column_preferring_the_live_connection() {
+    fn the_current_user_id_is_a_subquery_on_the_given_column() {
         let sql = current_user_id("m.participant_id");
         assert!(sql.starts_with('(') && sql.ends_with(')'), "usable as one expression: {sql}");
-        assert!(sql.contains("c.participant_id = m.participant_id"));
-        assert!(sql.contains("ORDER BY (c.superseded_by IS NULL) DESC, c.id DESC LIMIT 1"));
+        assert!(sql.contains("u.participant_id = m.participant_id"));
+        assert!(sql.contains("FROM current_provider_user_ids u"));
     }
 }

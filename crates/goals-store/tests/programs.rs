@@ -5,6 +5,7 @@
 use chrono::{Duration, NaiveDate, Utc};
 use fitex_common::kafka::Topics;
 use fitex_common::trace_context::TraceParent;
+use fitex_connections::store::participant_of_provider_user;
 use fitex_goals::{GoalSettings, MileRules};
 use fitex_goals_store::programs::{self, LatestGoal, NewProgram, ProgramSummary, TeamSummary};
 use fitex_goals_store::{store, GoalsEngine, OUTBOX_SOURCE};
@@ -106,9 +107,9 @@ async fn teams_gain_and_lose_members_named_by_their_current_provider_user_id() {
         .unwrap();
     let bo = participant(&pool).await;
     connection(&pool, bo, "fitbit", "BO-FB").await;
-    assert_eq!(programs::participant_by_user(&pool, "ADA-FB").await.unwrap(), Some(ada));
-    assert_eq!(programs::participant_by_user(&pool, "ada-gh").await.unwrap(), Some(ada));
-    assert_eq!(programs::participant_by_user(&pool, "nobody").await.unwrap(), None);
+    assert_eq!(participant_of_provider_user(&pool, "ADA-FB").await.unwrap(), Some(ada));
+    assert_eq!(participant_of_provider_user(&pool, "ada-gh").await.unwrap(), Some(ada));
+    assert_eq!(participant_of_provider_user(&pool, "nobody").await.unwrap(), None);
 
     // Without a date a member joins from the program start, or today when it starts later.
     assert_eq!(programs::default_join_date(&pool, walkers, today()).await.unwrap(), Some(start));

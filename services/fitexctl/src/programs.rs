@@ -139,7 +139,7 @@ pub async fn programs(pool: &PgPool, command: ProgramsCommand) -> anyhow::Result
 }
 
 async fn participant_by_user(pool: &PgPool, user: &str) -> anyhow::Result<i64> {
-    store::participant_by_user(pool, user)
+    fitex_connections::store::participant_of_provider_user(pool, user)
         .await?
         .with_context(|| format!("no participant with provider user id {user:?}"))
 }
