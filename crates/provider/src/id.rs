@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use chrono::NaiveDate;
 
-use crate::webhook::NoticeKind;
+use crate::notice_kind::NoticeKind;
 
 /// A wearable platform FitEx Sync reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

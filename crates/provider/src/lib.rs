@@ -4,6 +4,7 @@
 //! webhook half.
 
 mod id;
+mod notice_kind;
 mod webhook;
 
 use std::time::Duration;
@@ -13,10 +14,8 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 pub use id::{ProviderId, UnknownProvider};
-pub use webhook::{
-    ChangeNotice, NoticeKind, Refusal, UnknownNoticeKind, Unproven, WebhookRejection,
-    WebhookVerifier,
-};
+pub use notice_kind::{NoticeKind, UnknownNoticeKind};
+pub use webhook::{ChangeNotice, Refusal, Unproven, WebhookRejection, WebhookVerifier};
 
 /// One user's activity on one of their local (civil) dates.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

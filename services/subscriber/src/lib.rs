@@ -8,6 +8,7 @@
 
 pub mod fitbit_webhook;
 pub mod google_health_webhook;
+pub mod metric_names;
 pub mod publisher;
 pub mod settings;
 pub mod startup;
@@ -15,15 +16,3 @@ pub mod webhook;
 
 pub use settings::Settings;
 pub use startup::Application;
-
-/// Metric names, in one place so dashboards and code agree.
-pub mod metric_names {
-    /// Notifications accepted, by provider and by how they were made durable (`broker`/`outbox`).
-    pub const ACCEPTED: &str = "fitex_subscriber_notifications_accepted_total";
-    /// Requests rejected, by provider and reason.
-    pub const REJECTED: &str = "fitex_subscriber_requests_rejected_total";
-    /// Endpoint verification calls answered, by provider and outcome.
-    pub const VERIFICATIONS: &str = "fitex_subscriber_verifications_total";
-    /// Time from the start of publishing a request's records to their durability.
-    pub const PUBLISH_SECONDS: &str = "fitex_subscriber_publish_seconds";
-}
