@@ -30,9 +30,14 @@ fi
 # (build scripts, linking, the last large crate), so the two together finish sooner than one
 # after the other. Only the binaries the demo and the stack need are built here.
 tansu_install_log="$FITEX_RUN_DIR/install-tansu.log"
-[[ -x $TANSU_BIN ]] || echo "first run: building the tansu broker (log: $tansu_install_log)" \
-  "and the services; about 10 minutes on 2 cores…" >&2
-bash scripts/install-tansu.sh >"$tansu_install_log" 2>&1 &
+# The shared broker keeps nothing between runs (memory storage), so the smaller memory-only build
+# serves it, unless the full one is already there or wanted (scripts/test.sh: FITEX_BROKER_BUILD=full).
+broker_build="${FITEX_BROKER_BUILD:-memory}"
+[[ -x $TANSU_BIN || ${FITEX_BROKER_STORAGE:-} == sqlite* ]] && broker_build=full
+case "$broker_build" in full) broker_bin=$TANSU_BIN ;; *) broker_bin=$TANSU_MEMORY_BIN ;; esac
+[[ -x $broker_bin ]] || echo "first run: building the tansu broker (log: $tansu_install_log)" \
+  "and the services; about 12 minutes on 2 cores…" >&2
+bash scripts/install-tansu.sh "$broker_build" >"$tansu_install_log" 2>&1 &
 tansu_install=$!
 if ! cargo build --quiet -p fitex-subscriber -p fitex-fetcher -p fitex-goals-service \
   -p fitexctl -p fitex-portal -p fitex-provider-simulator --bins; then
@@ -53,7 +58,7 @@ if ! port_open "$broker_host" "$broker_port"; then
   # a broker start a private one with sqlite storage.
   storage="${FITEX_BROKER_STORAGE:-memory://tansu/}"
   echo "starting tansu on $KAFKA_BROKERS ($storage)…" >&2
-  nohup "$TANSU_BIN" broker \
+  nohup "$broker_bin" broker \
     --listener-url "tcp://$KAFKA_BROKERS" --advertised-listener-url "tcp://$KAFKA_BROKERS" \
     --storage-engine "$storage" >"$FITEX_RUN_DIR/tansu.log" 2>&1 &
   echo $! >"$FITEX_RUN_DIR/tansu.pid"

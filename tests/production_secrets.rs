@@ -1,6 +1,7 @@
 //! No development secret runs in production: each service, started with `FITEX_ENV=production`
 //! and one of its secrets set to a value published in the repository (or missing, or too short),
-//! refuses to start with a plain message naming the setting — and starts with real ones.
+//! refuses to start with a plain message naming the setting — and starts with real ones. A
+//! setting a service cannot run with (a zero count, keys that disagree) is refused the same way.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -122,6 +123,36 @@ fn a_missing_or_short_secret_is_refused_too() {
     let (code, text) = run_with("fitex-subscriber", "FITEX__FITBIT__CLIENT_SECRETS", "abc");
     assert_eq!(code, Some(78), "{text}");
     assert!(text.contains("fitbit.client_secrets is too short"), "{text}");
+}
+
+#[test]
+fn a_setting_a_service_cannot_run_with_is_refused_naming_its_key() {
+    // (binary, variable, value, what the message must say)
+    let cases = [
+        ("fitex-fetcher", "FITEX__FETCHER__CONCURRENCY", "0", "fetcher.concurrency"),
+        ("fitex-goals", "FITEX__GOALS__BATCH_MAX", "0", "goals.batch_max"),
+        ("fitex-subscriber", "FITEX__SUBSCRIBER__WORKERS", "0", "subscriber.workers"),
+        ("fitex-portal", "FITEX__PORTAL__WORKERS", "0", "portal.workers"),
+        // base.toml: retry_max_ms = 300000.
+        (
+            "fitex-fetcher",
+            "FITEX__FETCHER__RETRY_BASE_MS",
+            "300001",
+            "fetcher.retry_base_ms must not exceed fetcher.retry_max_ms",
+        ),
+        (
+            "fitex-subscriber",
+            "FITEX__SUBSCRIBER__PUBLISH_DEADLINE_MS",
+            "4001",
+            "subscriber.publish_deadline_ms must be between 1 and 4000",
+        ),
+    ];
+    for (binary, variable, value, expected) in cases {
+        let (code, text) = run_with(binary, variable, value);
+        assert_eq!(code, Some(78), "{binary} with {variable}={value}:\n{text}");
+        assert!(text.contains("refusing to start"), "{binary} with {variable}={value}:\n{text}");
+        assert!(text.contains(expected), "{binary} names {expected}:\n{text}");
+    }
 }
 
 #[tokio::test]

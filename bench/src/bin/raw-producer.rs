@@ -30,10 +30,10 @@ async fn main() -> anyhow::Result<()> {
     let settings = KafkaSettings {
         brokers: args.brokers.clone(),
         topics: Topics::default(),
-        message_timeout_ms: 30_000,
+        message_timeout: Duration::from_secs(30),
         extra: Default::default(),
         // A bare client: no statistics.
-        statistics_interval_ms: 0,
+        statistics_interval: Duration::ZERO,
     };
     let producer = settings.producer("bench-raw-producer")?;
     let payload = Arc::new(vec![b'x'; args.payload_bytes]);

@@ -32,6 +32,56 @@ pub enum ConfigError {
     Invalid(#[from] config::ConfigError),
 }
 
+/// A setting a service cannot run with (alone, or with another it must agree with), found by a
+/// service's `Settings::validate` at start-up: the message names the key as the files spell it
+/// (`fetcher.retry_base_ms must not exceed fetcher.retry_max_ms`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key} {reason}")]
+pub struct InvalidSetting {
+    pub key: &'static str,
+    pub reason: String,
+}
+
+impl InvalidSetting {
+    pub fn new(key: &'static str, reason: impl Into<String>) -> Self {
+        Self { key, reason: reason.into() }
+    }
+
+    /// `key` (`value`) must not exceed `limit_key` (`limit`).
+    pub fn at_most<T: PartialOrd>(
+        key: &'static str,
+        value: T,
+        limit_key: &'static str,
+        limit: T,
+    ) -> Result<(), Self> {
+        if value > limit {
+            return Err(Self::new(key, format!("must not exceed {limit_key}")));
+        }
+        Ok(())
+    }
+
+    /// A period that must not be zero (for an interval between passes, zero would spin).
+    pub fn positive(key: &'static str, value: std::time::Duration) -> Result<(), Self> {
+        if value.is_zero() {
+            return Err(Self::new(key, "must be positive"));
+        }
+        Ok(())
+    }
+}
+
+/// Ends the process with a plain message and exit status 78 ("configuration error", as for
+/// unsafe secrets) when the configuration could not be read or a setting is invalid; services
+/// call it first thing, before [`crate::secrets::refuse_to_start_unless_safe`].
+pub fn or_refuse_to_start<T, E: std::fmt::Display>(checked: Result<T, E>) -> T {
+    match checked {
+        Ok(value) => value,
+        Err(error) => {
+            eprintln!("refusing to start: {error}");
+            std::process::exit(78);
+        }
+    }
+}
+
 /// The configuration directory: `$FITEX_CONFIG_DIR`, else `./config`, else the repository's
 /// `config/` found by walking up from the current directory (so tests run from any crate).
 pub fn config_dir() -> Result<PathBuf, ConfigError> {
@@ -122,6 +172,69 @@ mod tests {
         assert_eq!(sample.section.name, "staging");
         assert_eq!(sample.section.secret.expose_secret(), "hunter2");
         assert!(!format!("{sample:?}").contains("hunter2"));
+    }
+
+    /// Environment values arrive as strings: counts still become `NonZero*` and millisecond keys
+    /// `Duration`s, and a zero count is refused naming its key.
+    #[test]
+    fn environment_strings_become_nonzero_counts_and_durations() {
+        use std::num::NonZeroUsize;
+        use std::time::Duration;
+
+        #[derive(Debug, Deserialize)]
+        struct Fetcher {
+            fetcher: FetcherKeys,
+        }
+        #[serde_with::serde_as]
+        #[derive(Debug, Deserialize)]
+        struct FetcherKeys {
+            concurrency: NonZeroUsize,
+            #[serde_as(as = "serde_with::DurationMilliSeconds<u64>")]
+            #[serde(rename = "batch_window_ms")]
+            batch_window: Duration,
+            #[serde_as(as = "serde_with::DurationSeconds<u64>")]
+            #[serde(rename = "catch_up_after_s")]
+            catch_up_after: Duration,
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("base.toml"),
+            "[fetcher]\nconcurrency = 16\nbatch_window_ms = 200\ncatch_up_after_s = 0\n",
+        )
+        .unwrap();
+        let from_file: Fetcher = load_from(dir.path(), "local").unwrap();
+        assert_eq!(from_file.fetcher.concurrency.get(), 16);
+        assert_eq!(from_file.fetcher.batch_window, Duration::from_millis(200));
+        assert_eq!(from_file.fetcher.catch_up_after, Duration::ZERO, "0 stays a valid \"off\"");
+
+        // No other test of this crate reads `[fetcher]`, so setting these here races nothing.
+        std::env::set_var("FITEX__FETCHER__CONCURRENCY", "8");
+        std::env::set_var("FITEX__FETCHER__BATCH_WINDOW_MS", "250");
+        std::env::set_var("FITEX__FETCHER__CATCH_UP_AFTER_S", "90");
+        let from_env = load_from::<Fetcher>(dir.path(), "local");
+        std::env::set_var("FITEX__FETCHER__CONCURRENCY", "0");
+        let zero = load_from::<Fetcher>(dir.path(), "local");
+        for key in ["CONCURRENCY", "BATCH_WINDOW_MS", "CATCH_UP_AFTER_S"] {
+            std::env::remove_var(format!("FITEX__FETCHER__{key}"));
+        }
+        let from_env = from_env.unwrap().fetcher;
+        assert_eq!(from_env.concurrency.get(), 8);
+        assert_eq!(from_env.batch_window, Duration::from_millis(250));
+        assert_eq!(from_env.catch_up_after, Duration::from_secs(90));
+        let error = zero.unwrap_err().to_string();
+        assert!(error.contains("fetcher.concurrency"), "{error}");
+    }
+
+    #[test]
+    fn a_setting_rule_names_the_key() {
+        use std::time::Duration;
+        let error = InvalidSetting::at_most("fetcher.retry_base_ms", 5, "fetcher.retry_max_ms", 4)
+            .unwrap_err();
+        assert_eq!(error.to_string(), "fetcher.retry_base_ms must not exceed fetcher.retry_max_ms");
+        assert!(InvalidSetting::at_most("a", 4, "b", 4).is_ok());
+        let error = InvalidSetting::positive("fetcher.purge_check_s", Duration::ZERO).unwrap_err();
+        assert_eq!(error.to_string(), "fetcher.purge_check_s must be positive");
     }
 
     #[test]

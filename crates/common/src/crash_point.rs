@@ -27,6 +27,7 @@ fn parse(spec: &str) -> Option<Armed> {
 }
 
 /// Aborts the process here when this crash point is armed and reached its count.
+#[allow(unsafe_code, reason = "kill(2) has no safe wrapper in libc; the chaos tests need SIGKILL")]
 pub fn crash_point(name: &str) {
     let Some(armed) = armed() else { return };
     if armed.name != name {

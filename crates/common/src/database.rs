@@ -1,12 +1,16 @@
 //! The PostgreSQL pool and the project's migrations (`migrations/` at the repository root).
 
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use serde_with::{serde_as, DurationMilliSeconds};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::PgPool;
 
+/// The `[database]` section (every key in `config/base.toml`).
+#[serde_as]
 #[derive(Debug, Clone, Deserialize)]
 pub struct DatabaseSettings {
     pub host: String,
@@ -14,24 +18,20 @@ pub struct DatabaseSettings {
     pub username: String,
     pub password: SecretString,
     pub database_name: String,
-    #[serde(default = "default_max_connections")]
-    pub max_connections: u32,
+    pub max_connections: NonZeroU32,
     /// How long a request waits for a connection before giving up (keeps webhook answers fast).
-    #[serde(default = "default_acquire_timeout_ms")]
-    pub acquire_timeout_ms: u64,
-    #[serde(default)]
+    #[serde_as(as = "DurationMilliSeconds<u64>")]
+    #[serde(rename = "acquire_timeout_ms")]
+    pub acquire_timeout: Duration,
     pub require_ssl: bool,
 }
 
-fn default_max_connections() -> u32 {
-    10
-}
-
-fn default_acquire_timeout_ms() -> u64 {
-    2_000
-}
-
 impl DatabaseSettings {
+    /// A zero acquire timeout would fail every query that has to wait for a connection.
+    pub fn validate(&self) -> Result<(), crate::config::InvalidSetting> {
+        crate::config::InvalidSetting::positive("database.acquire_timeout_ms", self.acquire_timeout)
+    }
+
     /// Options for the server without a database (to create or drop databases).
     pub fn server_options(&self) -> PgConnectOptions {
         let options = PgConnectOptions::new()
@@ -54,8 +54,8 @@ impl DatabaseSettings {
     /// database is down, instead of crashing.
     pub fn lazy_pool(&self) -> PgPool {
         PgPoolOptions::new()
-            .max_connections(self.max_connections)
-            .acquire_timeout(Duration::from_millis(self.acquire_timeout_ms))
+            .max_connections(self.max_connections.get())
+            .acquire_timeout(self.acquire_timeout)
             .connect_lazy_with(self.connect_options())
     }
 }

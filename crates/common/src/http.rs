@@ -4,6 +4,7 @@
 //! `http::serve(limits, workers, ops).run(listener, |cfg| { cfg.service(…); })`.
 
 use std::net::TcpListener;
+use std::num::NonZeroUsize;
 
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, Condition};
@@ -21,16 +22,16 @@ pub fn bind(address: &str) -> std::io::Result<(TcpListener, u16)> {
     Ok((listener, port))
 }
 
-/// A service's HTTP server with `limits`, `workers` (at least one) and the operational routes
-/// serving `ops`; [`Serve::run`] adds the service's own routes and starts it.
-pub fn serve(limits: HttpLimits, workers: usize, ops: Ops) -> Serve {
-    Serve { limits, workers: workers.max(1), ops, shutdown_timeout_s: None, json_api: false }
+/// A service's HTTP server with `limits`, `workers` and the operational routes serving `ops`;
+/// [`Serve::run`] adds the service's own routes and starts it.
+pub fn serve(limits: HttpLimits, workers: NonZeroUsize, ops: Ops) -> Serve {
+    Serve { limits, workers, ops, shutdown_timeout_s: None, json_api: false }
 }
 
 /// See [`serve`].
 pub struct Serve {
     limits: HttpLimits,
-    workers: usize,
+    workers: NonZeroUsize,
     ops: Ops,
     shutdown_timeout_s: Option<u64>,
     json_api: bool,
@@ -68,11 +69,11 @@ impl Serve {
                 .configure(ops_routes(ops.clone()))
                 .configure(&routes)
         })
-        .workers(workers)
+        .workers(workers.get())
         // A client that sends its head slowly, or idles on a kept-alive connection, is let go.
-        .client_request_timeout(limits.client_request_timeout())
-        .client_disconnect_timeout(limits.client_disconnect_timeout())
-        .keep_alive(limits.keep_alive());
+        .client_request_timeout(limits.client_request_timeout)
+        .client_disconnect_timeout(limits.client_disconnect_timeout)
+        .keep_alive(limits.keep_alive);
         if let Some(seconds) = shutdown_timeout_s {
             server = server.shutdown_timeout(seconds);
         }
@@ -113,9 +114,9 @@ mod tests {
             metrics: crate::metrics::prometheus(),
             metrics_token: None,
         };
-        let limits = HttpLimits { max_head_bytes: 1_024, ..Default::default() };
+        let limits = HttpLimits { max_head_bytes: 1_024, ..crate::http_limits::base_limits() };
         let (listener, port) = bind("127.0.0.1:0").unwrap();
-        let server = serve(limits, 0, ops)
+        let server = serve(limits, NonZeroUsize::MIN, ops)
             .json_api()
             .run(listener, |cfg| {
                 cfg.route("/hello", web::get().to(|| async { "hello" }));

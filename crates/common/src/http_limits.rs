@@ -19,11 +19,12 @@ use futures::future::LocalBoxFuture;
 use futures::Stream;
 use serde::Deserialize;
 use serde_json::json;
+use serde_with::{serde_as, DurationMilliSeconds, DurationSeconds};
 
 use crate::client_address::ProxySettings;
 
-/// What a client may send, and how slowly: the `[http]` section, shared by every service (each
-/// key has a default, so the section may be absent).
+/// What a client may send, and how slowly: the `[http]` section, shared by every service (every
+/// key in `config/base.toml`).
 ///
 /// A slow client must not hold a connection for ever (a slowloris keeps thousands open until the
 /// server stops accepting): the request head must arrive within `client_request_timeout_ms`
@@ -35,24 +36,33 @@ use crate::client_address::ProxySettings;
 /// Behind ingress-nginx (which sends upstream only complete requests) that cannot happen; where
 /// clients reach a service directly, set `keep_alive_s = 0` (every connection closes after its
 /// answer, so every request is a first one).
+///
+/// Zero turns any of these limits off, as `config/base.toml` says.
+#[serde_as]
 #[derive(Debug, Clone, Copy, Deserialize)]
 pub struct HttpLimits {
-    /// 0 turns the deadline off (as for each of these durations).
-    #[serde(default = "default_client_request_timeout_ms")]
-    pub client_request_timeout_ms: u64,
-    #[serde(default = "default_body_timeout_ms")]
-    pub body_timeout_ms: u64,
-    /// 0 turns keep-alive off.
-    #[serde(default = "default_keep_alive_s")]
-    pub keep_alive_s: u64,
+    /// The request head's deadline (`client_request_timeout_ms`).
+    #[serde_as(as = "DurationMilliSeconds<u64>")]
+    #[serde(rename = "client_request_timeout_ms")]
+    pub client_request_timeout: Duration,
+    /// The body's deadline, counted from the head (`body_timeout_ms`).
+    #[serde_as(as = "DurationMilliSeconds<u64>")]
+    #[serde(rename = "body_timeout_ms")]
+    pub body_timeout: Duration,
+    /// Idle kept-alive connections are closed after this long (`keep_alive_s`; zero: keep-alive
+    /// off).
+    #[serde_as(as = "DurationSeconds<u64>")]
+    #[serde(rename = "keep_alive_s")]
+    pub keep_alive: Duration,
     /// How long a connection being closed waits for the client to read the answer (after an early
     /// answer to a body that was not read, e.g. 413 or 431, so the client sees it rather than a
-    /// reset).
-    #[serde(default = "default_client_disconnect_timeout_ms")]
-    pub client_disconnect_timeout_ms: u64,
+    /// reset; `client_disconnect_timeout_ms`).
+    #[serde_as(as = "DurationMilliSeconds<u64>")]
+    #[serde(rename = "client_disconnect_timeout_ms")]
+    pub client_disconnect_timeout: Duration,
     /// Largest request head accepted (the request target and every header, as sent), 431 above.
-    /// Actix itself refuses more than 96 headers (431) but takes heads up to 128 KiB.
-    #[serde(default = "default_max_head_bytes")]
+    /// Actix itself refuses more than 96 headers (431) but takes heads up to 128 KiB, the bound
+    /// left when this is 0.
     pub max_head_bytes: usize,
 }
 
@@ -60,7 +70,7 @@ pub struct HttpLimits {
 /// and which proxies' word about the client's address is believed (`trusted_proxies`,
 /// `forwarded_header`; see [`crate::client_address`]). [`HttpLimits`] alone reads the same
 /// section and ignores the proxy keys.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct HttpSettings {
     #[serde(flatten)]
     pub limits: HttpLimits,
@@ -68,56 +78,12 @@ pub struct HttpSettings {
     pub proxies: ProxySettings,
 }
 
-fn default_client_request_timeout_ms() -> u64 {
-    5_000
-}
-fn default_body_timeout_ms() -> u64 {
-    10_000
-}
-fn default_keep_alive_s() -> u64 {
-    5
-}
-fn default_client_disconnect_timeout_ms() -> u64 {
-    1_000
-}
-fn default_max_head_bytes() -> usize {
-    16 * 1024
-}
-
-impl Default for HttpLimits {
-    fn default() -> Self {
-        HttpLimits {
-            client_request_timeout_ms: default_client_request_timeout_ms(),
-            body_timeout_ms: default_body_timeout_ms(),
-            keep_alive_s: default_keep_alive_s(),
-            client_disconnect_timeout_ms: default_client_disconnect_timeout_ms(),
-            max_head_bytes: default_max_head_bytes(),
-        }
-    }
-}
-
 impl HttpLimits {
-    /// For `HttpServer::client_request_timeout`.
-    pub fn client_request_timeout(&self) -> Duration {
-        Duration::from_millis(self.client_request_timeout_ms)
-    }
-
-    /// For `HttpServer::client_disconnect_timeout`.
-    pub fn client_disconnect_timeout(&self) -> Duration {
-        Duration::from_millis(self.client_disconnect_timeout_ms)
-    }
-
-    /// For `HttpServer::keep_alive` (zero: off).
-    pub fn keep_alive(&self) -> Duration {
-        Duration::from_secs(self.keep_alive_s)
-    }
-
     /// The middleware enforcing the head size and the body deadline: `App::new().wrap(…)`.
     pub fn guard(&self) -> RequestGuard {
         RequestGuard {
-            max_head_bytes: self.max_head_bytes,
-            body_timeout: (self.body_timeout_ms > 0)
-                .then(|| Duration::from_millis(self.body_timeout_ms)),
+            max_head_bytes: (self.max_head_bytes > 0).then_some(self.max_head_bytes),
+            body_timeout: (!self.body_timeout.is_zero()).then_some(self.body_timeout),
         }
     }
 }
@@ -130,7 +96,7 @@ impl HttpLimits {
 /// [`crate::http_security`]) sees and completes them, as it cannot an `Err`.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestGuard {
-    max_head_bytes: usize,
+    max_head_bytes: Option<usize>,
     body_timeout: Option<Duration>,
 }
 
@@ -198,10 +164,11 @@ where
     forward_ready!(service);
 
     fn call(&self, mut request: ServiceRequest) -> Self::Future {
-        let limit = self.guard.max_head_bytes;
-        if head_bytes(&request) > limit {
-            let refused = request.error_response(GuardRejection::HeadTooLarge(limit));
-            return Box::pin(ready(Ok(refused.map_into_right_body())));
+        if let Some(limit) = self.guard.max_head_bytes {
+            if head_bytes(&request) > limit {
+                let refused = request.error_response(GuardRejection::HeadTooLarge(limit));
+                return Box::pin(ready(Ok(refused.map_into_right_body())));
+            }
         }
         let service = self.service.clone();
         let Some(timeout) = self.guard.body_timeout else {
@@ -277,6 +244,23 @@ impl Stream for BodyDeadline {
     }
 }
 
+/// The limits `config/base.toml` sets (that file alone, whatever the environment says), for tests
+/// that change one of them.
+#[cfg(test)]
+pub(crate) fn base_limits() -> HttpLimits {
+    #[derive(Deserialize)]
+    struct Http {
+        http: HttpLimits,
+    }
+    let base = crate::config::config_dir().unwrap().join("base.toml");
+    let read: Http = ::config::Config::builder()
+        .add_source(::config::File::from(base))
+        .build()
+        .and_then(::config::Config::try_deserialize)
+        .unwrap();
+    read.http
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,8 +271,11 @@ mod tests {
         Response = ServiceResponse<EitherBody<actix_web::body::BoxBody>>,
         Error = actix_web::Error,
     > {
-        let limits =
-            HttpLimits { max_head_bytes: 1_024, body_timeout_ms: 50, ..Default::default() };
+        let limits = HttpLimits {
+            max_head_bytes: 1_024,
+            body_timeout: Duration::from_millis(50),
+            ..base_limits()
+        };
         let reader = actix_web::dev::fn_service(|mut request: ServiceRequest| async move {
             let mut payload = request.take_payload();
             while let Some(chunk) = futures::StreamExt::next(&mut payload).await {
@@ -354,14 +341,19 @@ mod tests {
         struct LimitsOnly {
             http: HttpLimits,
         }
+        // The repository's base.toml, under a development layer (`local.toml`) that changes a few
+        // keys: the others keep base.toml's values.
         let dir = tempfile::tempdir().unwrap();
+        let base = crate::config::config_dir().unwrap().join("base.toml");
+        std::fs::copy(base, dir.path().join("base.toml")).unwrap();
         let write = |section: &str| {
-            std::fs::write(dir.path().join("base.toml"), format!("[http]\n{section}")).unwrap()
+            std::fs::write(dir.path().join("local.toml"), format!("[http]\n{section}")).unwrap()
         };
         write("keep_alive_s = 3\ntrusted_proxies = []\nforwarded_header = \"x-forwarded-for\"\n");
         let none: Both = crate::config::load_from(dir.path(), "local").unwrap();
-        assert_eq!(none.http.limits.keep_alive_s, 3);
-        assert_eq!(none.http.limits.max_head_bytes, default_max_head_bytes());
+        assert_eq!(none.http.limits.keep_alive, Duration::from_secs(3));
+        assert_eq!(none.http.limits.max_head_bytes, base_limits().max_head_bytes);
+        assert_eq!(none.http.limits.max_head_bytes, 16 * 1024);
         assert!(none.http.proxies.trusted_proxies.is_empty());
 
         write("keep_alive_s = 3\ntrusted_proxies = [\"10.0.0.0/8\", \"192.0.2.7\"]\n");
@@ -372,15 +364,20 @@ mod tests {
         assert!(!some.http.proxies.trusted_proxies.contains(ip("192.0.2.8")));
         // Services that read only the limits ignore the proxy keys.
         let limits: LimitsOnly = crate::config::load_from(dir.path(), "local").unwrap();
-        assert_eq!(limits.http.keep_alive_s, 3);
+        assert_eq!(limits.http.keep_alive, Duration::from_secs(3));
 
         // The environment gives the list comma-separated.
+        // Numbers arrive as strings too, through the flattened limits.
         std::env::set_var("FITEX__HTTP__TRUSTED_PROXIES", "198.51.100.0/24,2001:db8::1");
+        std::env::set_var("FITEX__HTTP__BODY_TIMEOUT_MS", "1234");
         let from_env = crate::config::load_from::<Both>(dir.path(), "local");
+        std::env::remove_var("FITEX__HTTP__BODY_TIMEOUT_MS");
         std::env::set_var("FITEX__HTTP__TRUSTED_PROXIES", "not-an-address");
         let refused = crate::config::load_from::<Both>(dir.path(), "local");
         std::env::remove_var("FITEX__HTTP__TRUSTED_PROXIES");
-        let proxies = from_env.unwrap().http.proxies.trusted_proxies;
+        let from_env = from_env.unwrap().http;
+        assert_eq!(from_env.limits.body_timeout, Duration::from_millis(1234));
+        let proxies = from_env.proxies.trusted_proxies;
         assert!(proxies.contains(ip("198.51.100.9")) && proxies.contains(ip("2001:db8::1")));
         assert!(!proxies.contains(ip("10.20.30.40")), "the environment replaces the file");
         let error = refused.err().expect("a bad entry is refused at start-up").to_string();

@@ -101,7 +101,10 @@ mod tests {
     /// The middleware outside the guard (512-byte heads), around a few routes.
     macro_rules! app {
         () => {{
-            let limits = crate::http_limits::HttpLimits { max_head_bytes: 512, ..Default::default() };
+            let limits = crate::http_limits::HttpLimits {
+                max_head_bytes: 512,
+                ..crate::http_limits::base_limits()
+            };
             test::init_service(
                 App::new()
                     .wrap(limits.guard())

@@ -12,39 +12,36 @@ use rdkafka::producer::{FutureProducer, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
 use serde::Deserialize;
+use serde_with::{serde_as, DurationMilliSeconds};
 
 use crate::kafka_stats::{KafkaStats, StatsConsumer, StatsProducer};
 
+/// The `[kafka]` section (every key but `extra` in `config/base.toml`).
+#[serde_as]
 #[derive(Debug, Clone, Deserialize)]
 pub struct KafkaSettings {
     /// Comma-separated `host:port` list.
     pub brokers: String,
-    #[serde(default)]
     pub topics: Topics,
     /// How long a produced record may wait for the broker's acknowledgement before the producer
     /// gives up on it (librdkafka `message.timeout.ms`).
-    #[serde(default = "default_message_timeout_ms")]
-    pub message_timeout_ms: u64,
-    /// Extra librdkafka properties (for example `security.protocol`), applied last.
+    #[serde_as(as = "DurationMilliSeconds<u64>")]
+    #[serde(rename = "message_timeout_ms")]
+    pub message_timeout: Duration,
+    /// Extra librdkafka properties (for example `security.protocol`), applied last. Absent from
+    /// `config/base.toml` (a deployment adds what its brokers need), so none when unset.
     #[serde(default)]
     pub extra: BTreeMap<String, String>,
     /// How often the services' clients report librdkafka statistics, exported as metrics
-    /// (`kafka_stats`); 0 turns them off.
-    #[serde(default = "default_statistics_interval_ms")]
-    pub statistics_interval_ms: u64,
+    /// (`kafka_stats`); zero turns them off.
+    #[serde_as(as = "DurationMilliSeconds<u64>")]
+    #[serde(rename = "statistics_interval_ms")]
+    pub statistics_interval: Duration,
 }
 
-fn default_message_timeout_ms() -> u64 {
-    30_000
-}
-
-fn default_statistics_interval_ms() -> u64 {
-    10_000
-}
-
-/// Topic names, in one place (see `docs/architecture.md` for keys and payloads).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+/// Topic names, in one place (see `docs/architecture.md` for keys and payloads); the services
+/// read them from `[kafka.topics]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Topics {
     /// `fitex.v1.ProviderNotification` from the subscriber; key: provider user id.
     pub notifications: String,
@@ -61,6 +58,8 @@ pub struct Topics {
     pub team_progress: String,
 }
 
+/// The names `config/base.toml` gives (a test checks they agree), for tests and tools that make
+/// their settings in code (`Topics::default().with_suffix(…)`).
 impl Default for Topics {
     fn default() -> Self {
         Self {
@@ -129,7 +128,7 @@ impl KafkaSettings {
             .set("client.id", client_id)
             .set("enable.idempotence", "true")
             .set("acks", "all")
-            .set("message.timeout.ms", self.message_timeout_ms.to_string())
+            .set("message.timeout.ms", self.message_timeout.as_millis().to_string())
             .set("linger.ms", "2")
             .set("compression.type", "lz4");
         self.apply_extra(&mut config);
@@ -165,8 +164,9 @@ impl KafkaSettings {
     /// `config` with statistics every `statistics_interval_ms` (0: none), unless `kafka.extra`
     /// already set the interval.
     pub fn with_statistics(&self, mut config: ClientConfig) -> ClientConfig {
-        if self.statistics_interval_ms > 0 && config.get(STATISTICS_INTERVAL_PROPERTY).is_none() {
-            config.set(STATISTICS_INTERVAL_PROPERTY, self.statistics_interval_ms.to_string());
+        let interval_ms = self.statistics_interval.as_millis();
+        if interval_ms > 0 && config.get(STATISTICS_INTERVAL_PROPERTY).is_none() {
+            config.set(STATISTICS_INTERVAL_PROPERTY, interval_ms.to_string());
         }
         config
     }
@@ -330,6 +330,7 @@ pub async fn ensure_topics(
 
 /// The high watermark of the last fetch response librdkafka received for the partition (none
 /// before one came back). The `rdkafka` crate does not wrap `rd_kafka_get_watermark_offsets`.
+#[allow(unsafe_code, reason = "rdkafka does not wrap rd_kafka_get_watermark_offsets")]
 pub fn fetched_high_watermark<C: rdkafka::ClientContext>(
     client: &rdkafka::client::Client<C>,
     topic: &str,
@@ -392,9 +393,9 @@ mod tests {
         KafkaSettings {
             brokers: "127.0.0.1:1".into(),
             topics: Topics::default(),
-            message_timeout_ms: 1500,
+            message_timeout: Duration::from_millis(1500),
             extra: BTreeMap::from([("linger.ms".to_string(), "7".to_string())]),
-            statistics_interval_ms: 10_000,
+            statistics_interval: Duration::from_secs(10),
         }
     }
 
@@ -419,9 +420,9 @@ mod tests {
         let mut settings = KafkaSettings {
             brokers: "127.0.0.1:1".into(),
             topics: Default::default(),
-            message_timeout_ms: 1_000,
+            message_timeout: Duration::from_secs(1),
             extra: Default::default(),
-            statistics_interval_ms: 10_000,
+            statistics_interval: Duration::from_secs(10),
         };
         let on = settings.with_statistics(settings.producer_config("p"));
         assert_eq!(on.get(STATISTICS_INTERVAL_PROPERTY), Some("10000"));
@@ -429,12 +430,28 @@ mod tests {
         let off = settings.with_statistics(settings.producer_config("p"));
         assert_eq!(off.get(STATISTICS_INTERVAL_PROPERTY), Some("0"), "extra wins");
         settings.extra.clear();
-        settings.statistics_interval_ms = 0;
+        settings.statistics_interval = Duration::ZERO;
         assert_eq!(
             settings
                 .with_statistics(settings.consumer_config("g", "c"))
                 .get(STATISTICS_INTERVAL_PROPERTY),
             None
         );
+    }
+
+    #[test]
+    fn the_default_topics_are_those_base_toml_configures() {
+        #[derive(Deserialize)]
+        struct Kafka {
+            kafka: KafkaSettings,
+        }
+        let base = crate::config::config_dir().unwrap().join("base.toml");
+        let configured: Kafka = ::config::Config::builder()
+            .add_source(::config::File::from(base))
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap();
+        assert_eq!(configured.kafka.topics, Topics::default());
     }
 }

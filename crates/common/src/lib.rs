@@ -22,3 +22,4 @@ pub mod shutdown;
 pub mod telemetry;
 pub mod token_cipher;
 pub mod trace_context;
+pub mod zone;

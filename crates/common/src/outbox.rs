@@ -20,6 +20,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::shutdown::Shutdown;
+use crate::trace_context::TraceParent;
 
 /// A record ready for Kafka: what the producer sends and what the outbox stores.
 ///
@@ -35,6 +36,29 @@ pub struct OutgoingRecord {
 }
 
 impl OutgoingRecord {
+    /// An event for `topic` under `key`, with the headers every event carries: its id, the span
+    /// it was made in (`traceparent`) and its payload's schema (`content-type`).
+    pub fn event(
+        topic: &str,
+        key: String,
+        event_id: Uuid,
+        payload: Vec<u8>,
+        content_type: &str,
+        span: &TraceParent,
+    ) -> Self {
+        OutgoingRecord {
+            event_id,
+            topic: topic.to_string(),
+            key,
+            payload,
+            headers: vec![
+                ("event_id".into(), event_id.to_string()),
+                ("traceparent".into(), span.header_value()),
+                ("content-type".into(), content_type.into()),
+            ],
+        }
+    }
+
     /// A tombstone for `key` on `topic`: downstream consumers forget what they hold under the key
     /// (and a compacted topic drops it). It carries an `event_id` header like every record.
     pub fn tombstone(topic: &str, key: String) -> Self {

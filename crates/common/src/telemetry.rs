@@ -3,35 +3,23 @@
 use serde::Deserialize;
 use tracing_subscriber::{fmt, prelude::*, EnvFilter};
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
-    #[default]
     Pretty,
     Json,
 }
 
+/// The `[telemetry]` section (`log_format` and `log_filter` in `config/base.toml`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct TelemetrySettings {
-    #[serde(default)]
     pub log_format: LogFormat,
     /// Default filter when `RUST_LOG` is unset.
-    #[serde(default = "default_filter")]
     pub log_filter: String,
     /// When set, `/metrics` answers only requests with `Authorization: Bearer <token>` (Prometheus
     /// supports it); unset, it is open to whoever reaches the port (inside the cluster only).
     #[serde(default)]
     pub metrics_token: Option<secrecy::SecretString>,
-}
-
-impl Default for TelemetrySettings {
-    fn default() -> Self {
-        Self { log_format: LogFormat::default(), log_filter: default_filter(), metrics_token: None }
-    }
-}
-
-fn default_filter() -> String {
-    "info,rdkafka=warn,sqlx=warn".to_string()
 }
 
 /// Installs the global subscriber. Call once, first thing in `main`; later calls are no-ops.

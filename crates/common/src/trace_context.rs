@@ -71,6 +71,11 @@ impl TraceParent {
     pub fn header_value(&self) -> String {
         format!("00-{}-{}-{:02x}", self.trace_id_hex(), self.span_id_hex(), u8::from(self.sampled))
     }
+
+    /// This span as events carry it in their payload (`fitex.v1.TraceContext`).
+    pub fn to_proto(&self) -> fitex_proto::TraceContext {
+        fitex_proto::TraceContext { traceparent: self.header_value(), tracestate: String::new() }
+    }
 }
 
 fn decode_hex(text: &str) -> Option<Vec<u8>> {

@@ -29,10 +29,10 @@ async fn a_consumers_statistics_reach_the_metrics_while_it_consumes() {
     let settings = KafkaSettings {
         brokers: brokers(),
         topics: Topics::default().with_suffix(&format!("test-{run}")),
-        message_timeout_ms: 10_000,
+        message_timeout: Duration::from_secs(10),
         extra: BTreeMap::new(),
         // Small, so that reports come while the test waits.
-        statistics_interval_ms: 100,
+        statistics_interval: Duration::from_millis(100),
     };
     let topic = settings.topics.notifications.clone();
     kafka::ensure_topics(&settings, &[TopicSpec { name: topic.clone(), partitions: 1 }])

@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use fitex_common::token_cipher::TokenCipher;
+use fitex_common::zone::ParticipantZone;
 use fitex_provider::{ProviderError, ProviderId, TokenGrant, TokenProblem};
 use secrecy::SecretString;
 use sqlx::PgPool;
 
-use crate::connect::backfill_dates;
+use crate::connect::{backfill_dates, reported_zone};
 use crate::error::{SetupError, SyncError};
 use crate::providers::Providers;
 use crate::settings::{ConnectingSettings, ConnectionsSettings};
@@ -70,14 +71,14 @@ impl Connections {
         };
         let grant = TokenGrant { user_id: identity.user_id.clone(), ..grant.clone() };
         let time_zone = match api.time_zone(&grant.access_token, &grant.user_id).await {
-            Ok(zone) => Some(zone),
+            Ok(reported) => reported_zone(provider, &grant.user_id, &reported),
             Err(error) => {
                 tracing::warn!(user = %grant.user_id, %error, "time zone unknown at connection; backfill in UTC");
                 None
             }
         };
         let backfill = backfill_dates(
-            time_zone.as_deref().unwrap_or("UTC"),
+            time_zone.as_ref().unwrap_or(&ParticipantZone::UTC),
             self.settings.backfill_days,
             Utc::now(),
         );
@@ -94,7 +95,7 @@ impl Connections {
         }
         if let Some(zone) = time_zone {
             if let Some(connection) = store::connection_by_id(&self.pool, connected.id).await? {
-                store::set_time_zone(&self.pool, &connection, &zone).await?;
+                store::record_time_zone_check(&self.pool, &connection, Some(&zone)).await?;
             }
         }
         store::flag_expiring_tokens(&self.pool, self.settings.implicit_expiry_warning_days).await?;
@@ -111,7 +112,7 @@ impl Connections {
         let Some(kind) = connection.token_kind else {
             return Ok(Err(TokenProblem::Invalid));
         };
-        let margin = chrono::Duration::seconds(self.settings.refresh_margin_s);
+        let margin = self.settings.refresh_margin_delta();
         let fresh = connection.access_expires_at.is_some_and(|at| at > Utc::now() + margin);
         if fresh || kind == TokenKind::Implicit {
             if kind == TokenKind::Implicit
@@ -146,7 +147,7 @@ impl Connections {
         let Some(current) = store::lock_connection(&mut tx, connection_id).await? else {
             return Ok(Err(TokenProblem::Invalid));
         };
-        let margin = chrono::Duration::seconds(self.settings.refresh_margin_s);
+        let margin = self.settings.refresh_margin_delta();
         let fresh = current.access_expires_at.is_some_and(|at| at > Utc::now() + margin);
         let someone_refreshed = current.token_version != seen_version;
         if fresh && (!force || someone_refreshed) {

@@ -79,7 +79,7 @@ mod tests {
             token_url: "http://127.0.0.1:9/oauth2/token".into(),
             client_id: "client".into(),
             client_secret: SecretString::from("secret"),
-            request_timeout_ms: 1_000,
+            request_timeout: std::time::Duration::from_secs(1),
         }
     }
 

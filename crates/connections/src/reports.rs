@@ -2,6 +2,7 @@
 //! drivers under `bench/`: sync status, days stored and waiting, never a token.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use fitex_common::zone::ParticipantZone;
 use fitex_provider::ProviderId;
 use sqlx::PgPool;
 
@@ -17,7 +18,7 @@ pub struct ParticipantRow {
     pub reason: Option<String>,
     pub days: i64,
     pub last_sync: Option<DateTime<Utc>>,
-    pub zone: String,
+    pub zone: ParticipantZone,
 }
 
 /// Every participant's connections, by participant.
@@ -80,7 +81,7 @@ pub struct ConnectionReport {
     pub token_kind: Option<String>,
     pub access_expires_at: Option<DateTime<Utc>>,
     pub last_sync_at: Option<DateTime<Utc>>,
-    pub time_zone: String,
+    pub time_zone: ParticipantZone,
     pub rate_remaining: Option<i32>,
     pub rate_resets_at: Option<DateTime<Utc>>,
     /// Days stored for the participant.
@@ -123,7 +124,7 @@ pub async fn stored_days_by_provider_user(
 /// An active connection at `provider` of a participant in a team: (provider user id,
 /// participant, their first team, time zone, median stored steps). The pipeline's load driver
 /// makes its day of syncs for them.
-pub type TeamMemberConnection = (String, i64, i64, String, Option<f64>);
+pub type TeamMemberConnection = (String, i64, i64, ParticipantZone, Option<f64>);
 
 pub async fn active_team_members(
     pool: &PgPool,

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use fitex_common::token_cipher::TokenCipher;
+use fitex_common::zone::ParticipantZone;
 use fitex_provider::{ProviderId, RateBudget, TokenGrant};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::{PgPool, Postgres, Transaction};
@@ -23,7 +24,7 @@ pub struct Connection {
     pub access_expires_at: Option<DateTime<Utc>>,
     pub token_version: i64,
     pub sync_status: SyncStatus,
-    pub time_zone: String,
+    pub time_zone: ParticipantZone,
     pub time_zone_checked_at: Option<DateTime<Utc>>,
     pub rate_remaining: Option<i32>,
     pub rate_resets_at: Option<DateTime<Utc>>,
@@ -45,7 +46,7 @@ type ConnectionRow = (
     Option<DateTime<Utc>>,
     i64,
     String,
-    String,
+    ParticipantZone,
     Option<DateTime<Utc>>,
     Option<i32>,
     Option<DateTime<Utc>>,
@@ -342,17 +343,22 @@ pub async fn record_budget(
     Ok(())
 }
 
-pub async fn set_time_zone(
+/// Records a check of the participant's time zone: the zone the provider reported, when it is
+/// one ([`crate::connect::reported_zone`]); the check's time either way, so a zone we cannot use
+/// is asked for again only with the next day's check.
+pub async fn record_time_zone_check(
     pool: &PgPool,
     connection: &Connection,
-    zone: &str,
+    zone: Option<&ParticipantZone>,
 ) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("UPDATE participants SET time_zone = $2 WHERE id = $1")
-        .bind(connection.participant_id)
-        .bind(zone)
-        .execute(&mut *tx)
-        .await?;
+    if let Some(zone) = zone {
+        sqlx::query("UPDATE participants SET time_zone = $2 WHERE id = $1")
+            .bind(connection.participant_id)
+            .bind(zone)
+            .execute(&mut *tx)
+            .await?;
+    }
     sqlx::query("UPDATE provider_connections SET time_zone_checked_at = now() WHERE id = $1")
         .bind(connection.id)
         .execute(&mut *tx)
@@ -524,7 +530,7 @@ pub async fn participant_of_provider_user(
 pub async fn active_connections(
     pool: &PgPool,
     provider_user_id: Option<&str>,
-) -> Result<Vec<(i64, String)>, sqlx::Error> {
+) -> Result<Vec<(i64, ParticipantZone)>, sqlx::Error> {
     sqlx::query_as(
         "SELECT c.id, p.time_zone FROM provider_connections c JOIN participants p ON p.id = c.participant_id
          WHERE c.sync_status = 'active' AND ($1::text IS NULL OR c.provider_user_id = $1) ORDER BY c.id",

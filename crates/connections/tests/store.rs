@@ -3,6 +3,8 @@
 
 use chrono::{Duration, NaiveDate, Utc};
 use fitex_common::token_cipher::TokenCipher;
+use fitex_common::zone::ParticipantZone;
+use fitex_connections::connect::reported_zone;
 use fitex_connections::store::{self, NewConnection, SyncStatus, TokenKind};
 use fitex_connections::{pending, purge, reports, token_keys};
 use fitex_provider::{ProviderId, TokenGrant};
@@ -69,7 +71,7 @@ async fn what_operators_and_the_portal_read_of_connections() {
     assert_eq!(store::participant_of_provider_user(&pool, "NOBODY").await.unwrap(), None);
 
     let active = store::active_connections(&pool, None).await.unwrap();
-    assert_eq!(active, vec![(fitbit, "UTC".to_string())], "only the active one");
+    assert_eq!(active, vec![(fitbit, ParticipantZone::UTC)], "only the active one");
     assert!(store::active_connections(&pool, Some("BOB")).await.unwrap().is_empty());
     assert_eq!(
         store::count_by_status(&pool).await.unwrap(),
@@ -140,4 +142,33 @@ async fn key_rotation_rewrites_only_what_it_read_under_the_lock() {
     assert_eq!(stored.access_token, Some(new_access));
     assert_eq!(stored.refresh_token, seen.2, "the refresh token left as it was");
     assert_eq!(stored.token_version, seen.0, "not a new token: same version");
+}
+
+#[tokio::test]
+async fn a_time_zone_check_stores_a_known_zone_and_keeps_the_old_one_otherwise() {
+    let (_, pool) = fitex_testkit::test_database().await;
+    let (connection, _) = connect(&pool, ProviderId::Fitbit, "CAROL", &[]).await;
+    let stored = || async { store::connection_by_id(&pool, connection).await.unwrap().unwrap() };
+    assert_eq!(stored().await.time_zone, ParticipantZone::UTC, "a new participant is in UTC");
+    assert_eq!(stored().await.time_zone_checked_at, None);
+
+    let chicago = reported_zone(ProviderId::Fitbit, "CAROL", "America/Chicago");
+    store::record_time_zone_check(&pool, &stored().await, chicago.as_ref()).await.unwrap();
+    assert_eq!(stored().await.time_zone.name(), "America/Chicago");
+
+    // A zone we do not know: refused where it arrives; Carol keeps hers, and the check is recorded
+    // so the provider is asked again only with tomorrow's check.
+    let unknown = reported_zone(ProviderId::Fitbit, "CAROL", "America/Nowhere");
+    assert_eq!(unknown, None);
+    store::record_time_zone_check(&pool, &stored().await, unknown.as_ref()).await.unwrap();
+    let after = stored().await;
+    assert_eq!(after.time_zone.name(), "America/Chicago");
+    assert!(after.time_zone_checked_at.is_some());
+
+    // A stored name that is not a zone is an error to read, never taken for UTC.
+    sqlx::query("UPDATE participants SET time_zone = 'America/Nowhere'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(store::connection_by_id(&pool, connection).await.is_err());
 }

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use chrono::{NaiveDate, Utc};
-use chrono_tz::Tz;
 use fitex_common::kafka::Topics;
 use fitex_common::outbox::{self, OutgoingRecord};
 use fitex_common::trace_context::TraceParent;
@@ -13,9 +12,7 @@ use fitex_goals::{
     goals_between, member_week, program_week, team_week, Goal, GoalSettings, MemberWeek, Strategy,
     TeamWeek, Unit, MAX_SETTING_DAYS,
 };
-use fitex_proto::{
-    content_type, GoalChanged, Message, TeamProgressChanged, Timestamp, TraceContext,
-};
+use fitex_proto::{content_type, GoalChanged, Message, TeamProgressChanged, Timestamp};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -51,15 +48,8 @@ pub struct Recomputed {
     pub team_weeks_changed: usize,
 }
 
-fn today_in(zone: &str) -> NaiveDate {
-    match zone.parse::<Tz>() {
-        Ok(tz) => Utc::now().with_timezone(&tz).date_naive(),
-        Err(_) => Utc::now().date_naive(),
-    }
-}
-
 fn timestamp(at: chrono::DateTime<Utc>) -> Timestamp {
-    Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
+    std::time::SystemTime::from(at).into()
 }
 
 impl GoalsEngine {
@@ -73,14 +63,17 @@ impl GoalsEngine {
         let Some((input, zone)) = store::participant(&self.pool, participant_id).await? else {
             return Ok(Recomputed::default());
         };
-        let today = today_in(&zone);
+        let today = zone.today(Utc::now());
         let mut total = Recomputed::default();
         for enrolment in store::enrolments(&self.pool, participant_id).await? {
             let program = &enrolment.program.program;
             let through = program.end_date().min(today);
+            // Read, compute and write under the participant's lock: see [`lock_participant`].
+            let mut tx = self.pool.begin().await?;
+            lock_participant(&mut tx, participant_id).await?;
             // Also fill any days without a goal yet (a new day, or a member added late).
             let first_missing =
-                store::last_goal_date(&self.pool, participant_id, enrolment.program.id)
+                store::last_goal_date(&mut *tx, participant_id, enrolment.program.id)
                     .await?
                     .map_or(program.start_date, |last| last + chrono::Duration::days(1));
             let from = changed_from.min(first_missing).max(program.start_date);
@@ -88,7 +81,7 @@ impl GoalsEngine {
                 continue;
             }
             let days = store::days(
-                &self.pool,
+                &mut *tx,
                 participant_id,
                 program.start_date - chrono::Duration::days(history_days(&program.goals)),
                 through,
@@ -97,7 +90,7 @@ impl GoalsEngine {
             let goals =
                 goals_between(&days, program.start_date, &program.goals, &input, from, through);
             total.goals_changed +=
-                self.store_goals(participant_id, &enrolment, &goals, trace).await?;
+                self.store_goals(tx, participant_id, &enrolment, &goals, trace).await?;
             let first_week = program_week(program, from).unwrap_or(1);
             let last_week = program_week(program, through).unwrap_or(program.weeks);
             for week in first_week..=last_week {
@@ -109,8 +102,10 @@ impl GoalsEngine {
         Ok(total)
     }
 
+    /// Stores `goals` and their events in `tx` and commits it.
     async fn store_goals(
         &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
         participant_id: i64,
         enrolment: &Enrolment,
         goals: &[Goal],
@@ -118,7 +113,6 @@ impl GoalsEngine {
     ) -> Result<usize, sqlx::Error> {
         let computed_at = Utc::now();
         let program_id = enrolment.program.id;
-        let mut tx = self.pool.begin().await?;
         let changed =
             store::upsert_goals(&mut tx, participant_id, program_id, goals, computed_at).await?;
         let records: Vec<OutgoingRecord> = changed
@@ -137,12 +131,9 @@ impl GoalsEngine {
                     citation: goal.citation.clone(),
                     explanation: goal.explanation.clone(),
                     computed_at: Some(timestamp(computed_at)),
-                    trace_context: Some(TraceContext {
-                        traceparent: span.header_value(),
-                        tracestate: String::new(),
-                    }),
+                    trace_context: Some(span.to_proto()),
                 };
-                record(
+                OutgoingRecord::event(
                     &self.topics.goals,
                     participant_id.to_string(),
                     event_id,
@@ -246,7 +237,7 @@ impl GoalsEngine {
         else {
             return Ok(None);
         };
-        let today = today_in(&zone);
+        let today = zone.today(Utc::now());
         let enrolments = store::enrolments(&self.pool, participant_id).await?;
         let mut tx = self.pool.begin().await?;
         // Teams in one order, so two purges (or a purge and a recomputation) cannot deadlock.
@@ -277,6 +268,27 @@ impl GoalsEngine {
         Ok(Some(team_weeks_changed))
     }
 }
+
+/// Takes a participant's lock for the rest of `tx`.
+///
+/// One recomputation of a participant at a time (two goals replicas overlap during a rebalance, and
+/// `fitexctl goals recompute` runs beside them). Unlocked, one could read the days before a change
+/// commits and write its stale goals after the other wrote fresh ones; under the lock the last
+/// writer read everything the earlier ones wrote.
+async fn lock_participant(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    participant_id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+        .bind(PARTICIPANT_LOCK_SPACE)
+        .bind(participant_id as i32)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The first key of the participants' advisory locks (the second is the participant id).
+const PARTICIPANT_LOCK_SPACE: i32 = 0x7061_7274; // "part"
 
 /// Takes a team's lock for the rest of `tx`.
 ///
@@ -323,12 +335,9 @@ fn team_event(
         members: team.members as i32,
         members_meeting_goal: team.members_meeting_goal as i32,
         computed_at: Some(timestamp(computed_at)),
-        trace_context: Some(TraceContext {
-            traceparent: span.header_value(),
-            tracestate: String::new(),
-        }),
+        trace_context: Some(span.to_proto()),
     };
-    record(
+    OutgoingRecord::event(
         topic,
         team.team_id.to_string(),
         event_id,
@@ -336,25 +345,4 @@ fn team_event(
         content_type::TEAM_PROGRESS_CHANGED,
         &span,
     )
-}
-
-fn record(
-    topic: &str,
-    key: String,
-    event_id: Uuid,
-    payload: Vec<u8>,
-    content: &str,
-    span: &TraceParent,
-) -> OutgoingRecord {
-    OutgoingRecord {
-        event_id,
-        topic: topic.to_string(),
-        key,
-        payload,
-        headers: vec![
-            ("event_id".into(), event_id.to_string()),
-            ("traceparent".into(), span.header_value()),
-            ("content-type".into(), content.into()),
-        ],
-    }
 }

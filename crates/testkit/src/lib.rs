@@ -35,8 +35,8 @@ pub fn database_settings(name: &str) -> DatabaseSettings {
         username: std::env::var("PGUSER").unwrap_or_else(|_| "postgres".to_string()),
         password: SecretString::from(std::env::var("PGPASSWORD").unwrap_or_default()),
         database_name: name.to_string(),
-        max_connections: 5,
-        acquire_timeout_ms: 2_000,
+        max_connections: std::num::NonZeroU32::new(5).expect("positive"),
+        acquire_timeout: Duration::from_secs(2),
         require_ssl: false,
     }
 }
@@ -59,9 +59,9 @@ pub async fn test_kafka_on(brokers: &str, partitions: i32) -> KafkaSettings {
     let settings = KafkaSettings {
         brokers: brokers.to_string(),
         topics: Topics::default().with_suffix(&format!("test-{suffix}")),
-        message_timeout_ms: 10_000,
+        message_timeout: Duration::from_secs(10),
         extra: BTreeMap::new(),
-        statistics_interval_ms: 10_000,
+        statistics_interval: Duration::from_secs(10),
     };
     let specs: Vec<TopicSpec> =
         settings.topics.all().into_iter().map(|t| TopicSpec { partitions, ..t }).collect();

@@ -13,7 +13,7 @@ use fitex_common::kafka_stats::StatsConsumer;
 use fitex_common::outbox::{self, OutgoingRecord};
 use fitex_common::shutdown::Shutdown;
 use fitex_common::trace_context::TraceParent;
-use fitex_connections::connect::{backfill_dates, today};
+use fitex_connections::connect::backfill_dates;
 use fitex_connections::pending::{self, WaitingTraces};
 use fitex_connections::{store, SyncError};
 use fitex_proto::{Message as _, ProviderNotification};
@@ -113,11 +113,11 @@ pub async fn run(
     consumer: Arc<StatsConsumer>,
     shutdown: Shutdown,
 ) -> Result<(), ConsumeError> {
-    let window = Duration::from_millis(fetcher.settings.batch_window_ms);
+    let window = fetcher.settings.batch_window;
     loop {
         let batch = tokio::select! {
             _ = shutdown.wait() => return Ok(()),
-            batch = consume::collect_batch(&consumer, fetcher.settings.batch_max.max(1), window) => batch?,
+            batch = consume::collect_batch(&consumer, fetcher.settings.batch_max.get(), window) => batch?,
         };
         // Retry records wait for their time (the topic is in roughly due order).
         let due = batch.iter().map(not_before_ms).max().unwrap_or(0);
@@ -183,7 +183,7 @@ async fn process_batch(
     metrics::counter!("fitex_fetcher_notifications_total", "outcome" => "received")
         .increment(changes.len() as u64);
     let work = coalesce(changes);
-    let concurrency = fetcher.settings.concurrency.max(1);
+    let concurrency = fetcher.settings.concurrency.get();
     let results: Vec<((ProviderId, String), Result<(), SyncError>)> = futures::stream::iter(work)
         .map(|(user, work)| async move {
             let result = sync_work(fetcher, &user, &work).await;
@@ -251,7 +251,7 @@ async fn sync_work(
         // A change on an unnamed date: the participant's yesterday and today.
         for date in backfill_dates(&connection.time_zone, 1, Utc::now())
             .into_iter()
-            .chain(std::iter::once(today(&connection.time_zone, Utc::now())))
+            .chain(std::iter::once(connection.time_zone.today(Utc::now())))
         {
             if !work.dates.contains(&date) {
                 dated.push((date, 0));
@@ -273,11 +273,10 @@ async fn sync_work(
         metrics::counter!("fitex_fetcher_deferred_total", "reason" => "settling").increment(1);
     }
     let mut dates = plan.fetch_now;
-    if fetcher.settings.quiet_ms > 0 && !dates.is_empty() {
-        let quiet = chrono::Duration::milliseconds(fetcher.settings.quiet_ms as i64);
-        let max_wait = chrono::Duration::milliseconds(
-            fetcher.settings.quiet_max_ms.max(fetcher.settings.quiet_ms) as i64,
-        );
+    if !fetcher.settings.quiet.is_zero() && !dates.is_empty() {
+        let quiet = chrono::Duration::from_std(fetcher.settings.quiet).unwrap_or_default();
+        let max_wait =
+            chrono::Duration::from_std(fetcher.settings.quiet_max).unwrap_or_default().max(quiet);
         pending::debounce(
             &fetcher.connections.pool,
             connection.id,

@@ -3,7 +3,8 @@ use fitex_fetcher::{Application, Settings};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let settings: Settings = fitex_common::config::load().context("loading configuration")?;
+    let settings = fitex_common::config::or_refuse_to_start(Settings::load());
+    fitex_common::config::or_refuse_to_start(settings.validate());
     fitex_common::secrets::refuse_to_start_unless_safe(settings.check_secrets());
     fitex_common::telemetry::init("fetcher", &settings.telemetry);
     let app = Application::build(settings).await.context("starting the fetcher")?;

@@ -127,7 +127,8 @@ impl Fetcher {
             }
         };
         if work.deleted || (work.revoked && self.settings.delete_on_revoke) {
-            let purge_after = chrono::Duration::seconds(self.settings.purge_after_s as i64);
+            let purge_after = chrono::Duration::from_std(self.settings.purge_after)
+                .unwrap_or(chrono::Duration::MAX);
             purge::soft_delete(&self.connections.pool, connection.participant_id, purge_after)
                 .await?;
             count("soft_deleted");

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
 use fitex_common::shutdown::Shutdown;
@@ -27,7 +26,7 @@ pub async fn run_once(fetcher: &Fetcher, limit: i64) -> Result<usize, sqlx::Erro
         by_connection.entry(connection).or_default().push((day, traceparent));
     }
     futures::stream::iter(by_connection)
-        .for_each_concurrent(fetcher.settings.concurrency.max(1), |(connection_id, waiting)| async move {
+        .for_each_concurrent(fetcher.settings.concurrency.get(), |(connection_id, waiting)| async move {
             let days: Vec<NaiveDate> = waiting.iter().map(|(day, _)| *day).collect();
             if let Err(error) = sync_pending(fetcher, connection_id, &waiting).await {
                 tracing::warn!(connection = connection_id, %error, "pending fetch failed; will retry");
@@ -65,10 +64,10 @@ async fn sync_pending(
 }
 
 pub async fn run(fetcher: Arc<Fetcher>, shutdown: Shutdown) {
-    let interval = Duration::from_millis(fetcher.settings.pending_poll_ms);
-    let catch_up_every = Duration::from_secs(fetcher.settings.catch_up_check_s.max(1));
+    let interval = fetcher.settings.pending_poll;
+    let catch_up_every = fetcher.settings.catch_up_check;
     let mut last_catch_up: Option<std::time::Instant> = None;
-    let purge_every = Duration::from_secs(fetcher.settings.purge_check_s.max(1));
+    let purge_every = fetcher.settings.purge_check;
     let mut last_purge: Option<std::time::Instant> = None;
     loop {
         if last_purge.is_none_or(|at| at.elapsed() >= purge_every) {
@@ -82,11 +81,12 @@ pub async fn run(fetcher: Arc<Fetcher>, shutdown: Shutdown) {
                 Err(error) => tracing::warn!(%error, "could not purge deleted participants"),
             }
         }
-        if fetcher.settings.catch_up_after_s > 0
+        if !fetcher.settings.catch_up_after.is_zero()
             && last_catch_up.is_none_or(|at| at.elapsed() >= catch_up_every)
         {
             last_catch_up = Some(std::time::Instant::now());
-            let quiet_for = chrono::Duration::seconds(fetcher.settings.catch_up_after_s as i64);
+            let quiet_for =
+                chrono::Duration::from_std(fetcher.settings.catch_up_after).unwrap_or_default();
             match pending::schedule_catch_up(&fetcher.connections.pool, quiet_for).await {
                 Ok(0) => {}
                 Ok(days) => {
@@ -103,7 +103,7 @@ pub async fn run(fetcher: Arc<Fetcher>, shutdown: Shutdown) {
         }
         if let Err(error) = store::flag_expiring_tokens(
             &fetcher.connections.pool,
-            fetcher.settings.implicit_expiry_warning_days,
+            fetcher.connections.settings.implicit_expiry_warning_days,
         )
         .await
         {

@@ -1,35 +1,53 @@
-//! The fetcher's configuration: its own `[fetcher]` keys, and the sections it shares with the
-//! connection core (`fitex_connections::settings`), read into the core's types.
+//! The fetcher's configuration: its own `[fetcher]` keys ([`FetcherSettings`]) and the sections
+//! it shares with the connection core, read as the core's [`ConnectionsSettings`] (as the portal
+//! reads them).
+//!
+//! `[fetcher]` is read twice: once into [`FetcherSettings`], once (inside
+//! [`ConnectionsSettings`]) into `ConnectingSettings`, which alone declares the section's keys
+//! about connecting (`backfill_days`, `refresh_margin_s`, `implicit_expiry_warning_days`); each
+//! struct ignores the keys it does not name. Two loads ([`Settings::load_from`]) rather than
+//! `#[serde(flatten)]`, which would bypass the configuration crate's conversion of environment
+//! strings.
 
+use std::num::{NonZeroU32, NonZeroUsize};
+use std::path::Path;
 use std::time::Duration;
 
-use fitex_common::database::DatabaseSettings;
+use fitex_common::config::{ConfigError, InvalidSetting};
+use fitex_common::health::HttpLimits;
 use fitex_common::kafka::KafkaSettings;
 use fitex_common::telemetry::TelemetrySettings;
-use fitex_connections::settings::{
-    ConnectingSettings, ConnectionsSettings, FitbitApiConfig, GoogleHealthApiConfig, TokenSettings,
-};
+use fitex_connections::settings::ConnectionsSettings;
 use serde::Deserialize;
+use serde_with::{serde_as, DurationMilliSeconds, DurationSeconds};
 
 use crate::retry::RetryPolicy;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Settings {
-    #[serde(default)]
+    /// `[database]`, `[fetcher]`'s keys about connecting, `[fitbit_api]`, `[google_health_api]`
+    /// (connections through Google are synced when it is present) and `[tokens]`.
+    pub base: ConnectionsSettings,
     pub telemetry: TelemetrySettings,
-    pub database: DatabaseSettings,
     pub kafka: KafkaSettings,
     pub fetcher: FetcherSettings,
-    pub fitbit_api: FitbitApiConfig,
-    /// The Google Health API; connections through Google are synced when this is present.
-    #[serde(default)]
-    pub google_health_api: Option<GoogleHealthApiConfig>,
-    pub tokens: TokenSettings,
-    /// Head size, head and body deadlines, keep-alive (`[http]`; defaults when absent).
-    #[serde(default)]
-    pub http: fitex_common::health::HttpLimits,
+    /// Head size, head and body deadlines, keep-alive (`[http]`).
+    pub http: HttpLimits,
 }
 
+/// The sections only the fetcher reads.
+#[derive(Deserialize)]
+struct OwnSections {
+    telemetry: TelemetrySettings,
+    kafka: KafkaSettings,
+    fetcher: FetcherSettings,
+    http: HttpLimits,
+}
+
+/// The fetcher's own keys of `[fetcher]` (the section's keys about connecting are
+/// `fitex_connections::settings::ConnectingSettings`'s). Each field named after a `_ms` or `_s`
+/// key holds that key's value as a `Duration`.
+#[serde_as]
 #[derive(Debug, Clone, Deserialize)]
 pub struct FetcherSettings {
     /// Address of the health and metrics endpoints.
@@ -38,97 +56,166 @@ pub struct FetcherSettings {
     pub group_id: String,
     /// A batch closes at this many notifications or after `batch_window_ms`, whichever first;
     /// notifications within one batch are coalesced.
-    pub batch_max: usize,
-    pub batch_window_ms: u64,
+    pub batch_max: NonZeroUsize,
+    #[serde_as(as = "DurationMilliSeconds<u64>")]
+    #[serde(rename = "batch_window_ms")]
+    pub batch_window: Duration,
     /// A user-day fetched less than this long ago is fetched again only when this period has
     /// passed (repeat notifications of one sync cost one more call, not one each).
-    pub settle_ms: u64,
+    #[serde_as(as = "DurationMilliSeconds<u64>")]
+    #[serde(rename = "settle_ms")]
+    pub settle: Duration,
     /// When positive, a notified day is fetched only once no notification for it has come for
     /// this long (at most `quiet_max_ms` after the first): one call per changing day, at the cost
     /// of that much latency. 0 fetches at once.
-    pub quiet_ms: u64,
-    pub quiet_max_ms: u64,
+    #[serde_as(as = "DurationMilliSeconds<u64>")]
+    #[serde(rename = "quiet_ms")]
+    pub quiet: Duration,
+    #[serde_as(as = "DurationMilliSeconds<u64>")]
+    #[serde(rename = "quiet_max_ms")]
+    pub quiet_max: Duration,
     /// Users fetched at once.
-    pub concurrency: usize,
-    pub max_attempts: u32,
-    pub retry_base_ms: u64,
-    pub retry_max_ms: u64,
-    /// Days fetched for a newly connected participant.
-    pub backfill_days: u32,
-    /// Refresh an access token this long before it expires.
-    pub refresh_margin_s: i64,
-    /// Flag a pasted (non-refreshable) token this many days before it expires.
-    pub implicit_expiry_warning_days: i64,
-    pub pending_poll_ms: u64,
-    pub relay_interval_ms: u64,
+    pub concurrency: NonZeroUsize,
+    /// Attempts in all (the first included) before a notification is dead-lettered.
+    pub max_attempts: NonZeroU32,
+    #[serde_as(as = "DurationMilliSeconds<u64>")]
+    #[serde(rename = "retry_base_ms")]
+    pub retry_base: Duration,
+    #[serde_as(as = "DurationMilliSeconds<u64>")]
+    #[serde(rename = "retry_max_ms")]
+    pub retry_max: Duration,
+    #[serde_as(as = "DurationMilliSeconds<u64>")]
+    #[serde(rename = "pending_poll_ms")]
+    pub pending_poll: Duration,
+    #[serde_as(as = "DurationMilliSeconds<u64>")]
+    #[serde(rename = "relay_interval_ms")]
+    pub relay_interval: Duration,
     /// A connection that has not synced for this long gets its latest days fetched (a lost
     /// notification; consent withdrawn at Google, which sends no notice). 0 disables.
-    #[serde(default = "default_catch_up_after_s")]
-    pub catch_up_after_s: u64,
+    #[serde_as(as = "DurationSeconds<u64>")]
+    #[serde(rename = "catch_up_after_s")]
+    pub catch_up_after: Duration,
     /// How often quiet connections are looked for.
-    #[serde(default = "default_catch_up_check_s")]
-    pub catch_up_check_s: u64,
+    #[serde_as(as = "DurationSeconds<u64>")]
+    #[serde(rename = "catch_up_check_s")]
+    pub catch_up_check: Duration,
     /// A revocation deletes the participant's data everywhere (as an account deletion does),
     /// instead of only disconnecting them.
     pub delete_on_revoke: bool,
     /// A deleted participant is hidden at once and purged everywhere this long after (until then
     /// `fitexctl users restore` brings them back).
-    pub purge_after_s: u64,
+    #[serde_as(as = "DurationSeconds<u64>")]
+    #[serde(rename = "purge_after_s")]
+    pub purge_after: Duration,
     /// How often participants due for purging are looked for.
-    pub purge_check_s: u64,
-}
-
-fn default_catch_up_after_s() -> u64 {
-    86_400
-}
-
-fn default_catch_up_check_s() -> u64 {
-    600
+    #[serde_as(as = "DurationSeconds<u64>")]
+    #[serde(rename = "purge_check_s")]
+    pub purge_check: Duration,
 }
 
 impl FetcherSettings {
-    /// The keys of this section the connection core reads too.
-    pub fn connecting(&self) -> ConnectingSettings {
-        ConnectingSettings {
-            backfill_days: self.backfill_days,
-            refresh_margin_s: self.refresh_margin_s,
-            implicit_expiry_warning_days: self.implicit_expiry_warning_days,
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: self.max_attempts.get(),
+            base: self.retry_base,
+            max: self.retry_max,
         }
     }
 
-    pub fn retry_policy(&self) -> RetryPolicy {
-        RetryPolicy {
-            max_attempts: self.max_attempts.max(1),
-            base: Duration::from_millis(self.retry_base_ms),
-            max: Duration::from_millis(self.retry_max_ms),
-        }
+    /// Refuses keys that disagree, or periods of nothing that would make a loop spin.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        InvalidSetting::at_most(
+            "fetcher.retry_base_ms",
+            self.retry_base,
+            "fetcher.retry_max_ms",
+            self.retry_max,
+        )?;
+        InvalidSetting::positive("fetcher.retry_base_ms", self.retry_base)?;
+        InvalidSetting::at_most(
+            "fetcher.quiet_ms",
+            self.quiet,
+            "fetcher.quiet_max_ms",
+            self.quiet_max,
+        )?;
+        InvalidSetting::positive("fetcher.pending_poll_ms", self.pending_poll)?;
+        InvalidSetting::positive("fetcher.relay_interval_ms", self.relay_interval)?;
+        InvalidSetting::positive("fetcher.catch_up_check_s", self.catch_up_check)?;
+        InvalidSetting::positive("fetcher.purge_check_s", self.purge_check)
     }
 }
 
 impl Settings {
-    /// The sections the connection core reads, as the portal and `fitexctl` read them.
-    pub fn connections(&self) -> ConnectionsSettings {
-        ConnectionsSettings {
-            database: self.database.clone(),
-            fetcher: self.fetcher.connecting(),
-            fitbit_api: self.fitbit_api.clone(),
-            google_health_api: self.google_health_api.clone(),
-            tokens: self.tokens.clone(),
-        }
+    /// Loads from the usual layers (`config/base.toml`, `config/$FITEX_ENV.toml`, environment).
+    pub fn load() -> Result<Self, ConfigError> {
+        Self::load_from(&fitex_common::config::config_dir()?, &fitex_common::config::environment())
+    }
+
+    /// Loads from `dir` for `environment` (see the module docs: `[fetcher]` is read twice).
+    pub fn load_from(dir: &Path, environment: &str) -> Result<Self, ConfigError> {
+        let own: OwnSections = fitex_common::config::load_from(dir, environment)?;
+        Ok(Settings {
+            base: fitex_common::config::load_from(dir, environment)?,
+            telemetry: own.telemetry,
+            kafka: own.kafka,
+            fetcher: own.fetcher,
+            http: own.http,
+        })
+    }
+
+    /// Refuses settings the fetcher cannot run with, naming the key.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        self.base.validate()?;
+        self.fetcher.validate()
     }
 
     /// Refuses to start on a missing, short or published secret (`fitex_common::secrets`).
     pub fn check_secrets(&self) -> Result<(), fitex_common::secrets::UnsafeSecrets> {
         let checks = fitex_common::secrets::SecretChecks::for_this_process()
-            .require("fitbit_api.client_secret", &self.fitbit_api.client_secret, 16)
-            .require_each("tokens.encryption_keys", &self.tokens.encryption_keys, 16)
+            .require("fitbit_api.client_secret", &self.base.fitbit_api.client_secret, 16)
+            .require_each("tokens.encryption_keys", &self.base.tokens.encryption_keys, 16)
             .optional("telemetry.metrics_token", self.telemetry.metrics_token.as_ref(), 16);
-        match &self.google_health_api {
+        match &self.base.google_health_api {
             Some(google) => {
                 checks.require("google_health_api.client_secret", &google.client_secret, 16)
             }
             None => checks,
         }
         .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shared_configuration_reads_durations_in_their_units_and_is_valid() {
+        let dir = fitex_common::config::config_dir().unwrap();
+        let settings = Settings::load_from(&dir, "test").unwrap();
+        assert_eq!(settings.validate(), Ok(()));
+        // base.toml: batch_window_ms = 200, catch_up_after_s = 86400.
+        assert_eq!(settings.fetcher.batch_window, Duration::from_millis(200));
+        assert_eq!(settings.fetcher.catch_up_after, Duration::from_secs(86_400));
+        assert!(settings.base.fetcher.backfill_days > 0, "the connecting keys are read too");
+    }
+
+    #[test]
+    fn keys_that_disagree_are_refused_by_name() {
+        let dir = fitex_common::config::config_dir().unwrap();
+        let mut settings = Settings::load_from(&dir, "test").unwrap();
+        settings.fetcher.retry_base = settings.fetcher.retry_max + Duration::from_millis(1);
+        let error = settings.validate().unwrap_err().to_string();
+        assert_eq!(error, "fetcher.retry_base_ms must not exceed fetcher.retry_max_ms");
+
+        let mut settings = Settings::load_from(&dir, "test").unwrap();
+        settings.fetcher.quiet = Duration::from_secs(2);
+        settings.fetcher.quiet_max = Duration::from_secs(1);
+        let error = settings.validate().unwrap_err().to_string();
+        assert_eq!(error, "fetcher.quiet_ms must not exceed fetcher.quiet_max_ms");
+
+        let mut settings = Settings::load_from(&dir, "test").unwrap();
+        settings.fetcher.purge_check = Duration::ZERO;
+        let error = settings.validate().unwrap_err().to_string();
+        assert_eq!(error, "fetcher.purge_check_s must be positive");
     }
 }

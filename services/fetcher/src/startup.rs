@@ -31,13 +31,11 @@ impl Fetcher {
     /// The syncing core for `settings`, syncing through `providers`.
     pub fn from_settings(settings: &Settings, providers: Providers) -> Result<Self, StartupError> {
         Ok(Fetcher {
-            connections: Connections::from_settings(&settings.connections(), providers)?,
+            connections: Connections::from_settings(&settings.base, providers)?,
             topics: settings.kafka.topics.clone(),
             settings: settings.fetcher.clone(),
             relay_wake: Arc::new(tokio::sync::Notify::new()),
-            settle: std::sync::Mutex::new(crate::settle::Settle::new(Duration::from_millis(
-                settings.fetcher.settle_ms,
-            ))),
+            settle: std::sync::Mutex::new(crate::settle::Settle::new(settings.fetcher.settle)),
         })
     }
 }
@@ -54,8 +52,10 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let providers =
-            providers::configured(&settings.fitbit_api, settings.google_health_api.as_ref())?;
+        let providers = providers::configured(
+            &settings.base.fitbit_api,
+            settings.base.google_health_api.as_ref(),
+        )?;
         Self::build_with_providers(settings, providers).await
     }
 
@@ -76,14 +76,21 @@ impl Application {
 
         let mut consumers = Vec::new();
         let mut tasks = Vec::new();
-        for (topic, group) in [
-            (&settings.kafka.topics.notifications, settings.fetcher.group_id.clone()),
+        // Each consumer has a client id of its own, so the brokers' logs and the statistics
+        // metrics (`client` label) tell the two apart.
+        for (topic, group, client) in [
+            (
+                &settings.kafka.topics.notifications,
+                settings.fetcher.group_id.clone(),
+                "fitex-fetcher-notifications",
+            ),
             (
                 &settings.kafka.topics.fetch_retries,
                 format!("{}-retries", settings.fetcher.group_id),
+                "fitex-fetcher-retries",
             ),
         ] {
-            let consumer = settings.kafka.stats_consumer(&group, "fitex-fetcher")?;
+            let consumer = settings.kafka.stats_consumer(&group, client)?;
             consumer.subscribe(&[topic.as_str()])?;
             let consumer = Arc::new(consumer);
             tasks.push(tokio::spawn(consumer::run_lag_reporter(
@@ -106,7 +113,7 @@ impl Application {
                 producer.clone(),
                 outbox::RelaySettings {
                     source: OUTBOX_SOURCE,
-                    interval: Duration::from_millis(settings.fetcher.relay_interval_ms),
+                    interval: settings.fetcher.relay_interval,
                     batch_size: 500,
                     deadline: Duration::from_secs(5),
                     wake: relay_wake,
@@ -121,7 +128,7 @@ impl Application {
             metrics_token: settings.telemetry.metrics_token.clone(),
         };
         // Only health and metrics here, guarded like every service's public server.
-        let server = fitex_common::http::serve(settings.http, 1, ops)
+        let server = fitex_common::http::serve(settings.http, std::num::NonZeroUsize::MIN, ops)
             .run(listener, |_| {})
             .map_err(|e| StartupError::Bind(format!("port {port}"), e))?;
         Ok(Self { port, server, tasks, consumers, producer, shutdown, fetcher })

@@ -8,9 +8,10 @@ use chrono::{NaiveDate, Utc};
 use fitex_common::kafka::Topics;
 use fitex_common::outbox::{self, OutgoingRecord};
 use fitex_common::trace_context::TraceParent;
+use fitex_connections::connect::reported_zone;
 use fitex_connections::store::{self, Connection, SyncStatus, TokenKind};
 use fitex_connections::{pending, reconnect_reason, Connections, SyncError};
-use fitex_proto::{content_type, ActivityDayChanged, Message, Timestamp, TraceContext};
+use fitex_proto::{content_type, ActivityDayChanged, Message};
 use fitex_provider::{DayActivity, ProviderError, TokenProblem};
 use secrecy::SecretString;
 use uuid::Uuid;
@@ -256,7 +257,7 @@ impl Fetcher {
             provider: connection.provider.to_proto() as i32,
             provider_user_id: connection.provider_user_id.clone(),
             date: day.date.format("%Y-%m-%d").to_string(),
-            time_zone: connection.time_zone.clone(),
+            time_zone: connection.time_zone.to_string(),
             steps: day.steps,
             distance_km: day.distance_km,
             sedentary_minutes: day.sedentary_minutes,
@@ -266,26 +267,17 @@ impl Fetcher {
             worn_minutes: day.worn_minutes,
             manual_steps: day.manual_steps,
             no_data: day.no_data,
-            fetched_at: Some(Timestamp {
-                seconds: fetched_at.timestamp(),
-                nanos: fetched_at.timestamp_subsec_nanos() as i32,
-            }),
-            trace_context: Some(TraceContext {
-                traceparent: span.header_value(),
-                tracestate: String::new(),
-            }),
+            fetched_at: Some(std::time::SystemTime::from(fetched_at).into()),
+            trace_context: Some(span.to_proto()),
         };
-        OutgoingRecord {
+        OutgoingRecord::event(
+            &self.topics.activity_days,
+            connection.participant_id.to_string(),
             event_id,
-            topic: self.topics.activity_days.clone(),
-            key: connection.participant_id.to_string(),
-            payload: event.encode_to_vec(),
-            headers: vec![
-                ("event_id".into(), event_id.to_string()),
-                ("traceparent".into(), span.header_value()),
-                ("content-type".into(), content_type::ACTIVITY_DAY_CHANGED.into()),
-            ],
-        }
+            event.encode_to_vec(),
+            content_type::ACTIVITY_DAY_CHANGED,
+            &span,
+        )
     }
 
     /// The provider refused our project, not this participant (Google: the API disabled for the
@@ -373,11 +365,20 @@ impl Fetcher {
             Err(_) => return current,
         };
         match provider.time_zone(token, &connection.provider_user_id).await {
-            Ok(zone) => match store::set_time_zone(&self.connections.pool, connection, &zone).await
-            {
-                Ok(()) => current.time_zone = zone,
-                Err(error) => tracing::warn!(%error, "could not store the time zone"),
-            },
+            Ok(reported) => {
+                let zone =
+                    reported_zone(connection.provider, &connection.provider_user_id, &reported);
+                match store::record_time_zone_check(
+                    &self.connections.pool,
+                    connection,
+                    zone.as_ref(),
+                )
+                .await
+                {
+                    Ok(()) => current.time_zone = zone.unwrap_or(current.time_zone),
+                    Err(error) => tracing::warn!(%error, "could not store the time zone"),
+                }
+            }
             Err(error) => {
                 tracing::warn!(user = %connection.provider_user_id, %error, "could not read the time zone")
             }

@@ -132,6 +132,7 @@ enum Command {
     },
 }
 
+#[allow(unsafe_code, reason = "resetting SIGPIPE has no safe wrapper in libc")]
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // Piped into `head` and the like, end quietly like other command-line tools instead of

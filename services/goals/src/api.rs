@@ -15,7 +15,6 @@ use actix_web::http::{header, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use chrono::NaiveDate;
-use chrono_tz::Tz;
 use fitex_common::api_tokens::{self, Scope};
 use fitex_common::http_security::error_body;
 use fitex_goals::{classify, leaderboard, progress_in_unit, StrategyKind, Unit};
@@ -208,10 +207,7 @@ async fn current_goal(
     let (_, zone) =
         store::participant(&pool, participant).await?.ok_or(ApiError::NotFound("participant"))?;
     let enrolment = enrolment_for(&pool, participant, query.program_id).await?;
-    let today = match zone.parse::<Tz>() {
-        Ok(tz) => chrono::Utc::now().with_timezone(&tz).date_naive(),
-        Err(_) => chrono::Utc::now().date_naive(),
-    };
+    let today = zone.today(chrono::Utc::now());
     let program = &enrolment.program.program;
     let date = today.min(program.end_date());
     let goal =
@@ -228,7 +224,7 @@ async fn current_goal(
         "program_id": enrolment.program.id,
         "team_id": enrolment.team_id,
         "date": date,
-        "time_zone": zone,
+        "time_zone": zone.name(),
         "unit": unit_name(program.unit),
         "goal": goal.map(GoalView::from),
         "today": {

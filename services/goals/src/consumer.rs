@@ -2,6 +2,7 @@
 //! the earliest changed date; offsets committed after every recomputation committed.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -121,15 +122,15 @@ pub async fn run(
     engine: Arc<GoalsEngine>,
     consumer: StatsConsumer,
     producer: RecoveringProducer,
-    batch_max: usize,
+    batch_max: NonZeroUsize,
     window: Duration,
-    concurrency: usize,
+    concurrency: NonZeroUsize,
     shutdown: Shutdown,
 ) -> Result<(), ConsumeError> {
     loop {
         let batch = tokio::select! {
             _ = shutdown.wait() => return Ok(()),
-            batch = consume::collect_batch(&consumer, batch_max.max(1), window) => batch?,
+            batch = consume::collect_batch(&consumer, batch_max.get(), window) => batch?,
         };
         let started = Instant::now();
         let mut changes = Vec::with_capacity(batch.len());
@@ -175,7 +176,7 @@ pub async fn run(
                         Ok(())
                     }
                 })
-                .buffer_unordered(concurrency.max(1))
+                .buffer_unordered(concurrency.get())
                 .collect()
                 .await;
         // A database failure leaves the batch uncommitted: the process exits and the records are

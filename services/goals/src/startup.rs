@@ -56,7 +56,7 @@ impl Application {
             stream,
             producer.clone(),
             settings.goals.batch_max,
-            Duration::from_millis(settings.goals.batch_window_ms),
+            settings.goals.batch_window,
             settings.goals.concurrency,
             shutdown.clone(),
         ));
@@ -65,7 +65,7 @@ impl Application {
             producer.clone(),
             outbox::RelaySettings {
                 source: OUTBOX_SOURCE,
-                interval: Duration::from_millis(settings.goals.relay_interval_ms),
+                interval: settings.goals.relay_interval,
                 batch_size: 500,
                 deadline: Duration::from_secs(5),
                 wake: relay_wake,
@@ -83,7 +83,8 @@ impl Application {
         };
         let token = web::Data::new(ApiToken(settings.goals.api_token.clone()));
         let pool_data = web::Data::new(pool);
-        let server = fitex_common::http::serve(settings.http, 2, ops)
+        let workers = std::num::NonZeroUsize::new(2).expect("positive");
+        let server = fitex_common::http::serve(settings.http, workers, ops)
             // Every answer, the guard's refusals too, gets the security headers, and every error
             // a JSON body that does not echo the request.
             .json_api()

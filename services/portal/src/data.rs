@@ -1,15 +1,14 @@
 //! What the status page shows, read for the signed-in participant only.
 
 use chrono::NaiveDate;
-/// Today in the participant's zone (UTC for an unknown zone).
-pub use fitex_connections::connect::today as today_in;
+use fitex_common::zone::ParticipantZone;
 use fitex_connections::store;
 pub use fitex_connections::store::ConnectionView;
 use sqlx::PgPool;
 
 #[derive(Debug, Clone)]
 pub struct ParticipantView {
-    pub time_zone: String,
+    pub time_zone: ParticipantZone,
     pub days_stored: i64,
     pub connections: Vec<ConnectionView>,
 }
@@ -19,7 +18,7 @@ pub async fn participant(
     pool: &PgPool,
     participant_id: i64,
 ) -> Result<Option<ParticipantView>, sqlx::Error> {
-    let row: Option<(String, i64)> = sqlx::query_as(
+    let row: Option<(ParticipantZone, i64)> = sqlx::query_as(
         "SELECT p.time_zone, (SELECT count(*) FROM activity_days a WHERE a.participant_id = p.id)
          FROM participants p WHERE p.id = $1 AND p.deleted_at IS NULL",
     )

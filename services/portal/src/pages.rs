@@ -1,7 +1,7 @@
 //! The HTML (maud escapes every interpolated value).
 
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
+use fitex_common::zone::ParticipantZone;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use fitex_provider::ProviderId;
@@ -92,7 +92,7 @@ pub fn replace_connection(
     csrf: &str,
     provider_user: &str,
     token_expires_at: DateTime<Utc>,
-    zone: &str,
+    zone: &ParticipantZone,
 ) -> Markup {
     layout(
         "Keep your current connection?",
@@ -144,19 +144,13 @@ pub fn message(title: &str, text: &str, try_again: Option<&str>) -> Markup {
 }
 
 /// A moment in the participant's zone, e.g. "25 Nov 2026, 09:30".
-pub fn when(at: DateTime<Utc>, zone: &str) -> String {
-    match zone.parse::<Tz>() {
-        Ok(tz) => at.with_timezone(&tz).format("%-d %b %Y, %H:%M").to_string(),
-        Err(_) => at.format("%-d %b %Y, %H:%M UTC").to_string(),
-    }
+pub fn when(at: DateTime<Utc>, zone: &ParticipantZone) -> String {
+    zone.local(at).format("%-d %b %Y, %H:%M").to_string()
 }
 
 /// The date of a moment in the participant's zone, e.g. "30 Nov 2026".
-pub fn day(at: DateTime<Utc>, zone: &str) -> String {
-    match zone.parse::<Tz>() {
-        Ok(tz) => at.with_timezone(&tz).format("%-d %b %Y").to_string(),
-        Err(_) => at.format("%-d %b %Y").to_string(),
-    }
+pub fn day(at: DateTime<Utc>, zone: &ParticipantZone) -> String {
+    zone.local(at).format("%-d %b %Y").to_string()
 }
 
 /// Where a connection's Reconnect button goes and what it says; `None` when no route here can
@@ -184,7 +178,7 @@ fn status_label(status: &str) -> &'static str {
     }
 }
 
-fn connection(c: &ConnectionView, zone: &str, google: bool) -> Markup {
+fn connection(c: &ConnectionView, zone: &ParticipantZone, google: bool) -> Markup {
     let name = c.provider_name();
     let needs_reconnect = c.sync_status != "active";
     let reconnect = reconnect_link(c.provider_id(), google);
@@ -231,7 +225,11 @@ fn connection(c: &ConnectionView, zone: &str, google: bool) -> Markup {
 
 /// A connection another one replaced (Fitbit, continued through Google Health): nothing to do,
 /// so one quiet line rather than a problem.
-fn replaced(c: &ConnectionView, successor: Option<&ConnectionView>, zone: &str) -> Markup {
+fn replaced(
+    c: &ConnectionView,
+    successor: Option<&ConnectionView>,
+    zone: &ParticipantZone,
+) -> Markup {
     let successor = successor.map_or("new", ConnectionView::provider_name);
     html! {
         p.muted {

@@ -758,7 +758,7 @@ async fn status(portal: web::Data<Portal>, session: Session) -> PageResult {
         session.purge();
         return Ok(redirect(StatusCode::SEE_OTHER, "/"));
     };
-    let today = data::today_in(&participant.time_zone, Utc::now());
+    let today = participant.time_zone.today(Utc::now());
     let programs = data::programs_today(pool, participant_id, today).await.map_err(internal)?;
     let note = session.get::<String>(NOTE).ok().flatten();
     session.remove(NOTE);

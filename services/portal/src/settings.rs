@@ -1,15 +1,15 @@
 //! The portal reads the sections the connection core reads (`[database]`, `[fitbit_api]`,
 //! `[google_health_api]` when present, `[tokens]`, and `[fetcher]`'s keys about connecting: see
-//! `fitex_connections::settings`), `[telemetry]`, and its own optional `[portal]` section, whose
-//! every key has a default.
+//! `fitex_connections::settings`), `[telemetry]`, `[http]` and its own `[portal]` section (every
+//! key but the optional secret in `config/base.toml`).
 
-use std::num::NonZeroU64;
+use std::num::{NonZeroU64, NonZeroUsize};
 use std::path::Path;
 use std::time::Duration;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use base64::Engine;
-use fitex_common::config::ConfigError;
+use fitex_common::config::{ConfigError, InvalidSetting};
 use fitex_common::health::HttpLimits;
 use fitex_common::telemetry::TelemetrySettings;
 use fitex_connections::ConnectionsSettings;
@@ -22,114 +22,46 @@ pub struct Settings {
     pub base: ConnectionsSettings,
     pub telemetry: TelemetrySettings,
     pub portal: PortalSettings,
-    /// Head size, head and body deadlines, keep-alive (`[http]`; defaults when absent).
+    /// Head size, head and body deadlines, keep-alive (`[http]`).
     pub http: HttpLimits,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct PortalSettings {
-    #[serde(default = "default_host")]
     pub host: String,
-    #[serde(default = "default_port")]
     pub port: u16,
     /// Where participants reach the portal; the OAuth redirect URIs are
     /// `{public_base_url}/connect/fitbit/callback` and `{public_base_url}/connect/google/callback`
     /// (registered with Fitbit and Google).
-    #[serde(default = "default_public_base_url")]
     pub public_base_url: String,
-    #[serde(default = "default_authorize_url")]
     pub authorize_url: String,
-    #[serde(default = "default_scopes")]
     pub scopes: String,
     /// Base64 of at least 64 random bytes: signs and encrypts the session cookie. When absent a
     /// random key is made at start-up (sessions then end with the process and are not shared
     /// between replicas).
     #[serde(default)]
     pub session_key: Option<SecretString>,
-    #[serde(default = "default_true")]
     pub cookie_secure: bool,
-    #[serde(default = "default_cookie_name")]
     pub cookie_name: String,
     /// A sign-in ends after this long without a request (`session_idle_timeout_s`, seconds).
-    #[serde(
-        rename = "session_idle_timeout_s",
-        default = "default_session_idle_timeout",
-        deserialize_with = "positive_seconds"
-    )]
+    #[serde(rename = "session_idle_timeout_s", deserialize_with = "positive_seconds")]
     pub session_idle_timeout: Duration,
     /// A sign-in ends this long after it began, however much it is used
     /// (`session_absolute_timeout_s`, seconds); the session cookie expires then too.
-    #[serde(
-        rename = "session_absolute_timeout_s",
-        default = "default_session_absolute_timeout",
-        deserialize_with = "positive_seconds"
-    )]
+    #[serde(rename = "session_absolute_timeout_s", deserialize_with = "positive_seconds")]
     pub session_absolute_timeout: Duration,
-    #[serde(default = "default_workers")]
-    pub workers: usize,
-}
-
-fn default_host() -> String {
-    "127.0.0.1".into()
-}
-fn default_port() -> u16 {
-    8083
-}
-fn default_public_base_url() -> String {
-    "http://127.0.0.1:8083".into()
-}
-fn default_authorize_url() -> String {
-    "https://www.fitbit.com/oauth2/authorize".into()
-}
-fn default_scopes() -> String {
-    "activity heartrate profile settings".into()
-}
-fn default_true() -> bool {
-    true
-}
-fn default_cookie_name() -> String {
-    "fitex_session".into()
-}
-fn default_session_idle_timeout() -> Duration {
-    Duration::from_secs(2 * 3600)
-}
-fn default_session_absolute_timeout() -> Duration {
-    Duration::from_secs(30 * 86_400)
+    pub workers: NonZeroUsize,
 }
 
 /// A whole number of seconds above zero (a zero timeout would end every sign-in at once).
 fn positive_seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
     Ok(Duration::from_secs(NonZeroU64::deserialize(deserializer)?.get()))
 }
-fn default_workers() -> usize {
-    2
-}
-
-impl Default for PortalSettings {
-    fn default() -> Self {
-        PortalSettings {
-            host: default_host(),
-            port: default_port(),
-            public_base_url: default_public_base_url(),
-            authorize_url: default_authorize_url(),
-            scopes: default_scopes(),
-            session_key: None,
-            cookie_secure: true,
-            cookie_name: default_cookie_name(),
-            session_idle_timeout: default_session_idle_timeout(),
-            session_absolute_timeout: default_session_absolute_timeout(),
-            workers: default_workers(),
-        }
-    }
-}
 
 #[derive(Deserialize)]
 struct PortalSection {
-    #[serde(default)]
     portal: PortalSettings,
-    #[serde(default)]
     http: HttpLimits,
-    #[serde(default)]
     telemetry: TelemetrySettings,
 }
 
@@ -187,6 +119,11 @@ impl Settings {
         })
     }
 
+    /// Refuses settings the portal cannot run with, naming the key.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        self.base.validate()
+    }
+
     /// Refuses to start on a missing, short or published secret (`fitex_common::secrets`): its
     /// own session key and metrics token, and the secrets it uses to connect participants.
     pub fn check_secrets(&self) -> Result<(), fitex_common::secrets::UnsafeSecrets> {
@@ -225,7 +162,9 @@ mod tests {
 
     #[test]
     fn session_key_needs_64_bytes_of_base64() {
-        let mut settings = PortalSettings::default();
+        let dir = fitex_common::config::config_dir().unwrap();
+        let mut settings = Settings::load_from(&dir, "test").unwrap().portal;
+        settings.session_key = None;
         assert_eq!(settings.session_key_bytes(), Ok(None));
         settings.session_key = Some(SecretString::from(STANDARD.encode([7u8; 32])));
         assert_eq!(settings.session_key_bytes(), Err(SessionKeyError::TooShort(32)));
@@ -255,8 +194,10 @@ mod tests {
         assert_eq!(settings.portal.session_idle_timeout, Duration::from_secs(7200));
         assert_eq!(settings.portal.session_absolute_timeout, Duration::from_secs(30 * 86_400));
 
+        // base.toml, then `toml` over it.
         let read = |toml: &str| {
             config::Config::builder()
+                .add_source(config::File::from(dir.join("base.toml")))
                 .add_source(config::File::from_str(toml, config::FileFormat::Toml))
                 .build()
                 .unwrap()

@@ -3,7 +3,6 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, HttpResponse};
@@ -24,7 +23,7 @@ use crate::webhook::Endpoint;
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error("invalid settings: {0}")]
-    Settings(String),
+    Settings(#[from] fitex_common::config::InvalidSetting),
     #[error("could not bind {address}: {source}")]
     Bind { address: String, source: std::io::Error },
     #[error("could not create the Kafka producer: {0}")]
@@ -45,7 +44,7 @@ impl Application {
     /// Binds the listener, creates the producer and database pool (both connect lazily, so the
     /// service starts while either is down) and starts the outbox relay.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        settings.validate().map_err(StartupError::Settings)?;
+        settings.validate()?;
         let address = format!("{}:{}", settings.subscriber.host, settings.subscriber.port);
         let (listener, port) = fitex_common::http::bind(&address)
             .map_err(|source| StartupError::Bind { address, source })?;
@@ -53,10 +52,10 @@ impl Application {
         let mut kafka_settings = settings.kafka.clone();
         // The producer gives up on a record at the publish deadline, so the request can fall back
         // to the outbox in time; the relay retries later with the same producer.
-        kafka_settings.message_timeout_ms = settings.subscriber.publish_deadline_ms;
+        kafka_settings.message_timeout = settings.subscriber.publish_deadline;
         let producer = kafka_settings.recovering_producer("fitex-subscriber")?;
         let pool = settings.database.lazy_pool();
-        let deadline = settings.subscriber.publish_deadline();
+        let deadline = settings.subscriber.publish_deadline;
         let publisher = Publisher::new(producer.clone(), pool.clone(), deadline);
 
         let shutdown = Shutdown::new();
@@ -65,8 +64,8 @@ impl Application {
             producer.clone(),
             outbox::RelaySettings {
                 source: OUTBOX_SOURCE,
-                interval: Duration::from_millis(settings.subscriber.relay_interval_ms),
-                batch_size: settings.subscriber.relay_batch_size,
+                interval: settings.subscriber.relay_interval,
+                batch_size: i64::from(settings.subscriber.relay_batch_size.get()),
                 deadline,
                 wake: Default::default(),
             },
@@ -84,7 +83,7 @@ impl Application {
         };
         let endpoint = |verifier: Arc<dyn WebhookVerifier>| Endpoint {
             verifier,
-            max_body_bytes: settings.subscriber.max_body_bytes,
+            max_body_bytes: settings.subscriber.max_body_bytes.get(),
             topic: settings.kafka.topics.notifications.clone(),
             publisher: publisher.clone(),
             proxies: settings.http.proxies.clone(),
@@ -98,15 +97,10 @@ impl Application {
         let fitbit_path = settings.subscriber.fitbit_webhook_path.clone();
         let google = match &settings.google_health {
             Some(google) => {
-                let source = Arc::new(HttpKeysetSource::new(
-                    &google.keyset_url,
-                    Duration::from_millis(google.keyset_timeout_ms),
-                )?);
+                let source =
+                    Arc::new(HttpKeysetSource::new(&google.keyset_url, google.keyset_timeout)?);
                 let verifier = Arc::new(fitex_google_health::GoogleHealthWebhook {
-                    keyset: KeysetCache::new(
-                        source,
-                        Duration::from_secs(google.keyset_refetch_interval_s),
-                    ),
+                    keyset: KeysetCache::new(source, google.keyset_refetch_interval),
                     secrets: google.endpoint_secrets.clone(),
                 });
                 // Warm the keyset cache so the first notification need not wait for it.
@@ -123,7 +117,7 @@ impl Application {
 
         let server =
             fitex_common::http::serve(settings.http.limits, settings.subscriber.workers, ops)
-                .shutdown_timeout_s(settings.subscriber.shutdown_timeout_s)
+                .shutdown_timeout_s(settings.subscriber.shutdown_timeout.as_secs())
                 .run(listener, move |cfg| {
                     cfg.service(
                         web::resource(fitbit_path.as_str())

@@ -28,7 +28,7 @@ pub async fn connected_team_members(pool: &PgPool) -> anyhow::Result<Vec<Partici
             user,
             id,
             team,
-            zone: zone.parse().unwrap_or(Tz::UTC),
+            zone: zone.tz(),
             usual: usual.unwrap_or(6500.0),
         })
         .collect();

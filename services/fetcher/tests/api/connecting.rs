@@ -21,7 +21,7 @@ async fn a_new_connection_backfills_its_last_days_with_range_requests() {
         })
         .await
         .unwrap();
-    let dates = backfill_dates("America/Los_Angeles", 28, Utc::now());
+    let dates = backfill_dates(&"America/Los_Angeles".parse().unwrap(), 28, Utc::now());
     for (i, date) in dates.iter().enumerate() {
         app.sim().set_day("BACK01", *date, day_data(3000 + i as u32 * 100, 700)).await.unwrap();
     }
@@ -78,7 +78,7 @@ async fn a_backfill_waits_when_the_rate_budget_cannot_pay_for_it() {
         resets_at: Utc::now() + chrono::Duration::seconds(3),
     };
     store::record_budget(&app.pool, connection, &budget).await.unwrap();
-    let dates = backfill_dates("UTC", 10, Utc::now());
+    let dates = backfill_dates(&"UTC".parse().unwrap(), 10, Utc::now());
     for date in &dates {
         app.sim().set_day("THRIFT1", *date, day_data(4000, 700)).await.unwrap();
     }

@@ -330,8 +330,8 @@ async fn with_a_quiet_period_a_changing_day_costs_one_call() {
     let kafka = fitex_testkit::test_kafka().await;
     let (database, pool) = fitex_testkit::test_database().await;
     let mut settings = settings_for(kafka, database, &sim);
-    settings.fetcher.quiet_ms = 1_000;
-    settings.fetcher.quiet_max_ms = 5_000;
+    settings.fetcher.quiet = Duration::from_millis(1_000);
+    settings.fetcher.quiet_max = Duration::from_millis(5_000);
     let app = spawn_with(settings, sim, pool).await;
     let connection = app.connect_user("QUIET01").await;
     let participant = app.participant_of(connection).await;

@@ -90,7 +90,7 @@ async fn google_only(app: &TestFetcher, zone: &str) -> GoogleUserTokens {
 async fn a_google_connection_backfills_from_rollups_and_keeps_manual_steps_apart() {
     let app = spawn_fetcher().await;
     let tokens = google_only(&app, "America/Chicago").await;
-    let dates = backfill_dates("America/Chicago", 28, Utc::now());
+    let dates = backfill_dates(&"America/Chicago".parse().unwrap(), 28, Utc::now());
     let (walked, typed_in) = (dates[27], dates[26]);
     app.sim().set_day_record(&tokens.user_id, walked, record(9_000, 0, 800)).await.unwrap();
     app.sim().set_day_record(&tokens.user_id, typed_in, record(4_000, 2_500, 650)).await.unwrap();
@@ -106,7 +106,7 @@ async fn a_google_connection_backfills_from_rollups_and_keeps_manual_steps_apart
     let row = store::connection_by_id(&app.pool, connection).await.unwrap().unwrap();
     assert_eq!(row.provider.as_str(), "google_health");
     assert_eq!(row.provider_user_id, tokens.health_user_id, "keyed by the Google Health id");
-    assert_eq!(row.time_zone, "America/Chicago", "from users/me/settings");
+    assert_eq!(row.time_zone.name(), "America/Chicago", "from users/me/settings");
     let participant = row.participant_id;
     wait_for("28 days backfilled", Duration::from_secs(30), || async {
         app.stored_steps(participant).await.len() == 28
@@ -172,7 +172,7 @@ async fn the_per_user_budget_defers_only_that_user() {
     .await;
     let (busy, calm) = (google_only(&app, "UTC").await, google_only(&app, "UTC").await);
     let mut settings = app.settings.clone();
-    settings.fetcher.backfill_days = 0;
+    settings.base.fetcher.backfill_days = 0;
     let fetcher = fetcher_for(&settings);
     let busy_connection = connect_google(&fetcher, &busy).await;
     let calm_connection = connect_google(&fetcher, &calm).await;
@@ -227,9 +227,10 @@ async fn the_client_stops_short_of_its_own_per_user_budget() {
     let (database, pool) = fitex_testkit::test_database().await;
     let mut settings = settings_for(kafka, database, &sim);
     use_simulated_google(&mut settings, &sim);
-    settings.fetcher.backfill_days = 0;
+    settings.base.fetcher.backfill_days = 0;
     // Room for one day's requests (6) a minute, not two.
-    settings.google_health_api.as_mut().unwrap().requests_per_minute = 9;
+    settings.base.google_health_api.as_mut().unwrap().requests_per_minute =
+        std::num::NonZeroU32::new(9).unwrap();
     let app = spawn_with(settings, sim, pool).await;
     let tokens = google_only(&app, "UTC").await;
     let fetcher = app.fetcher().await;
@@ -335,9 +336,9 @@ async fn consent_withdrawn_without_a_word_is_found_by_the_catch_up() {
     let (database, pool) = fitex_testkit::test_database().await;
     let mut settings = settings_for(kafka, database, &sim);
     use_simulated_google(&mut settings, &sim);
-    settings.fetcher.backfill_days = 1;
-    settings.fetcher.catch_up_after_s = 2;
-    settings.fetcher.catch_up_check_s = 1;
+    settings.base.fetcher.backfill_days = 1;
+    settings.fetcher.catch_up_after = Duration::from_secs(2);
+    settings.fetcher.catch_up_check = Duration::from_secs(1);
     let app = spawn_with(settings, sim, pool).await;
     let (withdrawn, still_in) = (google_only(&app, "UTC").await, google_only(&app, "UTC").await);
     let fetcher = app.fetcher().await;

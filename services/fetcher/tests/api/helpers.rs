@@ -37,30 +37,30 @@ pub fn settings_for(
     sim: &SimulatorHandle,
 ) -> Settings {
     let dir = fitex_common::config::config_dir().expect("config dir");
-    let mut settings: Settings =
-        fitex_common::config::load_from(&dir, "test").expect("load config");
-    settings.database = database;
+    let mut settings = Settings::load_from(&dir, "test").expect("load config");
+    settings.base.database = database;
     settings.kafka = kafka;
     settings.fetcher.port = 0;
     settings.fetcher.group_id = format!("test-fetcher-{}", Uuid::new_v4().simple());
-    settings.fetcher.batch_window_ms = 300;
-    settings.fetcher.settle_ms = 2_000;
-    settings.fetcher.max_attempts = 3;
-    settings.fetcher.retry_base_ms = 100;
-    settings.fetcher.retry_max_ms = 400;
-    settings.fetcher.pending_poll_ms = 200;
-    settings.fetcher.relay_interval_ms = 100;
-    settings.fitbit_api.api_base_url = sim.base_url();
-    settings.fitbit_api.token_url = format!("{}/oauth2/token", sim.base_url());
-    settings.fitbit_api.client_id = "SIMCLIENT".into();
-    settings.fitbit_api.client_secret = SecretString::from("sim-client-secret");
+    settings.fetcher.batch_window = Duration::from_millis(300);
+    settings.fetcher.settle = Duration::from_millis(2_000);
+    settings.fetcher.max_attempts = std::num::NonZeroU32::new(3).unwrap();
+    settings.fetcher.retry_base = Duration::from_millis(100);
+    settings.fetcher.retry_max = Duration::from_millis(400);
+    settings.fetcher.pending_poll = Duration::from_millis(200);
+    settings.fetcher.relay_interval = Duration::from_millis(100);
+    settings.base.fitbit_api.api_base_url = sim.base_url();
+    settings.base.fitbit_api.token_url = format!("{}/oauth2/token", sim.base_url());
+    settings.base.fitbit_api.client_id = "SIMCLIENT".into();
+    settings.base.fitbit_api.client_secret = SecretString::from("sim-client-secret");
     settings
 }
 
 /// Points the Google Health API client at the simulator's Google mode.
 pub fn use_simulated_google(settings: &mut Settings, sim: &SimulatorHandle) {
     let base = sim.base_url();
-    let google = settings.google_health_api.as_mut().expect("base.toml configures Google Health");
+    let google =
+        settings.base.google_health_api.as_mut().expect("base.toml configures Google Health");
     google.api_base_url = base.clone();
     google.authorize_url = format!("{base}/google/o/oauth2/v2/auth");
     google.token_url = format!("{base}/google/token");
@@ -85,7 +85,7 @@ pub async fn spawn_fetcher_on(config: SimulatorConfig) -> TestFetcher {
 
 pub async fn spawn_with(settings: Settings, sim: SimulatorHandle, pool: PgPool) -> TestFetcher {
     let kafka = settings.kafka.clone();
-    let cipher = TokenCipher::from_config(&settings.tokens.encryption_keys).unwrap();
+    let cipher = TokenCipher::from_config(&settings.base.tokens.encryption_keys).unwrap();
     let producer = kafka.recovering_producer("test-notifier").unwrap();
     let app = Application::build(settings.clone()).await.expect("build the fetcher");
     let handle = app.handle();
@@ -341,8 +341,9 @@ impl TestFetcher {
 
 /// A fetcher core for `settings`, syncing through the providers they configure.
 pub fn fetcher_for(settings: &Settings) -> fitex_fetcher::sync::Fetcher {
+    let base = &settings.base;
     let providers =
-        providers::configured(&settings.fitbit_api, settings.google_health_api.as_ref()).unwrap();
+        providers::configured(&base.fitbit_api, base.google_health_api.as_ref()).unwrap();
     fitex_fetcher::sync::Fetcher::from_settings(settings, providers).unwrap()
 }
 

@@ -20,8 +20,8 @@ async fn spawn_fast_purging_fetcher() -> TestFetcher {
     let (database, pool) = fitex_testkit::test_database().await;
     let mut settings = settings_for(kafka, database, &sim);
     use_simulated_google(&mut settings, &sim);
-    settings.fetcher.purge_after_s = 1;
-    settings.fetcher.purge_check_s = 1;
+    settings.fetcher.purge_after = Duration::from_secs(1);
+    settings.fetcher.purge_check = Duration::from_secs(1);
     spawn_with(settings, sim, pool).await
 }
 

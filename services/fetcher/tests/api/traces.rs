@@ -57,7 +57,7 @@ async fn a_day_deferred_to_settle_keeps_the_trace_of_the_notification_that_defer
     let (database, pool) = fitex_testkit::test_database().await;
     let mut settings = settings_for(kafka, database, &sim);
     // Long enough for the second notification to arrive within it.
-    settings.fetcher.settle_ms = 5_000;
+    settings.fetcher.settle = Duration::from_millis(5_000);
     let app = spawn_with(settings, sim, pool).await;
     let connection = app.connect_user("TRACED1").await;
     let participant = app.participant_of(connection).await;
@@ -91,7 +91,7 @@ async fn with_a_quiet_period_the_pending_fetch_continues_the_notifications_trace
     let kafka = fitex_testkit::test_kafka().await;
     let (database, pool) = fitex_testkit::test_database().await;
     let mut settings = settings_for(kafka, database, &sim);
-    settings.fetcher.quiet_ms = 500;
+    settings.fetcher.quiet = Duration::from_millis(500);
     let app = spawn_with(settings, sim, pool).await;
     let connection = app.connect_user("TRACED2").await;
     let participant = app.participant_of(connection).await;

@@ -36,7 +36,7 @@ pub async fn spawn_goals_with(adjust: impl FnOnce(&mut Settings)) -> TestGoals {
     settings.kafka = kafka.clone();
     settings.goals.port = 0;
     settings.goals.group_id = format!("test-goals-{}", Uuid::new_v4().simple());
-    settings.goals.relay_interval_ms = 100;
+    settings.goals.relay_interval = Duration::from_millis(100);
     settings.goals.api_token = SecretString::from(TOKEN);
     adjust(&mut settings);
     let app = Application::build(settings).await.unwrap();

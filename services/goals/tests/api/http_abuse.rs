@@ -53,9 +53,9 @@ async fn oversized_headers_get_431_on_every_endpoint_and_the_api_keeps_serving()
 #[tokio::test]
 async fn slow_clients_are_timed_out_and_the_api_still_answers_at_once() {
     let app = spawn_goals_with(|settings| {
-        settings.http.client_request_timeout_ms = 1_000;
-        settings.http.body_timeout_ms = 1_000;
-        settings.http.keep_alive_s = 1;
+        settings.http.client_request_timeout = Duration::from_millis(1_000);
+        settings.http.body_timeout = Duration::from_millis(1_000);
+        settings.http.keep_alive = Duration::from_secs(1);
     })
     .await;
     let (participant, _, _) = seeded(&app).await;

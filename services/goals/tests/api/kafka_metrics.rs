@@ -6,7 +6,10 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn the_consumers_statistics_are_on_the_metrics_page() {
-    let app = spawn_goals_with(|settings| settings.kafka.statistics_interval_ms = 100).await;
+    let app = spawn_goals_with(|settings| {
+        settings.kafka.statistics_interval = Duration::from_millis(100);
+    })
+    .await;
     let consumer = "client=\"fitex-goals\",role=\"consumer\"";
     let deadline = Instant::now() + Duration::from_secs(30);
     let page = loop {

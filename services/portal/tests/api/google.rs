@@ -33,7 +33,10 @@ async fn connections(
 
 /// `days` stored days of history for the participant (what the fetcher had stored from Fitbit).
 async fn store_history(portal: &TestPortal, participant_id: i64, days: i64) {
-    let today = fitex_portal::data::today_in("America/New_York", chrono::Utc::now());
+    let today = "America/New_York"
+        .parse::<fitex_common::zone::ParticipantZone>()
+        .unwrap()
+        .today(chrono::Utc::now());
     for back in 30..30 + days {
         sqlx::query(
             "INSERT INTO activity_days (participant_id, day, steps, distance_km, sedentary_minutes,

@@ -91,8 +91,8 @@ fn google_config(sim: &SimulatorHandle) -> GoogleHealthApiConfig {
         client_id: GOOGLE_CLIENT_ID.into(),
         client_secret: SecretString::from("sim-google-client-secret"),
         scopes: [ACTIVITY_SCOPE, SETTINGS_SCOPE, PROFILE_SCOPE].map(String::from).to_vec(),
-        request_timeout_ms: 10_000,
-        requests_per_minute: 300,
+        request_timeout: std::time::Duration::from_millis(10_000),
+        requests_per_minute: std::num::NonZeroU32::new(300).unwrap(),
     }
 }
 

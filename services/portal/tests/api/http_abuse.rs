@@ -74,9 +74,9 @@ async fn oversized_headers_get_431_on_every_page_and_the_portal_keeps_serving() 
 #[tokio::test]
 async fn slow_clients_are_timed_out_and_the_pages_still_answer_at_once() {
     let portal = spawn_portal_adjusted(plain_http_with_google(), |settings| {
-        settings.http.client_request_timeout_ms = 1_000;
-        settings.http.body_timeout_ms = 1_000;
-        settings.http.keep_alive_s = 1;
+        settings.http.client_request_timeout = Duration::from_millis(1_000);
+        settings.http.body_timeout = Duration::from_millis(1_000);
+        settings.http.keep_alive = Duration::from_secs(1);
     })
     .await;
     let address = portal.address();

@@ -191,7 +191,7 @@ async fn a_pasted_token_does_not_replace_a_renewing_connection_unless_confirmed(
     let html = response.text().await.unwrap();
     // What the participant would lose, in plain words, with the token's own expiry date.
     let expires = read_access_token_claims(&token).unwrap().expires_at;
-    let date = fitex_portal::pages::day(expires, "America/New_York");
+    let date = fitex_portal::pages::day(expires, &"America/New_York".parse().unwrap());
     for words in [
         "Your Fitbit is already connected",
         "FitEx renews that connection automatically",

@@ -37,7 +37,10 @@ async fn goals_show_only_for_enrolled_participants() {
     let (_, html) = portal.get_text("/status").await;
     assert!(!html.contains("Today") && !html.contains("this week"), "{html}");
 
-    let today = fitex_portal::data::today_in("America/New_York", chrono::Utc::now());
+    let today = "America/New_York"
+        .parse::<fitex_common::zone::ParticipantZone>()
+        .unwrap()
+        .today(chrono::Utc::now());
     let start = today - chrono::Duration::days(8);
     let (program_id,): (i64,) = sqlx::query_as(
         "INSERT INTO programs (name, start_date, weeks, unit, goal_settings, mile_rules)

@@ -38,10 +38,10 @@ pub fn settings_for(
     settings.database = database;
     settings.kafka = kafka;
     settings.subscriber.port = 0;
-    settings.subscriber.publish_deadline_ms = 1_000;
-    settings.subscriber.relay_interval_ms = 200;
-    settings.subscriber.max_body_bytes = 4_096;
-    settings.subscriber.shutdown_timeout_s = 5;
+    settings.subscriber.publish_deadline = Duration::from_millis(1_000);
+    settings.subscriber.relay_interval = Duration::from_millis(200);
+    settings.subscriber.max_body_bytes = std::num::NonZeroUsize::new(4_096).unwrap();
+    settings.subscriber.shutdown_timeout = Duration::from_secs(5);
     settings.fitbit.client_secrets = vec![SecretString::from(SECRET)];
     settings.fitbit.verification_code = SecretString::from(VERIFICATION_CODE);
     settings
@@ -254,7 +254,7 @@ pub async fn spawn_google_with(
     google.endpoint_secrets =
         vec![SecretString::from(ENDPOINT_SECRET), SecretString::from(OLD_ENDPOINT_SECRET)];
     google.keyset_url = keyset.url.clone();
-    google.keyset_refetch_interval_s = refetch_interval_s;
+    google.keyset_refetch_interval = Duration::from_secs(refetch_interval_s);
     adjust(&mut settings);
     let app = spawn_with(settings).await;
     // The start-up fetch warms the cache.

@@ -90,9 +90,9 @@ async fn oversized_headers_get_431_on_every_endpoint_and_the_server_keeps_servin
 async fn slow_clients_are_timed_out_and_do_not_starve_good_requests() {
     let k = key();
     let g = spawn_google_with(&[(1, &k)], 300, |settings| {
-        settings.http.limits.client_request_timeout_ms = 1_000;
-        settings.http.limits.body_timeout_ms = 1_000;
-        settings.http.limits.keep_alive_s = 1;
+        settings.http.limits.client_request_timeout = Duration::from_millis(1_000);
+        settings.http.limits.body_timeout = Duration::from_millis(1_000);
+        settings.http.limits.keep_alive = Duration::from_secs(1);
     })
     .await;
     let app = &g.app;
@@ -172,7 +172,7 @@ async fn with_keep_alive_off_every_connection_closes_after_its_answer() {
     let kafka = fitex_testkit::test_kafka().await;
     let (database, _) = fitex_testkit::test_database().await;
     let mut settings = settings_for(kafka, database);
-    settings.http.limits.keep_alive_s = 0;
+    settings.http.limits.keep_alive = Duration::ZERO;
     let app = spawn_with(settings).await;
     let mut stream =
         raw_send(&app.address(), b"GET /healthz HTTP/1.1\r\nHost: subscriber\r\n\r\n").await;
@@ -347,7 +347,10 @@ async fn invalid_utf8_bodies_and_header_values_are_refused_cleanly() {
 async fn deeply_nested_json_is_a_clean_400_even_when_correctly_signed() {
     let k = key();
     // The production body limit, so 100,000 levels of nesting reach the JSON parser.
-    let g = spawn_google_with(&[(1, &k)], 300, |s| s.subscriber.max_body_bytes = 262_144).await;
+    let g = spawn_google_with(&[(1, &k)], 300, |s| {
+        s.subscriber.max_body_bytes = std::num::NonZeroUsize::new(262_144).unwrap();
+    })
+    .await;
     let app = &g.app;
     let open = "[".repeat(100_000);
     let balanced = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));

@@ -63,7 +63,7 @@ async fn no_broker_and_no_database_means_503_so_the_provider_retries() {
         ..fitex_testkit::test_kafka().await
     };
     let mut database = fitex_testkit::database_settings("fitex_database_that_does_not_exist");
-    database.acquire_timeout_ms = 500;
+    database.acquire_timeout = Duration::from_millis(500);
     let app = spawn_with(settings_for(kafka, database)).await;
     let response = app.post_notification(BODY_1, Some(SIG_1)).await;
     assert_eq!(response.status().as_u16(), 503);
