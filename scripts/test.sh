@@ -42,6 +42,8 @@ export PLAYWRIGHT_CORE="$FITEX_CACHE/node/node_modules/playwright-core"
   npm install --silent --no-audit --no-fund --prefix "$FITEX_CACHE/node" playwright-core@1.64.1
 
 cargo fmt --all -- --check
+# The workspace lints ([workspace.lints] in Cargo.toml) and clippy's defaults, every warning an error.
+cargo clippy --workspace --all-targets --quiet -- -D warnings
 # Architecture: no package under services/ depends on another (shared code lives under crates/).
 python3 scripts/check-service-deps.py --self-test
 python3 scripts/check-service-deps.py

@@ -1096,11 +1096,11 @@ pub struct Report {
     /// 3. Rows left in the outbox.
     pub outbox_left: i64,
     /// 4. Partitions a consumer group has not committed to the end (and why it could not be
-    /// measured, if so).
+    ///    measured, if so).
     pub lagging: Vec<PartitionLag>,
     pub lag_error: Option<String>,
     /// 5. Goals and team weeks against a from-scratch recomputation (not checked while a group
-    /// lags).
+    ///    lags).
     pub goals_checked: bool,
     pub goal_differences: Vec<String>,
     pub goal_rows: usize,

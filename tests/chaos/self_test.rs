@@ -159,21 +159,19 @@ async fn publish_team(p: &Pipeline, event: &TeamProgressChanged) {
 /// The latest published goal event of a stored goal, and of a stored team week.
 async fn latest_goal_and_team(p: &Pipeline) -> (GoalChanged, TeamProgressChanged) {
     let published = p.published().await;
-    let goal = published.goals_raw.values().last().cloned().expect("a goal event");
+    let goal = published.goals_raw.values().next_back().cloned().expect("a goal event");
     let key = events::goal_key(goal.participant_id, goal.program_id, &goal.effective_date);
     let goal = published
         .goals_raw
         .values()
-        .filter(|g| events::goal_key(g.participant_id, g.program_id, &g.effective_date) == key)
-        .last()
+        .rfind(|g| events::goal_key(g.participant_id, g.program_id, &g.effective_date) == key)
         .cloned()
         .unwrap();
-    let team = published.teams_raw.values().last().cloned().expect("a team event");
+    let team = published.teams_raw.values().next_back().cloned().expect("a team event");
     let team = published
         .teams_raw
         .values()
-        .filter(|t| (t.team_id, t.program_id, t.week) == (team.team_id, team.program_id, team.week))
-        .last()
+        .rfind(|t| (t.team_id, t.program_id, t.week) == (team.team_id, team.program_id, team.week))
         .cloned()
         .unwrap();
     (goal, team)
@@ -505,8 +503,7 @@ async fn d2_latest(p: &Pipeline, day: &Day) -> ActivityDayChanged {
     published
         .days_raw
         .values()
-        .filter(|e| events::day_key(e.participant_id, &e.date) == day.key)
-        .last()
+        .rfind(|e| events::day_key(e.participant_id, &e.date) == day.key)
         .cloned()
         .unwrap_or_else(|| day.latest.clone())
 }

@@ -331,7 +331,7 @@ pub async fn ensure_topics(
 /// The high watermark of the last fetch response librdkafka received for the partition (none
 /// before one came back). The `rdkafka` crate does not wrap `rd_kafka_get_watermark_offsets`.
 #[allow(unsafe_code, reason = "rdkafka does not wrap rd_kafka_get_watermark_offsets")]
-pub fn fetched_high_watermark<C: rdkafka::ClientContext>(
+pub fn fetched_high_watermark<C: ClientContext>(
     client: &rdkafka::client::Client<C>,
     topic: &str,
     partition: i32,

@@ -134,7 +134,7 @@ struct Computed {
 }
 
 impl Ctx<'_> {
-    #[allow(clippy::too_many_arguments)] // a private constructor of the output row
+    #[allow(clippy::too_many_arguments, reason = "a private constructor of the output row")]
     fn push(
         &mut self,
         date: NaiveDate,

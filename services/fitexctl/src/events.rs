@@ -255,9 +255,9 @@ fn tail(kafka: &KafkaSettings, count: usize, timeout: Duration) -> anyhow::Resul
         assignment.add_partition_offset(topic, partition.id(), rdkafka::Offset::Beginning)?;
     }
     consumer.assign(&assignment)?;
-    let deadline = std::time::Instant::now() + timeout;
+    let deadline = Instant::now() + timeout;
     let mut seen = 0;
-    while seen < count && std::time::Instant::now() < deadline {
+    while seen < count && Instant::now() < deadline {
         let Some(message) = consumer.poll(Duration::from_millis(200)) else {
             continue;
         };

@@ -203,7 +203,7 @@ async fn delete(
     }
     if let When::After(delay) = when {
         if purge::soft_delete(pool, participant, delay).await? {
-            let on = chrono::Utc::now() + delay;
+            let on = Utc::now() + delay;
             println!(
                 "participant {participant} deleted: hidden now, their tokens deleted; purged \
                  everywhere on {} UTC. Until then `fitexctl users restore --participant \

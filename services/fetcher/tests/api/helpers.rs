@@ -17,7 +17,7 @@ use secrecy::SecretString;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-#[allow(dead_code)] // kept so the fetcher runs for the whole test
+#[allow(dead_code, reason = "kept so the fetcher runs for the whole test")]
 pub struct TestFetcher {
     pub settings: Settings,
     pub kafka: KafkaSettings,

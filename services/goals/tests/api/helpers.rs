@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 pub const TOKEN: &str = "goals-test-token";
 
-#[allow(dead_code)] // kept so the service runs for the whole test
+#[allow(dead_code, reason = "kept so the service runs for the whole test")]
 pub struct TestGoals {
     pub kafka: KafkaSettings,
     pub pool: PgPool,

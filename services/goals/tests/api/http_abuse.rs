@@ -36,7 +36,7 @@ async fn oversized_headers_get_431_on_every_endpoint_and_the_api_keeps_serving()
     let (participant, team, program) = seeded(&app).await;
     let huge = vec![b'a'; 64 * 1024];
     let names: Vec<String> = (0..200).map(|i| format!("x-filler-{i}")).collect();
-    let many: Headers = names.iter().map(|n| (n.as_str(), b"1".to_vec())).collect();
+    let many: Headers<'_> = names.iter().map(|n| (n.as_str(), b"1".to_vec())).collect();
     for (path, expected) in endpoints(participant, team, program) {
         assert_eq!(app.send("GET", &path, &[("X-Padding", huge.clone())]).await, 431, "{path}");
         assert_eq!(app.send("GET", &path, &many).await, 431, "{path} with 200 headers");
@@ -123,7 +123,7 @@ async fn unreadable_headers_and_parameters_get_a_clean_4xx() {
     let app = spawn_goals().await;
     let (participant, _, program) = seeded(&app).await;
     let goal = format!("/v1/participants/{participant}/goal");
-    let cases: Vec<(String, Headers, u16)> = vec![
+    let cases: Vec<(String, Headers<'_>, u16)> = vec![
         (goal.clone(), vec![("Authorization", b"Bearer \xff\xfe".to_vec())], 401),
         (
             goal.clone(),

@@ -19,7 +19,7 @@ use sqlx::PgPool;
 /// The simulator's default Google client.
 pub const GOOGLE_CLIENT_ID: &str = "sim-google-client.apps.googleusercontent.com";
 
-#[allow(dead_code)] // kept so the server runs for the whole test
+#[allow(dead_code, reason = "kept so the server runs for the whole test")]
 pub struct TestPortal {
     pub base: String,
     pub pool: PgPool,

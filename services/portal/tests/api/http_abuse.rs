@@ -33,7 +33,7 @@ async fn oversized_headers_get_431_on_every_page_and_the_portal_keeps_serving() 
     let form = token_form(&portal, "not-a-token").await;
     let form_type = ("Content-Type", FORM.as_bytes().to_vec());
     // (method, path, headers, body, the answer without the extra headers)
-    let pages: Vec<(&str, &str, Headers, Vec<u8>, StatusCode)> = vec![
+    let pages: Vec<(&str, &str, Headers<'_>, Vec<u8>, StatusCode)> = vec![
         ("GET", "/", vec![], vec![], StatusCode::OK),
         ("GET", "/connect/fitbit", vec![], vec![], StatusCode::FOUND),
         ("GET", "/connect/fitbit/callback?code=x&state=y", vec![], vec![], StatusCode::BAD_REQUEST),
@@ -154,7 +154,7 @@ async fn the_token_form_refuses_other_content_types_unreadable_bytes_and_oversiz
     let form = token_form(&portal, "eyJ.x.y").await;
     // (what, its headers, body, answer); the form's bytes are read leniently (invalid UTF-8
     // becomes U+FFFD), so those pastes fail as "not a token".
-    let cases: Vec<(&str, Headers, Vec<u8>, StatusCode)> = vec![
+    let cases: Vec<(&str, Headers<'_>, Vec<u8>, StatusCode)> = vec![
         ("JSON", vec![("Content-Type", b"application/json".to_vec())], json, StatusCode::UNSUPPORTED_MEDIA_TYPE),
         ("text", vec![("Content-Type", b"text/plain".to_vec())], form.clone(), StatusCode::UNSUPPORTED_MEDIA_TYPE),
         (

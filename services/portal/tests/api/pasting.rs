@@ -120,7 +120,7 @@ async fn forms_without_the_sessions_csrf_token_are_refused() {
     // Another browser's valid token does not work with this session.
     let other = browser();
     let other_html = other.get(portal.url("/")).send().await.unwrap().text().await.unwrap();
-    let other_csrf = crate::helpers::csrf_in(&other_html);
+    let other_csrf = csrf_in(&other_html);
     let cross = portal
         .client
         .post(portal.url("/token"))
@@ -139,7 +139,7 @@ async fn forms_without_the_sessions_csrf_token_are_refused() {
     let forged = portal.client.post(portal.url("/signout")).form(&[("csrf", "x")]).send().await;
     assert_eq!(forged.unwrap().status(), StatusCode::FORBIDDEN);
     let (_, html) = portal.get_text("/status").await;
-    let csrf = crate::helpers::csrf_in(&html);
+    let csrf = csrf_in(&html);
     let out = portal.client.post(portal.url("/signout")).form(&[("csrf", csrf)]).send().await;
     assert_eq!(location(&out.unwrap()), "/");
     assert_eq!(location(&portal.client.get(portal.url("/status")).send().await.unwrap()), "/");

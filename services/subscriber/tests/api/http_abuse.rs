@@ -55,7 +55,7 @@ async fn oversized_headers_get_431_on_every_endpoint_and_the_server_keeps_servin
     let google = notification("headers-user", "UPSERT", vec![interval((28, 9, 0), (28, 9, 5))]);
     let verify = format!("/webhooks/fitbit?verify={VERIFICATION_CODE}");
     // (method, path, headers, body, the answer without the extra headers)
-    let endpoints: Vec<(&str, &str, Headers, Vec<u8>, u16)> = vec![
+    let endpoints: Vec<(&str, &str, Headers<'_>, Vec<u8>, u16)> = vec![
         ("GET", &verify, vec![], vec![], 204),
         ("POST", "/webhooks/fitbit", fitbit_headers(fitbit.as_bytes()), fitbit.clone().into(), 204),
         ("POST", GOOGLE_PATH, google_headers(&k, google.as_bytes()), google.clone().into(), 204),
@@ -190,7 +190,7 @@ async fn wrong_methods_get_405_and_never_a_5xx() {
     let app = &g.app;
     let fitbit = fitbit_body("METHODS");
     let google = notification("methods-user", "UPSERT", vec![interval((28, 9, 0), (28, 9, 5))]);
-    let cases: Vec<(&str, Headers, Vec<u8>)> = vec![
+    let cases: Vec<(&str, Headers<'_>, Vec<u8>)> = vec![
         ("/webhooks/fitbit", fitbit_headers(fitbit.as_bytes()), fitbit.clone().into()),
         (GOOGLE_PATH, google_headers(&k, google.as_bytes()), google.clone().into()),
         ("/healthz", vec![], vec![]),

@@ -321,13 +321,12 @@ async fn another_users_path_is_forbidden_and_the_own_id_works() {
 
 #[tokio::test]
 async fn without_sim_user_the_cohort_is_offered_to_sign_in_as() {
-    let sim =
-        fitex_provider_simulator::Simulator::spawn(fitex_provider_simulator::SimulatorConfig {
-            cohort_size: 2,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let sim = fitex_provider_simulator::Simulator::spawn(SimulatorConfig {
+        cohort_size: 2,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let url = format!(
         "{}/oauth2/authorize?response_type=code&client_id=SIMCLIENT&redirect_uri=http%3A%2F%2F127.0.0.1%2Fcb&scope=activity&state=s1",
         sim.base_url()
