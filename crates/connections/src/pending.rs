@@ -18,6 +18,16 @@ fn pending_traces(days: &[NaiveDate], traces: Option<&dyn WaitingTraces>) -> Vec
     days.iter().map(|day| traces.map(|t| t.traceparent(*day))).collect()
 }
 
+/// Runs one statement whose only parameter (`$1`) is `id` in `tx`.
+async fn execute_for(
+    tx: &mut Transaction<'_, Postgres>,
+    statement: &str,
+    id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(statement).bind(id).execute(&mut **tx).await?;
+    Ok(())
+}
+
 /// Adds days to fetch later. A day already waiting keeps the later time when either side is a
 /// hard wait (the rate limit, awaiting reconnection) and the earlier one otherwise; `created_at`
 /// records the latest request, so a fetch that started before it does not clear it. A day keeps
@@ -181,11 +191,7 @@ pub async fn move_waiting(
     .bind(to_connection)
     .execute(&mut **tx)
     .await?;
-    sqlx::query("DELETE FROM pending_fetches WHERE connection_id = $1")
-        .bind(from_connection)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    execute_for(tx, "DELETE FROM pending_fetches WHERE connection_id = $1", from_connection).await
 }
 
 /// Every day the connection waits for is due now (it was reconnected: what waited for that, or
@@ -194,11 +200,12 @@ pub async fn make_due_now(
     tx: &mut Transaction<'_, Postgres>,
     connection_id: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE pending_fetches SET not_before = now() WHERE connection_id = $1")
-        .bind(connection_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    execute_for(
+        tx,
+        "UPDATE pending_fetches SET not_before = now() WHERE connection_id = $1",
+        connection_id,
+    )
+    .await
 }
 
 /// The fetched `days` no longer wait — unless requested again after the fetch started at
@@ -225,14 +232,13 @@ pub async fn forget_participant(
     tx: &mut Transaction<'_, Postgres>,
     participant_id: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    execute_for(
+        tx,
         "DELETE FROM pending_fetches WHERE connection_id IN
              (SELECT id FROM provider_connections WHERE participant_id = $1)",
+        participant_id,
     )
-    .bind(participant_id)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Of `connection_ids`' waiting days (those awaiting reconnection aside): how many, and how many

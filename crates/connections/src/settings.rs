@@ -135,6 +135,11 @@ impl ConnectionsSettings {
     /// Refuses to start on a missing, short or published secret (`fitex_common::secrets`): the
     /// providers' client secrets and the token encryption keys.
     pub fn check_secrets(&self) -> Result<(), fitex_common::secrets::UnsafeSecrets> {
+        self.secret_checks().finish()
+    }
+
+    /// The checks of [`Self::check_secrets`], for a service that adds its own secrets to them.
+    pub fn secret_checks(&self) -> fitex_common::secrets::SecretChecks {
         let checks = fitex_common::secrets::SecretChecks::for_this_process()
             .require("fitbit_api.client_secret", &self.fitbit_api.client_secret, 16)
             .require_each("tokens.encryption_keys", &self.tokens.encryption_keys, 16);
@@ -144,7 +149,6 @@ impl ConnectionsSettings {
             }
             None => checks,
         }
-        .finish()
     }
 }
 

@@ -44,17 +44,25 @@ impl FitbitApi {
         ProviderError::Transient(error.without_url().to_string())
     }
 
+    /// A request to `path` of the API, authenticated with `access_token`.
+    fn request(
+        &self,
+        method: reqwest::Method,
+        access_token: &SecretString,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        let url = format!("{}{}", self.settings.api_base_url.trim_end_matches('/'), path);
+        self.http.request(method, &url).bearer_auth(access_token.expose_secret())
+    }
+
     /// One authenticated GET; returns the body of a 2xx answer with the rate-limit headers.
     async fn get(
         &self,
         access_token: &SecretString,
         path: &str,
     ) -> Result<(Vec<u8>, RateLimitHeaders), ProviderError> {
-        let url = format!("{}{}", self.settings.api_base_url.trim_end_matches('/'), path);
         let response = self
-            .http
-            .get(&url)
-            .bearer_auth(access_token.expose_secret())
+            .request(reqwest::Method::GET, access_token, path)
             .send()
             .await
             .map_err(Self::transient)?;
@@ -295,12 +303,8 @@ impl FitbitApi {
         struct ProfileUser {
             encoded_id: Option<String>,
         }
-        let url =
-            format!("{}/1/user/-/profile.json", self.settings.api_base_url.trim_end_matches('/'));
         let response = self
-            .http
-            .get(&url)
-            .bearer_auth(access_token.expose_secret())
+            .request(reqwest::Method::GET, access_token, "/1/user/-/profile.json")
             .send()
             .await
             .map_err(Self::transient)?;
@@ -350,30 +354,34 @@ pub enum SubscriptionCreated {
 }
 
 impl FitbitApi {
-    fn subscriptions_path(collection: Option<&str>) -> String {
-        match collection {
-            Some(collection) => format!("/1/user/-/{collection}/apiSubscriptions"),
-            None => "/1/user/-/apiSubscriptions".to_string(),
-        }
-    }
-
-    async fn subscription_request(
+    /// One Subscriptions API request on the subscriptions of `collection` (all collections when
+    /// `None`), or on subscription `id` among them. `read` gives what an answer means by its
+    /// status (and body); an answer it does not expect (`None`) is classified as an error.
+    async fn subscription_request<T>(
         &self,
         method: reqwest::Method,
         access_token: &SecretString,
-        path: &str,
-    ) -> Result<(u16, Vec<u8>), ProviderError> {
-        let url = format!("{}{}", self.settings.api_base_url.trim_end_matches('/'), path);
-        let mut request =
-            self.http.request(method.clone(), &url).bearer_auth(access_token.expose_secret());
+        collection: Option<&str>,
+        id: Option<&str>,
+        read: impl FnOnce(u16, &[u8]) -> Option<T>,
+    ) -> Result<T, ProviderError> {
+        let subscriptions = match collection {
+            Some(collection) => format!("/1/user/-/{collection}/apiSubscriptions"),
+            None => "/1/user/-/apiSubscriptions".to_string(),
+        };
+        let path = match id {
+            Some(id) => format!("{subscriptions}/{id}.json"),
+            None => format!("{subscriptions}.json"),
+        };
+        let mut request = self.request(method.clone(), access_token, &path);
         if method == reqwest::Method::POST {
             // Fitbit answers 411 to a POST without an explicit empty length.
             request = request.header(reqwest::header::CONTENT_LENGTH, "0");
         }
         let response = request.send().await.map_err(Self::transient)?;
         let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(Self::transient)?.to_vec();
-        Ok((status, body))
+        let body = response.bytes().await.map_err(Self::transient)?;
+        read(status, &body).ok_or_else(|| api::classify_error(status, &body, None, Utc::now()))
     }
 
     /// Subscribes the token's user to `collection` (all collections when `None`) under `id`.
@@ -383,15 +391,14 @@ impl FitbitApi {
         collection: Option<&str>,
         id: &str,
     ) -> Result<SubscriptionCreated, ProviderError> {
-        let path = format!("{}/{id}.json", Self::subscriptions_path(collection));
-        let (status, body) =
-            self.subscription_request(reqwest::Method::POST, access_token, &path).await?;
-        match status {
-            201 => Ok(SubscriptionCreated::Created),
-            200 => Ok(SubscriptionCreated::AlreadyExisted),
-            409 => Ok(SubscriptionCreated::ConflictingId),
-            _ => Err(api::classify_error(status, &body, None, Utc::now())),
-        }
+        let read = |status, _: &[u8]| match status {
+            201 => Some(SubscriptionCreated::Created),
+            200 => Some(SubscriptionCreated::AlreadyExisted),
+            409 => Some(SubscriptionCreated::ConflictingId),
+            _ => None,
+        };
+        self.subscription_request(reqwest::Method::POST, access_token, collection, Some(id), read)
+            .await
     }
 
     pub async fn list_subscriptions(
@@ -404,12 +411,10 @@ impl FitbitApi {
         struct Listing {
             api_subscriptions: Vec<Subscription>,
         }
-        let path = format!("{}.json", Self::subscriptions_path(collection));
-        let (status, body) =
-            self.subscription_request(reqwest::Method::GET, access_token, &path).await?;
-        if status != 200 {
-            return Err(api::classify_error(status, &body, None, Utc::now()));
-        }
+        let read = |status, body: &[u8]| (status == 200).then(|| body.to_vec());
+        let body = self
+            .subscription_request(reqwest::Method::GET, access_token, collection, None, read)
+            .await?;
         serde_json::from_slice::<Listing>(&body)
             .map(|l| l.api_subscriptions)
             .map_err(|e| ProviderError::Permanent(format!("unreadable subscription list: {e}")))
@@ -422,14 +427,13 @@ impl FitbitApi {
         collection: Option<&str>,
         id: &str,
     ) -> Result<bool, ProviderError> {
-        let path = format!("{}/{id}.json", Self::subscriptions_path(collection));
-        let (status, body) =
-            self.subscription_request(reqwest::Method::DELETE, access_token, &path).await?;
-        match status {
-            204 | 200 => Ok(true),
-            404 => Ok(false),
-            _ => Err(api::classify_error(status, &body, None, Utc::now())),
-        }
+        let read = |status, _: &[u8]| match status {
+            204 | 200 => Some(true),
+            404 => Some(false),
+            _ => None,
+        };
+        self.subscription_request(reqwest::Method::DELETE, access_token, collection, Some(id), read)
+            .await
     }
 }
 

@@ -414,6 +414,13 @@ impl Ctx<'_> {
 
     // ---------------------------------------------------------------- guideline
 
+    /// A fixed or age-based target: it rests on none of the participant's days, so it cites the
+    /// step-count evidence alone and is final at once.
+    fn push_guideline_target(&mut self, date: NaiveDate, steps: i32, explanation: String) {
+        let name = StrategyKind::Guideline;
+        self.push(date, steps, name, Vec::new(), citations::PALUCH_2022, false, explanation);
+    }
+
     fn guideline(&mut self, g: Guideline, from: NaiveDate, through: NaiveDate) {
         let name = StrategyKind::Guideline;
         let age = self.participant.age;
@@ -424,15 +431,7 @@ impl Ctx<'_> {
                         "Your goal is {} steps a day, the program's goal.",
                         thousands(steps)
                     );
-                    self.push(
-                        d,
-                        steps,
-                        name,
-                        Vec::new(),
-                        citations::PALUCH_2022,
-                        false,
-                        explanation,
-                    );
+                    self.push_guideline_target(d, steps, explanation);
                 }
                 Guideline::AgeTarget => {
                     let steps = age_target(age);
@@ -454,15 +453,7 @@ impl Ctx<'_> {
                             thousands(AGE_TARGET_60_AND_OVER)
                         ),
                     };
-                    self.push(
-                        d,
-                        steps,
-                        name,
-                        Vec::new(),
-                        citations::PALUCH_2022,
-                        false,
-                        explanation,
-                    );
+                    self.push_guideline_target(d, steps, explanation);
                 }
                 Guideline::NextActivityLevel => {
                     let cite = citations::TUDOR_LOCKE_2008;

@@ -353,6 +353,18 @@ pub struct ParticipantGoalInput {
 mod tests {
     use super::*;
 
+    /// One of each strategy, and each guideline target.
+    fn every_strategy() -> [Strategy; 6] {
+        [
+            Strategy::default(),
+            Strategy::WeeklyIncrement(WeeklyIncrement::default()),
+            Strategy::Guideline(Guideline::Fixed { steps: 7000 }),
+            Strategy::Guideline(Guideline::AgeTarget),
+            Strategy::Guideline(Guideline::NextActivityLevel),
+            Strategy::SelfChosen(SelfChosen::default()),
+        ]
+    }
+
     #[test]
     fn age_targets_and_levels() {
         assert_eq!(age_target(None), 8000);
@@ -380,15 +392,7 @@ mod tests {
 
     #[test]
     fn settings_json_round_trip() {
-        let all = [
-            Strategy::default(),
-            Strategy::WeeklyIncrement(WeeklyIncrement::default()),
-            Strategy::Guideline(Guideline::Fixed { steps: 7000 }),
-            Strategy::Guideline(Guideline::AgeTarget),
-            Strategy::Guideline(Guideline::NextActivityLevel),
-            Strategy::SelfChosen(SelfChosen::default()),
-        ];
-        for strategy in all {
+        for strategy in every_strategy() {
             let s = GoalSettings { strategy, ..GoalSettings::default() };
             let json = serde_json::to_string(&s).unwrap();
             let back: GoalSettings = serde_json::from_str(&json).unwrap();
@@ -435,15 +439,7 @@ mod tests {
             Err(UnknownStrategy("guideline_age".into()))
         );
         // each strategy's kind is also its settings' `kind` tag
-        let all = [
-            Strategy::default(),
-            Strategy::WeeklyIncrement(WeeklyIncrement::default()),
-            Strategy::Guideline(Guideline::Fixed { steps: 7000 }),
-            Strategy::Guideline(Guideline::AgeTarget),
-            Strategy::Guideline(Guideline::NextActivityLevel),
-            Strategy::SelfChosen(SelfChosen::default()),
-        ];
-        for strategy in all {
+        for strategy in every_strategy() {
             let tag = serde_json::to_value(&strategy).unwrap()["kind"].clone();
             assert_eq!(tag, strategy.kind().as_str(), "{strategy:?}");
             assert_eq!(strategy.name(), strategy.kind().as_str());

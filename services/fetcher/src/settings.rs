@@ -170,17 +170,10 @@ impl Settings {
 
     /// Refuses to start on a missing, short or published secret (`fitex_common::secrets`).
     pub fn check_secrets(&self) -> Result<(), fitex_common::secrets::UnsafeSecrets> {
-        let checks = fitex_common::secrets::SecretChecks::for_this_process()
-            .require("fitbit_api.client_secret", &self.base.fitbit_api.client_secret, 16)
-            .require_each("tokens.encryption_keys", &self.base.tokens.encryption_keys, 16)
-            .optional("telemetry.metrics_token", self.telemetry.metrics_token.as_ref(), 16);
-        match &self.base.google_health_api {
-            Some(google) => {
-                checks.require("google_health_api.client_secret", &google.client_secret, 16)
-            }
-            None => checks,
-        }
-        .finish()
+        self.base
+            .secret_checks()
+            .optional("telemetry.metrics_token", self.telemetry.metrics_token.as_ref(), 16)
+            .finish()
     }
 }
 

@@ -17,6 +17,7 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use chrono::NaiveDate;
 use fitex_common::api_tokens::{self, Scope};
 use fitex_common::http_security::error_body;
+use fitex_common::zone::ParticipantZone;
 use fitex_goals::{classify, leaderboard, progress_in_unit, StrategyKind, Unit};
 use fitex_goals_store::store;
 use secrecy::{ExposeSecret, SecretString};
@@ -195,6 +196,23 @@ async fn enrolment_for(
     .ok_or(ApiError::NotFound("participant enrolment"))
 }
 
+/// What the participant endpoints start with: the `participant` scope, then the participant (a
+/// deleted one, awaiting the purge, is hidden like one who never existed) with their time zone,
+/// and the enrolment asked for.
+async fn participant_enrolment(
+    request: &HttpRequest,
+    pool: &PgPool,
+    path: web::Path<i64>,
+    query: &ProgramQuery,
+) -> Result<(i64, ParticipantZone, store::Enrolment), ApiError> {
+    require_scope(request, Scope::Participant)?;
+    let participant = path.into_inner();
+    let (_, zone) =
+        store::participant(pool, participant).await?.ok_or(ApiError::NotFound("participant"))?;
+    let enrolment = enrolment_for(pool, participant, query.program_id).await?;
+    Ok((participant, zone, enrolment))
+}
+
 /// One participant's data (time zone, today's steps): the `participant` scope.
 async fn current_goal(
     request: HttpRequest,
@@ -202,11 +220,8 @@ async fn current_goal(
     path: web::Path<i64>,
     query: web::Query<ProgramQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    require_scope(&request, Scope::Participant)?;
-    let participant = path.into_inner();
-    let (_, zone) =
-        store::participant(&pool, participant).await?.ok_or(ApiError::NotFound("participant"))?;
-    let enrolment = enrolment_for(&pool, participant, query.program_id).await?;
+    let (participant, zone, enrolment) =
+        participant_enrolment(&request, &pool, path, &query).await?;
     let today = zone.today(chrono::Utc::now());
     let program = &enrolment.program.program;
     let date = today.min(program.end_date());
@@ -243,11 +258,7 @@ async fn goal_history(
     path: web::Path<i64>,
     query: web::Query<ProgramQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    require_scope(&request, Scope::Participant)?;
-    let participant = path.into_inner();
-    // A deleted participant (awaiting the purge) is hidden like one who never existed.
-    store::participant(&pool, participant).await?.ok_or(ApiError::NotFound("participant"))?;
-    let enrolment = enrolment_for(&pool, participant, query.program_id).await?;
+    let (participant, _, enrolment) = participant_enrolment(&request, &pool, path, &query).await?;
     let program = &enrolment.program.program;
     let goals = store::goals(
         pool.get_ref(),

@@ -130,19 +130,11 @@ impl Settings {
         let unset = SecretString::from(String::new());
         let session_key = self.portal.session_key.as_ref().unwrap_or(&unset);
         let metrics_token = self.telemetry.metrics_token.as_ref();
-        let own = fitex_common::secrets::SecretChecks::for_this_process()
+        self.base
+            .secret_checks()
             .require("portal.session_key", session_key, 86)
             .optional("telemetry.metrics_token", metrics_token, 16)
-            .finish();
-        let mut problems = own.err().map(|e| e.problems).unwrap_or_default();
-        if let Err(connecting) = self.base.check_secrets() {
-            problems.extend(connecting.problems);
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(fitex_common::secrets::UnsafeSecrets { problems })
-        }
+            .finish()
     }
 
     pub fn load_from(dir: &Path, environment: &str) -> Result<Self, ConfigError> {

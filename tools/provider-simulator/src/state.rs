@@ -307,9 +307,8 @@ impl Store {
         first: NaiveDate,
         last: NaiveDate,
     ) -> Result<BTreeMap<NaiveDate, DayData>, ApiError> {
-        let world = self.world();
-        let user = world.users.get(user_id).ok_or_else(|| unknown_user(user_id))?;
-        Ok(user.days.range(first..=last).map(|(d, record)| (*d, record.day)).collect())
+        let records = self.day_records(user_id, first, last)?;
+        Ok(records.into_iter().map(|(d, record)| (d, record.day)).collect())
     }
 
     /// The days with data from `first` to `last` inclusive, with their hand-entered steps.

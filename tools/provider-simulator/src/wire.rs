@@ -279,22 +279,16 @@ mod tests {
 
     #[test]
     fn ranges_accept_dates_and_periods_within_limits() {
-        assert_eq!(
-            resolve_range(date("2026-11-01"), "2026-11-20"),
-            Ok((date("2026-11-01"), date("2026-11-20")))
-        );
-        assert_eq!(
-            resolve_range(date("2026-11-20"), "7d"),
-            Ok((date("2026-11-14"), date("2026-11-20")))
-        );
-        assert_eq!(
-            resolve_range(date("2026-11-20"), "1d"),
-            Ok((date("2026-11-20"), date("2026-11-20")))
-        );
-        assert_eq!(
-            resolve_range(date("2026-11-20"), "1m"),
-            Ok((date("2026-10-21"), date("2026-11-20")))
-        );
+        // (start, end or period) → (first, last)
+        let accepted = [
+            ("2026-11-01", "2026-11-20", "2026-11-01", "2026-11-20"),
+            ("2026-11-20", "7d", "2026-11-14", "2026-11-20"),
+            ("2026-11-20", "1d", "2026-11-20", "2026-11-20"),
+            ("2026-11-20", "1m", "2026-10-21", "2026-11-20"),
+        ];
+        for (base, end, first, last) in accepted {
+            assert_eq!(resolve_range(date(base), end), Ok((date(first), date(last))), "{end}");
+        }
         assert!(resolve_range(date("2026-11-20"), "2026-11-19").is_err());
         assert!(resolve_range(date("2026-11-20"), "2d").is_err());
         let first = date("2024-01-01");
@@ -346,6 +340,25 @@ mod tests {
         }
     }
 
+    /// The minutes of a `heartRateZones` array, added up.
+    fn zone_minutes_total(zones: &Value) -> u64 {
+        zones.as_array().unwrap().iter().map(|z| z["minutes"].as_u64().unwrap()).sum()
+    }
+
+    /// A worn day with every field set; only the distance differs between the tests.
+    fn worn_day(distance_km: f64) -> DayData {
+        DayData {
+            steps: 8_123,
+            distance_km,
+            sedentary_minutes: 600,
+            lightly_active_minutes: 200,
+            fairly_active_minutes: 20,
+            very_active_minutes: 18,
+            worn_minutes: 838,
+            resting_heart_rate: Some(61),
+        }
+    }
+
     #[test]
     fn zone_minutes_sum_to_the_worn_minutes_mostly_out_of_range() {
         for (worn, very, fairly, lightly) in [
@@ -375,16 +388,7 @@ mod tests {
 
     #[test]
     fn resource_values_are_strings_and_unknown_resources_have_none() {
-        let d = DayData {
-            steps: 8_123,
-            distance_km: 5.8123,
-            sedentary_minutes: 600,
-            lightly_active_minutes: 200,
-            fairly_active_minutes: 20,
-            very_active_minutes: 18,
-            worn_minutes: 838,
-            resting_heart_rate: Some(61),
-        };
+        let d = worn_day(5.8123);
         let values: Vec<String> =
             ACTIVITY_RESOURCES.iter().map(|r| resource_value(r, Some(&d)).unwrap()).collect();
         assert_eq!(values, ["8123", "5.81", "600", "200", "20", "18"]);
@@ -413,13 +417,7 @@ mod tests {
         });
         let days = body["activities-heart"].as_array().unwrap();
         assert_eq!(days.len(), 3);
-        let minutes: u64 = days[0]["value"]["heartRateZones"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|z| z["minutes"].as_u64().unwrap())
-            .sum();
-        assert_eq!(minutes, 838);
+        assert_eq!(zone_minutes_total(&days[0]["value"]["heartRateZones"]), 838);
         assert_eq!(days[0]["value"]["restingHeartRate"], 60);
         assert_eq!(days[0]["value"]["customHeartRateZones"], json!([]));
         for day in &days[1..] {
@@ -447,28 +445,13 @@ mod tests {
         let unworn = activities_day_body(Some(&unworn));
         assert!(unworn["summary"].get("heartRateZones").is_none());
         assert!(unworn["summary"].get("restingHeartRate").is_none());
-        let day = DayData {
-            steps: 8_123,
-            distance_km: 6.09,
-            sedentary_minutes: 600,
-            lightly_active_minutes: 200,
-            fairly_active_minutes: 20,
-            very_active_minutes: 18,
-            worn_minutes: 838,
-            resting_heart_rate: Some(61),
-        };
+        let day = worn_day(6.09);
         let body = activities_day_body(Some(&day));
         assert_eq!(body["summary"]["steps"], 8_123);
         assert_eq!(body["summary"]["distances"][0]["distance"], 6.09);
         assert_eq!(body["summary"]["veryActiveMinutes"], 18);
         assert_eq!(body["summary"]["restingHeartRate"], 61);
-        let zone_total: u64 = body["summary"]["heartRateZones"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|z| z["minutes"].as_u64().unwrap())
-            .sum();
-        assert_eq!(zone_total, 838);
+        assert_eq!(zone_minutes_total(&body["summary"]["heartRateZones"]), 838);
         assert_eq!(body["goals"]["steps"], 10_000);
         assert!(body["summary"]["caloriesOut"].as_u64().unwrap() > 1_650);
     }

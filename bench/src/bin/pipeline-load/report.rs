@@ -29,6 +29,7 @@ pub struct Run<'a> {
 
 /// The answered changes' timings (ms from the notification's sending, ascending) by stage, and
 /// how the changes were answered.
+#[derive(Default)]
 pub struct Timings {
     e2e: Vec<f64>,
     on_topic: Vec<f64>,
@@ -53,37 +54,33 @@ pub fn write_points(path: &Path, run: Run<'_>) -> anyhow::Result<Timings> {
         points,
         "sent_s,goal_s,latency_ms,accepted_ms,notification_ms,activity_ms,fetched_ms,kind,dates"
     )?;
-    let (mut e2e, mut on_topic, mut accepted, mut stored_stage, mut goals_stage, mut fetch_stage) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut not_stored, mut no_goal_event) = (0usize, 0usize);
-    let (mut by_team, mut by_teammate, mut by_trace) = (0usize, 0usize, 0usize);
-    let mut last_goal_ms: f64 = 0.0;
+    let mut timings = Timings::default();
     for change in &tally.changes {
         let a = answer(change, participants, seen, &index);
         let rel = |t: Option<f64>| t.map_or(f64::NAN, |t| t - change.sent_ms);
         if let Some(n) = a.notification_ms {
-            on_topic.push(n - change.sent_ms);
+            timings.on_topic.push(n - change.sent_ms);
         }
         if let Some(r) = a.accepted_ms {
-            accepted.push(r - change.sent_ms);
+            timings.accepted.push(r - change.sent_ms);
         }
         match (a.activity_ms, a.goal_ms) {
-            (None, _) => not_stored += 1,
-            (Some(_), None) => no_goal_event += 1,
+            (None, _) => timings.not_stored += 1,
+            (Some(_), None) => timings.no_goal_event += 1,
             (Some(act), Some(goal)) => {
-                e2e.push(goal - change.sent_ms);
-                stored_stage.push(act - change.sent_ms);
-                goals_stage.push(goal - act);
+                timings.e2e.push(goal - change.sent_ms);
+                timings.stored_stage.push(act - change.sent_ms);
+                timings.goals_stage.push(goal - act);
                 if let Some(n) = a.notification_ms {
-                    fetch_stage.push(act - n);
+                    timings.fetch_stage.push(act - n);
                 }
                 match a.goal_kind {
-                    "team" => by_team += 1,
-                    "teammate" => by_teammate += 1,
+                    "team" => timings.by_team += 1,
+                    "teammate" => timings.by_teammate += 1,
                     _ => {}
                 }
-                by_trace += usize::from(a.by_trace);
-                last_goal_ms = last_goal_ms.max(goal);
+                timings.by_trace += usize::from(a.by_trace);
+                timings.last_goal_ms = timings.last_goal_ms.max(goal);
                 writeln!(
                     points,
                     "{:.3},{:.3},{:.1},{:.1},{:.1},{:.1},{:.1},{},{}",
@@ -102,29 +99,16 @@ pub fn write_points(path: &Path, run: Run<'_>) -> anyhow::Result<Timings> {
     }
     points.flush()?;
     for v in [
-        &mut e2e,
-        &mut on_topic,
-        &mut accepted,
-        &mut stored_stage,
-        &mut goals_stage,
-        &mut fetch_stage,
+        &mut timings.e2e,
+        &mut timings.on_topic,
+        &mut timings.accepted,
+        &mut timings.stored_stage,
+        &mut timings.goals_stage,
+        &mut timings.fetch_stage,
     ] {
         v.sort_by(|a, b| a.total_cmp(b));
     }
-    Ok(Timings {
-        e2e,
-        on_topic,
-        accepted,
-        stored_stage,
-        goals_stage,
-        fetch_stage,
-        not_stored,
-        no_goal_event,
-        by_team,
-        by_teammate,
-        by_trace,
-        last_goal_ms,
-    })
+    Ok(timings)
 }
 
 /// The `RESULT key=value …` line, with the simulator's `stats` of the run.

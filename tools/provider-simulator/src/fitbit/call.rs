@@ -1,4 +1,4 @@
-//! What every Fitbit data and subscription call goes through ([`begin_call`]): the token, the
+//! What every Fitbit data and subscription call goes through ([`answer_call`]): the token, the
 //! user's hourly budget with Fitbit's rate-limit headers, injected faults, the path's user and
 //! the token's scopes; and how errors are answered.
 
@@ -50,12 +50,40 @@ impl ApiCall {
     pub(super) fn error(&self, error: ApiError) -> HttpResponse {
         error_response(&error, Some(&self.rate))
     }
+
+    /// `result`'s body with `status`, or its error.
+    pub(super) fn reply(
+        &self,
+        status: StatusCode,
+        result: Result<serde_json::Value, ApiError>,
+    ) -> HttpResponse {
+        match result {
+            Ok(body) => self.ok(status, body),
+            Err(error) => self.error(error),
+        }
+    }
+}
+
+/// Answers a data or subscription call: `answer` runs only once [`begin_call`] has admitted the
+/// call; a call stopped before that is answered as [`begin_call`] says.
+pub(super) async fn answer_call(
+    store: &Store,
+    req: &HttpRequest,
+    path_user: &str,
+    kind: EndpointKind,
+    needs: Option<Scope>,
+    answer: impl FnOnce(&ApiCall) -> HttpResponse,
+) -> HttpResponse {
+    match begin_call(store, req, path_user, kind, needs).await {
+        Ok(call) => answer(&call),
+        Err(response) => response,
+    }
 }
 
 /// What every data and subscription call goes through, in Fitbit's order as far as it shows:
 /// the token, then the budget (every authenticated call counts), then injected faults, then the
 /// path's user and the token's scopes.
-pub(super) async fn begin_call(
+async fn begin_call(
     store: &Store,
     req: &HttpRequest,
     path_user: &str,

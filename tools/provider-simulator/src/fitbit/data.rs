@@ -4,10 +4,10 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{NaiveDate, Utc};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::fitbit::call::begin_call;
+use crate::fitbit::call::answer_call;
 use crate::scope::Scope;
 use crate::state::{EndpointKind, Store};
 use crate::{timezone, wire};
@@ -28,29 +28,32 @@ fn parse_date(store: &Store, user_id: &str, text: &str) -> Result<NaiveDate, Api
     })
 }
 
+/// Answers a data call: 200 with the body `answer` makes for the caller's user id, or its error.
+async fn serve(
+    store: &Store,
+    req: &HttpRequest,
+    path_user: &str,
+    kind: EndpointKind,
+    needs: Scope,
+    answer: impl FnOnce(&str) -> Result<Value, ApiError>,
+) -> HttpResponse {
+    answer_call(store, req, path_user, kind, Some(needs), |call| {
+        call.reply(StatusCode::OK, answer(&call.caller.user_id))
+    })
+    .await
+}
+
 pub(super) async fn activities_day(
     store: Data,
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> HttpResponse {
     let (path_user, date) = path.into_inner();
-    let call = match begin_call(
-        &store,
-        &req,
-        &path_user,
-        EndpointKind::ActivitiesDay,
-        Some(Scope::Activity),
-    )
+    serve(&store, &req, &path_user, EndpointKind::ActivitiesDay, Scope::Activity, |user_id| {
+        let day = parse_date(&store, user_id, &date).and_then(|d| store.day(user_id, d))?;
+        Ok(wire::activities_day_body(day.as_ref()))
+    })
     .await
-    {
-        Ok(call) => call,
-        Err(response) => return response,
-    };
-    let user_id = &call.caller.user_id;
-    match parse_date(&store, user_id, &date).and_then(|d| store.day(user_id, d)) {
-        Ok(day) => call.ok(StatusCode::OK, wire::activities_day_body(day.as_ref())),
-        Err(error) => call.error(error),
-    }
 }
 
 /// A series' first and last dates from `{date}` and `{end}` (a date, a period or `today`).
@@ -77,19 +80,13 @@ pub(super) async fn activity_series(
     let (path_user, resource, date, end) = path.into_inner();
     let kind =
         if resource == "steps" { EndpointKind::StepsRange } else { EndpointKind::ActivityRange };
-    let call = match begin_call(&store, &req, &path_user, kind, Some(Scope::Activity)).await {
-        Ok(call) => call,
-        Err(response) => return response,
-    };
-    let user_id = &call.caller.user_id;
-    let range = parse_range(&store, user_id, &date, end, wire::MAX_RANGE_DAYS);
-    match range.and_then(|(first, last)| Ok((first, last, store.days(user_id, first, last)?))) {
-        Ok((first, last, days)) => {
-            let value_on = |d| wire::resource_value(&resource, days.get(&d)).unwrap_or_default();
-            call.ok(StatusCode::OK, wire::series_body(&resource, first, last, value_on))
-        }
-        Err(error) => call.error(error),
-    }
+    serve(&store, &req, &path_user, kind, Scope::Activity, |user_id| {
+        let (first, last) = parse_range(&store, user_id, &date, end, wire::MAX_RANGE_DAYS)?;
+        let days = store.days(user_id, first, last)?;
+        let value_on = |d| wire::resource_value(&resource, days.get(&d)).unwrap_or_default();
+        Ok(wire::series_body(&resource, first, last, value_on))
+    })
+    .await
 }
 
 /// `GET /1/user/{id}/activities/heart/date/{date}/{end}.json`: zones per date, a year at most.
@@ -99,26 +96,12 @@ pub(super) async fn heart_series(
     path: web::Path<(String, String, String)>,
 ) -> HttpResponse {
     let (path_user, date, end) = path.into_inner();
-    let call = match begin_call(
-        &store,
-        &req,
-        &path_user,
-        EndpointKind::HeartRange,
-        Some(Scope::Heartrate),
-    )
+    serve(&store, &req, &path_user, EndpointKind::HeartRange, Scope::Heartrate, |user_id| {
+        let (first, last) = parse_range(&store, user_id, &date, end, wire::MAX_HEART_RANGE_DAYS)?;
+        let days = store.days(user_id, first, last)?;
+        Ok(wire::heart_range_body(first, last, |d| days.get(&d)))
+    })
     .await
-    {
-        Ok(call) => call,
-        Err(response) => return response,
-    };
-    let user_id = &call.caller.user_id;
-    let range = parse_range(&store, user_id, &date, end, wire::MAX_HEART_RANGE_DAYS);
-    match range.and_then(|(first, last)| Ok((first, last, store.days(user_id, first, last)?))) {
-        Ok((first, last, days)) => {
-            call.ok(StatusCode::OK, wire::heart_range_body(first, last, |d| days.get(&d)))
-        }
-        Err(error) => call.error(error),
-    }
 }
 
 pub(super) async fn heart_intraday(
@@ -127,24 +110,12 @@ pub(super) async fn heart_intraday(
     path: web::Path<(String, String)>,
 ) -> HttpResponse {
     let (path_user, date) = path.into_inner();
-    let call = match begin_call(
-        &store,
-        &req,
-        &path_user,
-        EndpointKind::HeartIntraday,
-        Some(Scope::Heartrate),
-    )
+    serve(&store, &req, &path_user, EndpointKind::HeartIntraday, Scope::Heartrate, |user_id| {
+        let date = parse_date(&store, user_id, &date)?;
+        let day = store.day(user_id, date)?;
+        Ok(wire::heart_intraday_body(date, day.as_ref()))
+    })
     .await
-    {
-        Ok(call) => call,
-        Err(response) => return response,
-    };
-    let user_id = &call.caller.user_id;
-    let result = parse_date(&store, user_id, &date).and_then(|d| Ok((d, store.day(user_id, d)?)));
-    match result {
-        Ok((date, day)) => call.ok(StatusCode::OK, wire::heart_intraday_body(date, day.as_ref())),
-        Err(error) => call.error(error),
-    }
 }
 
 pub(super) async fn profile(
@@ -152,21 +123,11 @@ pub(super) async fn profile(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> HttpResponse {
-    let call =
-        match begin_call(&store, &req, &path, EndpointKind::Profile, Some(Scope::Profile)).await {
-            Ok(call) => call,
-            Err(response) => return response,
-        };
-    let user_id = &call.caller.user_id;
-    let zone = match store.timezone(user_id) {
-        Ok(zone) => zone,
-        Err(error) => return call.error(error),
-    };
-    let offset_millis =
-        timezone::utc_offset(&zone, Utc::now()).map_or(0, |offset| offset.num_milliseconds());
-    call.ok(
-        StatusCode::OK,
-        json!({"user": {
+    serve(&store, &req, &path, EndpointKind::Profile, Scope::Profile, |user_id| {
+        let zone = store.timezone(user_id)?;
+        let offset_millis =
+            timezone::utc_offset(&zone, Utc::now()).map_or(0, |offset| offset.num_milliseconds());
+        Ok(json!({"user": {
             "avatar": "https://static0.fitbit.com/images/profile/defaultProfile_100.png",
             "displayName": format!("Sim {user_id}"),
             "distanceUnit": "en_US",
@@ -178,6 +139,7 @@ pub(super) async fn profile(
             "strideLengthWalking": 75.0,
             "timezone": zone,
             "weightUnit": "METRIC",
-        }}),
-    )
+        }}))
+    })
+    .await
 }

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::fitbit::call::begin_call;
+use crate::fitbit::call::{answer_call, ApiCall};
 use crate::state::{Created, EndpointKind, Store, Subscription};
 
 type Data = web::Data<Store>;
@@ -45,6 +45,21 @@ fn check_collection(collection: &str) -> Result<(), ApiError> {
     }
 }
 
+/// Answers a call on one subscription's path (subscription calls need no scope); `answer` gets
+/// the path's collection (None: all of them) and subscription id.
+async fn on_subscription(
+    store: &Store,
+    req: &HttpRequest,
+    path: web::Path<SubscriptionPath>,
+    answer: impl FnOnce(&ApiCall, Option<String>, String) -> HttpResponse,
+) -> HttpResponse {
+    let SubscriptionPath { user_id: path_user, collection, subscription_id } = path.into_inner();
+    answer_call(store, req, &path_user, EndpointKind::Subscriptions, None, |call| {
+        answer(call, collection, subscription_id)
+    })
+    .await
+}
+
 /// `POST`: 201 with a new subscription, 200 when the same one exists, 409 when the user's
 /// collection is subscribed under another id.
 pub(super) async fn create(
@@ -52,58 +67,57 @@ pub(super) async fn create(
     req: HttpRequest,
     path: web::Path<SubscriptionPath>,
 ) -> HttpResponse {
-    let SubscriptionPath { user_id: path_user, collection, subscription_id } = path.into_inner();
-    let call = match begin_call(&store, &req, &path_user, EndpointKind::Subscriptions, None).await {
-        Ok(call) => call,
-        Err(response) => return response,
-    };
-    // Fitbit rejects a body-less POST without an explicit `Content-Length: 0`.
-    if !req.headers().contains_key(header::CONTENT_LENGTH) {
-        return call.error(ApiError::LengthRequired);
-    }
-    if let Some(Err(error)) = collection.as_deref().map(check_collection) {
-        return call.error(error);
-    }
-    if subscription_id.is_empty() || subscription_id.len() > MAX_SUBSCRIPTION_ID_LEN {
-        return call.error(ApiError::Validation {
-            field: "subscriptionId",
-            message: format!("subscription id must be 1 to {MAX_SUBSCRIPTION_ID_LEN} characters"),
-        });
-    }
-    let subscriber_id = req
-        .headers()
-        .get("X-Fitbit-Subscriber-Id")
-        .and_then(|v: &HeaderValue| v.to_str().ok())
-        .map_or_else(|| store.config.subscriber_id.clone(), str::to_string);
-    let wanted = Subscription {
-        subscriber_id,
-        owner_id: call.caller.user_id.clone(),
-        collection,
-        subscription_id,
-    };
-    match store.create_subscription(wanted) {
-        Ok(Created::New(s)) => call.ok(StatusCode::CREATED, s.to_json()),
-        Ok(Created::AlreadyExists(s)) => call.ok(StatusCode::OK, s.to_json()),
-        Err(error) => call.error(error),
-    }
+    on_subscription(&store, &req, path, |call, collection, subscription_id| {
+        // Fitbit rejects a body-less POST without an explicit `Content-Length: 0`.
+        if !req.headers().contains_key(header::CONTENT_LENGTH) {
+            return call.error(ApiError::LengthRequired);
+        }
+        if let Some(Err(error)) = collection.as_deref().map(check_collection) {
+            return call.error(error);
+        }
+        if subscription_id.is_empty() || subscription_id.len() > MAX_SUBSCRIPTION_ID_LEN {
+            return call.error(ApiError::Validation {
+                field: "subscriptionId",
+                message: format!(
+                    "subscription id must be 1 to {MAX_SUBSCRIPTION_ID_LEN} characters"
+                ),
+            });
+        }
+        let subscriber_id = req
+            .headers()
+            .get("X-Fitbit-Subscriber-Id")
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .map_or_else(|| store.config.subscriber_id.clone(), str::to_string);
+        let wanted = Subscription {
+            subscriber_id,
+            owner_id: call.caller.user_id.clone(),
+            collection,
+            subscription_id,
+        };
+        match store.create_subscription(wanted) {
+            Ok(Created::New(s)) => call.ok(StatusCode::CREATED, s.to_json()),
+            Ok(Created::AlreadyExists(s)) => call.ok(StatusCode::OK, s.to_json()),
+            Err(error) => call.error(error),
+        }
+    })
+    .await
 }
 
 /// `GET`: the user's subscriptions, all of them or those of one collection.
 pub(super) async fn list(store: Data, req: HttpRequest, path: web::Path<ListPath>) -> HttpResponse {
     let ListPath { user_id: path_user, collection } = path.into_inner();
-    let call = match begin_call(&store, &req, &path_user, EndpointKind::Subscriptions, None).await {
-        Ok(call) => call,
-        Err(response) => return response,
-    };
-    if let Some(Err(error)) = collection.as_deref().map(check_collection) {
-        return call.error(error);
-    }
-    let listed: Vec<serde_json::Value> = store
-        .list_subscriptions(&call.caller.user_id, collection.as_deref())
-        .iter()
-        .map(Subscription::to_json)
-        .collect();
-    call.ok(StatusCode::OK, json!({"apiSubscriptions": listed}))
+    answer_call(&store, &req, &path_user, EndpointKind::Subscriptions, None, |call| {
+        if let Some(Err(error)) = collection.as_deref().map(check_collection) {
+            return call.error(error);
+        }
+        let listed: Vec<serde_json::Value> = store
+            .list_subscriptions(&call.caller.user_id, collection.as_deref())
+            .iter()
+            .map(Subscription::to_json)
+            .collect();
+        call.ok(StatusCode::OK, json!({"apiSubscriptions": listed}))
+    })
+    .await
 }
 
 /// `DELETE`: 204, or 404 when there is no such subscription on that path.
@@ -112,14 +126,13 @@ pub(super) async fn delete(
     req: HttpRequest,
     path: web::Path<SubscriptionPath>,
 ) -> HttpResponse {
-    let SubscriptionPath { user_id: path_user, collection, subscription_id } = path.into_inner();
-    let call = match begin_call(&store, &req, &path_user, EndpointKind::Subscriptions, None).await {
-        Ok(call) => call,
-        Err(response) => return response,
-    };
-    if store.delete_subscription(&call.caller.user_id, collection.as_deref(), &subscription_id) {
-        call.empty(StatusCode::NO_CONTENT)
-    } else {
-        call.error(ApiError::NotFound(format!("No subscription {subscription_id}")))
-    }
+    on_subscription(&store, &req, path, |call, collection, subscription_id| {
+        let user_id = &call.caller.user_id;
+        if store.delete_subscription(user_id, collection.as_deref(), &subscription_id) {
+            call.empty(StatusCode::NO_CONTENT)
+        } else {
+            call.error(ApiError::NotFound(format!("No subscription {subscription_id}")))
+        }
+    })
+    .await
 }

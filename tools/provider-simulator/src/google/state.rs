@@ -4,7 +4,7 @@
 //! account.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use p256::ecdsa::SigningKey;
@@ -19,7 +19,7 @@ use crate::google::world::{
     new_code, new_refresh_token, Code, CreatePolicy, GoogleCaller, GoogleProfile, Grant,
     IssuedTokens, NotificationTarget, Owner, QuotaWindow, Subscriber, Subscription,
 };
-use crate::state::{unknown_user, Store, User};
+use crate::state::{unknown_user, Store, User, World};
 
 /// How long an authorization code can be exchanged.
 pub const GOOGLE_CODE_TTL: TimeDelta = TimeDelta::minutes(10);
@@ -232,19 +232,29 @@ impl Store {
         Ok(tokens)
     }
 
-    /// The user withdraws every Google consent: refresh → `invalid_grant`, API → 401.
-    pub fn google_revoke_user(&self, user_id: &str) -> Result<(), ApiError> {
-        let mut world = self.world();
+    /// The locked world with the ids of every grant a known user gave (revoked ones too).
+    fn google_grants_of(
+        &self,
+        user_id: &str,
+    ) -> Result<(MutexGuard<'_, World>, BTreeSet<u64>), ApiError> {
+        let world = self.world();
         if !world.users.contains_key(user_id) {
             return Err(unknown_user(user_id));
         }
-        let google = &mut world.google;
-        let grant_ids: Vec<u64> = google
+        let grants = world
+            .google
             .grants
             .iter()
             .filter(|(_, grant)| grant.user_id == user_id)
             .map(|(id, _)| *id)
             .collect();
+        Ok((world, grants))
+    }
+
+    /// The user withdraws every Google consent: refresh → `invalid_grant`, API → 401.
+    pub fn google_revoke_user(&self, user_id: &str) -> Result<(), ApiError> {
+        let (mut world, grant_ids) = self.google_grants_of(user_id)?;
+        let google = &mut world.google;
         for grant_id in grant_ids {
             google.revoke_grant(grant_id);
         }
@@ -254,18 +264,8 @@ impl Store {
 
     /// Every current access token of the user expires now; refresh tokens keep working.
     pub fn google_expire_tokens(&self, user_id: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
-        let mut world = self.world();
-        if !world.users.contains_key(user_id) {
-            return Err(unknown_user(user_id));
-        }
-        let google = &mut world.google;
-        let grants: BTreeSet<u64> = google
-            .grants
-            .iter()
-            .filter(|(_, grant)| grant.user_id == user_id)
-            .map(|(id, _)| *id)
-            .collect();
-        for token in google.access_tokens.values_mut() {
+        let (mut world, grants) = self.google_grants_of(user_id)?;
+        for token in world.google.access_tokens.values_mut() {
             if matches!(token.owner, Owner::Grant(id) if grants.contains(&id)) {
                 token.expires_at = token.expires_at.min(now);
             }
