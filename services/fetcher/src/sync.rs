@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{NaiveDate, Utc};
 use fitex_common::kafka::Topics;
 use fitex_common::outbox::{self, OutgoingRecord};
+use fitex_common::zone::ParticipantZone;
 use fitex_common::trace_context::TraceParent;
 use fitex_connections::connect::reported_zone;
 use fitex_connections::store::{self, Connection, SyncStatus, TokenKind};
@@ -107,7 +108,7 @@ impl Fetcher {
                 return self.require_reconnect(connection, dates, traces, problem).await
             }
         };
-        let connection = &self.refresh_time_zone(connection, &token).await;
+        let connection = &self.refresh_time_zone(connection, &token, dates).await;
 
         let fetch_started = Utc::now();
         let fetch_started_instant = std::time::Instant::now();
@@ -350,14 +351,21 @@ impl Fetcher {
         Ok(SyncOutcome::ReconnectRequired(reason))
     }
 
-    /// Reads the participant's time zone from the provider profile once a day; returns the
-    /// connection as it is now.
-    async fn refresh_time_zone(&self, connection: &Connection, token: &SecretString) -> Connection {
+    /// Reads the participant's time zone from the provider when [`time_zone_check_due`]; returns
+    /// the connection as it is now.
+    async fn refresh_time_zone(
+        &self,
+        connection: &Connection,
+        token: &SecretString,
+        dates: &[NaiveDate],
+    ) -> Connection {
         let mut current = connection.clone();
-        let stale = connection
-            .time_zone_checked_at
-            .is_none_or(|at| Utc::now() - at > chrono::Duration::hours(24));
-        if !stale {
+        if !time_zone_check_due(
+            connection.time_zone_checked_at,
+            &connection.time_zone,
+            dates,
+            Utc::now(),
+        ) {
             return current;
         }
         let provider = match self.connections.providers.get(connection.provider) {
@@ -387,9 +395,60 @@ impl Fetcher {
     }
 }
 
+/// How often a participant's time zone is read again from the provider: each read is a call
+/// their rate budget pays for, and zones rarely change (the connect flow reads it first).
+pub const TIME_ZONE_RECHECK: chrono::Duration = chrono::Duration::days(7);
+
+/// The shortest time between two reads of a zone when the dates suggest it changed: a zone the
+/// provider reports that we cannot use would otherwise be asked for on every fetch.
+pub const TIME_ZONE_RECHECK_SOONEST: chrono::Duration = chrono::Duration::days(1);
+
+/// Whether to ask the provider for the participant's zone before this fetch: never asked,
+/// [`TIME_ZONE_RECHECK`] since the last answer, or sooner (after [`TIME_ZONE_RECHECK_SOONEST`])
+/// when a date to fetch lies after the participant's today in the zone we hold — their clock is
+/// ahead of it, so they moved east. (A move west does not show in the dates: it waits for the
+/// weekly check.)
+pub fn time_zone_check_due(
+    checked_at: Option<chrono::DateTime<Utc>>,
+    zone: &ParticipantZone,
+    dates: &[NaiveDate],
+    now: chrono::DateTime<Utc>,
+) -> bool {
+    let Some(checked_at) = checked_at else { return true };
+    let since = now - checked_at;
+    let today = zone.today(now);
+    since >= TIME_ZONE_RECHECK
+        || (since >= TIME_ZONE_RECHECK_SOONEST && dates.iter().any(|d| *d > today))
+}
+
 /// How long days wait after the provider refused our project (an operator has to act, or a
 /// project-wide quota to renew) before they are fetched again.
 pub const PROJECT_REFUSAL_RETRY: Duration = Duration::from_secs(300);
 
 /// How long to wait before fetching pending days again after a transient failure.
 pub const PENDING_RETRY_DELAY: Duration = Duration::from_secs(30);
+
+#[cfg(test)]
+mod time_zone_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn the_zone_is_read_weekly_or_when_a_date_lies_past_the_participants_today() {
+        // 23:00 UTC on 2 Dec is 3 Dec in Auckland but still 2 Dec in UTC.
+        let now = Utc.with_ymd_and_hms(2026, 12, 2, 23, 0, 0).unwrap();
+        let utc = ParticipantZone::UTC;
+        let day = |d: &str| d.parse::<NaiveDate>().unwrap();
+        let yesterday_checked = Some(now - TIME_ZONE_RECHECK_SOONEST);
+        assert!(time_zone_check_due(None, &utc, &[day("2026-12-02")], now), "never read");
+        assert!(!time_zone_check_due(yesterday_checked, &utc, &[day("2026-12-02")], now));
+        let week_ago = Some(now - TIME_ZONE_RECHECK);
+        assert!(time_zone_check_due(week_ago, &utc, &[day("2026-12-02")], now), "a week on");
+        // A notified 3 Dec while we think it is 2 Dec for them: they are east of UTC now.
+        assert!(time_zone_check_due(yesterday_checked, &utc, &[day("2026-12-03")], now));
+        let an_hour_ago = Some(now - chrono::Duration::hours(1));
+        assert!(!time_zone_check_due(an_hour_ago, &utc, &[day("2026-12-03")], now), "not again yet");
+        let auckland: ParticipantZone = "Pacific/Auckland".parse().unwrap();
+        assert!(!time_zone_check_due(yesterday_checked, &auckland, &[day("2026-12-03")], now));
+    }
+}
