@@ -58,18 +58,25 @@ pub struct Topics {
     pub team_progress: String,
 }
 
-/// The names `config/base.toml` gives (a test checks they agree), for tests and tools that make
-/// their settings in code (`Topics::default().with_suffix(…)`).
+/// The names `config/base.toml` gives — the one place they are written, built into the binary —
+/// for tests and tools that make their settings in code (`Topics::default().with_suffix(…)`).
 impl Default for Topics {
     fn default() -> Self {
-        Self {
-            notifications: "fitex.provider-notifications.v1".to_string(),
-            fetch_retries: "fitex.fetch-retries.v1".to_string(),
-            dead_letters: "fitex.dead-letters.v1".to_string(),
-            activity_days: "fitex.activity-days.v1".to_string(),
-            goals: "fitex.goals.v1".to_string(),
-            team_progress: "fitex.team-progress.v1".to_string(),
+        #[derive(Deserialize)]
+        struct Base {
+            kafka: BaseKafka,
         }
+        #[derive(Deserialize)]
+        struct BaseKafka {
+            topics: Topics,
+        }
+        let base = include_str!("../../../config/base.toml");
+        let base: Base = ::config::Config::builder()
+            .add_source(::config::File::from_str(base, ::config::FileFormat::Toml))
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .expect("config/base.toml names every topic under [kafka.topics]");
+        base.kafka.topics
     }
 }
 

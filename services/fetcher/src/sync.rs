@@ -7,8 +7,8 @@ use std::time::Duration;
 use chrono::{NaiveDate, Utc};
 use fitex_common::kafka::Topics;
 use fitex_common::outbox::{self, OutgoingRecord};
-use fitex_common::zone::ParticipantZone;
 use fitex_common::trace_context::TraceParent;
+use fitex_common::zone::ParticipantZone;
 use fitex_connections::connect::reported_zone;
 use fitex_connections::store::{self, Connection, SyncStatus, TokenKind};
 use fitex_connections::{pending, reconnect_reason, Connections, SyncError};
@@ -447,7 +447,10 @@ mod time_zone_tests {
         // A notified 3 Dec while we think it is 2 Dec for them: they are east of UTC now.
         assert!(time_zone_check_due(yesterday_checked, &utc, &[day("2026-12-03")], now));
         let an_hour_ago = Some(now - chrono::Duration::hours(1));
-        assert!(!time_zone_check_due(an_hour_ago, &utc, &[day("2026-12-03")], now), "not again yet");
+        assert!(
+            !time_zone_check_due(an_hour_ago, &utc, &[day("2026-12-03")], now),
+            "not again yet"
+        );
         let auckland: ParticipantZone = "Pacific/Auckland".parse().unwrap();
         assert!(!time_zone_check_due(yesterday_checked, &auckland, &[day("2026-12-03")], now));
     }
