@@ -46,18 +46,6 @@ impl ParticipantZone {
     }
 }
 
-impl Default for ParticipantZone {
-    fn default() -> Self {
-        ParticipantZone::UTC
-    }
-}
-
-impl From<Tz> for ParticipantZone {
-    fn from(tz: Tz) -> Self {
-        ParticipantZone(tz)
-    }
-}
-
 impl FromStr for ParticipantZone {
     type Err = UnknownZone;
 

@@ -279,12 +279,7 @@ async fn lock_participant(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     participant_id: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
-        .bind(PARTICIPANT_LOCK_SPACE)
-        .bind(participant_id as i32)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    advisory_xact_lock(tx, PARTICIPANT_LOCK_SPACE, participant_id).await
 }
 
 /// The first key of the participants' advisory locks (the second is the participant id).
@@ -299,16 +294,26 @@ async fn lock_team(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     team_id: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
-        .bind(TEAM_LOCK_SPACE)
-        .bind(team_id as i32)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    advisory_xact_lock(tx, TEAM_LOCK_SPACE, team_id).await
 }
 
 /// The first key of the teams' advisory locks (the second is the team id).
 const TEAM_LOCK_SPACE: i32 = 0x7465_616d; // "team"
+
+/// PostgreSQL's two-key transaction lock: `space` names the kind of thing locked, `id` which one
+/// (ids past `i32` share a lock with another, which only serialises more).
+async fn advisory_xact_lock(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    space: i32,
+    id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+        .bind(space)
+        .bind(id as i32)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
 
 fn team_event(
     topic: &str,
