@@ -192,6 +192,16 @@ async fn a_fitbit_participant_moves_to_google_health_and_keeps_history_and_goals
             .unwrap()
         }
     };
+    // The Fitbit-era days settle into the team's progress first (their recomputations may still
+    // be running): the baseline below must not move for any reason but Google's day.
+    let fitbit_steps: f64 = (0..7).map(|i| f64::from(8_000 + 100 * i)).sum();
+    eventually(
+        "the Fitbit-era days in the team's progress",
+        Duration::from_secs(40),
+        logs,
+        || async { (team_progress().await - fitbit_steps).abs() < 0.5 },
+    )
+    .await;
     let progress_before = team_progress().await;
 
     // A sync at Google (yesterday in UTC, a past day in the participant's own zone too): a
