@@ -141,26 +141,43 @@ pub async fn insert_in(
     source: &str,
     records: &[&OutgoingRecord],
 ) -> Result<(), sqlx::Error> {
-    for record in records {
-        let headers: serde_json::Map<String, serde_json::Value> = record
-            .headers
-            .iter()
-            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-            .collect();
-        sqlx::query(
-            "INSERT INTO kafka_outbox (event_id, source, topic, record_key, payload, headers)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (event_id) DO NOTHING",
-        )
-        .bind(record.event_id)
-        .bind(source)
-        .bind(&record.topic)
-        .bind(&record.key)
-        .bind(&record.payload)
-        .bind(serde_json::Value::Object(headers))
-        .execute(&mut **tx)
-        .await?;
+    if records.is_empty() {
+        return Ok(());
     }
+    // One statement for the lot: a batch's events cost one round trip, not one each. The rows
+    // keep the records' order (the relay publishes by id).
+    let event_ids: Vec<Uuid> = records.iter().map(|r| r.event_id).collect();
+    let topics: Vec<&str> = records.iter().map(|r| r.topic.as_str()).collect();
+    let keys: Vec<&str> = records.iter().map(|r| r.key.as_str()).collect();
+    let payloads: Vec<&[u8]> = records.iter().map(|r| r.payload.as_slice()).collect();
+    let headers: Vec<serde_json::Value> = records
+        .iter()
+        .map(|record| {
+            serde_json::Value::Object(
+                record
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                    .collect(),
+            )
+        })
+        .collect();
+    sqlx::query(
+        "INSERT INTO kafka_outbox (event_id, source, topic, record_key, payload, headers)
+         SELECT event_id, $1, topic, record_key, payload, headers
+         FROM unnest($2::uuid[], $3::text[], $4::text[], $5::bytea[], $6::jsonb[])
+             WITH ORDINALITY AS r(event_id, topic, record_key, payload, headers, position)
+         ORDER BY position
+         ON CONFLICT (event_id) DO NOTHING",
+    )
+    .bind(source)
+    .bind(&event_ids)
+    .bind(&topics)
+    .bind(&keys)
+    .bind(&payloads)
+    .bind(&headers)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

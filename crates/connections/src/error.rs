@@ -1,7 +1,7 @@
 //! How syncing fails, below the provider registry (`providers`), connecting and token upkeep
 //! (`keeper`) and the fetcher's syncing, so that each can name it without importing the others.
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SyncError {
     /// Worth retrying later (provider 5xx or timeout, database unavailable).
     #[error("transient: {0}")]

@@ -2,6 +2,8 @@
 //! model read from it: tokens (encrypted at rest, see [`access_context`]), sync status, the rate
 //! budget the provider left and the participant's time zone.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use fitex_common::token_cipher::TokenCipher;
 use fitex_common::zone::ParticipantZone;
@@ -113,6 +115,27 @@ pub async fn find_connection(
     .fetch_optional(pool)
     .await?;
     row.map(connection_from).transpose()
+}
+
+/// The connections of `provider_user_ids` at `provider`, in one query (a batch of notifications
+/// looks all its users up at once), by provider user id; a user with none is absent.
+pub async fn find_connections(
+    pool: &PgPool,
+    provider: ProviderId,
+    provider_user_ids: &[&str],
+) -> Result<HashMap<String, Connection>, sqlx::Error> {
+    let rows: Vec<ConnectionRow> = sqlx::query_as(&format!(
+        "SELECT {CONNECTION_COLUMNS} FROM provider_connections c
+         JOIN participants p ON p.id = c.participant_id
+         WHERE c.provider = $1 AND c.provider_user_id = ANY($2)"
+    ))
+    .bind(provider.as_str())
+    .bind(provider_user_ids)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|row| connection_from(row).map(|c| (c.provider_user_id.clone(), c)))
+        .collect()
 }
 
 pub async fn connection_by_id(pool: &PgPool, id: i64) -> Result<Option<Connection>, sqlx::Error> {

@@ -183,9 +183,14 @@ impl GoalsEngine {
         let Some(start) = program.week_start(week) else { return Ok(false) };
         let end = start + chrono::Duration::days(6);
         let mut member_weeks: Vec<MemberWeek> = Vec::new();
-        for (member, memberships) in store::team_members(&mut **tx, enrolment.team_id).await? {
-            let days = store::days(&mut **tx, member, start, end).await?;
-            let goals = store::goals(&mut **tx, member, *program_id, start, end).await?;
+        let members = store::team_members(&mut **tx, enrolment.team_id).await?;
+        let ids: Vec<i64> = members.iter().map(|(member, _)| *member).collect();
+        // Two queries for the whole team, not two per member.
+        let mut days_by_member = store::days_of(&mut **tx, &ids, start, end).await?;
+        let mut goals_by_member = store::goals_of(&mut **tx, &ids, *program_id, start, end).await?;
+        for (member, memberships) in members {
+            let days = days_by_member.remove(&member).unwrap_or_default();
+            let goals = goals_by_member.remove(&member).unwrap_or_default();
             let mut total = MemberWeek {
                 participant_id: member,
                 active_days: 0,

@@ -1,6 +1,8 @@
 //! The goals service's reads and writes: programs, teams, memberships, days, goal history and
 //! team progress.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use fitex_common::zone::ParticipantZone;
 use fitex_goals::{
@@ -166,27 +168,43 @@ pub async fn days<'e>(
     from: NaiveDate,
     through: NaiveDate,
 ) -> Result<Vec<DayRecord>, sqlx::Error> {
-    let rows: Vec<(NaiveDate, i32, f64, i32, Option<i32>, bool)> = sqlx::query_as(
-        "SELECT day, steps, distance_km, fairly_active_minutes + very_active_minutes, worn_minutes,
-                no_data
-         FROM activity_days WHERE participant_id = $1 AND day BETWEEN $2 AND $3 ORDER BY day",
+    Ok(days_of(pool, &[participant_id], from, through)
+        .await?
+        .remove(&participant_id)
+        .unwrap_or_default())
+}
+
+/// The stored days of each of `participant_ids` between `from` and `through`, in one query (a
+/// team week reads all its members' at once), by participant, each in date order.
+pub async fn days_of<'e>(
+    pool: impl sqlx::PgExecutor<'e>,
+    participant_ids: &[i64],
+    from: NaiveDate,
+    through: NaiveDate,
+) -> Result<HashMap<i64, Vec<DayRecord>>, sqlx::Error> {
+    let rows: Vec<(i64, NaiveDate, i32, f64, i32, Option<i32>, bool)> = sqlx::query_as(
+        "SELECT participant_id, day, steps, distance_km,
+                fairly_active_minutes + very_active_minutes, worn_minutes, no_data
+         FROM activity_days WHERE participant_id = ANY($1) AND day BETWEEN $2 AND $3
+         ORDER BY participant_id, day",
     )
-    .bind(participant_id)
+    .bind(participant_ids)
     .bind(from)
     .bind(through)
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(date, steps, distance_km, mvpa, worn, no_data)| DayRecord {
+    let mut by_participant: HashMap<i64, Vec<DayRecord>> = HashMap::new();
+    for (participant, date, steps, distance_km, mvpa, worn, no_data) in rows {
+        by_participant.entry(participant).or_default().push(DayRecord {
             date,
             steps,
             distance_km,
             moderate_vigorous_minutes: mvpa,
             worn_minutes: worn,
             no_data,
-        })
-        .collect())
+        });
+    }
+    Ok(by_participant)
 }
 
 pub async fn goals<'e>(
@@ -196,31 +214,57 @@ pub async fn goals<'e>(
     from: NaiveDate,
     through: NaiveDate,
 ) -> Result<Vec<Goal>, sqlx::Error> {
-    type GoalRow = (NaiveDate, i32, String, Vec<NaiveDate>, String, bool, String);
+    Ok(goals_of(pool, &[participant_id], program_id, from, through)
+        .await?
+        .remove(&participant_id)
+        .unwrap_or_default())
+}
+
+/// The goals of each of `participant_ids` in a program between `from` and `through`, in one
+/// query, by participant, each in date order.
+pub async fn goals_of<'e>(
+    pool: impl sqlx::PgExecutor<'e>,
+    participant_ids: &[i64],
+    program_id: i64,
+    from: NaiveDate,
+    through: NaiveDate,
+) -> Result<HashMap<i64, Vec<Goal>>, sqlx::Error> {
+    type GoalRow = (i64, NaiveDate, i32, String, Vec<NaiveDate>, String, bool, String);
     let rows: Vec<GoalRow> = sqlx::query_as(
-        "SELECT effective_date, steps, strategy, inputs, citation, provisional, explanation
-         FROM goal_history WHERE participant_id = $1 AND program_id = $2
-           AND effective_date BETWEEN $3 AND $4 ORDER BY effective_date",
+        "SELECT participant_id, effective_date, steps, strategy, inputs, citation, provisional,
+                explanation
+         FROM goal_history WHERE participant_id = ANY($1) AND program_id = $2
+           AND effective_date BETWEEN $3 AND $4 ORDER BY participant_id, effective_date",
     )
-    .bind(participant_id)
+    .bind(participant_ids)
     .bind(program_id)
     .bind(from)
     .bind(through)
     .fetch_all(pool)
     .await?;
-    rows.into_iter()
-        .map(|(effective_date, steps, strategy, inputs, citation, provisional, explanation)| {
-            Ok(Goal {
-                effective_date,
-                steps,
-                strategy: strategy.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-                inputs,
-                citation,
-                provisional,
-                explanation,
-            })
-        })
-        .collect()
+    let mut by_participant: HashMap<i64, Vec<Goal>> = HashMap::new();
+    for (
+        participant,
+        effective_date,
+        steps,
+        strategy,
+        inputs,
+        citation,
+        provisional,
+        explanation,
+    ) in rows
+    {
+        by_participant.entry(participant).or_default().push(Goal {
+            effective_date,
+            steps,
+            strategy: strategy.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            inputs,
+            citation,
+            provisional,
+            explanation,
+        });
+    }
+    Ok(by_participant)
 }
 
 /// Upserts goals; returns those a reader would see change: a new goal, or a stored one whose steps,

@@ -183,10 +183,32 @@ async fn process_batch(
     metrics::counter!("fitex_fetcher_notifications_total", "outcome" => "received")
         .increment(changes.len() as u64);
     let work = coalesce(changes);
+    // The batch's users are looked up together: one query per provider, not one per user. A
+    // failed lookup fails every user of the batch like a failed sync would (retried).
+    let mut connections: HashMap<(ProviderId, String), store::Connection> = HashMap::new();
+    let mut lookup_failed: Option<SyncError> = None;
+    for provider in ProviderId::ALL {
+        let users: Vec<&str> =
+            work.keys().filter(|(p, _)| *p == provider).map(|(_, u)| u.as_str()).collect();
+        if users.is_empty() {
+            continue;
+        }
+        match store::find_connections(&fetcher.connections.pool, provider, &users).await {
+            Ok(found) => {
+                connections.extend(found.into_iter().map(|(user, c)| ((provider, user), c)))
+            }
+            Err(error) => lookup_failed = Some(error.into()),
+        }
+    }
     let concurrency = fetcher.settings.concurrency.get();
+    let lookup_failed = &lookup_failed;
+    let connections = &connections;
     let results: Vec<((ProviderId, String), Result<(), SyncError>)> = futures::stream::iter(work)
         .map(|(user, work)| async move {
-            let result = sync_work(fetcher, &user, &work).await;
+            let result = match lookup_failed {
+                Some(error) => Err(error.clone()),
+                None => sync_work(fetcher, &user, connections.get(&user), &work).await,
+            };
             (user, result)
         })
         .buffer_unordered(concurrency)
@@ -227,18 +249,17 @@ async fn process_batch(
 
 async fn sync_work(
     fetcher: &Fetcher,
-    (provider, user_id): &(ProviderId, String),
+    (_, user_id): &(ProviderId, String),
+    connection: Option<&store::Connection>,
     work: &UserWork,
 ) -> Result<(), SyncError> {
-    let Some(connection) =
-        store::find_connection(&fetcher.connections.pool, *provider, user_id).await?
-    else {
+    let Some(connection) = connection else {
         metrics::counter!("fitex_fetcher_notifications_total", "outcome" => "unknown_user")
             .increment(work.notifications as u64);
         tracing::info!(user = %user_id, "notification for a user with no connection; ignored");
         return Ok(());
     };
-    if (work.deleted || work.revoked) && fetcher.destructive_notice(&connection, work).await? {
+    if (work.deleted || work.revoked) && fetcher.destructive_notice(connection, work).await? {
         fetcher.relay_wake.notify_one();
         return Ok(());
     }
@@ -264,13 +285,14 @@ async fn sync_work(
         fetcher.settle.lock().expect("settle lock").plan(connection.id, &dated, Instant::now());
     metrics::counter!("fitex_fetcher_notifications_total", "outcome" => "already_fetched")
         .increment(plan.covered.len() as u64);
-    for (date, due) in plan.later {
+    let deferrals = plan.later.iter().map(|later| (later, "settling"));
+    for ((date, due), reason) in deferrals.chain(plan.confirm.iter().map(|c| (c, "confirming"))) {
         let wait = due.saturating_duration_since(Instant::now());
         let not_before = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
         let traced: Option<&dyn WaitingTraces> = Some(&traces);
         let pool = &fetcher.connections.pool;
-        pending::defer(pool, connection.id, &[date], "settling", not_before, traced).await?;
-        metrics::counter!("fitex_fetcher_deferred_total", "reason" => "settling").increment(1);
+        pending::defer(pool, connection.id, &[*date], reason, not_before, traced).await?;
+        metrics::counter!("fitex_fetcher_deferred_total", "reason" => reason).increment(1);
     }
     let mut dates = plan.fetch_now;
     if !fetcher.settings.quiet.is_zero() && !dates.is_empty() {
@@ -290,7 +312,7 @@ async fn sync_work(
             .increment(dates.len() as u64);
         dates.clear();
     }
-    let outcome = fetcher.sync_user(&connection, &dates, &traces).await;
+    let outcome = fetcher.sync_user(connection, &dates, &work.latest_received_ms, &traces).await;
     let label = match &outcome {
         Ok(SyncOutcome::Stored { .. }) => "stored",
         Ok(SyncOutcome::Deferred(_)) => "deferred",
