@@ -60,7 +60,9 @@ async fn sync_pending(
         }
     }
     let days: Vec<NaiveDate> = waiting.iter().map(|(day, _)| *day).collect();
-    fetcher.sync_user(&connection, &days, &traces).await.map(|_| ())
+    // Made for no notification: a repeat of one it answered is not a repeat of this fetch.
+    let notified = BTreeMap::new();
+    fetcher.sync_user(&connection, &days, &notified, &traces).await.map(|_| ())
 }
 
 pub async fn run(fetcher: Arc<Fetcher>, shutdown: Shutdown) {
@@ -79,6 +81,22 @@ pub async fn run(fetcher: Arc<Fetcher>, shutdown: Shutdown) {
                     fetcher.relay_wake.notify_one();
                 }
                 Err(error) => tracing::warn!(%error, "could not purge deleted participants"),
+            }
+            // Scans of every connection: on the purge's slow cadence, not on every poll of due
+            // days (a scan per poll grew with the cohort, not with the work).
+            if let Err(error) = store::flag_expiring_tokens(
+                &fetcher.connections.pool,
+                fetcher.connections.settings.implicit_expiry_warning_days,
+            )
+            .await
+            {
+                tracing::warn!(%error, "could not flag expiring tokens");
+            }
+            if let Ok(count) =
+                store::count_with_status(&fetcher.connections.pool, SyncStatus::ReconnectRequired)
+                    .await
+            {
+                metrics::gauge!("fitex_fetcher_users_reconnect_required").set(count as f64);
             }
         }
         if !fetcher.settings.catch_up_after.is_zero()
@@ -100,19 +118,6 @@ pub async fn run(fetcher: Arc<Fetcher>, shutdown: Shutdown) {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "pending fetch pass failed"),
-        }
-        if let Err(error) = store::flag_expiring_tokens(
-            &fetcher.connections.pool,
-            fetcher.connections.settings.implicit_expiry_warning_days,
-        )
-        .await
-        {
-            tracing::warn!(%error, "could not flag expiring tokens");
-        }
-        if let Ok(count) =
-            store::count_with_status(&fetcher.connections.pool, SyncStatus::ReconnectRequired).await
-        {
-            metrics::gauge!("fitex_fetcher_users_reconnect_required").set(count as f64);
         }
         tokio::select! {
             _ = shutdown.wait() => break,
