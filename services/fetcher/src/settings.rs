@@ -65,6 +65,16 @@ pub struct FetcherSettings {
     #[serde_as(as = "DurationMilliSeconds<u64>")]
     #[serde(rename = "settle_ms")]
     pub settle: Duration,
+    /// A notification accepted at most this long after the one a fetch was made for is taken for
+    /// the provider repeating it: no call of its own (0: none is).
+    #[serde_as(as = "DurationMilliSeconds<u64>")]
+    #[serde(rename = "repeat_window_ms")]
+    pub repeat_window: Duration,
+    /// A repeat's day is still read once this long after that fetch, unless a fetch for another
+    /// notification reads it first: a genuine change notified that soon is not lost.
+    #[serde_as(as = "DurationMilliSeconds<u64>")]
+    #[serde(rename = "repeat_confirm_ms")]
+    pub repeat_confirm: Duration,
     /// When positive, a notified day is fetched only once no notification for it has come for
     /// this long (at most `quiet_max_ms` after the first): one call per changing day, at the cost
     /// of that much latency. 0 fetches at once.
@@ -114,6 +124,11 @@ pub struct FetcherSettings {
 }
 
 impl FetcherSettings {
+    /// How repeated notifications are told and handled ([`crate::settle::Repeats`]).
+    pub fn repeats(&self) -> crate::settle::Repeats {
+        crate::settle::Repeats { window: self.repeat_window, confirm_after: self.repeat_confirm }
+    }
+
     pub fn retry_policy(&self) -> RetryPolicy {
         RetryPolicy {
             max_attempts: self.max_attempts.get(),
@@ -136,6 +151,12 @@ impl FetcherSettings {
             self.quiet,
             "fetcher.quiet_max_ms",
             self.quiet_max,
+        )?;
+        InvalidSetting::at_most(
+            "fetcher.repeat_window_ms",
+            self.repeat_window,
+            "fetcher.repeat_confirm_ms",
+            self.repeat_confirm,
         )?;
         InvalidSetting::positive("fetcher.pending_poll_ms", self.pending_poll)?;
         InvalidSetting::positive("fetcher.relay_interval_ms", self.relay_interval)?;

@@ -3,8 +3,15 @@
 //! is not fetched at once (a device sync sends several within seconds); it is fetched once more
 //! when the settle period since the last fetch has passed, picking up the final values with one
 //! call. The first notification of a quiet user-day is fetched at once, so latency stays low.
+//!
+//! A repeat: a notification accepted within the duplicate window of the one a fetch was made for
+//! is, almost always, the provider sending that notification again (a device sync is one
+//! notification; the next sync comes minutes later). It costs no call of its own: the day is
+//! confirmed later, with one call, unless a fetch of the day for another notification reads it
+//! first (the usual case: the participant syncs again). A genuine change notified that soon after
+//! another is then read within the confirmation delay instead of the settle period.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
@@ -15,7 +22,29 @@ use chrono::NaiveDate;
 #[derive(Debug)]
 pub struct Settle {
     period: Duration,
-    last_fetch: HashMap<(i64, NaiveDate), (Instant, i64)>,
+    repeats: Repeats,
+    last_fetch: HashMap<(i64, NaiveDate), LastFetch>,
+}
+
+/// How notifications that repeat one already fetched are told and handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repeats {
+    /// A notification accepted at most this long after the one the last fetch was made for is
+    /// taken for a repeat of it (zero: none is).
+    pub window: Duration,
+    /// A repeat's day is fetched this long after the last fetch, unless fetched before.
+    pub confirm_after: Duration,
+}
+
+/// The last fetch of a (connection, date) by this replica.
+#[derive(Debug, Clone, Copy)]
+struct LastFetch {
+    /// When it started, monotonic.
+    at: Instant,
+    /// When it started, Unix ms.
+    started_ms: i64,
+    /// When the notification it was made for was accepted, Unix ms (0: not for a notification).
+    notified_ms: i64,
 }
 
 /// How far the subscriber's and the fetcher's clocks may disagree: a notification counts as covered
@@ -29,27 +58,40 @@ pub struct SettlePlan {
     pub fetch_now: Vec<NaiveDate>,
     /// Fetch at the given instant.
     pub later: Vec<(NaiveDate, Instant)>,
+    /// Repeats of the notification the last fetch was made for: confirm at the given instant,
+    /// unless a fetch of the day comes first.
+    pub confirm: Vec<(NaiveDate, Instant)>,
     /// Already reflected in a fetch that started after the notification was accepted.
     pub covered: Vec<NaiveDate>,
 }
 
 impl Settle {
-    pub fn new(period: Duration) -> Self {
-        Self { period, last_fetch: HashMap::new() }
+    pub fn new(period: Duration, repeats: Repeats) -> Self {
+        Self { period, repeats, last_fetch: HashMap::new() }
     }
 
     /// Plans `dates`, each with the Unix ms at which its latest notification was accepted.
     pub fn plan(&self, connection: i64, dates: &[(NaiveDate, i64)], now: Instant) -> SettlePlan {
         let mut plan = SettlePlan::default();
+        let window_ms = self.repeats.window.as_millis() as i64;
         for (date, received_ms) in dates {
             match self.last_fetch.get(&(connection, *date)) {
-                Some((_, started_ms))
-                    if *received_ms > 0 && *received_ms + CLOCK_SKEW_MARGIN_MS <= *started_ms =>
+                Some(last)
+                    if *received_ms > 0
+                        && *received_ms + CLOCK_SKEW_MARGIN_MS <= last.started_ms =>
                 {
                     plan.covered.push(*date)
                 }
-                Some((at, _)) if now.duration_since(*at) < self.period => {
-                    plan.later.push((*date, *at + self.period))
+                Some(last)
+                    if window_ms > 0
+                        && *received_ms > 0
+                        && last.notified_ms > 0
+                        && *received_ms - last.notified_ms <= window_ms =>
+                {
+                    plan.confirm.push((*date, last.at + self.repeats.confirm_after))
+                }
+                Some(last) if now.duration_since(last.at) < self.period => {
+                    plan.later.push((*date, last.at + self.period))
                 }
                 _ => plan.fetch_now.push(*date),
             }
@@ -57,21 +99,25 @@ impl Settle {
         plan
     }
 
-    /// Records fetches of `dates` that started at `started` (`started_ms` on the wall clock).
+    /// Records fetches of `dates` that started at `started` (`started_ms` on the wall clock),
+    /// each made for the notification accepted at `notified_ms` (0 or absent: for none).
     pub fn record(
         &mut self,
         connection: i64,
         dates: &[NaiveDate],
+        notified_ms: &BTreeMap<NaiveDate, i64>,
         started: Instant,
         started_ms: i64,
     ) {
         for date in dates {
-            self.last_fetch.insert((connection, *date), (started, started_ms));
+            let notified_ms = notified_ms.get(date).copied().unwrap_or(0);
+            self.last_fetch
+                .insert((connection, *date), LastFetch { at: started, started_ms, notified_ms });
         }
         // Forget what can no longer matter, so the map stays small.
         if self.last_fetch.len() > 10_000 {
-            let keep = self.period.max(Duration::from_secs(600));
-            self.last_fetch.retain(|_, (at, _)| started.duration_since(*at) < keep);
+            let keep = self.period.max(self.repeats.confirm_after).max(Duration::from_secs(600));
+            self.last_fetch.retain(|_, last| started.duration_since(last.at) < keep);
         }
     }
 }
@@ -84,13 +130,50 @@ mod tests {
         NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
     }
 
+    const REPEATS: Repeats =
+        Repeats { window: Duration::from_millis(2_500), confirm_after: Duration::from_secs(60) };
+
+    fn settle(period: Duration) -> Settle {
+        Settle::new(period, REPEATS)
+    }
+
+    /// For a fetch made for no notification.
+    fn none() -> BTreeMap<NaiveDate, i64> {
+        BTreeMap::new()
+    }
+
+    #[test]
+    fn a_repeat_of_the_fetched_notification_is_confirmed_later_and_a_new_sync_is_not() {
+        let mut settle = settle(Duration::from_secs(3));
+        let t0 = Instant::now();
+        // The fetch for the notification accepted at 1,000 started at 1,300.
+        settle.record(1, &[day(20)], &BTreeMap::from([(day(20), 1_000)]), t0, 1_300);
+        let t1 = t0 + Duration::from_millis(900);
+        let repeat = settle.plan(1, &[(day(20), 3_400)], t1);
+        assert_eq!(repeat.confirm, vec![(day(20), t0 + Duration::from_secs(60))]);
+        assert!(repeat.fetch_now.is_empty() && repeat.later.is_empty());
+        // Accepted 2.6 s after the fetched one: a new sync, held only for the settle period.
+        let new_sync = settle.plan(1, &[(day(20), 3_600)], t1);
+        assert_eq!(new_sync.later, vec![(day(20), t0 + Duration::from_secs(3))]);
+        assert!(new_sync.confirm.is_empty());
+        // After a fetch made for no notification (a pending day), nothing is taken for a repeat.
+        settle.record(1, &[day(20)], &none(), t1, 2_200);
+        let after_pending = settle.plan(1, &[(day(20), 2_300)], t1 + Duration::from_millis(10));
+        assert_eq!(after_pending.later, vec![(day(20), t1 + Duration::from_secs(3))]);
+        // No window: no repeats.
+        let mut strict =
+            Settle::new(Duration::from_secs(3), Repeats { window: Duration::ZERO, ..REPEATS });
+        strict.record(1, &[day(20)], &BTreeMap::from([(day(20), 1_000)]), t0, 1_300);
+        assert!(strict.plan(1, &[(day(20), 1_900)], t1).confirm.is_empty());
+    }
+
     #[test]
     fn a_quiet_day_is_fetched_now_and_a_repeat_waits_for_the_period() {
-        let mut settle = Settle::new(Duration::from_secs(3));
+        let mut settle = settle(Duration::from_secs(3));
         let t0 = Instant::now();
         let plan = settle.plan(1, &[(day(20), 1_000)], t0);
         assert_eq!(plan.fetch_now, vec![day(20)]);
-        settle.record(1, &[day(20)], t0, 1_100);
+        settle.record(1, &[day(20)], &none(), t0, 1_100);
         let t1 = t0 + Duration::from_millis(500);
         let plan = settle.plan(1, &[(day(20), 1_400), (day(21), 1_400)], t1);
         assert_eq!(plan.fetch_now, vec![day(21)], "another date is not held back");
@@ -106,9 +189,9 @@ mod tests {
 
     #[test]
     fn a_notification_accepted_before_the_last_fetch_started_is_covered() {
-        let mut settle = Settle::new(Duration::from_secs(3));
+        let mut settle = settle(Duration::from_secs(3));
         let t0 = Instant::now();
-        settle.record(1, &[day(20)], t0, 5_000);
+        settle.record(1, &[day(20)], &none(), t0, 5_000);
         let plan = settle.plan(1, &[(day(20), 4_500)], t0 + Duration::from_secs(10));
         assert_eq!(plan.covered, vec![day(20)], "even long after: that fetch read its data");
         let close = settle.plan(1, &[(day(20), 4_900)], t0 + Duration::from_secs(10));
@@ -119,12 +202,12 @@ mod tests {
 
     #[test]
     fn old_entries_are_pruned() {
-        let mut settle = Settle::new(Duration::from_millis(1));
+        let mut settle = settle(Duration::from_millis(1));
         let t0 = Instant::now();
         for i in 0..10_001 {
-            settle.record(i, &[day(1)], t0, 0);
+            settle.record(i, &[day(1)], &none(), t0, 0);
         }
-        settle.record(0, &[day(2)], t0 + Duration::from_secs(601), 0);
+        settle.record(0, &[day(2)], &none(), t0 + Duration::from_secs(601), 0);
         assert_eq!(settle.last_fetch.len(), 1);
     }
 }

@@ -35,7 +35,10 @@ impl Fetcher {
             topics: settings.kafka.topics.clone(),
             settings: settings.fetcher.clone(),
             relay_wake: Arc::new(tokio::sync::Notify::new()),
-            settle: std::sync::Mutex::new(crate::settle::Settle::new(settings.fetcher.settle)),
+            settle: std::sync::Mutex::new(crate::settle::Settle::new(
+                settings.fetcher.settle,
+                settings.fetcher.repeats(),
+            )),
         })
     }
 }

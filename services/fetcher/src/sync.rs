@@ -1,6 +1,7 @@
 //! Syncing one user: a usable token (refreshed single-flight), the provider's days, stored
 //! idempotently with an activity event per changed day in the same transaction (outbox).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,11 +53,13 @@ pub struct Fetcher {
 
 impl Fetcher {
     /// Fetches and stores `dates` for `connection`; each day's event continues its trace in
-    /// `traces`, and a day deferred keeps it.
+    /// `traces`, and a day deferred keeps it. `notified_ms` says, per date, when the notification
+    /// the fetch is made for was accepted (none for a pending day), to tell its repeats.
     pub async fn sync_user(
         &self,
         connection: &Connection,
         dates: &[NaiveDate],
+        notified_ms: &BTreeMap<NaiveDate, i64>,
         traces: &DayTraces,
     ) -> Result<SyncOutcome, SyncError> {
         if dates.is_empty() {
@@ -182,6 +185,7 @@ impl Fetcher {
         self.settle.lock().expect("settle lock").record(
             connection.id,
             dates,
+            notified_ms,
             fetch_started_instant,
             fetch_started.timestamp_millis(),
         );

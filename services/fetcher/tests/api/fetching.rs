@@ -280,7 +280,13 @@ async fn revoked_access_deletes_the_tokens_and_a_deleted_account_deletes_the_dat
 
 #[tokio::test]
 async fn repeat_syncs_of_a_day_settle_into_one_more_call_with_the_final_values() {
-    let app = spawn_fetcher().await;
+    let sim = fitex_provider_simulator::Simulator::spawn(Default::default()).await.unwrap();
+    let kafka = fitex_testkit::test_kafka().await;
+    let (database, pool) = fitex_testkit::test_database().await;
+    let mut settings = settings_for(kafka, database, &sim);
+    // New syncs, each told apart from a repeat of the one before.
+    settings.fetcher.repeat_window = Duration::ZERO;
+    let app = spawn_with(settings, sim, pool).await;
     let connection = app.connect_user("SETTLE1").await;
     let participant = app.participant_of(connection).await;
     app.sim().set_day("SETTLE1", day("2026-11-24"), day_data(1000, 700)).await.unwrap();
@@ -302,6 +308,35 @@ async fn repeat_syncs_of_a_day_settle_into_one_more_call_with_the_final_values()
     .await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(app.data_calls().await, 2, "four notifications, two calls");
+}
+
+#[tokio::test]
+async fn a_repeat_of_a_fetched_notification_costs_no_call_and_the_day_is_confirmed_once() {
+    let app = spawn_fetcher().await;
+    let connection = app.connect_user("REPEAT1").await;
+    let participant = app.participant_of(connection).await;
+    app.sim().set_day("REPEAT1", day("2026-11-23"), day_data(2_500, 700)).await.unwrap();
+    let accepted = chrono::Utc::now();
+    app.notify_accepted_at("REPEAT1", &[day("2026-11-23")], "activities", accepted).await;
+    wait_for("the day", Duration::from_secs(20), || async {
+        app.stored_steps(participant).await.get(&day("2026-11-23")) == Some(&2_500)
+    })
+    .await;
+    // The provider sends the notification again, accepted within the repeat window (1 s) of the
+    // first but after its fetch started: no call of its own...
+    let repeat = accepted + chrono::Duration::milliseconds(900);
+    app.notify_accepted_at("REPEAT1", &[day("2026-11-23")], "activities", repeat).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(app.data_calls().await, 1, "a repeat is not fetched at once");
+    // ...and one confirming call 4 s after the fetch, which reads a change made meanwhile.
+    app.sim().set_day("REPEAT1", day("2026-11-23"), day_data(2_600, 700)).await.unwrap();
+    wait_for("the confirmed day", Duration::from_secs(20), || async {
+        app.stored_steps(participant).await.get(&day("2026-11-23")) == Some(&2_600)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    assert_eq!(app.data_calls().await, 2);
+    assert!(app.metrics().await.contains("fitex_fetcher_deferred_total{reason=\"confirming\"} 1"));
 }
 
 #[tokio::test]

@@ -44,6 +44,9 @@ pub fn settings_for(
     settings.fetcher.group_id = format!("test-fetcher-{}", Uuid::new_v4().simple());
     settings.fetcher.batch_window = Duration::from_millis(300);
     settings.fetcher.settle = Duration::from_millis(2_000);
+    // Repeats told within 1 s and confirmed 4 s after the fetch: the tests' own pace.
+    settings.fetcher.repeat_window = Duration::from_millis(1_000);
+    settings.fetcher.repeat_confirm = Duration::from_millis(4_000);
     settings.fetcher.max_attempts = std::num::NonZeroU32::new(3).unwrap();
     settings.fetcher.retry_base = Duration::from_millis(100);
     settings.fetcher.retry_max = Duration::from_millis(400);

@@ -2,6 +2,7 @@
 //! participant-day at once. A slow, older fetch that answers last must store nothing and publish
 //! nothing: the newest value stays, with exactly one event for it.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
@@ -52,7 +53,10 @@ async fn within_one_replica_an_older_fetch_answering_last_stores_and_publishes_n
     let fetcher = app.fetcher().await;
     app.sim().set_day("STALE01", date, day_data(3000, 800)).await.unwrap();
     let connection = store::connection_by_id(&app.pool, connection_id).await.unwrap().unwrap();
-    fetcher.sync_user(&connection, &[date], &TraceParent::new_root().into()).await.unwrap();
+    fetcher
+        .sync_user(&connection, &[date], &BTreeMap::new(), &TraceParent::new_root().into())
+        .await
+        .unwrap();
     // Read again: the time zone is now checked, so the next calls are data calls only.
     let connection = store::connection_by_id(&app.pool, connection_id).await.unwrap().unwrap();
 
@@ -60,7 +64,8 @@ async fn within_one_replica_an_older_fetch_answering_last_stores_and_publishes_n
     app.sim().set_day("STALE01", date, day_data(4000, 800)).await.unwrap();
     app.sim().set_fault(Fault::answered_late(2_000, 1).for_user("STALE01")).await.unwrap();
     let (dates, older_trace) = ([date], TraceParent::new_root().into());
-    let older = fetcher.sync_user(&connection, &dates, &older_trace);
+    let not_notified = BTreeMap::new();
+    let older = fetcher.sync_user(&connection, &dates, &not_notified, &older_trace);
     let newer = async {
         wait_for("the older request to arrive", Duration::from_secs(10), || async {
             app.data_calls().await >= 2
@@ -68,7 +73,9 @@ async fn within_one_replica_an_older_fetch_answering_last_stores_and_publishes_n
         .await;
         // The participant walks on; a newer fetch reads 5,000 and answers at once.
         app.sim().set_day("STALE01", date, day_data(5000, 800)).await.unwrap();
-        fetcher.sync_user(&connection, &[date], &TraceParent::new_root().into()).await
+        fetcher
+            .sync_user(&connection, &[date], &BTreeMap::new(), &TraceParent::new_root().into())
+            .await
     };
     let (older, newer) = tokio::join!(older, newer);
 

@@ -58,6 +58,8 @@ async fn a_day_deferred_to_settle_keeps_the_trace_of_the_notification_that_defer
     let mut settings = settings_for(kafka, database, &sim);
     // Long enough for the second notification to arrive within it.
     settings.fetcher.settle = Duration::from_millis(5_000);
+    // The second notification is a new sync, not a repeat of the first.
+    settings.fetcher.repeat_window = Duration::ZERO;
     let app = spawn_with(settings, sim, pool).await;
     let connection = app.connect_user("TRACED1").await;
     let participant = app.participant_of(connection).await;
