@@ -10,3 +10,5 @@ export KAFKA_BROKERS="${KAFKA_BROKERS:-127.0.0.1:9092}"
 export PGHOST="${PGHOST:-127.0.0.1}"
 export PGPORT="${PGPORT:-5432}"
 export PGUSER="${PGUSER:-postgres}"
+# Tools the scripts install from crates.io (cargo-nextest, oha, inferno) live here.
+export PATH="$FITEX_CACHE/tools/bin:$PATH"
