@@ -8,6 +8,11 @@
       and writes OUT.csv.summary.json: CPU seconds over the window, peak and last RSS per name.
   pipeline.py plot POINTS.csv SAMPLES.csv OUT.png TITLE LOAD_START_MS
   pipeline.py report …   (see bench/pipeline.sh)
+      Writes the run's section of docs/benchmarks.md and a JSON summary of its figures (the
+      SUMMARY.json argument, docs/benchmark-runs/pipeline-N-Ss.json) for `scaling`.
+  pipeline.py scaling OUT.png SUMMARY.json ...   (see bench/pipeline-scaling.sh)
+      From the runs' summaries: OUT.png (p99 latency and CPU per notification against N) and the
+      "### Flat cost across N" part of the whole-pipeline section of docs/benchmarks.md.
 """
 import datetime
 import json
@@ -253,31 +258,165 @@ plus one provider call: the "floor" below is 3 × the Kafka p50 + 2 × the upser
 resident memory come from `/proc/<pid>/stat` and `/proc/<pid>/status` (peak: `VmHWM`, reset at the
 start of the load through `/proc/<pid>/clear_refs`), sampled every second for the plots.
 Baseline: the raw producer → consumer's own, per record.
+**Provider calls, all in.** The simulator counts every provider call a participant's budget pays
+for, whatever it was answered (`all_in_calls_by_kind` and `all_in_calls_by_status` of
+`/_sim/stats`, reset when the load starts and read after the wait for the last goal events): data
+calls, `profile` (time-zone) calls, subscription calls, token endpoint calls (refreshes), and calls
+answered 401 or 429. A distinct change is a new step count of a participant-day (a duplicate
+notification is not one, and costs no call). The naive baseline is a fetcher that makes one data
+call per notification POST (duplicates included) plus the one profile call per participant per day
+that ours makes: notifications + participants (the run is one day).
+
+**Targets (issue 15).** All-in provider calls per distinct change ≤ 1.05; p99 notification → goal
+event < 2,000 ms (also given as a multiple of the same run's Kafka produce → consume p99); nothing
+lost: every change answered by a goal event or, failing that, its steps (or more) in PostgreSQL
+after the wait; each service of ours (subscriber, fetcher, goals) < 200 MB peak resident; CPU per
+notification against the raw Kafka client's CPU per record: all pipeline processes together
+(subscriber, fetcher, goals, tansu, PostgreSQL — not the simulator and the load driver, which
+stand in for Fitbit and the participants) ≤ 8×, PostgreSQL ≤ 2.5×, the fetcher ≤ 1.5×. Each run
+also writes its figures to `docs/benchmark-runs/pipeline-N-Ss.json`; `bench/pipeline-scaling.sh`
+runs several N and compares them under "Flat cost across N".
 """
+
+
+# Issue 15's targets.
+CALLS_PER_CHANGE_TARGET = 1.05
+P99_TARGET_MS = 2000
+MEMORY_TARGET_MB = 200
+# (label, process name or "pipeline" for all of them together, most CPU per notification as a
+# multiple of the raw Kafka client's CPU per record).
+CPU_TARGETS = [("all pipeline processes", "pipeline", 8.0), ("PostgreSQL", "postgres", 2.5),
+               ("fetcher", "fetcher", 1.5)]
+SERVICES = ["subscriber", "fetcher", "goals"]
+# What the pipeline is; the simulator and the load driver stand in for Fitbit and the people.
+PIPELINE_PROCESSES = SERVICES + ["tansu", "postgres"]
+PROCESS_ORDER = ["simulator", "subscriber", "fetcher", "goals", "tansu", "postgres", "driver"]
+PROCESS_LABELS = {
+    "simulator": "Fitbit simulator (load)", "driver": "load driver + topic reader (load)",
+    "tansu": "tansu broker (the run's own, memory storage)",
+    "postgres": "PostgreSQL (all processes; RSS counts shared memory in each)",
+    "pipeline": "**all pipeline processes** (subscriber, fetcher, goals, tansu, PostgreSQL)",
+    "everything": "everything above, the load's processes included",
+}
+SECTION_HEADING = "## Whole pipeline (issue 8)"
+SCALING_HEADING = "### Flat cost across N"
+# A process's cost is flat across N when its ratio stays within this share of the smallest N's.
+FLAT_BAND = 0.25
+
+
+def met(ok):
+    return "met" if ok else "**not met**"
+
+
+def listed(pairs):
+    """`a:1,b:2` as `a 1, b 2`."""
+    items = [item.split(":", 1) for item in str(pairs).split(",") if ":" in item]
+    return ", ".join(f"{k} {int(v):,}" for k, v in items) or "none"
+
+
+def run_figures(users, seconds, pipe, kafka, usage_summary, variant, loadavg):
+    """The run's figures, as the report shows them and the JSON summary keeps them."""
+    f = lambda k: field(k, pipe)
+    usage = usage_summary["processes"]
+    posts_ok = f("posts_ok")
+    kafka_records = field("records", kafka)
+    # The raw client's CPU per record, in ms.
+    raw_cpu_ms = 1000 * (field("cpu_ticks", kafka) / TICK) / kafka_records if kafka_records else float("nan")
+    cpu_ms = {}
+    for name in PROCESS_ORDER:
+        if name in usage:
+            cpu_ms[name] = usage[name]["cpu_s"] * 1000 / posts_ok if posts_ok else float("nan")
+    cpu_ms["pipeline"] = sum(cpu_ms.get(n, 0.0) for n in PIPELINE_PROCESSES)
+    cpu_ms["everything"] = sum(cpu_ms.get(n, 0.0) for n in PROCESS_ORDER)
+    cpu_ratio = {name: v / raw_cpu_ms if raw_cpu_ms == raw_cpu_ms and raw_cpu_ms else float("nan")
+                 for name, v in cpu_ms.items()}
+    peak_mb = {name: u.get("hwm_mb", u["peak_rss_mb"]) for name, u in usage.items()}
+    changes, changed_days = f("changes"), f("changed_user_days")
+    p99, kafka_p99 = f("e2e_p99_ms"), field("p99_ms", kafka)
+    calls_per_change = f("all_in_per_change")
+    lost = f("lost")
+    targets = {
+        "all_in_calls_per_change": {"value": calls_per_change, "limit": CALLS_PER_CHANGE_TARGET,
+                                    "met": calls_per_change <= CALLS_PER_CHANGE_TARGET},
+        "p99_ms": {"value": p99, "limit": P99_TARGET_MS, "met": p99 < P99_TARGET_MS},
+        "lost_changes": {"value": lost, "limit": 0, "met": lost == 0},
+    }
+    for name in SERVICES:
+        targets[f"peak_mb_{name}"] = {"value": peak_mb.get(name, float("nan")), "limit": MEMORY_TARGET_MB,
+                                      "met": peak_mb.get(name, float("inf")) < MEMORY_TARGET_MB}
+    for _, name, limit in CPU_TARGETS:
+        value = cpu_ratio.get(name, float("nan"))
+        targets[f"cpu_ratio_{name}"] = {"value": value, "limit": limit, "met": value <= limit}
+    return {
+        "participants": int(users), "seconds": int(seconds), "variant": variant or None,
+        "date": str(datetime.date.today()), "nproc": os.cpu_count(), "loadavg_at_start": loadavg,
+        "notifications": int(posts_ok), "changes": int(changes), "changed_days": int(changed_days),
+        "window_s": usage_summary["seconds"],
+        "e2e_p50_ms": f("e2e_p50_ms"), "e2e_p99_ms": p99, "kafka_p99_ms": kafka_p99,
+        "p99_over_kafka_p99": p99 / kafka_p99 if kafka_p99 else float("nan"),
+        "all_in_calls": int(f("all_in_calls")), "all_in_per_change": calls_per_change,
+        "all_in_per_changed_day": f("all_in_per_changed_day"),
+        "naive_all_in_calls": int(f("naive_all_in_calls")),
+        "naive_all_in_per_change": f("naive_all_in_per_change"),
+        "naive_all_in_per_changed_day": f("naive_all_in_calls") / changed_days if changed_days else float("nan"),
+        "answered": int(f("answered")), "lost": int(lost),
+        "changed_days_in_database": int(f("changed_days_in_database")),
+        "raw_client_cpu_ms_per_record": raw_cpu_ms,
+        "cpu_ms_per_notification": cpu_ms, "cpu_ratio": cpu_ratio, "peak_rss_mb": peak_mb,
+        "targets": targets,
+    }
+
+
+def json_safe(value):
+    """NaN as null (JSON has no NaN)."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def section_bounds(text):
+    """(start, end) of the whole-pipeline section of docs/benchmarks.md."""
+    start = text.index(SECTION_HEADING)
+    end_section = text.find("\n## ", start + 1)
+    return start, (end_section if end_section >= 0 else len(text))
+
+
+def closing_parts_at(text, start, body_end):
+    """Where the section's closing parts (the scaling comparison, the notes) begin: runs go before."""
+    found = [at for at in (text.find(SCALING_HEADING, start, body_end),
+                           text.find("### What the runs show", start, body_end)) if at >= 0]
+    return min(found) if found else body_end
 
 
 def report(args):
     (users, seconds, pipe, kafka, sql, bare, raw, sub, usage_json, setup_s, teams, png, total_s,
-     wrk_seconds, wrk_connections, baseline_seconds, problems, variant, overrides) = args
-    usage = json.load(open(usage_json))["processes"]
+     wrk_seconds, wrk_connections, baseline_seconds, problems, variant, overrides, loadavg,
+     summary_json) = args
+    usage_summary = json.load(open(usage_json))
+    usage = usage_summary["processes"]
+    fig = run_figures(users, seconds, pipe, kafka, usage_summary, variant, loadavg)
     f = lambda k, text=pipe: field(k, text)
     answered, changes = int(f("answered")), int(f("changes"))
+    changed_days = int(f("changed_user_days"))
     users_i, seconds_i = int(users), int(seconds)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     mem_gib = int(re.search(r"MemTotal:\s+(\d+)", open("/proc/meminfo").read()).group(1)) / 1024 / 1024
     posts_ok = f("posts_ok")
-    kafka_tick = field("cpu_ticks", kafka) / TICK
-    kafka_records = field("records", kafka)
-    kafka_cpu_per_k = 1000 * kafka_tick / kafka_records if kafka_records else float("nan")
+    kafka_cpu_per_k = fig["raw_client_cpu_ms_per_record"]
     kafka_hwm = field("hwm_kb", kafka) / 1024
     floor = 3 * field("p50_ms", kafka) + 2 * field("p50_ms", sql)
-    lower = min(field("rps", bare), field("rate", raw))
     p99 = f("e2e_p99_ms")
     shape = dict(item.split(":") for item in str(f("syncs_shape")).split(",") if ":" in item)
-    target_p99 = "met" if p99 < 2000 else "**not met**"
-    services = ["subscriber", "fetcher", "goals"]
-    over = [n for n in services if usage.get(n, {}).get("hwm_mb", 0) >= 200]
-    target_mem = "met" if not over else "**not met** (" + ", ".join(over) + ")"
+    targets = fig["targets"]
+    target_p99 = met(targets["p99_ms"]["met"])
+    calls_per_change = fig["all_in_per_change"]
+    target_calls = met(targets["all_in_calls_per_change"]["met"])
+    lost = fig["lost"]
+    stored_only = changes - answered - lost
 
     lines = []
     heading_line = f"### N = {users_i:,} participants, {seconds_i} s" + (f", {variant}" if variant else "")
@@ -285,14 +424,16 @@ def report(args):
     lines.append(
         f"Run: `{f'VARIANT={chr(39)}{variant}{chr(39)} ' if variant else ''}{overrides + ' ' if overrides else ''}bench/pipeline.sh {users} {seconds}` on {datetime.date.today()}; `nproc` = {os.cpu_count()} "
         f"({cpu}), {mem_gib:.1f} GiB memory; the simulator, the three services, tansu, PostgreSQL and the "
-        f"load driver all share those {os.cpu_count()} cores. Setup (cohort, import, {int(teams):,} teams, backfill "
-        f"and goals so far) took {float(setup_s):.0f} s; the whole script {float(total_s) / 60:.0f} min.\n")
+        f"load driver all share those {os.cpu_count()} cores (load average {loadavg} when the load started). "
+        f"Setup (cohort, import, {int(teams):,} teams, backfill "
+        f"and goals so far) took {float(setup_s):.0f} s; the whole script {float(total_s) / 60:.0f} min. "
+        f"Figures: `{summary_json}`.\n")
     lines.append(
         f"Load: {users_i:,} participants, {int(shape.get('syncs', 0)):,} syncs "
         f"({int(shape.get('duplicated_syncs', 0)):,} with duplicate notifications; "
         f"{int(shape.get('two_day_first_syncs', 0)):,} first syncs carrying 2 dates, "
-        f"{int(shape.get('three_day_first_syncs', 0)):,} carrying 3), {changes:,} day changes of "
-        f"{int(f('changed_user_days')):,} user-days, {int(f('posts')):,} notification POSTs "
+        f"{int(shape.get('three_day_first_syncs', 0)):,} carrying 3), {changes:,} distinct changes of "
+        f"{changed_days:,} participant-days, {int(f('posts')):,} notification POSTs "
         f"({int(f('duplicate_posts')):,} duplicates) sent over {f('send_span_s'):.0f} s.\n")
     lines.append("| what | pipeline | baseline, same run | pipeline / baseline | target |")
     lines.append("|---|---|---|---|---|")
@@ -311,10 +452,20 @@ def report(args):
         f"| raw producer ack, p50 / p99 {field('p50_ms', raw):.1f} / {field('p99_ms', raw):.1f} "
         f"| {ratio(f('post_p50_ms'), field('p50_ms', raw))} / {ratio(f('post_p99_ms'), field('p99_ms', raw))} | – |")
     lines.append(
-        f"| provider calls per changed user-day ({int(f('data_calls')):,} data calls, `{f('calls_by_endpoint')}`) "
-        f"| **{f('calls_per_day'):.3f}** (each user-day changed {changes / f('changed_user_days'):.2f} times: "
-        f"{f('data_calls') / changes:.2f} calls per change) | naive, one call per notification: {f('naive_calls_per_day'):.3f} "
-        f"| **{ratio(f('calls_per_day'), f('naive_calls_per_day'))}** | ≤ 1.0 (issue 4) |")
+        f"| provider calls, all in, per distinct change ({fig['all_in_calls']:,} calls: {listed(f('all_in_by_kind'))}; "
+        f"answered {listed(f('all_in_by_status'))}) "
+        f"| **{calls_per_change:.3f}** ({int(f('data_calls')):,} data calls, {int(f('identity_calls')):,} profile, "
+        f"{int(f('subscription_calls')):,} subscription, {int(f('token_calls')):,} token, "
+        f"{int(f('unauthorized_calls')):,} answered 401, {int(f('rate_limited_calls')):,} answered 429) "
+        f"| naive, one call per notification + one profile call per participant per day: "
+        f"{fig['naive_all_in_calls']:,} calls, {fig['naive_all_in_per_change']:.3f} per change "
+        f"| {ratio(calls_per_change, fig['naive_all_in_per_change'])} "
+        f"| **{calls_per_change:.3f}** ≤ {CALLS_PER_CHANGE_TARGET}: {target_calls} |")
+    lines.append(
+        f"| provider calls, all in, per changed participant-day (each changed {changes / max(1, changed_days):.2f} times) "
+        f"| {fig['all_in_per_changed_day']:.3f} "
+        f"| naive: {fig['naive_all_in_per_changed_day']:.3f} "
+        f"| {ratio(fig['all_in_per_changed_day'], fig['naive_all_in_per_changed_day'])} | – |")
     lines.append(
         f"| notification → goal event, p50 ms | {ms(f('e2e_p50_ms'))} "
         f"| Kafka produce → consume p50 {field('p50_ms', kafka):.1f}; upsert p50 {field('p50_ms', sql):.2f}; floor {floor:.0f} "
@@ -322,12 +473,13 @@ def report(args):
     lines.append(
         f"| notification → goal event, p99 ms (p90 {ms(f('e2e_p90_ms'))}, max {ms(f('e2e_max_ms'))}) | **{ms(p99)}** "
         f"| Kafka p99 {field('p99_ms', kafka):.1f}; upsert p99 {field('p99_ms', sql):.2f} "
-        f"| {ratio(p99, field('p99_ms', kafka))} × Kafka | < 2,000: {target_p99} |")
+        f"| {ratio(p99, field('p99_ms', kafka))} × Kafka | **{ms(p99)}** < 2,000: {target_p99} |")
     lines.append(
         f"| changes answered by a goal event | {answered:,} of {changes:,} (first by: {answered - int(f('answered_by_team_event')) - int(f('answered_by_teammate_event')):,} "
         f"their own goal event, {int(f('answered_by_team_event')):,} their own team event, "
-        f"{int(f('answered_by_teammate_event')):,} a teammate's team event) "
-        f"| – | – | all |")
+        f"{int(f('answered_by_teammate_event')):,} a teammate's team event); of the {changes - answered:,} others "
+        f"{stored_only:,} stored, **{lost:,} lost** "
+        f"| – | – | **{lost:,}** lost = 0: {met(lost == 0)} |")
     lines.append("")
     lines.append("Where the time goes (each stage from the notification's sending, p50 / p99 ms):\n")
     lines.append("| stage | p50 | p99 |")
@@ -339,53 +491,201 @@ def report(args):
     lines.append(f"| the goal event is on Kafka (goals stage alone: activity event → goal event) | {ms(f('goals_stage_p50_ms'))} | {ms(f('goals_stage_p99_ms'))} |")
     lines.append(f"| goal events: `computed_at` → seen by a consumer (outbox relay + Kafka) | {ms(f('relay_p50_ms'))} | {ms(f('relay_p99_ms'))} |")
     lines.append("")
-    n_k = posts_ok / 1000
     lines.append(
-        f"CPU and memory over the load ({float(json.load(open(usage_json))['seconds']):.0f} s window, incl. the wait for the last "
+        f"CPU and memory over the load ({float(usage_summary['seconds']):.0f} s window, incl. the wait for the last "
         f"goal events). Baseline: the raw producer → consumer process above, {kafka_cpu_per_k * 1000:.1f} ms of CPU per "
         f"1,000 records and {kafka_hwm:.0f} MB peak.\n")
     lines.append("| process | CPU s | CPU ms per notification | / raw client per record | peak resident MB | / raw client | < 200 MB |")
     lines.append("|---|---|---|---|---|---|---|")
-    for name in ["simulator", "subscriber", "fetcher", "goals", "tansu", "postgres", "driver"]:
+    for name in PROCESS_ORDER:
         u = usage.get(name)
         if not u:
             continue
-        per = u["cpu_s"] * 1000 / posts_ok if posts_ok else float("nan")
-        peak = u.get("hwm_mb", u["peak_rss_mb"])
-        label = {"simulator": "Fitbit simulator (load)", "driver": "load driver + topic reader (load)",
-                 "tansu": "tansu broker (the run's own, memory storage)", "postgres": "PostgreSQL (all processes; RSS counts shared memory in each)"}.get(name, name)
-        mark = ("yes" if peak < 200 else "**no**") if name in services else "–"
+        per = fig["cpu_ms_per_notification"][name]
+        peak = fig["peak_rss_mb"][name]
+        mark = ("yes" if peak < MEMORY_TARGET_MB else "**no**") if name in SERVICES else "–"
         lines.append(
-            f"| {label} | {u['cpu_s']:.1f} | {per:.2f} | {ratio(per, kafka_cpu_per_k)} | {peak:.0f} | {ratio(peak, kafka_hwm)} | {mark} |")
+            f"| {PROCESS_LABELS.get(name, name)} | {u['cpu_s']:.1f} | {per:.2f} | {ratio(per, kafka_cpu_per_k)} | {peak:.0f} | {ratio(peak, kafka_hwm)} | {mark} |")
+    for name, members in (("pipeline", PIPELINE_PROCESSES), ("everything", PROCESS_ORDER)):
+        cpu_s = sum(usage[n]["cpu_s"] for n in members if n in usage)
+        per = fig["cpu_ms_per_notification"][name]
+        bold = "**" if name == "pipeline" else ""
+        lines.append(
+            f"| {PROCESS_LABELS[name]} | {cpu_s:.1f} | {per:.2f} | {bold}{ratio(per, kafka_cpu_per_k)}{bold} | – | – | – |")
     lines.append("")
-    lines.append(f"Targets: p99 notification → goal event < 2 s — {target_p99} ({ms(p99)} ms); "
-                 f"no service above 200 MB resident — {target_mem}.")
+    memory = ", ".join(f"{n} {fig['peak_rss_mb'].get(n, float('nan')):.0f} MB" for n in SERVICES)
+    memory_met = all(targets[f"peak_mb_{n}"]["met"] for n in SERVICES)
+    cpu_parts = []
+    for label, name, limit in CPU_TARGETS:
+        cpu_parts.append(f"{label} **{ratio(fig['cpu_ms_per_notification'][name], kafka_cpu_per_k)}** ≤ {limit:g} — "
+                         f"{met(targets[f'cpu_ratio_{name}']['met'])}")
+    lines.append("Targets (issue 15):\n")
+    lines.append(f"- provider calls, all in, per distinct change: **{calls_per_change:.3f}** ≤ {CALLS_PER_CHANGE_TARGET} — "
+                 f"{target_calls} ({ratio(calls_per_change, fig['naive_all_in_per_change'])} × naive's "
+                 f"{fig['naive_all_in_per_change']:.3f}; {fig['all_in_per_changed_day']:.3f} per changed participant-day)")
+    lines.append(f"- p99 notification → goal event: **{ms(p99)} ms** < 2,000 ms — {target_p99} "
+                 f"({ratio(p99, fig['kafka_p99_ms'])} × this run's Kafka produce → consume p99 of {ms(fig['kafka_p99_ms'])} ms)")
+    lines.append(f"- nothing lost: **{lost:,}** of {changes:,} changes lost — {met(lost == 0)} ({answered:,} answered by a goal "
+                 f"event, {stored_only:,} stored without one; {fig['changed_days_in_database']:,} of {changed_days:,} changed "
+                 f"participant-days in PostgreSQL at their last sent steps after the wait)")
+    lines.append(f"- peak resident memory per service < 200 MB: {memory} — {met(memory_met)}")
+    lines.append(f"- CPU per notification / the raw Kafka client's CPU per record: " + "; ".join(cpu_parts))
+    lines.append("")
+    notes = []
     if problems.strip() and problems.strip() != "0":
-        lines.append(f"Warnings and errors logged by the services: {problems}.")
+        notes.append(f"Warnings and errors logged by the services: {problems}.")
     if answered < changes:
-        lines.append(f"{changes - answered} changes got no goal event within the wait: {int(f('not_stored'))} never stored, "
-                     f"{int(f('no_goal_event'))} stored without a goal event.")
-    lines.append("")
+        notes.append(f"{changes - answered} changes got no goal event within the wait: {int(f('not_stored'))} without an "
+                     f"activity event on Kafka, {int(f('no_goal_event'))} with one but no goal event; {lost} of them "
+                     f"not in the database either.")
+    if notes:
+        lines.extend(notes + [""])
     lines.append(f"![latency, CPU and memory over the run]({os.path.basename(png)})\n")
+    section = "\n".join(lines)
+
+    os.makedirs(os.path.dirname(summary_json) or ".", exist_ok=True)
+    with open(summary_json, "w") as out:
+        json.dump(json_safe(fig), out, indent=1, sort_keys=True)
+        out.write("\n")
+
+    path = "docs/benchmarks.md"
+    text = open(path).read()
+    intro = f"{SECTION_HEADING}\n\n{MODEL}\n"
+    if SECTION_HEADING not in text:
+        text = text.rstrip("\n") + "\n\n" + intro
+    else:
+        # Refresh the shared description, keep the runs.
+        start, end_section = section_bounds(text)
+        first_sub = text.find("\n### ", start, end_section)
+        cut = first_sub if first_sub >= 0 else end_section
+        text = text[:start] + intro + text[cut + 1:]
+    start, body_end = section_bounds(text)
+    existing = text.find(heading_line + "\n", start, body_end)
+    if existing >= 0:
+        nxt = text.find("\n### ", existing + 1, body_end)
+        stop = nxt + 1 if nxt >= 0 else body_end
+        text = text[:existing] + section + "\n" + text[stop:].lstrip("\n")
+    else:
+        at = closing_parts_at(text, start, body_end)
+        # Runs in order of N.
+        for m in re.finditer(r"^### N = ([\d,]+) participants", text[start:at], re.M):
+            if int(m.group(1).replace(",", "")) > users_i:
+                at = start + m.start()
+                break
+        text = text[:at].rstrip("\n") + "\n\n" + section + "\n" + text[at:]
+    open(path, "w").write(text.rstrip("\n") + "\n")
+    print(section)
+
+
+def change_mark(value, base):
+    """`+12 %, within ±25 %` against the smallest N's value."""
+    if value != value or base != base or not base:
+        return "–"
+    change = value / base - 1
+    inside = abs(change) <= FLAT_BAND
+    percent = round(change * 100)  # an int, so a tiny fall shows as +0, not -0
+    return (f"{percent:+d} %, within ±{FLAT_BAND * 100:.0f} %" if inside
+            else f"**{percent:+d} %, outside ±{FLAT_BAND * 100:.0f} %**")
+
+
+def scaling(out_png, summary_paths):
+    """The runs' CPU ratios and p99 against N: OUT.png and the "Flat cost across N" section."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = sorted((json.load(open(p)) | {"path": p} for p in summary_paths),
+                  key=lambda r: (r["participants"], r["seconds"]))
+    if not runs:
+        sys.exit("scaling: no run summaries")
+    nan = float("nan")
+    value = lambda v: nan if v is None else v
+    ns = [r["participants"] for r in runs]
+    names = [n for n in PIPELINE_PROCESSES if any(n in r["cpu_ratio"] for r in runs)] + ["pipeline"]
+    variant = runs[0].get("variant")
+
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 9), sharex=True)
+    ax1.plot(ns, [value(r["e2e_p99_ms"]) / 1000 for r in runs], "o-", color="tab:red", label="p99")
+    ax1.plot(ns, [value(r["e2e_p50_ms"]) / 1000 for r in runs], "o-", color="black", label="p50")
+    ax1.plot(ns, [value(r["kafka_p99_ms"]) / 1000 for r in runs], "o:", color="grey",
+             label="raw Kafka produce → consume p99 (same run)")
+    ax1.axhline(P99_TARGET_MS / 1000, color="tab:red", ls="--", lw=1, label="target p99 < 2 s")
+    ax1.set_yscale("log")
+    ax1.set_ylabel("notification → goal event (s)")
+    ax1.set_title("FitEx Sync pipeline across N" + (f", {variant}" if variant else "")
+                  + ": " + ", ".join(f"{r['participants']:,} in {r['seconds']} s" for r in runs) + ", "
+                  f"{runs[0]['nproc']} cores")
+    ax1.legend(loc="best", fontsize=8)
+    ax1.grid(True, which="both", alpha=0.3)
+    for name in names:
+        label = "all pipeline processes" if name == "pipeline" else name
+        style = dict(lw=2.5, color="black") if name == "pipeline" else dict(lw=1)
+        ax2.plot(ns, [value(r["cpu_ratio"].get(name)) for r in runs], "o-", label=label, **style)
+    for label, name, limit in CPU_TARGETS:
+        ax2.axhline(limit, ls="--", lw=0.8, color="grey")
+        ax2.annotate(f"target {label} ≤ {limit:g}×", (ns[0], limit), fontsize=7, color="grey",
+                     xytext=(2, 2), textcoords="offset points")
+    ax2.set_yscale("log")
+    ax2.set_ylabel("CPU per notification\n/ raw Kafka client's CPU per record")
+    ax2.set_xlabel("participants (N)")
+    ax2.set_xscale("log")
+    ax2.set_xticks(ns)
+    ax2.set_xticklabels([f"{n:,}" for n in ns])
+    ax2.legend(loc="best", fontsize=8, ncol=3)
+    ax2.grid(True, which="both", alpha=0.3)
+    # Plain numbers on the log axes (not 4×10⁰).
+    plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
+    for axis in (ax1.yaxis, ax2.yaxis):
+        axis.set_major_formatter(plain)
+        axis.set_minor_formatter(plain)
+    ax2.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=90)
+
+    base = runs[0]
+    heading = SCALING_HEADING + (f", {variant}" if variant else "")
+    lines = [heading + "\n"]
+    lines.append(
+        "`bench/pipeline-scaling.sh " + " ".join(f"{r['participants']}:{r['seconds']}" for r in runs) + "`: "
+        f"each run's CPU per notification as a multiple of the same run's raw Kafka client's CPU per "
+        f"record, and its change from N = {base['participants']:,} (flat: within ±{FLAT_BAND * 100:.0f} %). "
+        f"Runs: " + "; ".join(f"N = {r['participants']:,} on {r['date']} (load average {r.get('loadavg_at_start') or '?'}, "
+                               f"`{r['path']}`)" for r in runs) + ".\n")
+    header = "| process | " + " | ".join(f"N = {r['participants']:,}, {r['seconds']} s" for r in runs) + " |"
+    lines.append(header)
+    lines.append("|---" * (len(runs) + 1) + "|")
+    outside = []
+    for name in names:
+        cells = []
+        for r in runs:
+            v = value(r["cpu_ratio"].get(name))
+            cell = "–" if v != v else f"{v:.2f}"
+            if r is not base:
+                mark = change_mark(v, value(base["cpu_ratio"].get(name)))
+                cell += f" ({mark})"
+                if "outside" in mark:
+                    outside.append(f"{'all pipeline processes' if name == 'pipeline' else name} at N = {r['participants']:,}")
+            cells.append(cell)
+        label = PROCESS_LABELS["pipeline"] if name == "pipeline" else PROCESS_LABELS.get(name, name)
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append("| notification → goal event p99 ms | " + " | ".join(
+        f"{ms(value(r['e2e_p99_ms']))} ({met(r['targets']['p99_ms']['met'])})" for r in runs) + " |")
+    lines.append("| provider calls, all in, per distinct change | " + " | ".join(
+        f"{value(r['all_in_per_change']):.3f} ({met(r['targets']['all_in_calls_per_change']['met'])})" for r in runs) + " |")
+    lines.append("")
+    lines.append(f"Flat cost (every process within ±{FLAT_BAND * 100:.0f} % of N = {base['participants']:,} at every N): "
+                 + (met(True) if not outside else f"{met(False)} — " + ", ".join(outside)) + ".")
+    lines.append("")
+    lines.append(f"![p99 latency and CPU per notification against N]({os.path.basename(out_png)})\n")
     section = "\n".join(lines)
 
     path = "docs/benchmarks.md"
     text = open(path).read()
-    heading = "## Whole pipeline (issue 8)"
-    intro = f"{heading}\n\n{MODEL}\n"
-    if heading not in text:
-        text = text.rstrip("\n") + "\n\n" + intro
-    else:
-        # Refresh the shared description, keep the runs.
-        start = text.index(heading)
-        first_sub = text.find("\n### ", start)
-        end_section = text.find("\n## ", start + 1)
-        cut = first_sub if first_sub >= 0 and (end_section < 0 or first_sub < end_section) else end_section
-        text = text[:start] + intro + (text[cut + 1:] if cut >= 0 else "")
-    start = text.index(heading)
-    end_section = text.find("\n## ", start + 1)
-    body_end = end_section if end_section >= 0 else len(text)
-    existing = text.find(heading_line + "\n", start, body_end)
+    if SECTION_HEADING not in text:
+        sys.exit(f"scaling: {path} has no '{SECTION_HEADING}' section (run bench/pipeline.sh first)")
+    start, body_end = section_bounds(text)
+    existing = text.find(heading + "\n", start, body_end)
     if existing >= 0:
         nxt = text.find("\n### ", existing + 1, body_end)
         stop = nxt + 1 if nxt >= 0 else body_end
@@ -393,11 +693,6 @@ def report(args):
     else:
         notes = text.find("### What the runs show", start, body_end)
         at = notes if notes >= 0 else body_end
-        # Runs in order of N.
-        for m in re.finditer(r"^### N = ([\d,]+) participants", text[start:at], re.M):
-            if int(m.group(1).replace(",", "")) > users_i:
-                at = start + m.start()
-                break
         text = text[:at].rstrip("\n") + "\n\n" + section + "\n" + text[at:]
     open(path, "w").write(text.rstrip("\n") + "\n")
     print(section)
@@ -415,5 +710,7 @@ if __name__ == "__main__":
         plot(*sys.argv[2:7])
     elif command == "report":
         report(sys.argv[2:])
+    elif command == "scaling":
+        scaling(sys.argv[2], sys.argv[3:])
     else:
         sys.exit(__doc__)

@@ -115,6 +115,8 @@ impl Simulator {
                 .app_data(http.clone())
                 .app_data(web::JsonConfig::default().limit(4 * 1024 * 1024))
                 .wrap(actix_web::middleware::from_fn(http::hold_back_late_answers))
+                // Outside the hold-back: a late answer is counted when it is sent.
+                .wrap(actix_web::middleware::from_fn(http::count_provider_calls))
                 // Google first: its `/_sim/google` scope must come before Fitbit's `/_sim`.
                 .configure(google::routes)
                 .configure(fitbit::routes)

@@ -220,6 +220,17 @@ pub struct Stats {
     /// Keyed by [`EndpointKind::label`](crate::EndpointKind::label) and, for the Google Health
     /// API, [`GoogleEndpoint::label`](crate::GoogleEndpoint::label) (`google_…`).
     pub api_calls_by_endpoint: BTreeMap<String, u64>,
+    /// Every provider call a budget pays for, by kind, however it was answered: the endpoints of
+    /// `api_calls_by_endpoint` also when refused (401, 429, an injected fault), and the OAuth
+    /// endpoints (`oauth2_token`, `oauth2_revoke`, `oauth2_introspect`, `google_token`,
+    /// `google_revoke`). The `api_calls*` counts above are the admitted calls only. Counted when
+    /// the answer is sent, so a call whose caller hung up before is not here.
+    #[serde(default)]
+    pub all_in_calls_by_kind: BTreeMap<String, u64>,
+    /// The calls of `all_in_calls_by_kind` by the HTTP status they were answered with (`"200"`,
+    /// `"401"`, `"429"`, …).
+    #[serde(default)]
+    pub all_in_calls_by_status: BTreeMap<String, u64>,
     /// Calls answered 429.
     pub rate_limited: u64,
     /// Calls answered by an injected fault status.

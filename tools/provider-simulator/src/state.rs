@@ -573,6 +573,14 @@ impl Store {
         *world.stats.api_calls_by_endpoint.entry(kind.label().to_string()).or_default() += 1;
     }
 
+    /// Counts a provider call in the all-in statistics once it was answered with `status`.
+    pub fn record_answered_call(&self, kind: &str, status: u16) {
+        let mut world = self.world();
+        let stats = &mut world.stats;
+        *stats.all_in_calls_by_kind.entry(kind.to_string()).or_default() += 1;
+        *stats.all_in_calls_by_status.entry(status.to_string()).or_default() += 1;
+    }
+
     pub fn add_fault(&self, fault: Fault) {
         self.world().faults.push(fault);
     }

@@ -147,11 +147,14 @@ async fn main() -> anyhow::Result<()> {
 
     // --- figures ------------------------------------------------------------------------------
     tally.changes.sort_by(|a, b| a.sent_ms.total_cmp(&b.sent_ms));
+    // What the database holds now: a change without a goal event may still have been stored.
+    let stored_after = cohort::recent_steps(&pool).await?;
     let run = report::Run {
         participants: &participants,
         shapes: &shapes,
         tally: &tally,
         seen: &seen,
+        stored_after: &stored_after,
         load_start_ms,
         load_s,
         waited_s,

@@ -1,7 +1,7 @@
 //! The run's figures: each answered change's timings as CSV (`--points`, for the plot) and the
 //! one `RESULT key=value …` line `bench/pipeline.sh` reads.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write as _;
 use std::path::Path;
 
@@ -22,6 +22,9 @@ pub struct Run<'a> {
     /// What was sent, its changes in the order they were sent.
     pub tally: &'a Tally,
     pub seen: &'a Seen,
+    /// The steps PostgreSQL holds for the participants' last days once the wait was over, by
+    /// (participant id, date): what a change that got no goal event is checked against.
+    pub stored_after: &'a HashMap<(i64, NaiveDate), u32>,
     pub load_start_ms: f64,
     pub load_s: f64,
     pub waited_s: f64,
@@ -39,6 +42,8 @@ pub struct Timings {
     fetch_stage: Vec<f64>,
     not_stored: usize,
     no_goal_event: usize,
+    /// Changes without a goal event whose steps (or more) are not in the database either.
+    lost: usize,
     by_team: usize,
     by_teammate: usize,
     by_trace: usize,
@@ -47,7 +52,7 @@ pub struct Timings {
 
 /// Writes each answered change's timings to `path` (CSV) and returns them all.
 pub fn write_points(path: &Path, run: Run<'_>) -> anyhow::Result<Timings> {
-    let Run { participants, tally, seen, load_start_ms, .. } = run;
+    let Run { participants, tally, seen, stored_after, load_start_ms, .. } = run;
     let index = index(seen);
     let mut points = std::io::BufWriter::new(std::fs::File::create(path)?);
     writeln!(
@@ -63,6 +68,10 @@ pub fn write_points(path: &Path, run: Run<'_>) -> anyhow::Result<Timings> {
         }
         if let Some(r) = a.accepted_ms {
             timings.accepted.push(r - change.sent_ms);
+        }
+        if a.goal_ms.is_none() {
+            let in_database = stored_after.get(&(participants[change.who].id, change.date));
+            timings.lost += usize::from(in_database.is_none_or(|steps| *steps < change.steps));
         }
         match (a.activity_ms, a.goal_ms) {
             (None, _) => timings.not_stored += 1,
@@ -113,7 +122,7 @@ pub fn write_points(path: &Path, run: Run<'_>) -> anyhow::Result<Timings> {
 
 /// The `RESULT key=value …` line, with the simulator's `stats` of the run.
 pub fn result_line(run: Run<'_>, timings: Timings, stats: &Stats) -> String {
-    let Run { participants, shapes, tally, seen, load_start_ms, load_s, waited_s } = run;
+    let Run { participants, shapes, tally, seen, load_start_ms, load_s, waited_s, .. } = run;
     let Timings {
         e2e,
         on_topic,
@@ -123,6 +132,7 @@ pub fn result_line(run: Run<'_>, timings: Timings, stats: &Stats) -> String {
         fetch_stage,
         not_stored,
         no_goal_event,
+        lost,
         by_team,
         by_teammate,
         by_trace,
@@ -141,10 +151,16 @@ pub fn result_line(run: Run<'_>, timings: Timings, stats: &Stats) -> String {
     let first_sent = tally.post_sent_ms.iter().copied().fold(f64::INFINITY, f64::min);
     let last_sent = tally.post_sent_ms.iter().copied().fold(0.0, f64::max);
     let send_span_s = ((last_sent - first_sent) / 1000.0).max(1.0);
-    let changed_days: std::collections::HashSet<(usize, NaiveDate)> =
+    let changed_days: HashSet<(usize, NaiveDate)> =
         tally.changes.iter().map(|c| (c.who, c.date)).collect();
     let calls = |kind: &str| stats.api_calls_by_endpoint.get(kind).copied().unwrap_or(0);
     let (data_calls, by_endpoint) = fitex_bench::provider_calls(stats);
+    let all_in = AllInCalls::of(stats);
+    let notified: HashSet<usize> = tally.changes.iter().map(|c| c.who).collect();
+    // The naive fetcher: a data call per notification POST (duplicates too), plus the one profile
+    // call per participant per day (the run is one day) that ours makes as well.
+    let naive_all_in = tally.posts_ok + notified.len() as u64;
+    let days_in_database = changed_days_in_database(run);
     let shapes = shapes.iter().map(|(k, v)| format!("{k}:{v}")).collect::<Vec<_>>().join(",");
     let p = |v: &[f64], q: f64| percentile(v, q);
     format!(
@@ -154,7 +170,12 @@ pub fn result_line(run: Run<'_>, timings: Timings, stats: &Stats) -> String {
          post_p50_ms={:.2} post_p99_ms={:.2} dispatch_lag_ms={:.0} \
          data_calls={data_calls} profile_calls={} calls_by_endpoint={by_endpoint} rate_limited={} \
          calls_per_day={:.3} naive_calls_per_day={:.3} \
+         all_in_calls={} all_in_by_kind={} all_in_by_status={} token_calls={} subscription_calls={} \
+         identity_calls={} unauthorized_calls={} rate_limited_calls={} all_in_per_change={:.3} \
+         all_in_per_changed_day={:.3} participants_notified={} naive_all_in_calls={naive_all_in} \
+         naive_all_in_per_change={:.3} \
          answered={} answered_by_trace={by_trace} answered_by_team_event={by_team} answered_by_teammate_event={by_teammate} not_stored={not_stored} no_goal_event={no_goal_event} \
+         lost={lost} changed_days_in_database={days_in_database} \
          e2e_p50_ms={:.0} e2e_p90_ms={:.0} e2e_p99_ms={:.0} e2e_max_ms={:.0} \
          accepted_p50_ms={:.1} accepted_p99_ms={:.1} \
          notification_p50_ms={:.0} notification_p99_ms={:.0} stored_p50_ms={:.0} stored_p99_ms={:.0} \
@@ -178,6 +199,18 @@ pub fn result_line(run: Run<'_>, timings: Timings, stats: &Stats) -> String {
         stats.rate_limited,
         data_calls as f64 / changed_days.len().max(1) as f64,
         tally.posts_ok as f64 / changed_days.len().max(1) as f64,
+        all_in.total,
+        all_in.by_kind,
+        all_in.by_status,
+        all_in.token,
+        all_in.subscriptions,
+        all_in.identity,
+        all_in.unauthorized,
+        all_in.rate_limited,
+        all_in.total as f64 / tally.changes.len().max(1) as f64,
+        all_in.total as f64 / changed_days.len().max(1) as f64,
+        notified.len(),
+        naive_all_in as f64 / tally.changes.len().max(1) as f64,
         e2e.len(),
         p(&e2e, 0.5),
         p(&e2e, 0.9),
@@ -200,4 +233,99 @@ pub fn result_line(run: Run<'_>, timings: Timings, stats: &Stats) -> String {
         seen.team_events,
         if last_goal_ms > 0.0 { (last_goal_ms - last_sent) / 1000.0 } else { f64::NAN },
     )
+}
+
+/// The simulator's all-in account of provider calls: every call a budget pays for, whatever its
+/// answer (see `Stats::all_in_calls_by_kind`).
+#[derive(Debug, PartialEq)]
+struct AllInCalls {
+    total: u64,
+    /// Token endpoint calls (refreshes, whatever their answer).
+    token: u64,
+    subscriptions: u64,
+    /// Profile and time-zone calls (Fitbit's profile, Google's settings and identity).
+    identity: u64,
+    /// Calls answered 401.
+    unauthorized: u64,
+    /// Calls answered 429.
+    rate_limited: u64,
+    /// Every kind's count as `kind:n,…`.
+    by_kind: String,
+    /// Every HTTP status's count as `status:n,…`.
+    by_status: String,
+}
+
+impl AllInCalls {
+    fn of(stats: &Stats) -> Self {
+        let kinds = &stats.all_in_calls_by_kind;
+        let kind = |name: &str| kinds.get(name).copied().unwrap_or(0);
+        let status = |code: &str| stats.all_in_calls_by_status.get(code).copied().unwrap_or(0);
+        let listed = |map: &BTreeMap<String, u64>| {
+            map.iter().map(|(k, n)| format!("{k}:{n}")).collect::<Vec<_>>().join(",")
+        };
+        AllInCalls {
+            total: kinds.values().sum(),
+            token: kind("oauth2_token") + kind("google_token"),
+            subscriptions: kind("subscriptions") + kind("google_subscriptions"),
+            identity: kind("profile") + kind("google_settings") + kind("google_identity"),
+            unauthorized: status("401"),
+            rate_limited: status("429"),
+            by_kind: listed(kinds),
+            by_status: listed(&stats.all_in_calls_by_status),
+        }
+    }
+}
+
+/// How many changed participant-days PostgreSQL holds at their last sent steps (or more) once
+/// the wait was over.
+fn changed_days_in_database(run: Run<'_>) -> usize {
+    let mut last_sent: HashMap<(usize, NaiveDate), u32> = HashMap::new();
+    for change in &run.tally.changes {
+        let steps = last_sent.entry((change.who, change.date)).or_default();
+        *steps = (*steps).max(change.steps);
+    }
+    last_sent
+        .iter()
+        .filter(|((who, date), sent)| {
+            run.stored_after.get(&(run.participants[*who].id, *date)).is_some_and(|s| s >= *sent)
+        })
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_all_in_account_counts_refused_and_token_calls_by_kind_and_status() {
+        let mut stats = Stats::default();
+        for (kind, n) in [
+            ("activities_day", 10),
+            ("oauth2_token", 2),
+            ("profile", 3),
+            ("subscriptions", 1),
+            ("google_identity", 1),
+        ] {
+            stats.all_in_calls_by_kind.insert(kind.into(), n);
+        }
+        for (status, n) in [("200", 12), ("401", 3), ("429", 2)] {
+            stats.all_in_calls_by_status.insert(status.into(), n);
+        }
+        let all_in = AllInCalls::of(&stats);
+        assert_eq!(
+            all_in,
+            AllInCalls {
+                total: 17,
+                token: 2,
+                subscriptions: 1,
+                identity: 4,
+                unauthorized: 3,
+                rate_limited: 2,
+                by_kind:
+                    "activities_day:10,google_identity:1,oauth2_token:2,profile:3,subscriptions:1"
+                        .into(),
+                by_status: "200:12,401:3,429:2".into(),
+            }
+        );
+    }
 }

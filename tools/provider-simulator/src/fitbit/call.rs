@@ -9,7 +9,7 @@ use actix_web::{HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder};
 use chrono::Utc;
 
 use crate::error::ApiError;
-use crate::http::{bearer_token, AnswerLate};
+use crate::http::{bearer_token, count_call_as, AnswerLate};
 use crate::rate_limit::{Admission, RateStatus};
 use crate::scope::Scope;
 use crate::state::{Caller, EndpointKind, Store};
@@ -90,6 +90,7 @@ async fn begin_call(
     kind: EndpointKind,
     needs: Option<Scope>,
 ) -> Result<ApiCall, HttpResponse> {
+    count_call_as(req, kind.label());
     let now = Utc::now();
     let token = bearer_token(req).unwrap_or_default();
     let caller = store.authenticate(token, now).map_err(|e| error_response(&e, None))?;

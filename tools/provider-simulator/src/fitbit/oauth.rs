@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::error::ApiError;
 use crate::fitbit::call::error_response;
-use crate::http::bearer_token;
+use crate::http::{bearer_token, count_call_as};
 use crate::model::UserTokens;
 use crate::pkce;
 use crate::scope;
@@ -165,6 +165,7 @@ fn token_response(tokens: UserTokens) -> HttpResponse {
 }
 
 pub(super) async fn token(store: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    count_call_as(&req, "oauth2_token");
     if !has_client_credentials(&store, &req) {
         return error_response(&ApiError::InvalidClient, None);
     }
@@ -194,6 +195,7 @@ pub(super) async fn token(store: Data, req: HttpRequest, body: web::Bytes) -> Ht
 }
 
 pub(super) async fn revoke(store: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    count_call_as(&req, "oauth2_revoke");
     if !has_client_credentials(&store, &req) {
         return error_response(&ApiError::InvalidClient, None);
     }
@@ -212,6 +214,7 @@ pub(super) async fn revoke(store: Data, req: HttpRequest, body: web::Bytes) -> H
 }
 
 pub(super) async fn introspect(store: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    count_call_as(&req, "oauth2_introspect");
     let now = Utc::now();
     if let Err(error) = store.authenticate(bearer_token(&req).unwrap_or_default(), now) {
         return error_response(&error, None);

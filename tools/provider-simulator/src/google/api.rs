@@ -13,7 +13,7 @@ use crate::google::error::GoogleApiError;
 use crate::google::scope::GoogleScope;
 use crate::google::wire::{self, RollupType, StepsPoint};
 use crate::google::world::GoogleCaller;
-use crate::http::bearer_token;
+use crate::http::{bearer_token, count_call_as};
 use crate::state::Store;
 use crate::timezone;
 
@@ -55,6 +55,7 @@ async fn begin_user_call(
     endpoint: GoogleEndpoint,
     needs: &[GoogleScope],
 ) -> Result<UserCall, GoogleApiError> {
+    count_call_as(req, endpoint.label());
     let now = Utc::now();
     let caller = store.google_authenticate(bearer_token(req).unwrap_or_default(), now)?;
     let GoogleCaller::User { user_id, health_user_id, scopes } = caller else {

@@ -16,7 +16,7 @@ use crate::google::error::OAuthError;
 use crate::google::scope::{self, GoogleScope};
 use crate::google::service_account::GOOGLE_TOKEN_URL;
 use crate::google::world::IssuedTokens;
-use crate::http::base_url;
+use crate::http::{base_url, count_call_as};
 use crate::state::Store;
 
 type Data = web::Data<Store>;
@@ -214,6 +214,7 @@ fn token_json(issued: &IssuedTokens) -> Value {
 
 /// `POST /google/token`.
 pub(crate) async fn token(store: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    count_call_as(&req, "google_token");
     match exchange(&store, &req, &body).await {
         Ok(answer) => HttpResponse::Ok().json(answer),
         Err(TokenFailure::OAuth(error)) => error.error_response(),
@@ -276,6 +277,7 @@ async fn exchange(store: &Store, req: &HttpRequest, body: &[u8]) -> Result<Value
 
 /// `POST /google/revoke` with `token=` in the form body or the query.
 pub(crate) async fn revoke(store: Data, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    count_call_as(&req, "google_revoke");
     let query: HashMap<String, String> =
         serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let form = match parse_form(&body) {

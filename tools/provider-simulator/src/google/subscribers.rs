@@ -18,7 +18,7 @@ use crate::google::wire;
 use crate::google::world::{
     generated_id, CreatePolicy, GoogleCaller, Subscriber, SubscriberConfig,
 };
-use crate::http::bearer_token;
+use crate::http::{bearer_token, count_call_as};
 use crate::state::Store;
 
 type Data = web::Data<Store>;
@@ -73,6 +73,7 @@ fn begin_project_call(
     project: &str,
     endpoint: GoogleEndpoint,
 ) -> Result<(), GoogleApiError> {
+    count_call_as(req, endpoint.label());
     let caller = store.google_authenticate(bearer_token(req).unwrap_or_default(), Utc::now())?;
     let GoogleCaller::Project { scopes } = caller else {
         return Err(GoogleApiError::PermissionDenied(

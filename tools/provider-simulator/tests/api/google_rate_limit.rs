@@ -42,3 +42,27 @@ async fn the_quota_is_per_user_and_recovers_after_the_window() {
     tokio::time::sleep(Duration::from_millis(2_100)).await;
     assert_eq!(app.google_get(IDENTITY, &alice).await.0, 200);
 }
+
+#[tokio::test]
+async fn refused_google_calls_are_in_the_all_in_count() {
+    let app = spawn_with(SimulatorConfig {
+        google_rate_limit_per_minute: 1,
+        google_rate_limit_window: Duration::from_secs(60),
+        ..SimulatorConfig::default()
+    })
+    .await;
+    app.create("ALICE1").await;
+    let alice = app.admin.google_grant("ALICE1").await.unwrap();
+    assert_eq!(app.google_get(IDENTITY, &alice.access_token).await.0, 200);
+    assert_eq!(app.google_get(IDENTITY, &alice.access_token).await.0, 429);
+    assert_eq!(app.google_get(IDENTITY, "not-a-token").await.0, 401);
+    assert_eq!(app.google_refresh(&alice.refresh_token).await.0, 200);
+
+    let stats = app.admin.stats().await.unwrap();
+    assert_eq!(stats.all_in_calls_by_kind["google_identity"], 3, "{stats:?}");
+    assert_eq!(stats.all_in_calls_by_kind["google_token"], 1, "{stats:?}");
+    let statuses: Vec<(&str, u64)> =
+        stats.all_in_calls_by_status.iter().map(|(k, n)| (k.as_str(), *n)).collect();
+    assert_eq!(statuses, [("200", 2), ("401", 1), ("429", 1)], "{stats:?}");
+    assert_eq!(stats.api_calls_by_endpoint["google_identity"], 1, "admitted calls alone");
+}
