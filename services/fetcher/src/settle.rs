@@ -24,7 +24,12 @@ pub struct Settle {
     period: Duration,
     repeats: Repeats,
     last_fetch: HashMap<(i64, NaiveDate), LastFetch>,
+    /// The map's size at which the next pass forgets old entries.
+    prune_at: usize,
 }
+
+/// The smallest map that is pruned.
+const PRUNE_AT_LEAST: usize = 10_000;
 
 /// How notifications that repeat one already fetched are told and handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +72,7 @@ pub struct SettlePlan {
 
 impl Settle {
     pub fn new(period: Duration, repeats: Repeats) -> Self {
-        Self { period, repeats, last_fetch: HashMap::new() }
+        Self { period, repeats, last_fetch: HashMap::new(), prune_at: PRUNE_AT_LEAST }
     }
 
     /// Plans `dates`, each with the Unix ms at which its latest notification was accepted.
@@ -114,10 +119,15 @@ impl Settle {
             self.last_fetch
                 .insert((connection, *date), LastFetch { at: started, started_ms, notified_ms });
         }
-        // Forget what can no longer matter, so the map stays small.
-        if self.last_fetch.len() > 10_000 {
+        // Forget what can no longer matter, so the map stays small. A pass reads the whole map,
+        // so it runs only once the map has doubled since the last one: amortised, each record
+        // pays for a constant share of a pass. (Pruning whenever the map held more than 10,000
+        // entries scanned all of a 10,000-participant backfill's 280,000 on every fetch: the
+        // fetcher's largest cost in the N = 10,000 profile, docs/benchmarks.md.)
+        if self.last_fetch.len() > self.prune_at {
             let keep = self.period.max(self.repeats.confirm_after).max(Duration::from_secs(600));
             self.last_fetch.retain(|_, last| started.duration_since(last.at) < keep);
+            self.prune_at = (self.last_fetch.len() * 2).max(PRUNE_AT_LEAST);
         }
     }
 }
@@ -207,7 +217,25 @@ mod tests {
         for i in 0..10_001 {
             settle.record(i, &[day(1)], &none(), t0, 0);
         }
-        settle.record(0, &[day(2)], &none(), t0 + Duration::from_secs(601), 0);
-        assert_eq!(settle.last_fetch.len(), 1);
+        // Ten minutes on, the next pass (once the map has doubled) forgets them all.
+        let t1 = t0 + Duration::from_secs(601);
+        for i in 0..10_002 {
+            settle.record(100_000 + i, &[day(2)], &none(), t1, 0);
+        }
+        assert_eq!(settle.last_fetch.len(), 10_002);
+        assert!(settle.last_fetch.values().all(|last| last.at == t1));
+    }
+
+    #[test]
+    fn a_large_map_of_recent_fetches_is_not_scanned_on_every_record() {
+        let mut settle = settle(Duration::from_millis(1));
+        let t0 = Instant::now();
+        // 25,000 recent entries (a large backfill): none can be forgotten yet.
+        for i in 0..25_000 {
+            settle.record(i, &[day(1)], &none(), t0, 0);
+        }
+        // The passes so far ran at 10,001 and 20,003 entries; the next waits for twice the map.
+        assert_eq!(settle.prune_at, 40_006);
+        assert_eq!(settle.last_fetch.len(), 25_000);
     }
 }
