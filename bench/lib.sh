@@ -41,3 +41,16 @@ for i in range(1000):
     print(f"{sig}\t{body}")
 PY
 }
+
+# A run's exit: stops the processes in `pids`; on success (`ok` = 1, no KEEP_LOGS) removes `work`
+# and drops the run's database, otherwise says where both were kept.
+cleanup_run() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  if [[ $ok == 1 && -z ${KEEP_LOGS:-} ]]; then
+    rm -rf "$work"
+    dropdb -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" --if-exists --force "$FITEX__DATABASE__DATABASE_NAME" 2>/dev/null || true
+  else
+    echo "logs kept in $work (database $FITEX__DATABASE__DATABASE_NAME kept)" >&2
+  fi
+}

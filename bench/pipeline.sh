@@ -63,17 +63,7 @@ pids=()
 ok=0
 run=$(date +%Y%m%d%H%M%S)
 export FITEX__DATABASE__DATABASE_NAME="fitex_bench_pipeline_$run"
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [[ $ok == 1 && -z ${KEEP_LOGS:-} ]]; then
-    rm -rf "$work"
-    dropdb -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" --if-exists --force "$FITEX__DATABASE__DATABASE_NAME" 2>/dev/null || true
-  else
-    echo "logs kept in $work (database $FITEX__DATABASE__DATABASE_NAME kept)" >&2
-  fi
-}
-trap cleanup EXIT
+trap cleanup_run EXIT
 
 # A broker of the run's own, started empty: the shared development broker keeps every record it
 # was ever sent in memory, and a long-lived one measurably slows down (a raw producer's rate fell

@@ -182,7 +182,8 @@ pub async fn days_of<'e>(
     from: NaiveDate,
     through: NaiveDate,
 ) -> Result<HashMap<i64, Vec<DayRecord>>, sqlx::Error> {
-    let rows: Vec<(i64, NaiveDate, i32, f64, i32, Option<i32>, bool)> = sqlx::query_as(
+    type DayRow = (i64, NaiveDate, i32, f64, i32, Option<i32>, bool);
+    let rows: Vec<DayRow> = sqlx::query_as(
         "SELECT participant_id, day, steps, distance_km,
                 fairly_active_minutes + very_active_minutes, worn_minutes, no_data
          FROM activity_days WHERE participant_id = ANY($1) AND day BETWEEN $2 AND $3
