@@ -4,7 +4,7 @@
 //! `--bodies` (`bench/lib.sh` `signed_notifications`, one notification each) are verified and read
 //! once at start by `fitex_fitbit::FitbitWebhook` with the subscriber's `fitbit.client_secrets`,
 //! and per send a `fitex.v1.ProviderNotification` is built from one of them as the subscriber's
-//! `webhook::to_record` builds it (fresh event id, receive time and child span; keyed by the Fitbit
+//! `webhook::to_record` (called here) builds it (fresh event id, receive time and child span; keyed by the Fitbit
 //! user id; headers `event_id`, `traceparent`, `content-type`, `provider`). The producer is the
 //! subscriber's: `KafkaSettings::recovering_producer` from the subscriber's own settings (loaded as
 //! `fitex-subscriber` loads them, statistics included) with the message timeout set to
@@ -23,11 +23,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Parser;
 use fitex_bench::percentile;
-use fitex_common::outbox::{self, OutgoingRecord};
+use fitex_common::outbox;
 use fitex_common::trace_context::TraceParent;
-use fitex_proto::{content_type, Message, ProviderNotification, Timestamp, TraceContext};
 use fitex_provider::{ChangeNotice, ProviderId, WebhookVerifier};
-use uuid::Uuid;
+use fitex_subscriber::webhook::to_record;
 
 const CLIENT_ID: &str = "bench-raw-producer";
 
@@ -80,43 +79,6 @@ async fn read_notices(
     Ok(notices)
 }
 
-/// The record the subscriber publishes for `notice` (a copy of its private
-/// `webhook::to_record` for a request without `tracestate`).
-fn subscriber_record(notice: &ChangeNotice, topic: &str, span: &TraceParent) -> OutgoingRecord {
-    let provider = ProviderId::Fitbit;
-    let event_id = Uuid::now_v7();
-    let now = chrono::Utc::now();
-    let event = ProviderNotification {
-        event_id: event_id.to_string(),
-        provider: provider.to_proto() as i32,
-        collection_type: notice.collection_type.clone(),
-        owner_id: notice.owner_id.clone(),
-        owner_type: notice.owner_type.clone(),
-        date: notice.date.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default(),
-        subscription_id: notice.subscription_id.clone(),
-        received_at: Some(Timestamp {
-            seconds: now.timestamp(),
-            nanos: now.timestamp_subsec_nanos() as i32,
-        }),
-        trace_context: Some(TraceContext {
-            traceparent: span.header_value(),
-            tracestate: String::new(),
-        }),
-        operation: notice.operation.clone(),
-        change_kind: notice.kind.to_proto() as i32,
-    };
-    let mut record = OutgoingRecord::event(
-        topic,
-        notice.owner_id.clone(),
-        event_id,
-        event.encode_to_vec(),
-        content_type::PROVIDER_NOTIFICATION,
-        span,
-    );
-    record.headers.push(("provider".into(), provider.as_str().into()));
-    record
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -149,7 +111,7 @@ async fn main() -> anyhow::Result<()> {
     let topic: Arc<str> = args.topic.unwrap_or(settings.kafka.topics.notifications).into();
     // One acknowledged record before the clock starts: the producer id and the topic's metadata
     // are fetched once per client, and the subscriber has them when it is measured.
-    let first = subscriber_record(&notices[0], &topic, &TraceParent::new_root());
+    let first = to_record(&notices[0], ProviderId::Fitbit, &topic, TraceParent::new_root(), "");
     if let Some((_, failure)) =
         outbox::send_all(&producer, std::slice::from_ref(&first), deadline).await.first()
     {
@@ -184,7 +146,7 @@ async fn main() -> anyhow::Result<()> {
                 // Each record is a new request's: its own trace, event id and receive time.
                 let span = TraceParent::continue_or_start(None).child();
                 let notice = &notices[slot as usize % notices.len()];
-                let record = subscriber_record(notice, &topic, &span);
+                let record = to_record(notice, ProviderId::Fitbit, &topic, span, "");
                 let failures =
                     outbox::send_all(&producer, std::slice::from_ref(&record), deadline).await;
                 unacknowledged += failures.len() as u64;

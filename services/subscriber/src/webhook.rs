@@ -233,7 +233,9 @@ pub async fn publish(
     Ok(HttpResponse::NoContent().finish())
 }
 
-fn to_record(
+/// The record published for one accepted notification (also what the raw-producer baseline of
+/// `bench/subscriber.sh` sends, so that it measures the same record).
+pub fn to_record(
     notification: &ChangeNotice,
     provider: ProviderId,
     topic: &str,
