@@ -378,6 +378,17 @@ def json_safe(value):
     return value
 
 
+def replace_subsection(text, heading, section, start, body_end):
+    """`text` with the "### " subsection headed `heading` (between `start` and `body_end`) replaced
+    by `section`; None when there is no such subsection."""
+    existing = text.find(heading + "\n", start, body_end)
+    if existing < 0:
+        return None
+    nxt = text.find("\n### ", existing + 1, body_end)
+    stop = nxt + 1 if nxt >= 0 else body_end
+    return text[:existing] + section + "\n" + text[stop:].lstrip("\n")
+
+
 def section_bounds(text):
     """(start, end) of the whole-pipeline section of docs/benchmarks.md."""
     start = text.index(SECTION_HEADING)
@@ -560,11 +571,9 @@ def report(args):
         cut = first_sub if first_sub >= 0 else end_section
         text = text[:start] + intro + text[cut + 1:]
     start, body_end = section_bounds(text)
-    existing = text.find(heading_line + "\n", start, body_end)
-    if existing >= 0:
-        nxt = text.find("\n### ", existing + 1, body_end)
-        stop = nxt + 1 if nxt >= 0 else body_end
-        text = text[:existing] + section + "\n" + text[stop:].lstrip("\n")
+    replaced = replace_subsection(text, heading_line, section, start, body_end)
+    if replaced is not None:
+        text = replaced
     else:
         at = closing_parts_at(text, start, body_end)
         # Runs in order of N.
@@ -685,11 +694,9 @@ def scaling(out_png, summary_paths):
     if SECTION_HEADING not in text:
         sys.exit(f"scaling: {path} has no '{SECTION_HEADING}' section (run bench/pipeline.sh first)")
     start, body_end = section_bounds(text)
-    existing = text.find(heading + "\n", start, body_end)
-    if existing >= 0:
-        nxt = text.find("\n### ", existing + 1, body_end)
-        stop = nxt + 1 if nxt >= 0 else body_end
-        text = text[:existing] + section + "\n" + text[stop:].lstrip("\n")
+    replaced = replace_subsection(text, heading, section, start, body_end)
+    if replaced is not None:
+        text = replaced
     else:
         notes = text.find("### What the runs show", start, body_end)
         at = notes if notes >= 0 else body_end
