@@ -216,7 +216,7 @@ pub struct TeamValues {
     pub members_meeting_goal: i32,
 }
 
-/// What the goals service stores of a computed value (`store::upsert_team_week`).
+/// What the goals service stores of a computed value (`store::upsert_team_weeks`).
 pub fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }

@@ -2,15 +2,16 @@
 //! time zone, for every program they are in, then their teams' weekly progress. Results are
 //! upserted (only real changes are written) and each change becomes an event via the outbox.
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use fitex_common::kafka::Topics;
 use fitex_common::outbox::{self, OutgoingRecord};
 use fitex_common::trace_context::TraceParent;
 use fitex_goals::{
-    goals_between, member_week, program_week, team_week, Goal, GoalSettings, MemberWeek, Strategy,
-    TeamWeek, Unit, MAX_SETTING_DAYS,
+    goals_between, member_week, program_week, team_week, Goal, GoalSettings, MemberWeek,
+    ParticipantGoalInput, Strategy, TeamWeek, Unit, MAX_SETTING_DAYS,
 };
 use fitex_proto::{content_type, GoalChanged, Message, TeamProgressChanged, Timestamp};
 use sqlx::PgPool;
@@ -48,8 +49,54 @@ pub struct Recomputed {
     pub team_weeks_changed: usize,
 }
 
-fn timestamp(at: chrono::DateTime<Utc>) -> Timestamp {
+fn timestamp(at: DateTime<Utc>) -> Timestamp {
     std::time::SystemTime::from(at).into()
+}
+
+/// A participant's change in a batch: everything from `from` on is recomputed, and the events it
+/// causes continue `trace`.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub from: NaiveDate,
+    pub trace: TraceParent,
+}
+
+/// One participant's goals in one enrolment, to recompute from `from` through `through`.
+struct GoalPlan<'a> {
+    participant_id: i64,
+    input: &'a ParticipantGoalInput,
+    enrolment: Enrolment,
+    from: NaiveDate,
+    through: NaiveDate,
+    trace: &'a TraceParent,
+}
+
+impl GoalPlan<'_> {
+    /// The first day the goals read (baseline and lookback before the program's start).
+    fn history_from(&self) -> NaiveDate {
+        let program = &self.enrolment.program.program;
+        program.start_date - chrono::Duration::days(history_days(&program.goals))
+    }
+}
+
+/// A team week to recompute, with the enrolment that names its program and the trace its event
+/// continues.
+struct TeamWeekPlan<'a> {
+    enrolment: &'a Enrolment,
+    week: u32,
+    trace: &'a TraceParent,
+}
+
+/// The part of date-ordered `records` dated `from` through `through`.
+fn dated_within<T>(
+    records: &[T],
+    date: impl Fn(&T) -> NaiveDate,
+    from: NaiveDate,
+    through: NaiveDate,
+) -> &[T] {
+    let start = records.partition_point(|r| date(r) < from);
+    let end = records.partition_point(|r| date(r) <= through);
+    &records[start..end.max(start)]
 }
 
 impl GoalsEngine {
@@ -60,170 +107,265 @@ impl GoalsEngine {
         changed_from: NaiveDate,
         trace: &TraceParent,
     ) -> Result<Recomputed, sqlx::Error> {
-        let Some((input, zone)) = store::participant(&self.pool, participant_id).await? else {
+        let change = Change { from: changed_from, trace: *trace };
+        self.recompute_batch(&BTreeMap::from([(participant_id, change)])).await
+    }
+
+    /// Recomputes everything a batch of changes affects, in one transaction with one statement per
+    /// kind of read or write: each participant's goals from their change on, in their own time
+    /// zone, for every program they are in, then every team week those goals count in — once,
+    /// however many of its members changed. Changed goals and team weeks become events through the
+    /// outbox in the same transaction.
+    pub async fn recompute_batch(
+        &self,
+        changes: &BTreeMap<i64, Change>,
+    ) -> Result<Recomputed, sqlx::Error> {
+        let ids: Vec<i64> = changes.keys().copied().collect();
+        if ids.is_empty() {
             return Ok(Recomputed::default());
-        };
-        let today = zone.today(Utc::now());
-        let mut total = Recomputed::default();
-        for enrolment in store::enrolments(&self.pool, participant_id).await? {
-            let program = &enrolment.program.program;
-            let through = program.end_date().min(today);
-            // Read, compute and write under the participant's lock: see [`lock_participant`].
-            let mut tx = self.pool.begin().await?;
-            lock_participant(&mut tx, participant_id).await?;
-            // Also fill any days without a goal yet (a new day, or a member added late).
-            let first_missing =
-                store::last_goal_date(&mut *tx, participant_id, enrolment.program.id)
-                    .await?
-                    .map_or(program.start_date, |last| last + chrono::Duration::days(1));
-            let from = changed_from.min(first_missing).max(program.start_date);
-            if through < from {
-                continue;
-            }
-            let days = store::days(
-                &mut *tx,
-                participant_id,
-                program.start_date - chrono::Duration::days(history_days(&program.goals)),
-                through,
-            )
-            .await?;
-            let goals =
-                goals_between(&days, program.start_date, &program.goals, &input, from, through);
-            total.goals_changed +=
-                self.store_goals(tx, participant_id, &enrolment, &goals, trace).await?;
-            let first_week = program_week(program, from).unwrap_or(1);
-            let last_week = program_week(program, through).unwrap_or(program.weeks);
-            for week in first_week..=last_week {
-                if self.recompute_team_week(&enrolment, week, trace).await? {
-                    total.team_weeks_changed += 1;
+        }
+        let participants = store::participants(&self.pool, &ids).await?;
+        let mut enrolments = store::enrolments_of(&self.pool, &ids).await?;
+        let now = Utc::now();
+        // Read, compute and write under the participants' locks: see [`lock_participants`].
+        let mut tx = self.pool.begin().await?;
+        lock_participants(&mut tx, &ids).await?;
+        let last_goals = store::last_goal_dates(&mut *tx, &ids).await?;
+        let mut plans: Vec<GoalPlan<'_>> = Vec::new();
+        for (participant_id, change) in changes {
+            let Some((input, zone)) = participants.get(participant_id) else { continue };
+            let today = zone.today(now);
+            for enrolment in enrolments.remove(participant_id).unwrap_or_default() {
+                let program = &enrolment.program.program;
+                let through = program.end_date().min(today);
+                // Also fill any days without a goal yet (a new day, or a member added late).
+                let first_missing = last_goals
+                    .get(&(*participant_id, enrolment.program.id))
+                    .map_or(program.start_date, |last| *last + chrono::Duration::days(1));
+                let from = change.from.min(first_missing).max(program.start_date);
+                if through < from {
+                    continue;
                 }
+                plans.push(GoalPlan {
+                    participant_id: *participant_id,
+                    input,
+                    enrolment,
+                    from,
+                    through,
+                    trace: &change.trace,
+                });
             }
+        }
+        let mut total = Recomputed::default();
+        if plans.is_empty() {
+            tx.commit().await?;
+            return Ok(total);
+        }
+        let planned: Vec<i64> = plans.iter().map(|p| p.participant_id).collect();
+        let first = plans.iter().map(GoalPlan::history_from).min().expect("plans is not empty");
+        let last = plans.iter().map(|p| p.through).max().expect("plans is not empty");
+        let days = store::days_of(&mut *tx, &planned, first, last).await?;
+        // One row per (participant, program, date): a participant in two teams of one program
+        // keeps the later team's goals, as the last of two writes would.
+        let mut goals: BTreeMap<(i64, i64, NaiveDate), (usize, Goal)> = BTreeMap::new();
+        for (index, plan) in plans.iter().enumerate() {
+            let program = &plan.enrolment.program.program;
+            let all = days.get(&plan.participant_id).map(Vec::as_slice).unwrap_or_default();
+            let own = dated_within(all, |d| d.date, plan.history_from(), plan.through);
+            let computed = goals_between(
+                own,
+                program.start_date,
+                &program.goals,
+                plan.input,
+                plan.from,
+                plan.through,
+            );
+            for goal in computed {
+                let key = (plan.participant_id, plan.enrolment.program.id, goal.effective_date);
+                goals.insert(key, (index, goal));
+            }
+        }
+        let computed_at = Utc::now();
+        let rows: Vec<store::GoalRowRef<'_>> = goals
+            .iter()
+            .map(|((participant_id, program_id, _), (_, goal))| store::GoalRowRef {
+                participant_id: *participant_id,
+                program_id: *program_id,
+                goal,
+            })
+            .collect();
+        let visible = store::upsert_goal_rows(&mut tx, &rows, computed_at).await?;
+        let mut events: Vec<OutgoingRecord> = Vec::new();
+        for ((index, goal), changed) in goals.values().zip(visible) {
+            if changed {
+                let plan = &plans[*index];
+                events.push(self.goal_event(plan, goal, computed_at));
+            }
+        }
+        total.goals_changed = events.len();
+        metrics::counter!("fitex_goals_changed_total").increment(events.len() as u64);
+
+        let mut weeks: BTreeMap<(i64, u32), TeamWeekPlan<'_>> = BTreeMap::new();
+        for plan in &plans {
+            let program = &plan.enrolment.program.program;
+            let first_week = program_week(program, plan.from).unwrap_or(1);
+            let last_week = program_week(program, plan.through).unwrap_or(program.weeks);
+            for week in first_week..=last_week {
+                weeks.entry((plan.enrolment.team_id, week)).or_insert(TeamWeekPlan {
+                    enrolment: &plan.enrolment,
+                    week,
+                    trace: plan.trace,
+                });
+            }
+        }
+        let weeks: Vec<TeamWeekPlan<'_>> = weeks.into_values().collect();
+        total.team_weeks_changed = self.team_weeks_in(&mut tx, &weeks, &mut events).await?;
+        let refs: Vec<&OutgoingRecord> = events.iter().collect();
+        outbox::insert_in(&mut tx, OUTBOX_SOURCE, &refs).await?;
+        tx.commit().await?;
+        if !events.is_empty() {
+            self.relay_wake.notify_one();
         }
         Ok(total)
     }
 
-    /// Stores `goals` and their events in `tx` and commits it.
-    async fn store_goals(
+    fn goal_event(
         &self,
-        mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
-        participant_id: i64,
-        enrolment: &Enrolment,
-        goals: &[Goal],
-        trace: &TraceParent,
-    ) -> Result<usize, sqlx::Error> {
-        let computed_at = Utc::now();
-        let program_id = enrolment.program.id;
-        let changed =
-            store::upsert_goals(&mut tx, participant_id, program_id, goals, computed_at).await?;
-        let records: Vec<OutgoingRecord> = changed
-            .iter()
-            .map(|goal| {
-                let event_id = Uuid::now_v7();
-                let span = trace.child();
-                let event = GoalChanged {
-                    event_id: event_id.to_string(),
-                    participant_id,
-                    program_id,
-                    effective_date: goal.effective_date.format("%Y-%m-%d").to_string(),
-                    steps: goal.steps,
-                    strategy: goal.strategy.to_string(),
-                    provisional: goal.provisional,
-                    citation: goal.citation.clone(),
-                    explanation: goal.explanation.clone(),
-                    computed_at: Some(timestamp(computed_at)),
-                    trace_context: Some(span.to_proto()),
-                };
-                OutgoingRecord::event(
-                    &self.topics.goals,
-                    participant_id.to_string(),
-                    event_id,
-                    event.encode_to_vec(),
-                    content_type::GOAL_CHANGED,
-                    &span,
-                )
-            })
-            .collect();
-        let refs: Vec<&OutgoingRecord> = records.iter().collect();
-        outbox::insert_in(&mut tx, OUTBOX_SOURCE, &refs).await?;
-        tx.commit().await?;
-        if !records.is_empty() {
-            self.relay_wake.notify_one();
-        }
-        metrics::counter!("fitex_goals_changed_total").increment(changed.len() as u64);
-        Ok(changed.len())
+        plan: &GoalPlan<'_>,
+        goal: &Goal,
+        computed_at: DateTime<Utc>,
+    ) -> OutgoingRecord {
+        let event_id = Uuid::now_v7();
+        let span = plan.trace.child();
+        let event = GoalChanged {
+            event_id: event_id.to_string(),
+            participant_id: plan.participant_id,
+            program_id: plan.enrolment.program.id,
+            effective_date: goal.effective_date.format("%Y-%m-%d").to_string(),
+            steps: goal.steps,
+            strategy: goal.strategy.to_string(),
+            provisional: goal.provisional,
+            citation: goal.citation.clone(),
+            explanation: goal.explanation.clone(),
+            computed_at: Some(timestamp(computed_at)),
+            trace_context: Some(span.to_proto()),
+        };
+        OutgoingRecord::event(
+            &self.topics.goals,
+            plan.participant_id.to_string(),
+            event_id,
+            event.encode_to_vec(),
+            content_type::GOAL_CHANGED,
+            &span,
+        )
     }
 
-    /// Recomputes one team week from every member's stored days and goals.
-    pub async fn recompute_team_week(
-        &self,
-        enrolment: &Enrolment,
-        week: u32,
-        trace: &TraceParent,
-    ) -> Result<bool, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        lock_team(&mut tx, enrolment.team_id).await?;
-        let changed = self.team_week_in(&mut tx, enrolment, week, trace).await?;
-        tx.commit().await?;
-        if changed {
-            self.relay_wake.notify_one();
-        }
-        Ok(changed)
-    }
-
-    /// Recomputes one team week inside `tx`, which holds the team's lock ([`lock_team`]); a
-    /// change is upserted and its event added to the outbox in the same transaction.
-    async fn team_week_in(
+    /// Recomputes `weeks` inside `tx` from every member's stored days and goals, under their
+    /// teams' locks ([`lock_teams`]), with one statement per kind of read and one upsert; adds
+    /// an event per changed week to `events` (for the caller's outbox insert, in `tx`). Returns
+    /// how many changed. Each (team, week) is named once.
+    async fn team_weeks_in(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-        enrolment: &Enrolment,
-        week: u32,
-        trace: &TraceParent,
-    ) -> Result<bool, sqlx::Error> {
-        let ProgramRow { id: program_id, program, .. } = &enrolment.program;
-        let Some(start) = program.week_start(week) else { return Ok(false) };
-        let end = start + chrono::Duration::days(6);
-        let mut member_weeks: Vec<MemberWeek> = Vec::new();
-        let members = store::team_members(&mut **tx, enrolment.team_id).await?;
-        let ids: Vec<i64> = members.iter().map(|(member, _)| *member).collect();
-        // Two queries for the whole team, not two per member.
-        let mut days_by_member = store::days_of(&mut **tx, &ids, start, end).await?;
-        let mut goals_by_member = store::goals_of(&mut **tx, &ids, *program_id, start, end).await?;
-        for (member, memberships) in members {
-            let days = days_by_member.remove(&member).unwrap_or_default();
-            let goals = goals_by_member.remove(&member).unwrap_or_default();
-            let mut total = MemberWeek {
-                participant_id: member,
-                active_days: 0,
-                goal_total: 0.0,
-                progress_total: 0.0,
-                days_goal_met: 0,
-            };
-            for membership in &memberships {
-                let part = member_week(program, member, week, &days, &goals, membership);
-                total.active_days += part.active_days;
-                total.goal_total += part.goal_total;
-                total.progress_total += part.progress_total;
-                total.days_goal_met += part.days_goal_met;
+        weeks: &[TeamWeekPlan<'_>],
+        events: &mut Vec<OutgoingRecord>,
+    ) -> Result<usize, sqlx::Error> {
+        let dated: Vec<(&TeamWeekPlan<'_>, NaiveDate, NaiveDate)> = weeks
+            .iter()
+            .filter_map(|plan| {
+                let start = plan.enrolment.program.program.week_start(plan.week)?;
+                Some((plan, start, start + chrono::Duration::days(6)))
+            })
+            .collect();
+        let Some(first) = dated.iter().map(|(_, start, _)| *start).min() else { return Ok(0) };
+        let last = dated.iter().map(|(_, _, end)| *end).max().unwrap_or(first);
+        let teams: Vec<i64> = dated.iter().map(|(plan, ..)| plan.enrolment.team_id).collect();
+        lock_teams(tx, &teams).await?;
+        let members = store::members_of_teams(&mut **tx, &teams).await?;
+        let member_ids = |program: Option<i64>| -> Vec<i64> {
+            let mut ids: Vec<i64> = dated
+                .iter()
+                .filter(|(plan, ..)| program.is_none_or(|p| plan.enrolment.program.id == p))
+                .flat_map(|(plan, ..)| members.get(&plan.enrolment.team_id).into_iter().flatten())
+                .map(|(member, _)| *member)
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        };
+        // The whole batch's days in one query, and its goals in one per program.
+        let days = store::days_of(&mut **tx, &member_ids(None), first, last).await?;
+        let mut goals: HashMap<i64, HashMap<i64, Vec<Goal>>> = HashMap::new();
+        for (plan, ..) in &dated {
+            let program_id = plan.enrolment.program.id;
+            if let std::collections::hash_map::Entry::Vacant(entry) = goals.entry(program_id) {
+                let ids = member_ids(Some(program_id));
+                entry.insert(store::goals_of(&mut **tx, &ids, program_id, first, last).await?);
             }
-            total.active_days = total.active_days.min(7);
-            member_weeks.push(total);
         }
-        let team = team_week(enrolment.team_id, week, &member_weeks, program.met_days_per_week);
+        let mut computed: Vec<TeamWeek> = Vec::with_capacity(dated.len());
+        for (plan, start, end) in &dated {
+            let ProgramRow { id: program_id, program, .. } = &plan.enrolment.program;
+            let mut member_weeks: Vec<MemberWeek> = Vec::new();
+            for (member, memberships) in members.get(&plan.enrolment.team_id).into_iter().flatten()
+            {
+                let all_days = days.get(member).map(Vec::as_slice).unwrap_or_default();
+                let member_days = dated_within(all_days, |d| d.date, *start, *end);
+                let all_goals =
+                    goals.get(program_id).and_then(|g| g.get(member)).map(Vec::as_slice);
+                let member_goals =
+                    dated_within(all_goals.unwrap_or_default(), |g| g.effective_date, *start, *end);
+                let mut total = MemberWeek {
+                    participant_id: *member,
+                    active_days: 0,
+                    goal_total: 0.0,
+                    progress_total: 0.0,
+                    days_goal_met: 0,
+                };
+                for membership in memberships {
+                    let part = member_week(
+                        program,
+                        *member,
+                        plan.week,
+                        member_days,
+                        member_goals,
+                        membership,
+                    );
+                    total.active_days += part.active_days;
+                    total.goal_total += part.goal_total;
+                    total.progress_total += part.progress_total;
+                    total.days_goal_met += part.days_goal_met;
+                }
+                total.active_days = total.active_days.min(7);
+                member_weeks.push(total);
+            }
+            computed.push(team_week(
+                plan.enrolment.team_id,
+                plan.week,
+                &member_weeks,
+                program.met_days_per_week,
+            ));
+        }
         let computed_at = Utc::now();
-        let changed = store::upsert_team_week(tx, &team, computed_at).await?;
-        if changed {
-            let event = team_event(
-                &self.topics.team_progress,
-                &team,
-                *program_id,
-                program.unit,
-                computed_at,
-                trace,
-            );
-            outbox::insert_in(tx, OUTBOX_SOURCE, &[&event]).await?;
-            metrics::counter!("fitex_goals_team_weeks_changed_total").increment(1);
+        let changed = store::upsert_team_weeks(tx, &computed, computed_at).await?;
+        let mut count = 0;
+        for ((team, (plan, ..)), changed) in computed.iter().zip(&dated).zip(changed) {
+            if changed {
+                let ProgramRow { id: program_id, program, .. } = &plan.enrolment.program;
+                let topic = &self.topics.team_progress;
+                events.push(team_event(
+                    topic,
+                    team,
+                    *program_id,
+                    program.unit,
+                    computed_at,
+                    plan.trace,
+                ));
+                count += 1;
+            }
         }
-        Ok(changed)
+        metrics::counter!("fitex_goals_team_weeks_changed_total").increment(count as u64);
+        Ok(count)
     }
 
     /// The goals service's half of deleting a participant everywhere (the fetcher's half deletes
@@ -245,27 +387,30 @@ impl GoalsEngine {
         let today = zone.today(Utc::now());
         let enrolments = store::enrolments(&self.pool, participant_id).await?;
         let mut tx = self.pool.begin().await?;
-        // Teams in one order, so two purges (or a purge and a recomputation) cannot deadlock.
-        let mut teams: Vec<i64> = enrolments.iter().map(|e| e.team_id).collect();
-        teams.sort_unstable();
-        teams.dedup();
-        for team in &teams {
-            lock_team(&mut tx, *team).await?;
-        }
+        // The teams' locks before anything changes (in one order, so two purges, or a purge and a
+        // recomputation, cannot deadlock).
+        let teams: Vec<i64> = enrolments.iter().map(|e| e.team_id).collect();
+        lock_teams(&mut tx, &teams).await?;
         store::forget_participant(&mut tx, participant_id, &self.topics.goals).await?;
-        let tombstone = OutgoingRecord::tombstone(&self.topics.goals, participant_id.to_string());
-        outbox::insert_in(&mut tx, OUTBOX_SOURCE, &[&tombstone]).await?;
-        let mut team_weeks_changed = 0;
+        let mut events =
+            vec![OutgoingRecord::tombstone(&self.topics.goals, participant_id.to_string())];
+        let mut weeks: BTreeMap<(i64, u32), TeamWeekPlan<'_>> = BTreeMap::new();
         for enrolment in &enrolments {
             let program = &enrolment.program.program;
             let last_week = program_week(program, today.min(program.end_date()))
                 .unwrap_or(if today < program.start_date { 0 } else { program.weeks });
             for week in 1..=last_week {
-                if self.team_week_in(&mut tx, enrolment, week, trace).await? {
-                    team_weeks_changed += 1;
-                }
+                weeks.entry((enrolment.team_id, week)).or_insert(TeamWeekPlan {
+                    enrolment,
+                    week,
+                    trace,
+                });
             }
         }
+        let weeks: Vec<TeamWeekPlan<'_>> = weeks.into_values().collect();
+        let team_weeks_changed = self.team_weeks_in(&mut tx, &weeks, &mut events).await?;
+        let refs: Vec<&OutgoingRecord> = events.iter().collect();
+        outbox::insert_in(&mut tx, OUTBOX_SOURCE, &refs).await?;
         tx.commit().await?;
         self.relay_wake.notify_one();
         metrics::counter!("fitex_goals_participants_forgotten_total").increment(1);
@@ -274,47 +419,58 @@ impl GoalsEngine {
     }
 }
 
-/// Takes a participant's lock for the rest of `tx`.
+/// Takes the participants' locks for the rest of `tx`.
 ///
 /// One recomputation of a participant at a time (two goals replicas overlap during a rebalance, and
 /// `fitexctl goals recompute` runs beside them). Unlocked, one could read the days before a change
 /// commits and write its stale goals after the other wrote fresh ones; under the lock the last
-/// writer read everything the earlier ones wrote.
-async fn lock_participant(
+/// writer read everything the earlier ones wrote. A transaction takes its participants' locks
+/// before any team's, and each kind in one order ([`advisory_xact_locks`]), so two cannot deadlock.
+async fn lock_participants(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    participant_id: i64,
+    participant_ids: &[i64],
 ) -> Result<(), sqlx::Error> {
-    advisory_xact_lock(tx, PARTICIPANT_LOCK_SPACE, participant_id).await
+    advisory_xact_locks(tx, PARTICIPANT_LOCK_SPACE, participant_ids).await
 }
 
 /// The first key of the participants' advisory locks (the second is the participant id).
 const PARTICIPANT_LOCK_SPACE: i32 = 0x7061_7274; // "part"
 
-/// Takes a team's lock for the rest of `tx`.
+/// Takes the teams' locks for the rest of `tx`.
 ///
 /// One team at a time: two members' recomputations run concurrently, and each, unlocked, could
 /// read the other's goals before they commit and then write its stale total last. Under the
 /// team's lock the last computation starts after every goal it depends on is committed.
-async fn lock_team(
+async fn lock_teams(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    team_id: i64,
+    team_ids: &[i64],
 ) -> Result<(), sqlx::Error> {
-    advisory_xact_lock(tx, TEAM_LOCK_SPACE, team_id).await
+    advisory_xact_locks(tx, TEAM_LOCK_SPACE, team_ids).await
 }
 
 /// The first key of the teams' advisory locks (the second is the team id).
 const TEAM_LOCK_SPACE: i32 = 0x7465_616d; // "team"
 
-/// PostgreSQL's two-key transaction lock: `space` names the kind of thing locked, `id` which one
-/// (ids past `i32` share a lock with another, which only serialises more).
-async fn advisory_xact_lock(
+/// The second keys of the locks on `ids`, in the one order every transaction takes them in (ids
+/// past `i32` share a lock with another, which only serialises more).
+fn lock_keys(ids: &[i64]) -> Vec<i32> {
+    let mut keys: Vec<i32> = ids.iter().map(|id| *id as i32).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// PostgreSQL's two-key transaction locks, all in one statement: `space` names the kind of thing
+/// locked, `ids` which ones. They are taken in [`lock_keys`] order (a function scan of `unnest`
+/// yields the array's order).
+async fn advisory_xact_locks(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     space: i32,
-    id: i64,
+    ids: &[i64],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+    sqlx::query("SELECT pg_advisory_xact_lock($1, key) FROM unnest($2::int4[]) AS key")
         .bind(space)
-        .bind(id as i32)
+        .bind(lock_keys(ids))
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -325,7 +481,7 @@ fn team_event(
     team: &TeamWeek,
     program_id: i64,
     unit: Unit,
-    computed_at: chrono::DateTime<Utc>,
+    computed_at: DateTime<Utc>,
     trace: &TraceParent,
 ) -> OutgoingRecord {
     let event_id = Uuid::now_v7();
@@ -355,4 +511,32 @@ fn team_event(
         content_type::TEAM_PROGRESS_CHANGED,
         &span,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_days_within_a_range_are_a_slice_of_the_ordered_ones() {
+        let dates: Vec<NaiveDate> =
+            ["2026-11-28", "2026-11-30", "2026-12-01", "2026-12-03"].map(date).to_vec();
+        let within = |from, through| dated_within(&dates, |d| *d, date(from), date(through));
+        assert_eq!(within("2026-11-29", "2026-12-01"), &dates[1..3]);
+        assert_eq!(within("2026-11-28", "2026-12-03"), &dates[..], "both ends inclusive");
+        assert!(within("2026-12-04", "2026-12-09").is_empty(), "after the last");
+        assert!(within("2026-12-02", "2026-12-02").is_empty(), "a gap");
+        assert!(within("2026-12-03", "2026-11-28").is_empty(), "an empty range");
+    }
+
+    #[test]
+    fn locks_are_taken_once_each_in_one_order() {
+        assert_eq!(lock_keys(&[7, 3, 7, -1, 3]), vec![-1, 3, 7]);
+        // Ids past i32 wrap onto another's lock: it serialises more, never less.
+        assert_eq!(lock_keys(&[1 << 32 | 5, 5]), vec![5]);
+    }
 }

@@ -1,7 +1,7 @@
 //! The goals service's reads and writes: programs, teams, memberships, days, goal history and
 //! team progress.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use fitex_common::zone::ParticipantZone;
@@ -81,6 +81,7 @@ pub struct Enrolment {
 
 #[derive(sqlx::FromRow)]
 struct RawEnrolment {
+    participant_id: i64,
     team_id: i64,
     team_settings: Option<serde_json::Value>,
     joined_on: NaiveDate,
@@ -91,18 +92,29 @@ struct RawEnrolment {
 
 /// Every team (and program) the participant belongs or belonged to.
 pub async fn enrolments(pool: &PgPool, participant_id: i64) -> Result<Vec<Enrolment>, sqlx::Error> {
+    Ok(enrolments_of(pool, &[participant_id]).await?.remove(&participant_id).unwrap_or_default())
+}
+
+/// The enrolments of each of `participant_ids`, in one query (a batch of changes reads all its
+/// participants' at once), by participant, each in team order.
+pub async fn enrolments_of<'e>(
+    pool: impl sqlx::PgExecutor<'e>,
+    participant_ids: &[i64],
+) -> Result<HashMap<i64, Vec<Enrolment>>, sqlx::Error> {
     let rows: Vec<RawEnrolment> = sqlx::query_as(
-        "SELECT t.id AS team_id, t.goal_settings AS team_settings, m.joined_on, m.left_on,
-                p.id, p.name, p.start_date, p.weeks, p.unit, p.goal_settings, p.mile_rules, p.met_days_per_week
+        "SELECT m.participant_id, t.id AS team_id, t.goal_settings AS team_settings, m.joined_on,
+                m.left_on, p.id, p.name, p.start_date, p.weeks, p.unit, p.goal_settings,
+                p.mile_rules, p.met_days_per_week
          FROM team_members m JOIN teams t ON t.id = m.team_id JOIN programs p ON p.id = t.program_id
-         WHERE m.participant_id = $1 ORDER BY t.id, m.joined_on",
+         WHERE m.participant_id = ANY($1) ORDER BY m.participant_id, t.id, m.joined_on",
     )
-    .bind(participant_id)
+    .bind(participant_ids)
     .fetch_all(pool)
     .await?;
-    let mut enrolments: Vec<Enrolment> = Vec::new();
+    let mut by_participant: HashMap<i64, Vec<Enrolment>> = HashMap::new();
     for row in rows {
         let membership = Membership { joined: row.joined_on, left: row.left_on };
+        let enrolments = by_participant.entry(row.participant_id).or_default();
         match enrolments.last_mut() {
             Some(last) if last.team_id == row.team_id => last.memberships.push(membership),
             _ => enrolments.push(Enrolment {
@@ -112,30 +124,43 @@ pub async fn enrolments(pool: &PgPool, participant_id: i64) -> Result<Vec<Enrolm
             }),
         }
     }
-    Ok(enrolments)
+    Ok(by_participant)
 }
+
+/// A team's members, each with their membership periods.
+pub type TeamMembers = Vec<(i64, Vec<Membership>)>;
 
 /// Members of a team with their membership periods.
 pub async fn team_members<'e>(
     pool: impl sqlx::PgExecutor<'e>,
     team_id: i64,
-) -> Result<Vec<(i64, Vec<Membership>)>, sqlx::Error> {
-    let rows: Vec<(i64, NaiveDate, Option<NaiveDate>)> = sqlx::query_as(
-        "SELECT participant_id, joined_on, left_on FROM team_members WHERE team_id = $1
-         ORDER BY participant_id, joined_on",
+) -> Result<TeamMembers, sqlx::Error> {
+    Ok(members_of_teams(pool, &[team_id]).await?.remove(&team_id).unwrap_or_default())
+}
+
+/// The members of each of `team_ids` with their membership periods, in one query, by team, each
+/// in participant order.
+pub async fn members_of_teams<'e>(
+    pool: impl sqlx::PgExecutor<'e>,
+    team_ids: &[i64],
+) -> Result<HashMap<i64, TeamMembers>, sqlx::Error> {
+    let rows: Vec<(i64, i64, NaiveDate, Option<NaiveDate>)> = sqlx::query_as(
+        "SELECT team_id, participant_id, joined_on, left_on FROM team_members
+         WHERE team_id = ANY($1) ORDER BY team_id, participant_id, joined_on",
     )
-    .bind(team_id)
+    .bind(team_ids)
     .fetch_all(pool)
     .await?;
-    let mut members: Vec<(i64, Vec<Membership>)> = Vec::new();
-    for (participant, joined, left) in rows {
+    let mut by_team: HashMap<i64, TeamMembers> = HashMap::new();
+    for (team, participant, joined, left) in rows {
         let membership = Membership { joined, left };
+        let members = by_team.entry(team).or_default();
         match members.last_mut() {
             Some((id, periods)) if *id == participant => periods.push(membership),
             _ => members.push((participant, vec![membership])),
         }
     }
-    Ok(members)
+    Ok(by_team)
 }
 
 /// A participant's goal inputs and time zone; `None` when there is no such participant or they
@@ -144,22 +169,31 @@ pub async fn participant(
     pool: &PgPool,
     id: i64,
 ) -> Result<Option<(ParticipantGoalInput, ParticipantZone)>, sqlx::Error> {
-    let row: Option<(Option<i32>, Option<i32>, ParticipantZone)> = sqlx::query_as(
-        "SELECT age, self_chosen_increase, time_zone FROM participants
-         WHERE id = $1 AND deleted_at IS NULL",
+    Ok(participants(pool, &[id]).await?.remove(&id))
+}
+
+/// The goal inputs and time zones of those of `ids` who exist and are not deleted, in one query.
+pub async fn participants(
+    pool: &PgPool,
+    ids: &[i64],
+) -> Result<HashMap<i64, (ParticipantGoalInput, ParticipantZone)>, sqlx::Error> {
+    let rows: Vec<(i64, Option<i32>, Option<i32>, ParticipantZone)> = sqlx::query_as(
+        "SELECT id, age, self_chosen_increase, time_zone FROM participants
+         WHERE id = ANY($1) AND deleted_at IS NULL",
     )
-    .bind(id)
-    .fetch_optional(pool)
+    .bind(ids)
+    .fetch_all(pool)
     .await?;
-    Ok(row.map(|(age, increase, zone)| {
-        (
-            ParticipantGoalInput {
+    Ok(rows
+        .into_iter()
+        .map(|(id, age, increase, zone)| {
+            let input = ParticipantGoalInput {
                 age: age.map(|a| a.max(0) as u32),
                 self_chosen_increase: increase,
-            },
-            zone,
-        )
-    }))
+            };
+            (id, (input, zone))
+        })
+        .collect())
 }
 
 pub async fn days<'e>(
@@ -279,16 +313,60 @@ pub async fn upsert_goals(
     goals: &[Goal],
     computed_at: DateTime<Utc>,
 ) -> Result<Vec<Goal>, sqlx::Error> {
-    let mut changed = Vec::new();
-    for goal in goals {
-        // `previous` reads the row as it was before this statement; NULL when there was none.
-        let visible_change: Option<bool> = sqlx::query_scalar(
-            "WITH previous AS (
-                 SELECT steps, strategy, citation, provisional, explanation FROM goal_history
-                 WHERE participant_id = $1 AND program_id = $2 AND effective_date = $3)
+    let rows: Vec<GoalRowRef<'_>> =
+        goals.iter().map(|goal| GoalRowRef { participant_id, program_id, goal }).collect();
+    let changed = upsert_goal_rows(tx, &rows, computed_at).await?;
+    Ok(rows.iter().zip(changed).filter(|(_, c)| *c).map(|(row, _)| row.goal.clone()).collect())
+}
+
+/// One goal of a participant in a program, to upsert.
+#[derive(Debug, Clone, Copy)]
+pub struct GoalRowRef<'a> {
+    pub participant_id: i64,
+    pub program_id: i64,
+    pub goal: &'a Goal,
+}
+
+/// Upserts many participants' goals in one statement (see [`upsert_goals`] for what counts as a
+/// visible change); returns, per row of `rows`, whether a reader sees it change. A key
+/// (participant, program, date) may appear once only: one statement cannot update a row twice.
+pub async fn upsert_goal_rows(
+    tx: &mut Transaction<'_, Postgres>,
+    rows: &[GoalRowRef<'_>],
+    computed_at: DateTime<Utc>,
+) -> Result<Vec<bool>, sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let participants: Vec<i64> = rows.iter().map(|r| r.participant_id).collect();
+    let programs: Vec<i64> = rows.iter().map(|r| r.program_id).collect();
+    let dates: Vec<NaiveDate> = rows.iter().map(|r| r.goal.effective_date).collect();
+    let steps: Vec<i32> = rows.iter().map(|r| r.goal.steps).collect();
+    let strategies: Vec<&str> = rows.iter().map(|r| r.goal.strategy.as_str()).collect();
+    // A goal's inputs are a date array each; unnest cannot take a ragged array of arrays, so each
+    // travels as its array literal and is cast back.
+    let inputs: Vec<String> = rows.iter().map(|r| date_array_literal(&r.goal.inputs)).collect();
+    let citations: Vec<&str> = rows.iter().map(|r| r.goal.citation.as_str()).collect();
+    let provisional: Vec<bool> = rows.iter().map(|r| r.goal.provisional).collect();
+    let explanations: Vec<&str> = rows.iter().map(|r| r.goal.explanation.as_str()).collect();
+    // `previous` reads the rows as they were before this statement.
+    let visible: Vec<(i64, i64, NaiveDate)> = sqlx::query_as(
+        "WITH input AS (
+             SELECT * FROM unnest($1::int8[], $2::int8[], $3::date[], $4::int4[], $5::text[],
+                                  $6::text[], $7::text[], $8::bool[], $9::text[])
+                 AS i(participant_id, program_id, effective_date, steps, strategy, inputs,
+                      citation, provisional, explanation)),
+         previous AS (
+             SELECT g.participant_id, g.program_id, g.effective_date, g.steps, g.strategy,
+                    g.citation, g.provisional, g.explanation
+             FROM goal_history g
+             JOIN input i USING (participant_id, program_id, effective_date)),
+         written AS (
              INSERT INTO goal_history (participant_id, program_id, effective_date, steps, strategy,
                  inputs, citation, provisional, explanation, computed_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             SELECT participant_id, program_id, effective_date, steps, strategy, inputs::date[],
+                    citation, provisional, explanation, $10
+             FROM input
              ON CONFLICT (participant_id, program_id, effective_date) DO UPDATE SET
                  steps = EXCLUDED.steps, strategy = EXCLUDED.strategy, inputs = EXCLUDED.inputs,
                  citation = EXCLUDED.citation, provisional = EXCLUDED.provisional,
@@ -298,43 +376,67 @@ pub async fn upsert_goals(
                    IS DISTINCT FROM
                    (EXCLUDED.steps, EXCLUDED.strategy, EXCLUDED.inputs, EXCLUDED.citation,
                     EXCLUDED.provisional, EXCLUDED.explanation)
-             RETURNING NOT EXISTS (
-                 SELECT 1 FROM previous p
-                 WHERE (p.steps, p.strategy, p.citation, p.provisional, p.explanation)
-                       IS NOT DISTINCT FROM
-                       ($4::integer, $5::text, $7::text, $8::boolean, $9::text))",
-        )
-        .bind(participant_id)
-        .bind(program_id)
-        .bind(goal.effective_date)
-        .bind(goal.steps)
-        .bind(goal.strategy.as_str())
-        .bind(&goal.inputs)
-        .bind(&goal.citation)
-        .bind(goal.provisional)
-        .bind(&goal.explanation)
-        .bind(computed_at)
-        .fetch_optional(&mut **tx)
-        .await?;
-        if visible_change == Some(true) {
-            changed.push(goal.clone());
-        }
-    }
-    Ok(changed)
+             RETURNING participant_id, program_id, effective_date, steps, strategy, citation,
+                       provisional, explanation)
+         SELECT w.participant_id, w.program_id, w.effective_date FROM written w
+         WHERE NOT EXISTS (
+             SELECT 1 FROM previous p
+             WHERE (p.participant_id, p.program_id, p.effective_date)
+                   = (w.participant_id, w.program_id, w.effective_date)
+               AND (p.steps, p.strategy, p.citation, p.provisional, p.explanation)
+                   IS NOT DISTINCT FROM
+                   (w.steps, w.strategy, w.citation, w.provisional, w.explanation))",
+    )
+    .bind(&participants)
+    .bind(&programs)
+    .bind(&dates)
+    .bind(&steps)
+    .bind(&strategies)
+    .bind(&inputs)
+    .bind(&citations)
+    .bind(&provisional)
+    .bind(&explanations)
+    .bind(computed_at)
+    .fetch_all(&mut **tx)
+    .await?;
+    let visible: HashSet<(i64, i64, NaiveDate)> = visible.into_iter().collect();
+    Ok(rows
+        .iter()
+        .map(|r| visible.contains(&(r.participant_id, r.program_id, r.goal.effective_date)))
+        .collect())
 }
 
-/// Upserts a team week; returns whether it changed. Values are compared after rounding to what a
-/// reader sees (1/1000 of a unit), so recomputation noise does not publish events.
-pub async fn upsert_team_week(
+/// PostgreSQL's literal of a date array: `{2026-11-28,2026-11-29}`.
+fn date_array_literal(dates: &[NaiveDate]) -> String {
+    let items: Vec<String> = dates.iter().map(|d| d.format("%Y-%m-%d").to_string()).collect();
+    format!("{{{}}}", items.join(","))
+}
+
+/// Upserts team weeks in one statement; returns, per week of `weeks`, whether it changed. Values
+/// are compared after rounding to what a reader sees (1/1000 of a unit), so recomputation noise
+/// does not publish events. A (team, week) may appear once only.
+pub async fn upsert_team_weeks(
     tx: &mut Transaction<'_, Postgres>,
-    week: &TeamWeek,
+    weeks: &[TeamWeek],
     computed_at: DateTime<Utc>,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Vec<bool>, sqlx::Error> {
+    if weeks.is_empty() {
+        return Ok(Vec::new());
+    }
     let round = |v: f64| (v * 1000.0).round() / 1000.0;
-    let row: Option<(i32,)> = sqlx::query_as(
+    let column = |f: fn(&TeamWeek) -> f64| weeks.iter().map(|w| round(f(w))).collect::<Vec<_>>();
+    let teams: Vec<i64> = weeks.iter().map(|w| w.team_id).collect();
+    let numbers: Vec<i32> = weeks.iter().map(|w| w.week as i32).collect();
+    let members: Vec<i32> = weeks.iter().map(|w| w.members as i32).collect();
+    let meeting: Vec<i32> = weeks.iter().map(|w| w.members_meeting_goal as i32).collect();
+    let changed: Vec<(i64, i32)> = sqlx::query_as(
         "INSERT INTO team_progress (team_id, week, goal, progress, percent_of_goal, members,
              members_meeting_goal, share_meeting_goal, computed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         SELECT u.team_id, u.week, u.goal, u.progress, u.percent_of_goal, u.members, u.meeting,
+                u.share, $9
+         FROM unnest($1::int8[], $2::int4[], $3::float8[], $4::float8[], $5::float8[],
+                     $6::int4[], $7::int4[], $8::float8[])
+             AS u(team_id, week, goal, progress, percent_of_goal, members, meeting, share)
          ON CONFLICT (team_id, week) DO UPDATE SET
              goal = EXCLUDED.goal, progress = EXCLUDED.progress,
              percent_of_goal = EXCLUDED.percent_of_goal, members = EXCLUDED.members,
@@ -344,33 +446,40 @@ pub async fn upsert_team_week(
                 team_progress.members_meeting_goal)
                IS DISTINCT FROM
                (EXCLUDED.goal, EXCLUDED.progress, EXCLUDED.members, EXCLUDED.members_meeting_goal)
-         RETURNING week",
+         RETURNING team_id, week",
     )
-    .bind(week.team_id)
-    .bind(week.week as i32)
-    .bind(round(week.goal))
-    .bind(round(week.progress))
-    .bind(round(week.percent_of_goal))
-    .bind(week.members as i32)
-    .bind(week.members_meeting_goal as i32)
-    .bind(round(week.share_meeting_goal))
+    .bind(&teams)
+    .bind(&numbers)
+    .bind(column(|w| w.goal))
+    .bind(column(|w| w.progress))
+    .bind(column(|w| w.percent_of_goal))
+    .bind(&members)
+    .bind(&meeting)
+    .bind(column(|w| w.share_meeting_goal))
     .bind(computed_at)
-    .fetch_optional(&mut **tx)
+    .fetch_all(&mut **tx)
     .await?;
-    Ok(row.is_some())
+    let changed: HashSet<(i64, i32)> = changed.into_iter().collect();
+    Ok(weeks.iter().map(|w| changed.contains(&(w.team_id, w.week as i32))).collect())
 }
 
-/// The latest date with a stored goal for the participant in the program.
-pub async fn last_goal_date<'e>(
+/// The latest date with a stored goal for each (participant, program) of `participant_ids` that
+/// has one.
+pub async fn last_goal_dates<'e>(
     pool: impl sqlx::PgExecutor<'e>,
-    participant_id: i64,
-    program_id: i64,
-) -> Result<Option<NaiveDate>, sqlx::Error> {
-    sqlx::query_scalar("SELECT max(effective_date) FROM goal_history WHERE participant_id = $1 AND program_id = $2")
-        .bind(participant_id)
-        .bind(program_id)
-        .fetch_one(pool)
-        .await
+    participant_ids: &[i64],
+) -> Result<HashMap<(i64, i64), NaiveDate>, sqlx::Error> {
+    let rows: Vec<(i64, i64, NaiveDate)> = sqlx::query_as(
+        "SELECT participant_id, program_id, max(effective_date) FROM goal_history
+         WHERE participant_id = ANY($1) GROUP BY participant_id, program_id",
+    )
+    .bind(participant_ids)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(participant, program, last)| ((participant, program), last))
+        .collect())
 }
 
 type TeamWeekRow = (

@@ -1,5 +1,7 @@
 //! `fitexctl programs|teams|goals|leaderboard`: setting up a season and reading its standings.
 
+use std::collections::BTreeMap;
+
 use anyhow::{bail, Context};
 use chrono::{NaiveDate, Utc};
 use clap::Subcommand;
@@ -11,6 +13,7 @@ use fitex_goals::{
 use fitex_goals_store::programs::{
     self as store, LatestGoal, NewProgram, ProgramSummary, TeamSummary,
 };
+use fitex_goals_store::recompute::Change;
 use fitex_goals_store::GoalsEngine;
 use sqlx::PgPool;
 
@@ -215,8 +218,11 @@ async fn recompute(
     let members = store::program_members(&pool, program).await?;
     let trace = fitex_common::trace_context::TraceParent::new_root();
     let mut changed = 0;
-    for member in &members {
-        changed += engine.recompute(*member, start, &trace).await?.goals_changed;
+    // A transaction per few hundred members, as the goals service's batches.
+    for chunk in members.chunks(500) {
+        let changes: BTreeMap<i64, Change> =
+            chunk.iter().map(|member| (*member, Change { from: start, trace })).collect();
+        changed += engine.recompute_batch(&changes).await?.goals_changed;
     }
     println!("recomputed {} members: {changed} goals changed (events go out through the goals service's outbox)", members.len());
     Ok(())

@@ -1,5 +1,5 @@
-//! Consuming activity-day events in batches: one recomputation per participant per batch, from
-//! the earliest changed date; offsets committed after every recomputation committed.
+//! Consuming activity-day events in batches: one recomputation per batch (one transaction), each
+//! participant from their earliest changed date; offsets committed after it committed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::num::NonZeroUsize;
@@ -14,9 +14,9 @@ use fitex_common::kafka_stats::StatsConsumer;
 use fitex_common::outbox;
 use fitex_common::shutdown::Shutdown;
 use fitex_common::trace_context::TraceParent;
+use fitex_goals_store::recompute::Change;
 use fitex_goals_store::GoalsEngine;
 use fitex_proto::{ActivityDayChanged, Message};
-use futures::StreamExt;
 use rdkafka::Message as _;
 
 #[derive(Debug, thiserror::Error)]
@@ -124,7 +124,6 @@ pub async fn run(
     producer: RecoveringProducer,
     batch_max: NonZeroUsize,
     window: Duration,
-    concurrency: NonZeroUsize,
     shutdown: Shutdown,
 ) -> Result<(), ConsumeError> {
     loop {
@@ -164,24 +163,22 @@ pub async fn run(
             let trace = TraceParent::new_root();
             engine.forget_participant(*participant, &trace).await?;
         }
-        let results: Vec<Result<(), sqlx::Error>> =
-            futures::stream::iter(earliest_changes(&changes))
-                .map(|(participant, (date, traceparent))| {
-                    let engine = engine.clone();
-                    async move {
-                        let trace = TraceParent::continue_or_start(Some(&traceparent));
-                        let outcome = engine.recompute(participant, date, &trace).await?;
-                        tracing::info!(participant, from = %date, goals_changed = outcome.goals_changed,
-                            team_weeks_changed = outcome.team_weeks_changed, trace_id = %trace.trace_id_hex(), "recomputed");
-                        Ok(())
-                    }
-                })
-                .buffer_unordered(concurrency.get())
-                .collect()
-                .await;
+        let by_participant: BTreeMap<i64, Change> = earliest_changes(&changes)
+            .into_iter()
+            .map(|(participant, (from, traceparent))| {
+                let trace = TraceParent::continue_or_start(Some(&traceparent));
+                (participant, Change { from, trace })
+            })
+            .collect();
         // A database failure leaves the batch uncommitted: the process exits and the records are
         // delivered again (recomputation is idempotent).
-        results.into_iter().collect::<Result<Vec<()>, _>>()?;
+        let outcome = engine.recompute_batch(&by_participant).await?;
+        tracing::info!(
+            participants = by_participant.len(),
+            goals_changed = outcome.goals_changed,
+            team_weeks_changed = outcome.team_weeks_changed,
+            "recomputed a batch"
+        );
         // What cannot be processed is on the dead-letter topic before the offsets move past it.
         let failures = outbox::send_all(&producer, &dead_letters, Duration::from_secs(10)).await;
         if let Some((_, failure)) = failures.first() {

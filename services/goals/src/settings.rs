@@ -35,8 +35,6 @@ pub struct GoalsSettings {
     #[serde_as(as = "DurationMilliSeconds<u64>")]
     #[serde(rename = "batch_window_ms")]
     pub batch_window: Duration,
-    /// Participants recomputed at once.
-    pub concurrency: NonZeroUsize,
     #[serde_as(as = "DurationMilliSeconds<u64>")]
     #[serde(rename = "relay_interval_ms")]
     pub relay_interval: Duration,

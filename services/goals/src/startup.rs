@@ -57,7 +57,6 @@ impl Application {
             producer.clone(),
             settings.goals.batch_max,
             settings.goals.batch_window,
-            settings.goals.concurrency,
             shutdown.clone(),
         ));
         let relay = tokio::spawn(outbox::run_relay(
