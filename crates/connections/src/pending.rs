@@ -208,23 +208,49 @@ pub async fn make_due_now(
     .await
 }
 
-/// The fetched `days` no longer wait — unless requested again after the fetch started at
-/// `fetch_started`.
+/// Days one fetch read for a connection, and when that fetch started ([`clear_fetched`]).
+#[derive(Debug, Clone, Copy)]
+pub struct FetchedDays<'a> {
+    pub connection_id: i64,
+    pub days: &'a [NaiveDate],
+    pub fetch_started: DateTime<Utc>,
+}
+
+/// Each fetch's days no longer wait — unless requested again after that fetch started — in one
+/// statement for all the fetches (a day two of them read goes if either started after its
+/// request).
 pub async fn clear_fetched(
     tx: &mut Transaction<'_, Postgres>,
-    connection_id: i64,
-    days: &[NaiveDate],
-    fetch_started: DateTime<Utc>,
+    fetched: &[FetchedDays<'_>],
 ) -> Result<(), sqlx::Error> {
+    let (connections, days, started) = fetched_columns(fetched);
+    if days.is_empty() {
+        return Ok(());
+    }
     sqlx::query(
-        "DELETE FROM pending_fetches WHERE connection_id = $1 AND day = ANY($2) AND created_at <= $3",
+        "DELETE FROM pending_fetches p
+         USING unnest($1::int8[], $2::date[], $3::timestamptz[]) AS f(connection_id, day, started)
+         WHERE p.connection_id = f.connection_id AND p.day = f.day AND p.created_at <= f.started",
     )
-    .bind(connection_id)
-    .bind(days)
-    .bind(fetch_started)
+    .bind(&connections)
+    .bind(&days)
+    .bind(&started)
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// The fetched days as columns, a row per (connection, day, fetch start).
+fn fetched_columns(fetched: &[FetchedDays<'_>]) -> (Vec<i64>, Vec<NaiveDate>, Vec<DateTime<Utc>>) {
+    let rows =
+        fetched.iter().flat_map(|f| f.days.iter().map(|d| (f.connection_id, *d, f.fetch_started)));
+    let mut columns = (Vec::new(), Vec::new(), Vec::new());
+    for (connection, day, started) in rows {
+        columns.0.push(connection);
+        columns.1.push(day);
+        columns.2.push(started);
+    }
+    columns
 }
 
 /// Nothing of the participant's waits to be fetched any more (they were deleted).
@@ -280,6 +306,26 @@ mod tests {
         fn traceparent(&self, day: NaiveDate) -> String {
             format!("00-{day}")
         }
+    }
+
+    #[test]
+    fn fetched_days_become_one_row_each_with_their_fetchs_start() {
+        use chrono::TimeZone;
+        let (first, second) = (
+            Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 1).unwrap(),
+        );
+        let days: Vec<NaiveDate> =
+            ["2026-12-01", "2026-12-02"].iter().map(|d| d.parse().unwrap()).collect();
+        let fetched = [
+            FetchedDays { connection_id: 4, days: &days, fetch_started: first },
+            FetchedDays { connection_id: 9, days: &days[1..], fetch_started: second },
+            FetchedDays { connection_id: 5, days: &[], fetch_started: second },
+        ];
+        assert_eq!(
+            fetched_columns(&fetched),
+            (vec![4, 4, 9], vec![days[0], days[1], days[1]], vec![first, first, second])
+        );
     }
 
     #[test]

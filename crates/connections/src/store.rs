@@ -2,7 +2,7 @@
 //! model read from it: tokens (encrypted at rest, see [`access_context`]), sync status, the rate
 //! budget the provider left and the participant's time zone.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use fitex_common::token_cipher::TokenCipher;
@@ -389,35 +389,92 @@ pub async fn record_time_zone_check(
     tx.commit().await
 }
 
-/// After a successful fetch that started at `fetch_started`: the connection synced, the budget
-/// left, the days no longer pending (unless requested again after the fetch started). Returns
-/// false, changing nothing, when the connection is gone (its participant was deleted meanwhile);
-/// otherwise the connection row stays locked until the transaction ends, so a purge waits for it.
+/// A successful fetch to record with [`mark_synced`]: the connection, the dates fetched, the budget
+/// the provider left (if it said) and when the fetch started.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncedFetch<'a> {
+    pub connection_id: i64,
+    pub days: &'a [NaiveDate],
+    pub budget: Option<&'a RateBudget>,
+    pub fetch_started: DateTime<Utc>,
+}
+
+/// After successful fetches: each connection synced, the budget left, the fetched days no longer
+/// pending (unless requested again after that fetch started) — one statement each, however many
+/// fetches. Returns the connections still there; a gone one (its participant was deleted
+/// meanwhile) changes nothing, and its caller stores nothing. The connection rows stay locked
+/// until the transaction ends, so a purge waits for it; they are locked in id order, so two
+/// transactions marking overlapping connections (two replicas' groups) cannot deadlock.
 pub async fn mark_synced(
     tx: &mut Transaction<'_, Postgres>,
-    connection_id: i64,
-    days: &[NaiveDate],
-    budget: Option<&RateBudget>,
-    fetch_started: DateTime<Utc>,
-) -> Result<bool, sqlx::Error> {
-    let updated = sqlx::query(
-        "UPDATE provider_connections SET last_sync_at = now(), last_error = NULL,
-             rate_limit = COALESCE($2, rate_limit), rate_remaining = COALESCE($3, rate_remaining),
-             rate_resets_at = COALESCE($4, rate_resets_at)
-         WHERE id = $1",
-    )
-    .bind(connection_id)
-    .bind(budget.map(|b| b.limit as i32))
-    .bind(budget.map(|b| b.remaining as i32))
-    .bind(budget.map(|b| b.resets_at))
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    if updated == 0 {
-        return Ok(false);
+    fetches: &[SyncedFetch<'_>],
+) -> Result<BTreeSet<i64>, sqlx::Error> {
+    if fetches.is_empty() {
+        return Ok(BTreeSet::new());
     }
-    pending::clear_fetched(tx, connection_id, days, fetch_started).await?;
-    Ok(true)
+    let ids: Vec<i64> = fetches.iter().map(|f| f.connection_id).collect();
+    let present: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM provider_connections WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+    )
+    .bind(&ids)
+    .fetch_all(&mut **tx)
+    .await?;
+    let present: BTreeSet<i64> = present.into_iter().collect();
+    let fetches: Vec<SyncedFetch<'_>> =
+        fetches.iter().filter(|f| present.contains(&f.connection_id)).copied().collect();
+    if fetches.is_empty() {
+        return Ok(present);
+    }
+    let budgets = newest_budget_per_connection(&fetches);
+    let ids: Vec<i64> = budgets.iter().map(|(id, _)| *id).collect();
+    let limits: Vec<Option<i32>> = budgets.iter().map(|(_, b)| b.map(|b| b.limit as i32)).collect();
+    let remaining: Vec<Option<i32>> =
+        budgets.iter().map(|(_, b)| b.map(|b| b.remaining as i32)).collect();
+    let resets: Vec<Option<DateTime<Utc>>> =
+        budgets.iter().map(|(_, b)| b.map(|b| b.resets_at)).collect();
+    sqlx::query(
+        "UPDATE provider_connections c SET last_sync_at = now(), last_error = NULL,
+             rate_limit = COALESCE(u.rate_limit, c.rate_limit),
+             rate_remaining = COALESCE(u.rate_remaining, c.rate_remaining),
+             rate_resets_at = COALESCE(u.rate_resets_at, c.rate_resets_at)
+         FROM unnest($1::int8[], $2::int4[], $3::int4[], $4::timestamptz[])
+             AS u(id, rate_limit, rate_remaining, rate_resets_at)
+         WHERE c.id = u.id",
+    )
+    .bind(&ids)
+    .bind(&limits)
+    .bind(&remaining)
+    .bind(&resets)
+    .execute(&mut **tx)
+    .await?;
+    let fetched: Vec<pending::FetchedDays<'_>> = fetches
+        .iter()
+        .map(|f| pending::FetchedDays {
+            connection_id: f.connection_id,
+            days: f.days,
+            fetch_started: f.fetch_started,
+        })
+        .collect();
+    pending::clear_fetched(tx, &fetched).await?;
+    Ok(present)
+}
+
+/// One budget per connection (in id order), as one UPDATE may change a row only once: that of the
+/// connection's newest fetch that reported one (an older report is out of date), or none, which
+/// keeps the stored budget.
+fn newest_budget_per_connection<'a>(
+    fetches: &[SyncedFetch<'a>],
+) -> Vec<(i64, Option<&'a RateBudget>)> {
+    let mut newest: BTreeMap<i64, Option<(DateTime<Utc>, &'a RateBudget)>> = BTreeMap::new();
+    for fetch in fetches {
+        let kept = newest.entry(fetch.connection_id).or_default();
+        if let Some(budget) = fetch.budget {
+            if kept.is_none_or(|(started, _)| started <= fetch.fetch_started) {
+                *kept = Some((fetch.fetch_started, budget));
+            }
+        }
+    }
+    newest.into_iter().map(|(id, kept)| (id, kept.map(|(_, budget)| budget))).collect()
 }
 
 pub fn decrypt(
@@ -561,4 +618,32 @@ pub async fn active_connections(
     .bind(provider_user_id)
     .fetch_all(pool)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn each_connection_is_marked_once_with_the_budget_of_its_newest_fetch_that_reported_one() {
+        let at = |second| Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, second).unwrap();
+        let budget = |remaining| RateBudget { limit: 150, remaining, resets_at: at(59) };
+        let (older, newer) = (budget(140), budget(120));
+        let fetch = |connection_id, budget, fetch_started| SyncedFetch {
+            connection_id,
+            days: &[],
+            budget,
+            fetch_started,
+        };
+        let fetches = [
+            fetch(7, Some(&newer), at(2)),
+            fetch(3, None, at(1)),
+            fetch(7, Some(&older), at(1)),
+            // The newest fetch of 7 said nothing of the budget: the newest report stands.
+            fetch(7, None, at(3)),
+        ];
+        assert_eq!(newest_budget_per_connection(&fetches), vec![(3, None), (7, Some(&newer))]);
+        assert!(newest_budget_per_connection(&[]).is_empty());
+    }
 }

@@ -8,6 +8,7 @@
 
 pub mod coalesce;
 pub mod consumer;
+pub mod group_commit;
 pub mod notices;
 pub mod pending;
 pub mod retry;

@@ -13,7 +13,9 @@ use fitex_connections::{providers, Connections, Providers, SetupError};
 use rdkafka::consumer::Consumer;
 use tokio::task::JoinHandle;
 
+use crate::group_commit::{GroupCommit, GroupWriter};
 use crate::settings::Settings;
+use crate::store::{self, StoreRequest, Stored};
 use crate::sync::{Fetcher, OUTBOX_SOURCE};
 use crate::{consumer, pending};
 
@@ -30,8 +32,14 @@ pub enum StartupError {
 impl Fetcher {
     /// The syncing core for `settings`, syncing through `providers`.
     pub fn from_settings(settings: &Settings, providers: Providers) -> Result<Self, StartupError> {
+        let connections = Connections::from_settings(&settings.base, providers)?;
+        let pool = connections.pool.clone();
+        let write_group: GroupWriter<StoreRequest, Stored> = Arc::new(move |group| {
+            let pool = pool.clone();
+            Box::pin(async move { Ok(store::store_group(&pool, &group).await?) })
+        });
         Ok(Fetcher {
-            connections: Connections::from_settings(&settings.base, providers)?,
+            connections,
             topics: settings.kafka.topics.clone(),
             settings: settings.fetcher.clone(),
             relay_wake: Arc::new(tokio::sync::Notify::new()),
@@ -39,6 +47,7 @@ impl Fetcher {
                 settings.fetcher.settle,
                 settings.fetcher.repeats(),
             )),
+            store_queue: GroupCommit::new(store::MAX_GROUP_SYNCS, write_group),
         })
     }
 }

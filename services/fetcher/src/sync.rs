@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
 use fitex_common::kafka::Topics;
-use fitex_common::outbox::{self, OutgoingRecord};
+use fitex_common::outbox::OutgoingRecord;
 use fitex_common::trace_context::TraceParent;
 use fitex_common::zone::ParticipantZone;
 use fitex_connections::connect::reported_zone;
@@ -18,7 +18,9 @@ use fitex_provider::{DayActivity, ProviderError, TokenProblem};
 use secrecy::SecretString;
 use uuid::Uuid;
 
+use crate::group_commit::GroupCommit;
 use crate::settings::FetcherSettings;
+use crate::store::{latest_per_date, FetchedDay, StoreRequest, Stored};
 use crate::traces::DayTraces;
 
 /// Outbox source of the fetcher's events (the purge's tombstones go out through it too).
@@ -49,6 +51,8 @@ pub struct Fetcher {
     pub relay_wake: Arc<tokio::sync::Notify>,
     /// Recently fetched user-days (see `settle`).
     pub settle: std::sync::Mutex<crate::settle::Settle>,
+    /// Concurrent syncs' writes, stored a group per transaction (`store::store_group`).
+    pub(crate) store_queue: GroupCommit<StoreRequest, Stored>,
 }
 
 impl Fetcher {
@@ -202,49 +206,50 @@ impl Fetcher {
         traces: &DayTraces,
     ) -> Result<usize, SyncError> {
         let fetched_at = Utc::now();
-        let mut tx = self.connections.pool.begin().await?;
-        // First, as it locks the connection: a participant deleted while this fetch was under
-        // way gets nothing stored again.
-        if !store::mark_synced(&mut tx, connection.id, dates, budget, fetch_started).await? {
-            tx.rollback().await?;
-            tracing::info!(
-                participant = connection.participant_id,
-                "connection deleted during the fetch; nothing stored"
-            );
-            return Ok(0);
-        }
-        let changed = crate::store::upsert_days(
-            &mut tx,
-            connection.participant_id,
-            connection.provider,
-            days,
+        let fetched = latest_per_date(days)
+            .into_iter()
+            .map(|day| {
+                let event = self.activity_event(connection, &day, fetched_at, traces.of(day.date));
+                FetchedDay { activity: day, event }
+            })
+            .collect();
+        let request = StoreRequest {
+            connection_id: connection.id,
+            participant_id: connection.participant_id,
+            provider: connection.provider,
+            dates: dates.to_vec(),
+            days: fetched,
+            budget: budget.copied(),
             fetch_started,
             fetched_at,
-        )
-        .await?;
-        let records: Vec<OutgoingRecord> = changed
-            .iter()
-            .map(|day| self.activity_event(connection, day, fetched_at, traces.of(day.date)))
-            .collect();
-        let refs: Vec<&OutgoingRecord> = records.iter().collect();
-        outbox::insert_in(&mut tx, OUTBOX_SOURCE, &refs).await?;
-        tx.commit().await?;
-        if !records.is_empty() {
+        };
+        // Returns once the group holding this sync is committed (or failed).
+        let changed = match self.store_queue.submit(request).await? {
+            Stored::Days { changed } => changed,
+            Stored::ConnectionGone => {
+                tracing::info!(
+                    participant = connection.participant_id,
+                    "connection deleted during the fetch; nothing stored"
+                );
+                return Ok(0);
+            }
+        };
+        if changed > 0 {
             self.relay_wake.notify_one();
         }
         metrics::counter!("fitex_fetcher_days_stored_total", "changed" => "true")
-            .increment(changed.len() as u64);
+            .increment(changed as u64);
         metrics::counter!("fitex_fetcher_days_stored_total", "changed" => "false")
-            .increment((days.len() - changed.len()) as u64);
+            .increment(days.len().saturating_sub(changed) as u64);
         tracing::info!(
             user = %connection.provider_user_id,
             participant = connection.participant_id,
             days = days.len(),
-            changed = changed.len(),
+            changed,
             trace_id = %traces.fetch().trace_id_hex(),
             "stored activity days"
         );
-        Ok(changed.len())
+        Ok(changed)
     }
 
     fn activity_event(

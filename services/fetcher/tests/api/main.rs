@@ -2,6 +2,7 @@
 mod connecting;
 mod fetching;
 mod google;
+mod group_store;
 mod helpers;
 mod notices;
 mod ops_http;
