@@ -119,13 +119,16 @@ echo "$created" >&2
 program=$(sed -n 's/^program \([0-9]*\) .*/\1/p' <<<"$created")
 teams=$(( (USERS + TEAM_SIZE - 1) / TEAM_SIZE ))
 echo "$teams teams of $TEAM_SIZE (fitexctl teams create / teams add)" >&2
-team_ids=()
-for t in $(seq 1 "$teams"); do
-  team_ids+=("$("$bin/fitexctl" teams create --program "$program" --name "Team $t" | sed -n 's/^team \([0-9]*\) .*/\1/p')")
-done
+mapfile -t team_ids < <(seq 1 "$teams" \
+  | xargs -P 2 -I{} "$bin/fitexctl" teams create --program "$program" --name "Team {}" \
+  | sed -n 's/^team \([0-9]*\) .*/\1/p' | sort -n)
+[[ ${#team_ids[@]} == "$teams" ]] || { echo "created ${#team_ids[@]} of $teams teams" >&2; exit 1; }
+# One `teams add` per team, naming all its members.
 "$py" -c 'import json,sys; print("\n".join(u["user_id"] for u in json.load(open(sys.argv[1]))))' "$work/cohort.json" \
-  | awk -v teams="${team_ids[*]}" 'BEGIN { n = split(teams, t, " ") } { print t[(NR - 1) % n + 1], $1 }' \
-  | xargs -P 2 -n 2 sh -c '"$0" teams add --team "$1" --user "$2" >/dev/null' "$bin/fitexctl"
+  | awk -v teams="${team_ids[*]}" 'BEGIN { n = split(teams, t, " ") }
+      { i = (NR - 1) % n + 1; members[i] = members[i] " --user " $1 }
+      END { for (i = 1; i <= n; i++) if (i in members) print t[i] members[i] }' \
+  | xargs -P 2 -L 1 sh -c 'exec "$0" teams add --team "$@" >/dev/null' "$bin/fitexctl"
 
 # The fetcher starts once the teams exist, so the backfill's activity events compute everyone's
 # goals so far (as in a season under way).

@@ -306,3 +306,59 @@ async fn staff_tokens_are_issued_once_listed_without_secrets_and_revoked() {
     let (ok, again) = ctl.run(&["tokens", "revoke", "--name", "coordinator"]);
     assert!(!ok && again.contains("no active token"), "{again}");
 }
+
+#[tokio::test]
+async fn a_team_is_filled_in_one_command_and_an_unknown_user_adds_nobody() {
+    let (database, pool) = fitex_testkit::test_database().await;
+    let ctl = Ctl {
+        env: vec![("FITEX__DATABASE__DATABASE_NAME".into(), database.database_name.clone())],
+    };
+    let cipher = test_token_cipher();
+    for user in ["TEAM01", "TEAM02", "TEAM03"] {
+        let grant = TokenGrant {
+            access_token: SecretString::from("access"),
+            refresh_token: Some(SecretString::from("refresh")),
+            expires_at: Utc::now() + chrono::Duration::hours(8),
+            scopes: "activity".into(),
+            user_id: user.into(),
+        };
+        let new = store::NewConnection {
+            provider: fitex_provider::ProviderId::Fitbit,
+            kind: TokenKind::AuthorizationCode,
+            grant: &grant,
+            backfill: &[],
+            legacy: None,
+        };
+        store::connect(&pool, &cipher, new).await.unwrap();
+    }
+    let (ok, program) =
+        ctl.run(&["programs", "create", "--name", "Team season", "--started-days-ago", "3"]);
+    assert!(ok, "{program}");
+    let program = program.split_whitespace().nth(1).unwrap().to_owned();
+    let (ok, team) = ctl.run(&["teams", "create", "--program", &program, "--name", "Elk"]);
+    assert!(ok, "{team}");
+    let team = team.split_whitespace().nth(1).unwrap().to_owned();
+    let members = || async {
+        let count: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM team_members").fetch_one(&pool).await.unwrap();
+        count
+    };
+
+    let add = |users: &[&str]| {
+        let mut args = vec!["teams", "add", "--team", team.as_str()];
+        for user in users {
+            args.extend(["--user", user]);
+        }
+        ctl.run(&args)
+    };
+    let (ok, refused) = add(&["TEAM01", "NOBODY", "TEAM02"]);
+    assert!(!ok && refused.contains("NOBODY"), "{refused}");
+    assert_eq!(members().await, 0, "an unknown user adds nobody");
+
+    let (ok, added) = add(&["TEAM01", "TEAM02", "TEAM03"]);
+    assert!(ok, "{added}");
+    assert_eq!(added.lines().count(), 3, "a line per member: {added}");
+    assert_eq!(members().await, 3);
+    let (ok, none) = ctl.run(&["teams", "add", "--team", &team]);
+    assert!(!ok && none.contains("--user"), "{none}");
+}

@@ -50,12 +50,13 @@ pub enum TeamsCommand {
         #[arg(long)]
         name: String,
     },
-    /// Add a participant (by provider user id) from a date (default today).
+    /// Add participants (by provider user id; `--user` once for each) from a date (default
+    /// today). Every user is looked up first: an unknown one adds nobody.
     Add {
         #[arg(long)]
         team: i64,
-        #[arg(long)]
-        user: String,
+        #[arg(long = "user", required = true)]
+        users: Vec<String>,
         #[arg(long)]
         from: Option<NaiveDate>,
     },
@@ -156,16 +157,21 @@ pub async fn teams(pool: &PgPool, command: TeamsCommand) -> anyhow::Result<()> {
                 .with_context(|| format!("creating team {name:?} in program {program}"))?;
             println!("team {id} {name:?} in program {program}");
         }
-        TeamsCommand::Add { team, user, from } => {
-            let participant = participant_by_user(pool, &user).await?;
+        TeamsCommand::Add { team, users, from } => {
+            let mut participants = Vec::with_capacity(users.len());
+            for user in &users {
+                participants.push(participant_by_user(pool, user).await?);
+            }
             let from = match from {
                 Some(date) => date,
                 None => store::default_join_date(pool, team, today)
                     .await?
                     .with_context(|| format!("no team {team}"))?,
             };
-            store::add_member(pool, team, participant, from).await?;
-            println!("{user} (participant {participant}) in team {team} from {from}");
+            for (user, participant) in users.iter().zip(participants) {
+                store::add_member(pool, team, participant, from).await?;
+                println!("{user} (participant {participant}) in team {team} from {from}");
+            }
         }
         TeamsCommand::Remove { team, user, on } => {
             let participant = participant_by_user(pool, &user).await?;
