@@ -15,9 +15,10 @@ psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d postgres -Atc \
 
 # The participant pages are tested in headless Chromium (found on PATH under any of its names, or
 # where CHROMIUM says; Debian's package is installed when there is none), driven by playwright-core
-# from npm under Node.js (it uses that Chromium; no browser download). This script installs every
-# tool the tests look for, so a test that still misses one fails, here as under CI
-# (FITEX_REQUIRE_TOOLS; crates/testkit/src/tools.rs), instead of passing without running.
+# from npm under Node.js (it uses that Chromium; no browser download), and checked with axe-core
+# from npm. This script installs every tool the tests look for, so a test that still misses one
+# fails, here as under CI (FITEX_REQUIRE_TOOLS; crates/testkit/src/tools.rs), instead of passing
+# without running.
 export FITEX_REQUIRE_TOOLS=1
 find_chromium() {
   local name
@@ -38,8 +39,10 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
 fi
 export PLAYWRIGHT_CORE="$FITEX_CACHE/node/node_modules/playwright-core"
-[[ -d $PLAYWRIGHT_CORE ]] ||
-  npm install --silent --no-audit --no-fund --prefix "$FITEX_CACHE/node" playwright-core@1.64.1
+export AXE_CORE="$FITEX_CACHE/node/node_modules/axe-core"
+[[ -d $PLAYWRIGHT_CORE && -f $AXE_CORE/axe.min.js ]] ||
+  npm install --silent --no-audit --no-fund --prefix "$FITEX_CACHE/node" \
+    playwright-core@1.64.1 axe-core@4.14.1
 
 cargo fmt --all -- --check
 # The workspace lints ([workspace.lints] in Cargo.toml) and clippy's defaults, every warning an error.

@@ -10,7 +10,7 @@ use fitex_common::kafka::Topics;
 use fitex_common::outbox::{self, OutgoingRecord};
 use fitex_common::trace_context::TraceParent;
 use fitex_goals::{
-    goals_between, member_week, program_week, team_week, Goal, GoalSettings, MemberWeek,
+    goals_between, member_week_across, program_week, team_week, Goal, GoalSettings, MemberWeek,
     ParticipantGoalInput, Strategy, TeamWeek, Unit, MAX_SETTING_DAYS,
 };
 use fitex_proto::{content_type, GoalChanged, Message, TeamProgressChanged, Timestamp};
@@ -315,29 +315,14 @@ impl GoalsEngine {
                     goals.get(program_id).and_then(|g| g.get(member)).map(Vec::as_slice);
                 let member_goals =
                     dated_within(all_goals.unwrap_or_default(), |g| g.effective_date, *start, *end);
-                let mut total = MemberWeek {
-                    participant_id: *member,
-                    active_days: 0,
-                    goal_total: 0.0,
-                    progress_total: 0.0,
-                    days_goal_met: 0,
-                };
-                for membership in memberships {
-                    let part = member_week(
-                        program,
-                        *member,
-                        plan.week,
-                        member_days,
-                        member_goals,
-                        membership,
-                    );
-                    total.active_days += part.active_days;
-                    total.goal_total += part.goal_total;
-                    total.progress_total += part.progress_total;
-                    total.days_goal_met += part.days_goal_met;
-                }
-                total.active_days = total.active_days.min(7);
-                member_weeks.push(total);
+                member_weeks.push(member_week_across(
+                    program,
+                    *member,
+                    plan.week,
+                    member_days,
+                    member_goals,
+                    memberships,
+                ));
             }
             computed.push(team_week(
                 plan.enrolment.team_id,

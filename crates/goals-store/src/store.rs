@@ -6,8 +6,8 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use fitex_common::zone::ParticipantZone;
 use fitex_goals::{
-    DayRecord, Goal, GoalSettings, Membership, MileRules, ParticipantGoalInput, Program, TeamWeek,
-    Unit,
+    latest_week, leaderboard, DayRecord, Goal, GoalSettings, LeaderboardEntry, Membership,
+    MileRules, ParticipantGoalInput, Program, TeamWeek, Unit,
 };
 use sqlx::{PgPool, Postgres, Transaction};
 
@@ -542,6 +542,55 @@ pub async fn program_team_weeks(
     program_id: i64,
 ) -> Result<Vec<(i64, Vec<TeamWeek>)>, sqlx::Error> {
     team_weeks_where(pool, Some(program_id), None).await
+}
+
+/// A team's place on a program's leaderboard.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Standing {
+    pub entry: LeaderboardEntry,
+    pub name: String,
+    /// The team's stored week that was ranked.
+    pub team_week: TeamWeek,
+}
+
+/// A program's leaderboard for `week`, or for the latest week with progress
+/// ([`fitex_goals::latest_week`]) when `None`: every team with progress that week, ranked by
+/// [`fitex_goals::leaderboard`], with its name. The goals API and the portal both read it here,
+/// so they rank alike. Returns the week ranked and the standings, best first.
+pub async fn program_leaderboard(
+    pool: &PgPool,
+    program_id: i64,
+    week: Option<u32>,
+) -> Result<(u32, Vec<Standing>), sqlx::Error> {
+    let weeks_by_team = program_team_weeks(pool, program_id).await?;
+    let week = week.unwrap_or_else(|| latest_week(&weeks_by_team));
+    let mut names = crate::programs::team_names(pool, program_id).await?;
+    let standings = leaderboard(&weeks_by_team, week)
+        .into_iter()
+        .filter_map(|entry| {
+            let (_, weeks) = weeks_by_team.iter().find(|(team, _)| *team == entry.team_id)?;
+            let team_week = *weeks.iter().rev().find(|w| w.week == week)?;
+            let name = names.remove(&entry.team_id).unwrap_or_default();
+            Some(Standing { entry, name, team_week })
+        })
+        .collect();
+    Ok((week, standings))
+}
+
+/// The display names of those of `ids` who exist and are not deleted (`None`: they never gave
+/// one), in one query.
+pub async fn display_names(
+    pool: &PgPool,
+    ids: &[i64],
+) -> Result<HashMap<i64, Option<String>>, sqlx::Error> {
+    let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
+        "SELECT id, nullif(btrim(display_name), '') FROM participants
+         WHERE id = ANY($1) AND deleted_at IS NULL",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// Deletes what the goals service holds of a participant — goal history, goal events not yet

@@ -4,7 +4,9 @@
 //! - [`baseline`] is the median of the valid days at the start of a program;
 //! - [`goals_between`] computes each day's individual step goal with one of four [`Strategy`]s;
 //! - [`program`] converts days and goals to FitEx miles and places dates in program weeks;
-//! - [`team`] aggregates members into team weeks and ranks teams by percent of goal.
+//! - [`team`] aggregates members into team weeks and ranks teams by percent of goal;
+//! - [`season`] is one participant's season: each day against its goal, streaks, the week in
+//!   FitEx miles.
 //!
 //! Every rule, default and citation is described in `docs/goals.md`.
 
@@ -17,6 +19,7 @@ mod validity;
 
 pub mod citations;
 pub mod program;
+pub mod season;
 pub mod team;
 
 pub use baseline::{baseline, Baseline, BaselineRules};
@@ -31,7 +34,10 @@ pub use stats::{median, percentile_linear, round_to};
 pub use validity::{classify, DayRecord, Validity, ValidityRules};
 
 pub use program::{
-    fitex_miles, goal_in_unit, member_week, program_week, progress_in_unit, Membership, MileRules,
-    Program, Unit,
+    day_outcome, day_progress, fitex_miles, goal_in_unit, member_week, member_week_across,
+    program_week, progress_in_unit, DayOutcome, DayProgress, Membership, MileRules, Program, Unit,
 };
-pub use team::{leaderboard, required_met_days, team_week, LeaderboardEntry, MemberWeek, TeamWeek};
+pub use season::{my_week, season_days, streaks, MyWeek, SeasonDay, Streaks};
+pub use team::{
+    latest_week, leaderboard, required_met_days, team_week, LeaderboardEntry, MemberWeek, TeamWeek,
+};

@@ -171,16 +171,107 @@ pub fn member_week(
             out.goal_total += goal_in_unit(g.steps, program.unit, &program.miles);
         }
         if let Some(day) = days.iter().rev().find(|d| d.date == date) {
-            let progress = progress_in_unit(day, program.unit, &program.miles);
-            out.progress_total += progress;
-            let valid = classify(day, &program.goals.validity).is_valid();
-            let target = goal.map(|g| goal_in_unit(g.steps, program.unit, &program.miles));
-            if valid && target.is_some_and(|t| progress >= t) {
+            out.progress_total += progress_in_unit(day, program.unit, &program.miles);
+            if day_outcome(program, Some(day), goal) == DayOutcome::Met {
                 out.days_goal_met += 1;
             }
         }
     }
     out
+}
+
+/// A member's week over all their membership periods of one team (a member who left and came
+/// back has two): the periods' [`member_week`]s added up, active days at most 7.
+pub fn member_week_across(
+    program: &Program,
+    participant_id: i64,
+    week: u32,
+    days: &[DayRecord],
+    goals: &[Goal],
+    memberships: &[Membership],
+) -> MemberWeek {
+    let mut total = MemberWeek {
+        participant_id,
+        active_days: 0,
+        goal_total: 0.0,
+        progress_total: 0.0,
+        days_goal_met: 0,
+    };
+    for membership in memberships {
+        let part = member_week(program, participant_id, week, days, goals, membership);
+        total.active_days += part.active_days;
+        total.goal_total += part.goal_total;
+        total.progress_total += part.progress_total;
+        total.days_goal_met += part.days_goal_met;
+    }
+    total.active_days = total.active_days.min(7);
+    total
+}
+
+/// How one day counts towards the participant's goal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DayOutcome {
+    /// A valid day whose progress in the program unit reached that day's goal in the same unit.
+    Met,
+    /// A valid day below its goal.
+    Missed,
+    /// No valid wear record (no record, non-wear, too little wear, an outlier): the day says
+    /// nothing about activity, so it is neither met nor missed.
+    NoValidWear,
+    /// A valid day without a goal (none computed for it yet).
+    NoGoal,
+}
+
+/// The one rule for "goal met" on a day, as team weeks count it ([`member_week`]): a valid day
+/// (see [`classify`]) whose progress in the program unit reached the day's goal in that unit
+/// (so 60 active minutes meet a 3.5-mile goal).
+pub fn day_outcome(program: &Program, day: Option<&DayRecord>, goal: Option<&Goal>) -> DayOutcome {
+    let Some(day) = day.filter(|d| classify(d, &program.goals.validity).is_valid()) else {
+        return DayOutcome::NoValidWear;
+    };
+    let Some(goal) = goal else { return DayOutcome::NoGoal };
+    let progress = progress_in_unit(day, program.unit, &program.miles);
+    if progress >= goal_in_unit(goal.steps, program.unit, &program.miles) {
+        DayOutcome::Met
+    } else {
+        DayOutcome::Missed
+    }
+}
+
+/// A day's progress against its goal while the day may still be running (the goals API's and the
+/// portal's "today"): unlike [`day_outcome`] it does not wait for a valid wear record, since a day
+/// in progress rarely has 10 worn hours yet.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DayProgress {
+    /// Steps so far (0 without a record).
+    pub steps: i32,
+    /// Progress in the program unit (0 without a record).
+    pub progress: f64,
+    /// The day's goal in the program unit; `None` without a goal.
+    pub goal: Option<f64>,
+    /// `progress / goal` (1.0 = the goal); `None` without a goal above 0.
+    pub share_of_goal: Option<f64>,
+    /// A goal above 0, and the progress reached it.
+    pub goal_met: bool,
+}
+
+/// `day`'s progress against `goal` in the program unit (see [`DayProgress`]).
+pub fn day_progress(
+    program: &Program,
+    day: Option<&DayRecord>,
+    goal: Option<&Goal>,
+) -> DayProgress {
+    let progress = day.map_or(0.0, |d| progress_in_unit(d, program.unit, &program.miles));
+    let goal = goal.map(|g| goal_in_unit(g.steps, program.unit, &program.miles));
+    let positive = goal.filter(|g| *g > 0.0);
+    DayProgress {
+        steps: day.map_or(0, |d| d.steps),
+        progress,
+        goal,
+        share_of_goal: positive.map(|g| progress / g),
+        goal_met: positive.is_some_and(|g| progress >= g),
+    }
 }
 
 #[cfg(test)]
@@ -268,5 +359,75 @@ mod tests {
         assert_eq!(w.progress_total, 23_000.0);
         assert_eq!(w.days_goal_met, 4);
         assert_eq!(member_week(&p, 9, 12, &days, &goals, &m).active_days, 0);
+    }
+
+    fn goal_of(n: u64, steps: i32) -> Goal {
+        Goal {
+            effective_date: d(n),
+            steps,
+            strategy: StrategyKind::Guideline,
+            inputs: vec![],
+            citation: "paluch2022".into(),
+            provisional: false,
+            explanation: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_day_is_met_only_when_valid_and_at_its_goal_in_the_program_unit() {
+        let miles = Program::new(d(0));
+        let steps = Program { unit: Unit::Steps, ..Program::new(d(0)) };
+        let goal = goal_of(0, 7000); // 3.5 miles
+        let outcome = |p: &Program, day: Option<DayRecord>, goal: Option<&Goal>| {
+            day_outcome(p, day.as_ref(), goal)
+        };
+        assert_eq!(outcome(&miles, Some(day(7000, 0)), Some(&goal)), DayOutcome::Met);
+        assert_eq!(outcome(&miles, Some(day(6990, 0)), Some(&goal)), DayOutcome::Missed);
+        // A 60-minute swim is 4 miles: it meets a 3.5-mile goal, but not a 7,000-step one.
+        assert_eq!(outcome(&miles, Some(day(2000, 60)), Some(&goal)), DayOutcome::Met);
+        assert_eq!(outcome(&steps, Some(day(2000, 60)), Some(&goal)), DayOutcome::Missed);
+        // Too little wear, no data, an outlier or no record: neither met nor missed.
+        let short = DayRecord { worn_minutes: Some(300), ..day(9000, 0) };
+        assert_eq!(outcome(&miles, Some(short), Some(&goal)), DayOutcome::NoValidWear);
+        assert_eq!(
+            outcome(&miles, Some(DayRecord::no_data(d(0))), Some(&goal)),
+            DayOutcome::NoValidWear
+        );
+        assert_eq!(outcome(&miles, Some(day(50_000, 0)), Some(&goal)), DayOutcome::NoValidWear);
+        assert_eq!(outcome(&miles, None, Some(&goal)), DayOutcome::NoValidWear);
+        assert_eq!(outcome(&miles, Some(day(9000, 0)), None), DayOutcome::NoGoal);
+    }
+
+    #[test]
+    fn a_member_who_left_and_came_back_counts_both_periods() {
+        let p = Program { unit: Unit::Steps, ..Program::new(d(0)) };
+        let goals: Vec<Goal> = (0..7).map(|n| goal_of(n, 5000)).collect();
+        let days: Vec<DayRecord> =
+            (0..7).map(|n| DayRecord { date: d(n), ..day(6000, 0) }).collect();
+        let periods = [
+            Membership { joined: d(0), left: Some(d(2)) },
+            Membership { joined: d(5), left: None },
+        ];
+        let w = member_week_across(&p, 9, 1, &days, &goals, &periods);
+        assert_eq!((w.active_days, w.days_goal_met), (4, 4));
+        assert_eq!((w.goal_total, w.progress_total), (20_000.0, 24_000.0));
+        // Overlapping periods never make a week longer than 7 days.
+        let twice = [Membership { joined: d(0), left: None }; 2];
+        assert_eq!(member_week_across(&p, 9, 1, &days, &goals, &twice).active_days, 7);
+    }
+
+    #[test]
+    fn a_running_day_shows_its_share_of_the_goal_without_waiting_for_wear() {
+        let p = Program::new(d(0));
+        let goal = goal_of(0, 8000); // 4 miles
+        let morning = DayRecord { worn_minutes: Some(200), ..day(3000, 0) };
+        let progress = day_progress(&p, Some(&morning), Some(&goal));
+        assert_eq!((progress.steps, progress.progress, progress.goal), (3000, 1.5, Some(4.0)));
+        assert_eq!(progress.share_of_goal, Some(0.375));
+        assert!(!progress.goal_met);
+        assert!(day_progress(&p, Some(&day(8000, 0)), Some(&goal)).goal_met);
+        let nothing = day_progress(&p, None, None);
+        assert_eq!((nothing.steps, nothing.goal, nothing.share_of_goal), (0, None, None));
+        assert!(!day_progress(&p, Some(&day(10, 0)), Some(&goal_of(0, 0))).goal_met);
     }
 }

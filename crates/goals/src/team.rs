@@ -134,6 +134,12 @@ pub fn leaderboard(weeks_by_team: &[(i64, Vec<TeamWeek>)], week: u32) -> Vec<Lea
     out
 }
 
+/// The week a leaderboard shows when none is asked for: the latest week any team has a
+/// [`TeamWeek`] for (1 when none has).
+pub fn latest_week(weeks_by_team: &[(i64, Vec<TeamWeek>)]) -> u32 {
+    weeks_by_team.iter().flat_map(|(_, weeks)| weeks.iter().map(|w| w.week)).max().unwrap_or(1)
+}
+
 fn finite(x: f64) -> f64 {
     if x.is_finite() {
         x
@@ -219,5 +225,13 @@ mod tests {
         assert_eq!(b1.iter().map(|e| e.rank).collect::<Vec<_>>(), vec![1, 2, 2, 4, 5]);
         let median_team = b1.iter().find(|e| e.team_id == 40).unwrap();
         assert_eq!(median_team.versus_median, 0.0);
+    }
+
+    #[test]
+    fn the_default_week_is_the_latest_with_progress() {
+        let data = vec![(1, vec![tw(1, 1, 50.0), tw(1, 3, 70.0)]), (2, vec![tw(2, 2, 90.0)])];
+        assert_eq!(latest_week(&data), 3);
+        assert_eq!(latest_week(&[(1, vec![])]), 1);
+        assert_eq!(latest_week(&[]), 1);
     }
 }

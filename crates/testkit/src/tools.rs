@@ -60,6 +60,20 @@ fn playwright_core_default() -> PathBuf {
     fitex_cache().join("node/node_modules/playwright-core")
 }
 
+/// axe-core from npm: the accessibility rules the browser tests inject into each page.
+pub const AXE_CORE: Tool = Tool {
+    name: "axe-core (npm)",
+    env: "AXE_CORE",
+    commands: &[],
+    default_path: Some(axe_core_default),
+    install: "npm install --prefix ~/.cache/fitex-sync/node axe-core@4.14.1 \
+              (scripts/test.sh installs it)",
+};
+
+fn axe_core_default() -> PathBuf {
+    fitex_cache().join("node/node_modules/axe-core")
+}
+
 /// The project's cache (`FITEX_CACHE`, as `scripts/env.sh` sets it, else `~/.cache/fitex-sync`).
 pub fn fitex_cache() -> PathBuf {
     if let Some(cache) = std::env::var_os("FITEX_CACHE").filter(|c| !c.is_empty()) {

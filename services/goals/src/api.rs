@@ -18,7 +18,7 @@ use chrono::NaiveDate;
 use fitex_common::api_tokens::{self, Scope};
 use fitex_common::http_security::error_body;
 use fitex_common::zone::ParticipantZone;
-use fitex_goals::{classify, leaderboard, progress_in_unit, StrategyKind, Unit};
+use fitex_goals::{classify, day_progress, StrategyKind, Unit};
 use fitex_goals_store::store;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -230,10 +230,8 @@ async fn current_goal(
             .await?
             .pop();
     let day = store::days(pool.get_ref(), participant, date, date).await?.pop();
-    let progress =
-        day.as_ref().map(|d| progress_in_unit(d, program.unit, &program.miles)).unwrap_or(0.0);
-    let goal_in_unit =
-        goal.as_ref().map(|g| fitex_goals::goal_in_unit(g.steps, program.unit, &program.miles));
+    // The portal's "Today" is the same function.
+    let progress = day_progress(program, day.as_ref(), goal.as_ref());
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "participant_id": participant,
         "program_id": enrolment.program.id,
@@ -243,10 +241,10 @@ async fn current_goal(
         "unit": unit_name(program.unit),
         "goal": goal.map(GoalView::from),
         "today": {
-            "steps": day.as_ref().map(|d| d.steps).unwrap_or(0),
-            "progress": progress,
-            "goal": goal_in_unit,
-            "goal_met": goal_in_unit.is_some_and(|g| g > 0.0 && progress >= g),
+            "steps": progress.steps,
+            "progress": progress.progress,
+            "goal": progress.goal,
+            "goal_met": progress.goal_met,
         },
     })))
 }
@@ -318,32 +316,22 @@ async fn program_leaderboard(
 ) -> Result<HttpResponse, ApiError> {
     let program_id = path.into_inner();
     let program = store::program(&pool, program_id).await?.ok_or(ApiError::NotFound("program"))?;
-    let teams: Vec<(i64, String)> =
-        sqlx::query_as("SELECT id, name FROM teams WHERE program_id = $1 ORDER BY id")
-            .bind(program_id)
-            .fetch_all(pool.get_ref())
-            .await?;
-    let weeks_by_team = store::program_team_weeks(&pool, program_id).await?;
-    let week = match query.week {
-        Some(week) if week == 0 || week > program.program.weeks => {
-            return Err(ApiError::BadRequest(format!(
-                "week must be between 1 and {}",
-                program.program.weeks
-            )))
-        }
-        Some(week) => week,
-        None => weeks_by_team.iter().flat_map(|(_, w)| w.iter().map(|w| w.week)).max().unwrap_or(1),
-    };
-    let names: std::collections::HashMap<i64, String> = teams.into_iter().collect();
-    let entries = leaderboard(&weeks_by_team, week);
+    if query.week.is_some_and(|w| w == 0 || w > program.program.weeks) {
+        return Err(ApiError::BadRequest(format!(
+            "week must be between 1 and {}",
+            program.program.weeks
+        )));
+    }
+    // The portal's leaderboard is the same function, so both rank alike.
+    let (week, standings) = store::program_leaderboard(&pool, program_id, query.week).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "program_id": program_id,
         "week": week,
         "unit": unit_name(program.program.unit),
-        "teams": entries.iter().map(|e| serde_json::json!({
-            "team_id": e.team_id, "name": names.get(&e.team_id), "rank": e.rank,
-            "percent_of_goal": e.percent_of_goal, "versus_median": e.versus_median,
-            "streak_weeks": e.streak_weeks,
+        "teams": standings.iter().map(|s| serde_json::json!({
+            "team_id": s.entry.team_id, "name": s.name, "rank": s.entry.rank,
+            "percent_of_goal": s.entry.percent_of_goal, "versus_median": s.entry.versus_median,
+            "streak_weeks": s.entry.streak_weeks,
         })).collect::<Vec<_>>(),
     })))
 }

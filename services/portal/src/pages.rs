@@ -21,10 +21,54 @@ button.link{background:none;color:#00707a;padding:0;text-decoration:underline}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1.2rem} dt{color:#5b6472} dd{margin:0}
 textarea{width:100%;font-family:monospace;font-size:.85rem}
 .muted{color:#5b6472;font-size:.9rem}
+nav{display:flex;flex-wrap:wrap;gap:.4rem 1.2rem;margin:-.8rem 0 1.2rem}
+nav a{color:#00707a} nav a[aria-current=page]{color:#1d2430;font-weight:600;text-decoration:none}
 ";
 
 /// The page frame; `signed_in_csrf` adds the sign-out form.
 pub fn layout(title: &str, signed_in_csrf: Option<&str>, content: Markup) -> Markup {
+    frame(title, signed_in_csrf, None, "", content)
+}
+
+/// The signed-in participant's pages, linked from each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nav {
+    Status,
+    Season,
+    Team,
+}
+
+impl Nav {
+    const ALL: [Nav; 3] = [Nav::Status, Nav::Season, Nav::Team];
+
+    fn link(self) -> (&'static str, &'static str) {
+        match self {
+            Nav::Status => ("/status", "Sync status"),
+            Nav::Season => ("/season", "My season"),
+            Nav::Team => ("/team", "My team"),
+        }
+    }
+}
+
+/// The frame of a signed-in page: the sign-out form, and links to the participant's pages with
+/// `current` marked; `extra_css` goes into the page's style element.
+pub fn signed_in_layout(
+    title: &str,
+    csrf: &str,
+    current: Nav,
+    extra_css: &str,
+    content: Markup,
+) -> Markup {
+    frame(title, Some(csrf), Some(current), extra_css, content)
+}
+
+fn frame(
+    title: &str,
+    signed_in_csrf: Option<&str>,
+    current: Option<Nav>,
+    extra_css: &str,
+    content: Markup,
+) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -32,7 +76,7 @@ pub fn layout(title: &str, signed_in_csrf: Option<&str>, content: Markup) -> Mar
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · FitEx" }
-                style { (PreEscaped(CSS)) }
+                style { (PreEscaped(CSS)) (PreEscaped(extra_css)) }
             }
             body {
                 header {
@@ -41,6 +85,18 @@ pub fn layout(title: &str, signed_in_csrf: Option<&str>, content: Markup) -> Mar
                         form method="post" action="/signout" {
                             input type="hidden" name="csrf" value=(csrf);
                             button.link type="submit" { "Sign out" }
+                        }
+                    }
+                }
+                @if let Some(current) = current {
+                    nav aria-label="Your pages" {
+                        @for page in Nav::ALL {
+                            @let (href, label) = page.link();
+                            @if page == current {
+                                a href=(href) aria-current="page" { (label) }
+                            } @else {
+                                a href=(href) { (label) }
+                            }
                         }
                     }
                 }
@@ -285,9 +341,11 @@ pub fn status(
         participant.connections.iter().partition(|c| c.superseded());
     let successor =
         |c: &ConnectionView| participant.connections.iter().find(|s| Some(s.id) == c.superseded_by);
-    layout(
+    signed_in_layout(
         "Your sync",
-        Some(csrf),
+        csrf,
+        Nav::Status,
+        "",
         html! {
             h1 { "Your activity sync" }
             @if let Some(note) = note { div.notice.info role="status" { p { (note) } } }
@@ -308,6 +366,9 @@ pub fn status(
                 dt { "Time zone" } dd { (zone) }
             }
             @for p in programs { (program(p)) }
+            @if !programs.is_empty() {
+                p { a href="/season" { "See your whole season" } " · " a href="/team" { "See your team and the leaderboard" } }
+            }
             h2 { "Signed in on another device?" }
             p.muted {
                 "If you signed in on a shared or lost device, sign out everywhere: every browser "

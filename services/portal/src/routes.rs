@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::pkce::{code_challenge, code_verifier, random_token, same_secret};
 use crate::sessions::{self, Ended};
 use crate::settings::PortalSettings;
-use crate::{data, pages};
+use crate::{data, pages, season, season_pages};
 
 /// The secret of the browser's sign-in (its row in `portal_sessions`).
 const SIGN_IN: &str = "sign_in";
@@ -110,6 +110,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/connect/google/callback", web::get().to(google_callback))
         .route("/token", web::post().to(paste_token))
         .route("/status", web::get().to(status))
+        .route("/season", web::get().to(my_season))
+        .route("/team", web::get().to(my_team))
         .route("/signout", web::post().to(signout));
 }
 
@@ -765,6 +767,49 @@ async fn status(portal: web::Data<Portal>, session: Session) -> PageResult {
     let csrf = csrf_token(&session)?;
     let google = portal.google.is_some();
     Ok(page(StatusCode::OK, pages::status(&csrf, &participant, &programs, note.as_deref(), google)))
+}
+
+/// The signed-in participant and their `today`, for a page about their own data; or where to
+/// send a browser without a live sign-in.
+async fn signed_in_today(
+    portal: &Portal,
+    session: &Session,
+) -> Result<Result<(i64, chrono::NaiveDate), HttpResponse>, PageError> {
+    let participant_id = match visitor(portal, session).await? {
+        Visitor::Participant(id) => id,
+        Visitor::Nobody => return Ok(Err(redirect(StatusCode::SEE_OTHER, "/"))),
+        Visitor::Ended(ended) => return back_to_sign_in(session, ended).map(Err),
+    };
+    let pool = &portal.connections.pool;
+    let Some(participant) = data::participant(pool, participant_id).await.map_err(internal)? else {
+        session.purge();
+        return Ok(Err(redirect(StatusCode::SEE_OTHER, "/")));
+    };
+    Ok(Ok((participant_id, participant.time_zone.today(Utc::now()))))
+}
+
+/// "My season": takes no id; the season is the signed-in participant's own.
+async fn my_season(portal: web::Data<Portal>, session: Session) -> PageResult {
+    let (participant_id, today) = match signed_in_today(&portal, &session).await? {
+        Ok(found) => found,
+        Err(elsewhere) => return Ok(elsewhere),
+    };
+    let pool = &portal.connections.pool;
+    let view = season::my_season(pool, participant_id, today).await.map_err(internal)?;
+    let csrf = csrf_token(&session)?;
+    Ok(page(StatusCode::OK, season_pages::season(&csrf, &view)))
+}
+
+/// "My team": takes no id; the team and program are the signed-in participant's own.
+async fn my_team(portal: web::Data<Portal>, session: Session) -> PageResult {
+    let (participant_id, today) = match signed_in_today(&portal, &session).await? {
+        Ok(found) => found,
+        Err(elsewhere) => return Ok(elsewhere),
+    };
+    let pool = &portal.connections.pool;
+    let view = season::my_team(pool, participant_id, today).await.map_err(internal)?;
+    let csrf = csrf_token(&session)?;
+    Ok(page(StatusCode::OK, season_pages::team(&csrf, &view)))
 }
 
 #[derive(Deserialize)]

@@ -2,7 +2,10 @@
 //! playwright-core (npm) under Node.js. A participant signs in through "Connect your Fitbit"; their
 //! access is then refused (as after a 401); the status page explains it in plain words with a
 //! Reconnect button; clicking it goes to Fitbit and back, and the page is active again. And a
-//! Fitbit participant comes back through "Connect with Google" and continues as themselves.
+//! Fitbit participant comes back through "Connect with Google" and continues as themselves. And
+//! "My season" and "My team" (tests/browser/season.cjs): the chart's days and the leaderboard as
+//! the browser sees them against the database, axe-core (npm) on every page at 1280 and 360 px,
+//! no horizontal scrolling, and screenshots of each.
 //! Screenshots are kept under `target/tmp`. `scripts/test.sh` installs Chromium, Node.js and
 //! playwright-core; without one of them these tests fail under `CI=true` and, elsewhere, return
 //! early with a warning that they did not run (`fitex_testkit::tools`).
@@ -11,9 +14,11 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use crate::helpers::*;
+use crate::season;
 use fitex_connections::store::{self, SyncStatus};
+use fitex_goals_store::store as goals_store;
 use fitex_provider_simulator::google::health_user_id;
-use fitex_testkit::tools::{self, CHROMIUM, NODE, PLAYWRIGHT_CORE};
+use fitex_testkit::tools::{self, AXE_CORE, CHROMIUM, NODE, PLAYWRIGHT_CORE};
 
 /// Where the browser step finds its tools.
 struct Browser {
@@ -30,7 +35,17 @@ fn browser_tools(test: &str) -> Option<Browser> {
 
 /// Runs one browser step off the test's runtime, which must keep serving the portal meanwhile.
 async fn drive(browser: &Browser, args: &[&str]) -> String {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/reconnect.cjs");
+    run_script(browser, "reconnect.cjs", args, &[]).await
+}
+
+/// Runs `tests/browser/{script}` under Node.js with the browser's tools and `env`; its output.
+async fn run_script(
+    browser: &Browser,
+    script: &str,
+    args: &[&str],
+    env: &[(&str, &std::path::Path)],
+) -> String {
+    let script = format!("{}/tests/browser/{script}", env!("CARGO_MANIFEST_DIR"));
     let node = browser.node.clone();
     let mut command = Command::new(&node);
     command
@@ -38,6 +53,9 @@ async fn drive(browser: &Browser, args: &[&str]) -> String {
         .args(args)
         .env("PLAYWRIGHT_CORE", &browser.playwright)
         .env("CHROMIUM", &browser.chromium);
+    for (name, value) in env {
+        command.env(name, value);
+    }
     let output = tokio::task::spawn_blocking(move || {
         command.output().unwrap_or_else(|e| panic!("run {}: {e}", node.display()))
     })
@@ -123,6 +141,94 @@ async fn a_fitbit_participant_comes_back_through_google_in_the_browser() {
         portal.connection_at("google_health", &health_user_id("BROWSE2")).await;
     assert_eq!(google_participant, participant_id, "the same participant continues");
     for shot in ["start.png", "google-connected.png"] {
+        let png = std::fs::read(dir.join(shot)).unwrap();
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 5_000, "{shot}");
+    }
+    eprintln!("screenshots in {}", dir.display());
+}
+
+/// The lines of a browser step's output named `name`, each one JSON value.
+fn reported(output: &str, name: &str) -> Vec<serde_json::Value> {
+    let prefix = format!("{name} ");
+    output
+        .lines()
+        .filter_map(|line| line.strip_prefix(&prefix))
+        .map(|json| serde_json::from_str(json).unwrap_or_else(|e| panic!("{name}: {e}: {json}")))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_season_pages_in_the_browser_match_the_database_and_pass_axe() {
+    let test = "the_season_pages_in_the_browser_match_the_database_and_pass_axe";
+    let Some(found) = tools::require(test, &[&CHROMIUM, &NODE, &PLAYWRIGHT_CORE, &AXE_CORE]) else {
+        return;
+    };
+    let mut found = found.into_iter();
+    let mut next = || found.next().expect("one path per tool");
+    let browser = Browser { chromium: next(), node: next(), playwright: next() };
+    let axe = next();
+    let portal = spawn_portal_plain_http().await;
+    portal.create_sim_user("BROWSE3", &["activity", "heartrate", "profile", "settings"]).await;
+    // Screenshots a reviewer can open, under the target directory like the others.
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("season-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("state.json");
+    let (state, shots) = (state.to_str().unwrap(), dir.to_str().unwrap());
+    drive(&browser, &["connect", &portal.base, "BROWSE3", state, shots]).await;
+    let (_, me, _, _) = portal.connection("BROWSE3").await;
+    let seeded = season::seed_season(&portal.pool, me, "Browser season").await;
+
+    let output =
+        run_script(&browser, "season.cjs", &[&portal.base, state, shots], &[("AXE_CORE", &axe)])
+            .await;
+
+    // The chart's days, as the browser reads them, are the database's.
+    let points: Vec<season::ChartPoint> =
+        serde_json::from_value(reported(&output, "POINTS").pop().expect("POINTS")).unwrap();
+    let expected = season::expected_points(
+        &portal.pool,
+        me,
+        seeded.program_id,
+        seeded.start,
+        &season::MY_KINDS,
+    )
+    .await;
+    assert_eq!(points, expected);
+    // The leaderboard in the goals store's order, the participant's team marked.
+    let (_, standings) =
+        goals_store::program_leaderboard(&portal.pool, seeded.program_id, None).await.unwrap();
+    let rows = reported(&output, "LEADERBOARD").pop().expect("LEADERBOARD");
+    let shown: Vec<(String, bool)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["team"].as_str().unwrap().to_string(), r["current"].as_bool().unwrap()))
+        .collect();
+    let wanted: Vec<(String, bool)> =
+        standings.iter().map(|s| (s.name.clone(), s.entry.team_id == seeded.walkers)).collect();
+    assert_eq!(shown, wanted);
+    // No serious or critical accessibility violation on either page at either width.
+    let checks = reported(&output, "AXE");
+    assert_eq!(checks.len(), 4, "{output}");
+    for check in &checks {
+        let bad: Vec<&serde_json::Value> = check["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+            .collect();
+        assert!(bad.is_empty(), "{} at {} px: {bad:#?}", check["page"], check["width"]);
+    }
+    // Readable at 360 px: no horizontal scrolling, and the chart fits.
+    for width in reported(&output, "WIDTH") {
+        let (viewport, page) = (width["width"].as_i64().unwrap(), width["scrollWidth"].as_i64());
+        assert!(page.unwrap() <= viewport, "{width}");
+    }
+    for chart in reported(&output, "CHART_WIDTH") {
+        assert!(chart["chart"].as_f64().unwrap() <= chart["width"].as_f64().unwrap(), "{chart}");
+    }
+    for shot in ["season-1280.png", "season-360.png", "team-1280.png", "team-360.png"] {
         let png = std::fs::read(dir.join(shot)).unwrap();
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 5_000, "{shot}");
     }

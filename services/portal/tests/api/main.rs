@@ -6,5 +6,6 @@ mod http_abuse;
 mod logging;
 mod pasting;
 mod screenshot;
+mod season;
 mod sessions;
 mod status;
