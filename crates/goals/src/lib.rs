@@ -31,6 +31,7 @@ pub use settings::{
     MAX_SETTING_DAYS, MAX_SETTING_STEPS,
 };
 pub use stats::{median, percentile_linear, round_to};
+pub use text::thousands;
 pub use validity::{classify, DayRecord, Validity, ValidityRules};
 
 pub use program::{

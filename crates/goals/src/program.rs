@@ -339,16 +339,7 @@ mod tests {
     #[test]
     fn member_week_counts_active_days_only() {
         let p = Program { unit: Unit::Steps, ..Program::new(d(0)) };
-        let goal = |n: u64, steps: i32| Goal {
-            effective_date: d(n),
-            steps,
-            strategy: StrategyKind::Guideline,
-            inputs: vec![],
-            citation: "paluch2022".into(),
-            provisional: false,
-            explanation: String::new(),
-        };
-        let goals: Vec<Goal> = (0..7).map(|n| goal(n, 5000)).collect();
+        let goals: Vec<Goal> = (0..7).map(|n| goal_of(n, 5000)).collect();
         let days: Vec<DayRecord> =
             (0..7).map(|n| DayRecord { date: d(n), ..day(4000 + 500 * n as i32, 0) }).collect();
         let m = Membership { joined: d(2), left: Some(d(6)) };

@@ -1,7 +1,7 @@
 //! Small text helpers for explanations.
 
-/// 12345 → "12,345".
-pub(crate) fn thousands(n: i32) -> String {
+/// 12345 → "12,345" (the explanations' and the participant pages' way of writing numbers).
+pub fn thousands(n: i32) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::with_capacity(digits.len() + 4);
     if n < 0 {

@@ -7,6 +7,7 @@
 //! drawn to the top and marked; today's bar, while the day runs, is "so far".
 
 use chrono::NaiveDate;
+pub use fitex_goals::thousands;
 use fitex_goals::{DayOutcome, SeasonDay, Validity};
 use maud::{html, Markup};
 
@@ -196,22 +197,6 @@ pub fn chart(days: &[SeasonDay], season_length: u32, today: Option<NaiveDate>) -
         })
         .unwrap_or_default();
     Chart { slot, y_max, ticks: ticks.collect(), weeks, points }
-}
-
-/// 12345 → "12,345".
-pub fn thousands(n: i32) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::with_capacity(digits.len() + 4);
-    if n < 0 {
-        out.push('-');
-    }
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// "Mon 3 Mar".
