@@ -24,7 +24,7 @@ cargo bench --quiet -p fitex-goals --bench goals -- --noplot 2>/dev/null | tee /
 run=$(date +%Y%m%d%H%M%S)
 work=$(mktemp -d)
 export FITEX__DATABASE__DATABASE_NAME="fitex_bench_goals_$run"
-for topic in NOTIFICATIONS FETCH_RETRIES DEAD_LETTERS ACTIVITY_DAYS GOALS TEAM_PROGRESS; do
+for topic in NOTIFICATIONS FETCH_RETRIES DEAD_LETTERS ACTIVITY_DAYS GOALS TEAM_PROGRESS SEASONS; do
   default=$(sed -n "s/^${topic,,} = \"\(.*\)\"/\1/p" config/base.toml)
   export "FITEX__KAFKA__TOPICS__$topic=$default.bench-$run"
 done

@@ -76,7 +76,7 @@ tansu_pid=$!
 export KAFKA_BROKERS="127.0.0.1:$broker_port" FITEX__KAFKA__BROKERS="127.0.0.1:$broker_port"
 for _ in $(seq 1 100); do port_open 127.0.0.1 "$broker_port" && break; sleep 0.1; done
 
-for topic in NOTIFICATIONS FETCH_RETRIES DEAD_LETTERS ACTIVITY_DAYS GOALS TEAM_PROGRESS; do
+for topic in NOTIFICATIONS FETCH_RETRIES DEAD_LETTERS ACTIVITY_DAYS GOALS TEAM_PROGRESS SEASONS; do
   default=$(sed -n "s/^${topic,,} = \"\(.*\)\"/\1/p" config/base.toml)
   export "FITEX__KAFKA__TOPICS__$topic=$default.bench-$run"
 done

@@ -3,7 +3,9 @@
 # output, not from what the demo printed about itself:
 #   1. every participant who has not revoked access has a goal for today (their own date);
 #   2. the leaderboard (`fitexctl leaderboard`) lists all 8 teams, each with non-zero progress;
-#   3. exactly the participants who revoked access are `reconnect_required`.
+#   3. exactly the participants who revoked access are `reconnect_required`;
+#   4. the summer season is closed: its final leaderboard frozen with all 8 teams, the demo's
+#      correction in the audit log, and `fitexctl leaderboard` saying "final".
 # Who revoked access is read from the demo's output: "revoked at Fitbit: …" with the Fitbit
 # provider; with Google, "consent withdrawn at Google: …" (those revoked at Fitbit reconnected
 # through Google and are syncing again). Every outcome is checked, and each wrong one is named.
@@ -54,7 +56,7 @@ fi
 revoked_sql="'$(paste -sd, <<<"$revoked" | sed "s/,/','/g")'"
 echo "$name: $cohort participants; revoked: $(paste -sd' ' <<<"$revoked")"
 
-program=$(sql "SELECT id FROM programs ORDER BY id DESC LIMIT 1") ||
+program=$(sql "SELECT id FROM programs WHERE name LIKE 'FitEx Autumn %' ORDER BY id DESC LIMIT 1") ||
   { echo "$name: cannot read the demo's database" >&2; exit 1; }
 [[ -n $program ]] || { echo "$name: no program in the database: did the demo run?" >&2; exit 1; }
 
@@ -125,6 +127,22 @@ else
   [[ -z $missing ]] || detail+=("revoked but not reconnect_required: $missing")
   [[ -z $extra ]] || detail+=("reconnect_required without having revoked: $extra")
   problem "reconnect_required is not exactly the revoked participants: $(IFS=';'; echo "${detail[*]}" | sed 's/;/; /g')"
+fi
+
+# --- 4. the summer season is closed: 8 teams frozen, the correction audited ------------------------
+summer=$(sql "SELECT id FROM programs WHERE name LIKE 'FitEx Summer %' ORDER BY id DESC LIMIT 1")
+if [[ -z $summer ]]; then
+  problem "no summer season in the database"
+else
+  closed=$(sql "SELECT count(*) FROM season_closures WHERE program_id = $summer")
+  frozen=$(sql "SELECT count(*) FROM season_final_standings WHERE program_id = $summer")
+  audited=$(sql "SELECT count(*) FROM audit_log WHERE program_id = $summer AND btrim(reason) <> ''")
+  final=$(ctl leaderboard --program "$summer" 2>&1) || problem "fitexctl leaderboard (summer) failed: $final"
+  if [[ $closed == 1 && $frozen == 8 && $audited -ge 1 && $final == *final* ]]; then
+    ok "the summer season is closed: 8 teams in its frozen final leaderboard, the correction audited"
+  else
+    problem "the summer season: closed $closed, frozen teams $frozen of 8, audited corrections $audited, leaderboard says final: $([[ $final == *final* ]] && echo yes || echo no)"
+  fi
 fi
 
 if ((${#problems[@]})); then

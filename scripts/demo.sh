@@ -65,7 +65,7 @@ db=fitex_${DEMO_NAME//-/_}
 pidfile="$FITEX_RUN_DIR/$DEMO_NAME.pids"
 export FITEX__DATABASE__DATABASE_NAME=$db
 dropdb -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" --if-exists --force "$db"
-for topic in NOTIFICATIONS FETCH_RETRIES DEAD_LETTERS ACTIVITY_DAYS GOALS TEAM_PROGRESS; do
+for topic in NOTIFICATIONS FETCH_RETRIES DEAD_LETTERS ACTIVITY_DAYS GOALS TEAM_PROGRESS SEASONS; do
   default=$(sed -n "s/^${topic,,} = \"\(.*\)\"/\1/p" config/base.toml)
   export "FITEX__KAFKA__TOPICS__$topic=$default.demo-$run"
 done
@@ -160,7 +160,10 @@ start simulator simulator "$bin/provider-simulator" --port "$SIM_PORT" --cohort-
   --google-client-secret "$GOOGLE_SECRET"
 start subscriber subscriber "$bin/fitex-subscriber"
 start fetcher fetcher "$bin/fitex-fetcher"
-start goals goals "$bin/fitex-goals"
+# The goals service closes every season whose grace period is over, at start-up and then on its
+# interval. The demo sets up a season that is already over (below) and closes it itself once its
+# teams and goals are in place, so the service's own pass comes only at start-up here.
+start goals goals env FITEX__GOALS__SEASON_CLOSE_INTERVAL_MS=86400000 "$bin/fitex-goals"
 start portal portal "$bin/fitex-portal"
 wait_http simulator "$sim/_sim/cohort"
 wait_http subscriber "http://127.0.0.1:$SUB_PORT/readyz"
@@ -192,18 +195,28 @@ connected() {
 wait_step 30 "connecting the cohort" connected
 
 step "A FitEx season: 8 weeks from 20 days ago, FitEx miles, adaptive goals, 8 teams of 6"
-# Printed from a variable: `tee /dev/stderr` reopens a log file the demo's output is redirected
-# to, truncating what the demo printed before.
-created=$("$bin/fitexctl" programs create --name "FitEx Autumn $run" --started-days-ago 20 --weeks 8 \
-  --unit fitex_miles --strategy adaptive_percentile)
-echo "$created" >&2
-program=$(sed -n 's/^program \([0-9]*\) .*/\1/p' <<<"$created")
-teams=()
-for name in "Blue Ridge" "Shenandoah" "Tidewater" "Piedmont" "New River" "Chesapeake" "Roanoke" "Potomac"; do
-  teams+=("$("$bin/fitexctl" teams create --program "$program" --name "$name" | sed -n 's/^team \([0-9]*\) .*/\1/p')")
-done
+# Creates a program (`fitexctl programs create` with these arguments), shows its line and prints
+# its id. Shown from a variable: `tee /dev/stderr` reopens a log file the demo's output is
+# redirected to, truncating what the demo printed before.
+new_program() {
+  local created
+  created=$("$bin/fitexctl" programs create "$@") || return 1
+  echo "$created" >&2
+  sed -n 's/^program \([0-9]*\) .*/\1/p' <<<"$created"
+}
+# Creates the demo's 8 teams in program $1; prints their ids, one a line.
+new_teams() {
+  local name
+  for name in "Blue Ridge" "Shenandoah" "Tidewater" "Piedmont" "New River" "Chesapeake" "Roanoke" "Potomac"; do
+    "$bin/fitexctl" teams create --program "$1" --name "$name" | sed -n 's/^team \([0-9]*\) .*/\1/p'
+  done
+}
+mapfile -t cohort_users < <(python3 -c 'import json,sys; print("\n".join(u["user_id"] for u in json.load(sys.stdin)))' <<<"$cohort")
+program=$(new_program --name "FitEx Autumn $run" --started-days-ago 20 --weeks 8 --unit fitex_miles \
+  --strategy adaptive_percentile)
+mapfile -t teams < <(new_teams "$program")
 i=0
-for user in $(python3 -c 'import json,sys; print(" ".join(u["user_id"] for u in json.load(sys.stdin)))' <<<"$cohort"); do
+for user in "${cohort_users[@]}"; do
   "$bin/fitexctl" teams add --team "${teams[$((i % 8))]}" --user "$user" >/dev/null
   i=$((i + 1))
 done
@@ -331,6 +344,30 @@ wait_step 120 "the goals and team progress" goals_done
 
 step "Leaderboard"
 "$bin/fitexctl" leaderboard --program "$program"
+
+step "A coordinator logs an activity a tracker does not count (45 minutes of swimming, tracker off)"
+swimmer=${cohort_users[5]}
+"$bin/fitexctl" activity add --user "$swimmer" --program "$program" --date "$(date -u -d yesterday +%F)" \
+  --kind swimming --minutes 45 --intensity moderate --worn no --by "the demo's coordinator"
+
+step "The summer season closes: 2 weeks that ended 14 days ago, its grace period shortened to 0 hours"
+summer_name="FitEx Summer $run"
+summer=$(new_program --name "$summer_name" --started-days-ago 27 --weeks 2 --unit fitex_miles \
+  --strategy adaptive_percentile --grace-hours 0)
+mapfile -t summer_teams < <(new_teams "$summer")
+summer_start=$(date -u -d '27 days ago' +%F)
+for t in "${!summer_teams[@]}"; do
+  args=()
+  for ((m = t; m < ${#cohort_users[@]}; m += 8)); do args+=(--user "${cohort_users[$m]}"); done
+  "$bin/fitexctl" teams add --team "${summer_teams[$t]}" "${args[@]}" --from "$summer_start" >/dev/null
+done
+"$bin/fitexctl" goals recompute --program "$summer"
+"$bin/fitexctl" season close --program "$summer_name"
+"$bin/fitexctl" season correct --program "$summer_name" --team "Tidewater" --progress 250 \
+  --by "the demo's coordinator" --reason "a tracker's week-2 sync was lost; the participant's paper log"
+"$bin/fitexctl" audit list --program "$summer_name"
+step "The summer season's frozen final leaderboard"
+"$bin/fitexctl" leaderboard --program "$summer"
 
 step "Participants"
 "$bin/fitexctl" users list

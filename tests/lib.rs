@@ -224,6 +224,7 @@ pub fn infrastructure_env(
         ("FITEX__KAFKA__TOPICS__ACTIVITY_DAYS", topics.activity_days.clone()),
         ("FITEX__KAFKA__TOPICS__GOALS", topics.goals.clone()),
         ("FITEX__KAFKA__TOPICS__TEAM_PROGRESS", topics.team_progress.clone()),
+        ("FITEX__KAFKA__TOPICS__SEASONS", topics.seasons.clone()),
         ("FITEX__DATABASE__DATABASE_NAME", database.database_name.clone()),
     ]
 }

@@ -217,7 +217,7 @@ def check_overlay(overlay: Path, expected_topics: dict[str, int]) -> None:
                    for p in r["http"]["paths"])
     portal_paths = [("/", "fitex-portal"), ("/connect/", "fitex-portal"), ("/signout", "fitex-portal"),
                     ("/status", "fitex-portal"), ("/season", "fitex-portal"), ("/team", "fitex-portal"),
-                    ("/token", "fitex-portal")]
+                    ("/activity", "fitex-portal"), ("/activity/", "fitex-portal"), ("/token", "fitex-portal")]
     check(paths == sorted(portal_paths + [("/v1/", "fitex-goals"), ("/webhooks/", "fitex-subscriber")]),
           f"{where}: Ingress exposes only /webhooks/ (subscriber), /v1/ (goals) and the participant pages: {paths}")
     check(all(p["pathType"] == "Exact" or p["path"].endswith("/") for i in ingresses for r in i["spec"]["rules"]

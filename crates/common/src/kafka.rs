@@ -56,6 +56,8 @@ pub struct Topics {
     pub goals: String,
     /// `fitex.v1.TeamProgressChanged` from the goals service; key: team id.
     pub team_progress: String,
+    /// `fitex.v1.SeasonClosed` from the goals service, once per closed season; key: program id.
+    pub seasons: String,
 }
 
 /// The names `config/base.toml` gives — the one place they are written, built into the binary —
@@ -90,6 +92,7 @@ impl Topics {
             TopicSpec { name: self.activity_days.clone(), partitions: 8 },
             TopicSpec { name: self.goals.clone(), partitions: 8 },
             TopicSpec { name: self.team_progress.clone(), partitions: 4 },
+            TopicSpec { name: self.seasons.clone(), partitions: 1 },
         ]
     }
 
@@ -102,6 +105,7 @@ impl Topics {
             activity_days: format!("{}.{suffix}", self.activity_days),
             goals: format!("{}.{suffix}", self.goals),
             team_progress: format!("{}.{suffix}", self.team_progress),
+            seasons: format!("{}.{suffix}", self.seasons),
         }
     }
 }

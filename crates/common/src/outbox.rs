@@ -22,6 +22,10 @@ use uuid::Uuid;
 use crate::shutdown::Shutdown;
 use crate::trace_context::TraceParent;
 
+/// The outbox source whose records the fetcher's relay publishes: the activity topic's events,
+/// wherever they were written (the fetcher's syncs, a purge's tombstones, a logged activity).
+pub const ACTIVITY_SOURCE: &str = "fetcher";
+
 /// A record ready for Kafka: what the producer sends and what the outbox stores.
 ///
 /// An empty payload is a tombstone (sent with no value): every event on our topics is a protobuf

@@ -19,7 +19,7 @@ use crate::pending;
 
 /// The outbox source the fetcher's relay publishes: the purge's tombstones go out through it, as
 /// the fetcher's activity events do, wherever the purge ran.
-pub const OUTBOX_SOURCE: &str = "fetcher";
+pub const OUTBOX_SOURCE: &str = outbox::ACTIVITY_SOURCE;
 
 /// What this half of a purge removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 //! `fitex_connections::store::participant_of_provider_user`.
 
 use chrono::NaiveDate;
-use fitex_goals::{GoalSettings, MileRules};
+use fitex_goals::{GoalSettings, MileRules, DEFAULT_GRACE_HOURS};
 use sqlx::types::Json;
 use sqlx::PgPool;
 
@@ -22,11 +22,24 @@ pub struct NewProgram<'a> {
     pub mile_rules: &'a MileRules,
 }
 
-/// Creates a program; returns its id. Fails on a name already taken (names are unique).
+/// Creates a program with the default grace period ([`DEFAULT_GRACE_HOURS`]); returns its id.
+/// Fails on a name already taken (names are unique).
 pub async fn create_program(pool: &PgPool, program: &NewProgram<'_>) -> Result<i64, sqlx::Error> {
+    create_program_with_grace(pool, program, DEFAULT_GRACE_HOURS).await
+}
+
+/// Creates a program whose season closes `grace_hours` after its last day has ended everywhere
+/// ([`fitex_goals::Program::grace_deadline`]); returns its id. Fails on a name already taken, or
+/// on more than 2,160 hours (90 days; the table refuses it).
+pub async fn create_program_with_grace(
+    pool: &PgPool,
+    program: &NewProgram<'_>,
+    grace_hours: u32,
+) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO programs (name, start_date, weeks, unit, goal_settings, mile_rules)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO programs (name, start_date, weeks, unit, goal_settings, mile_rules,
+             grace_hours)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(program.name)
     .bind(program.start_date)
@@ -34,8 +47,17 @@ pub async fn create_program(pool: &PgPool, program: &NewProgram<'_>) -> Result<i
     .bind(program.unit)
     .bind(Json(program.goal_settings))
     .bind(Json(program.mile_rules))
+    .bind(i32::try_from(grace_hours).unwrap_or(i32::MAX))
     .fetch_one(pool)
     .await
+}
+
+/// The id of the program named `name`; `None` when there is none.
+pub async fn program_id_by_name(pool: &PgPool, name: &str) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM programs WHERE name = $1")
+        .bind(name)
+        .fetch_optional(pool)
+        .await
 }
 
 /// What an operator sees of a program.

@@ -13,6 +13,8 @@ use fitex_goals::{
     goals_between, member_week_across, program_week, team_week, Goal, GoalSettings, MemberWeek,
     ParticipantGoalInput, Strategy, TeamWeek, Unit, MAX_SETTING_DAYS,
 };
+/// Where a change came from, named on the events it leads to.
+pub use fitex_proto::DataSource;
 use fitex_proto::{content_type, GoalChanged, Message, TeamProgressChanged, Timestamp};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -49,16 +51,17 @@ pub struct Recomputed {
     pub team_weeks_changed: usize,
 }
 
-fn timestamp(at: DateTime<Utc>) -> Timestamp {
+pub(crate) fn timestamp(at: DateTime<Utc>) -> Timestamp {
     std::time::SystemTime::from(at).into()
 }
 
 /// A participant's change in a batch: everything from `from` on is recomputed, and the events it
-/// causes continue `trace`.
+/// causes continue `trace` and name `source` as where the change came from.
 #[derive(Debug, Clone)]
 pub struct Change {
     pub from: NaiveDate,
     pub trace: TraceParent,
+    pub source: DataSource,
 }
 
 /// One participant's goals in one enrolment, to recompute from `from` through `through`.
@@ -69,6 +72,7 @@ struct GoalPlan<'a> {
     from: NaiveDate,
     through: NaiveDate,
     trace: &'a TraceParent,
+    source: DataSource,
 }
 
 impl GoalPlan<'_> {
@@ -85,6 +89,7 @@ struct TeamWeekPlan<'a> {
     enrolment: &'a Enrolment,
     week: u32,
     trace: &'a TraceParent,
+    source: DataSource,
 }
 
 /// The part of date-ordered `records` dated `from` through `through`.
@@ -100,14 +105,15 @@ fn dated_within<T>(
 }
 
 impl GoalsEngine {
-    /// Recomputes everything a change of `participant_id`'s day `changed_from` (or later) affects.
+    /// Recomputes everything a change of `participant_id`'s day `changed_from` (or later) affects,
+    /// as after a device's change.
     pub async fn recompute(
         &self,
         participant_id: i64,
         changed_from: NaiveDate,
         trace: &TraceParent,
     ) -> Result<Recomputed, sqlx::Error> {
-        let change = Change { from: changed_from, trace: *trace };
+        let change = Change { from: changed_from, trace: *trace, source: DataSource::Device };
         self.recompute_batch(&BTreeMap::from([(participant_id, change)])).await
     }
 
@@ -153,6 +159,7 @@ impl GoalsEngine {
                     from,
                     through,
                     trace: &change.trace,
+                    source: change.source,
                 });
             }
         }
@@ -215,6 +222,7 @@ impl GoalsEngine {
                     enrolment: &plan.enrolment,
                     week,
                     trace: plan.trace,
+                    source: plan.source,
                 });
             }
         }
@@ -249,6 +257,7 @@ impl GoalsEngine {
             explanation: goal.explanation.clone(),
             computed_at: Some(timestamp(computed_at)),
             trace_context: Some(span.to_proto()),
+            source: plan.source as i32,
         };
         OutgoingRecord::event(
             &self.topics.goals,
@@ -345,6 +354,7 @@ impl GoalsEngine {
                     program.unit,
                     computed_at,
                     plan.trace,
+                    plan.source,
                 ));
                 count += 1;
             }
@@ -389,6 +399,8 @@ impl GoalsEngine {
                     enrolment,
                     week,
                     trace,
+                    // A deletion's recomputation: no data source led to it.
+                    source: DataSource::Unspecified,
                 });
             }
         }
@@ -426,7 +438,7 @@ const PARTICIPANT_LOCK_SPACE: i32 = 0x7061_7274; // "part"
 /// One team at a time: two members' recomputations run concurrently, and each, unlocked, could
 /// read the other's goals before they commit and then write its stale total last. Under the
 /// team's lock the last computation starts after every goal it depends on is committed.
-async fn lock_teams(
+pub(crate) async fn lock_teams(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     team_ids: &[i64],
 ) -> Result<(), sqlx::Error> {
@@ -448,7 +460,7 @@ fn lock_keys(ids: &[i64]) -> Vec<i32> {
 /// PostgreSQL's two-key transaction locks, all in one statement: `space` names the kind of thing
 /// locked, `ids` which ones. They are taken in [`lock_keys`] order (a function scan of `unnest`
 /// yields the array's order).
-async fn advisory_xact_locks(
+pub(crate) async fn advisory_xact_locks(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     space: i32,
     ids: &[i64],
@@ -461,6 +473,14 @@ async fn advisory_xact_locks(
     Ok(())
 }
 
+/// The program unit as events and the goals API name it.
+pub fn unit_name(unit: Unit) -> &'static str {
+    match unit {
+        Unit::FitexMiles => "fitex_miles",
+        Unit::Steps => "steps",
+    }
+}
+
 fn team_event(
     topic: &str,
     team: &TeamWeek,
@@ -468,6 +488,7 @@ fn team_event(
     unit: Unit,
     computed_at: DateTime<Utc>,
     trace: &TraceParent,
+    source: DataSource,
 ) -> OutgoingRecord {
     let event_id = Uuid::now_v7();
     let span = trace.child();
@@ -476,10 +497,7 @@ fn team_event(
         team_id: team.team_id,
         program_id,
         week: team.week as i32,
-        unit: match unit {
-            Unit::FitexMiles => "fitex_miles".into(),
-            Unit::Steps => "steps".into(),
-        },
+        unit: unit_name(unit).into(),
         goal: team.goal,
         progress: team.progress,
         percent_of_goal: team.percent_of_goal,
@@ -487,6 +505,7 @@ fn team_event(
         members_meeting_goal: team.members_meeting_goal as i32,
         computed_at: Some(timestamp(computed_at)),
         trace_context: Some(span.to_proto()),
+        source: source as i32,
     };
     OutgoingRecord::event(
         topic,

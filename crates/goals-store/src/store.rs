@@ -6,8 +6,8 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use fitex_common::zone::ParticipantZone;
 use fitex_goals::{
-    latest_week, leaderboard, DayRecord, Goal, GoalSettings, LeaderboardEntry, Membership,
-    MileRules, ParticipantGoalInput, Program, TeamWeek, Unit,
+    latest_week, leaderboard, DayRecord, Goal, GoalSettings, LeaderboardEntry, ManualMinutes,
+    Membership, MileRules, ParticipantGoalInput, Program, TeamWeek, Unit,
 };
 use sqlx::{PgPool, Postgres, Transaction};
 
@@ -29,6 +29,7 @@ struct RawProgram {
     goal_settings: serde_json::Value,
     mile_rules: serde_json::Value,
     met_days_per_week: i32,
+    grace_hours: i32,
 }
 
 fn parse_program(
@@ -56,13 +57,15 @@ fn parse_program(
             miles,
             goals,
             met_days_per_week: raw.met_days_per_week.clamp(0, 7) as u32,
+            grace_hours: raw.grace_hours.max(0) as u32,
         },
     })
 }
 
 pub async fn program(pool: &PgPool, id: i64) -> Result<Option<ProgramRow>, sqlx::Error> {
     let raw: Option<RawProgram> = sqlx::query_as(
-        "SELECT id, name, start_date, weeks, unit, goal_settings, mile_rules, met_days_per_week
+        "SELECT id, name, start_date, weeks, unit, goal_settings, mile_rules, met_days_per_week,
+                grace_hours
          FROM programs WHERE id = $1",
     )
     .bind(id)
@@ -104,7 +107,7 @@ pub async fn enrolments_of<'e>(
     let rows: Vec<RawEnrolment> = sqlx::query_as(
         "SELECT m.participant_id, t.id AS team_id, t.goal_settings AS team_settings, m.joined_on,
                 m.left_on, p.id, p.name, p.start_date, p.weeks, p.unit, p.goal_settings,
-                p.mile_rules, p.met_days_per_week
+                p.mile_rules, p.met_days_per_week, p.grace_hours
          FROM team_members m JOIN teams t ON t.id = m.team_id JOIN programs p ON p.id = t.program_id
          WHERE m.participant_id = ANY($1) ORDER BY m.participant_id, t.id, m.joined_on",
     )
@@ -209,19 +212,52 @@ pub async fn days<'e>(
 }
 
 /// The stored days of each of `participant_ids` between `from` and `through`, in one query (a
-/// team week reads all its members' at once), by participant, each in date order.
+/// team week reads all its members' at once), by participant, each in date order. Each day carries
+/// the activity logged by hand for it; a day with logged activity and nothing from the provider
+/// comes as a day without data ([`DayRecord::no_data`]) that carries it.
 pub async fn days_of<'e>(
     pool: impl sqlx::PgExecutor<'e>,
     participant_ids: &[i64],
     from: NaiveDate,
     through: NaiveDate,
 ) -> Result<HashMap<i64, Vec<DayRecord>>, sqlx::Error> {
-    type DayRow = (i64, NaiveDate, i32, f64, i32, Option<i32>, bool);
+    #[derive(sqlx::FromRow)]
+    struct DayRow {
+        participant_id: i64,
+        day: NaiveDate,
+        steps: i32,
+        distance_km: f64,
+        mvpa: i32,
+        worn_minutes: Option<i32>,
+        no_data: bool,
+        worn_moderate: i32,
+        worn_vigorous: i32,
+        unworn_moderate: i32,
+        unworn_vigorous: i32,
+    }
     let rows: Vec<DayRow> = sqlx::query_as(
-        "SELECT participant_id, day, steps, distance_km,
-                fairly_active_minutes + very_active_minutes, worn_minutes, no_data
-         FROM activity_days WHERE participant_id = ANY($1) AND day BETWEEN $2 AND $3
-         ORDER BY participant_id, day",
+        "WITH measured AS (
+             SELECT participant_id, day, steps, distance_km,
+                    fairly_active_minutes + very_active_minutes AS mvpa, worn_minutes, no_data
+             FROM activity_days WHERE participant_id = ANY($1) AND day BETWEEN $2 AND $3
+         ), logged AS (
+             SELECT participant_id, day,
+                    sum(minutes) FILTER (WHERE device_worn AND intensity = 'moderate') AS wm,
+                    sum(minutes) FILTER (WHERE device_worn AND intensity = 'vigorous') AS wv,
+                    sum(minutes) FILTER (WHERE NOT device_worn AND intensity = 'moderate') AS um,
+                    sum(minutes) FILTER (WHERE NOT device_worn AND intensity = 'vigorous') AS uv
+             FROM manual_activities WHERE participant_id = ANY($1) AND day BETWEEN $2 AND $3
+             GROUP BY participant_id, day
+         )
+         SELECT coalesce(m.participant_id, l.participant_id) AS participant_id,
+                coalesce(m.day, l.day) AS day,
+                coalesce(m.steps, 0) AS steps, coalesce(m.distance_km, 0) AS distance_km,
+                coalesce(m.mvpa, 0) AS mvpa, m.worn_minutes, coalesce(m.no_data, true) AS no_data,
+                coalesce(l.wm, 0)::int4 AS worn_moderate, coalesce(l.wv, 0)::int4 AS worn_vigorous,
+                coalesce(l.um, 0)::int4 AS unworn_moderate,
+                coalesce(l.uv, 0)::int4 AS unworn_vigorous
+         FROM measured m FULL JOIN logged l ON l.participant_id = m.participant_id AND l.day = m.day
+         ORDER BY 1, 2",
     )
     .bind(participant_ids)
     .bind(from)
@@ -229,14 +265,20 @@ pub async fn days_of<'e>(
     .fetch_all(pool)
     .await?;
     let mut by_participant: HashMap<i64, Vec<DayRecord>> = HashMap::new();
-    for (participant, date, steps, distance_km, mvpa, worn, no_data) in rows {
-        by_participant.entry(participant).or_default().push(DayRecord {
-            date,
-            steps,
-            distance_km,
-            moderate_vigorous_minutes: mvpa,
-            worn_minutes: worn,
-            no_data,
+    for row in rows {
+        by_participant.entry(row.participant_id).or_default().push(DayRecord {
+            date: row.day,
+            steps: row.steps,
+            distance_km: row.distance_km,
+            moderate_vigorous_minutes: row.mvpa,
+            worn_minutes: row.worn_minutes,
+            no_data: row.no_data,
+            manual: ManualMinutes {
+                worn_moderate: row.worn_moderate,
+                worn_vigorous: row.worn_vigorous,
+                unworn_moderate: row.unworn_moderate,
+                unworn_vigorous: row.unworn_vigorous,
+            },
         });
     }
     Ok(by_participant)
@@ -493,23 +535,42 @@ type TeamWeekRow = (
     Option<f64>,
 );
 
-/// Every team of a program (in id order) with its stored weeks; a team without progress yet has
+/// Which team weeks are read: as recomputed on every change (`team_progress`), or as frozen when
+/// the season closed (`season_final_team_weeks`, the same columns; see [`crate::season_close`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TeamWeeksOf {
+    Live,
+    Final,
+}
+
+impl TeamWeeksOf {
+    fn table(self) -> &'static str {
+        match self {
+            TeamWeeksOf::Live => "team_progress",
+            TeamWeeksOf::Final => "season_final_team_weeks",
+        }
+    }
+}
+
+/// Every team of a program (in id order) with its `source` weeks; a team without progress yet has
 /// none. `team` narrows it to one team.
-async fn team_weeks_where(
-    pool: &PgPool,
+pub(crate) async fn team_weeks_where<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    source: TeamWeeksOf,
     program: Option<i64>,
     team: Option<i64>,
 ) -> Result<Vec<(i64, Vec<TeamWeek>)>, sqlx::Error> {
-    let rows: Vec<TeamWeekRow> = sqlx::query_as(
+    let rows: Vec<TeamWeekRow> = sqlx::query_as(&format!(
         "SELECT t.id, tp.week, tp.goal, tp.progress, tp.percent_of_goal, tp.members,
                 tp.members_meeting_goal, tp.share_meeting_goal
-         FROM teams t LEFT JOIN team_progress tp ON tp.team_id = t.id
+         FROM teams t LEFT JOIN {table} tp ON tp.team_id = t.id
          WHERE ($1::bigint IS NULL OR t.program_id = $1) AND ($2::bigint IS NULL OR t.id = $2)
          ORDER BY t.id, tp.week",
-    )
+        table = source.table(),
+    ))
     .bind(program)
     .bind(team)
-    .fetch_all(pool)
+    .fetch_all(executor)
     .await?;
     let mut teams: Vec<(i64, Vec<TeamWeek>)> = Vec::new();
     for (team_id, week, goal, progress, percent, members, meeting, share) in rows {
@@ -533,7 +594,8 @@ async fn team_weeks_where(
 
 /// A team's stored weeks.
 pub async fn team_weeks(pool: &PgPool, team_id: i64) -> Result<Vec<TeamWeek>, sqlx::Error> {
-    Ok(team_weeks_where(pool, None, Some(team_id)).await?.pop().map(|(_, w)| w).unwrap_or_default())
+    let teams = team_weeks_where(pool, TeamWeeksOf::Live, None, Some(team_id)).await?;
+    Ok(teams.into_iter().next().map(|(_, weeks)| weeks).unwrap_or_default())
 }
 
 /// Every team of the program with its stored weeks (the leaderboard's input).
@@ -541,7 +603,7 @@ pub async fn program_team_weeks(
     pool: &PgPool,
     program_id: i64,
 ) -> Result<Vec<(i64, Vec<TeamWeek>)>, sqlx::Error> {
-    team_weeks_where(pool, Some(program_id), None).await
+    team_weeks_where(pool, TeamWeeksOf::Live, Some(program_id), None).await
 }
 
 /// A team's place on a program's leaderboard.
@@ -564,8 +626,20 @@ pub async fn program_leaderboard(
 ) -> Result<(u32, Vec<Standing>), sqlx::Error> {
     let weeks_by_team = program_team_weeks(pool, program_id).await?;
     let week = week.unwrap_or_else(|| latest_week(&weeks_by_team));
-    let mut names = crate::programs::team_names(pool, program_id).await?;
-    let standings = leaderboard(&weeks_by_team, week)
+    let names = crate::programs::team_names(pool, program_id).await?;
+    let standings = standings(leaderboard(&weeks_by_team, week), &weeks_by_team, names, week);
+    Ok((week, standings))
+}
+
+/// `entries` of `week`'s leaderboard with each team's name and ranked week (an entry whose team
+/// has no such week is left out).
+pub(crate) fn standings(
+    entries: Vec<LeaderboardEntry>,
+    weeks_by_team: &[(i64, Vec<TeamWeek>)],
+    mut names: HashMap<i64, String>,
+    week: u32,
+) -> Vec<Standing> {
+    entries
         .into_iter()
         .filter_map(|entry| {
             let (_, weeks) = weeks_by_team.iter().find(|(team, _)| *team == entry.team_id)?;
@@ -573,8 +647,7 @@ pub async fn program_leaderboard(
             let name = names.remove(&entry.team_id).unwrap_or_default();
             Some(Standing { entry, name, team_week })
         })
-        .collect();
-    Ok((week, standings))
+        .collect()
 }
 
 /// The display names of those of `ids` who exist and are not deleted (`None`: they never gave

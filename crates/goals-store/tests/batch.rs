@@ -8,7 +8,7 @@ use fitex_common::kafka::Topics;
 use fitex_common::trace_context::TraceParent;
 use fitex_goals::{GoalSettings, MileRules};
 use fitex_goals_store::programs::{self, NewProgram};
-use fitex_goals_store::recompute::Change;
+use fitex_goals_store::recompute::{Change, DataSource};
 use fitex_goals_store::{GoalsEngine, Recomputed};
 use fitex_testkit::test_database;
 use sqlx::PgPool;
@@ -94,7 +94,10 @@ async fn stored(pool: &PgPool) -> (Vec<String>, Vec<String>, BTreeMap<String, i6
 fn from_start(participants: &[i64]) -> BTreeMap<i64, Change> {
     let start = Utc::now().date_naive() - Duration::days(9);
     let trace = TraceParent::new_root();
-    participants.iter().map(|p| (*p, Change { from: start, trace })).collect()
+    participants
+        .iter()
+        .map(|p| (*p, Change { from: start, trace, source: DataSource::Device }))
+        .collect()
 }
 
 #[tokio::test]

@@ -34,6 +34,7 @@ fn history(seed: u64) -> Vec<DayRecord> {
                 moderate_vigorous_minutes: r % 60,
                 worn_minutes: worn,
                 no_data: false,
+                manual: Default::default(),
             }
         })
         .collect();

@@ -5,6 +5,8 @@
 //! - [`goals_between`] computes each day's individual step goal with one of four [`Strategy`]s;
 //! - [`program`] converts days and goals to FitEx miles and places dates in program weeks;
 //! - [`team`] aggregates members into team weeks and ranks teams by percent of goal;
+//! - [`close`] is a season's close: when it is due, its final week, an operator's correction;
+//! - [`manual`] is activity logged by hand: the kinds, the checks on an entry, a day's minutes;
 //! - [`season`] is one participant's season: each day against its goal, streaks, the week in
 //!   FitEx miles.
 //!
@@ -18,11 +20,14 @@ mod text;
 mod validity;
 
 pub mod citations;
+pub mod close;
+pub mod manual;
 pub mod program;
 pub mod season;
 pub mod team;
 
 pub use baseline::{baseline, Baseline, BaselineRules};
+pub use close::{corrected_week, due_to_close, final_week, CorrectionNote, CorrectionProblem};
 pub use engine::{goals_between, Goal};
 pub use settings::{
     age_target, next_activity_level, AdaptivePercentile, GoalSettings, Guideline,
@@ -34,9 +39,13 @@ pub use stats::{median, percentile_linear, round_to};
 pub use text::thousands;
 pub use validity::{classify, DayRecord, Validity, ValidityRules};
 
+pub use manual::{
+    ActivityKind, EntryContext, EntryForm, EntryProblem, Intensity, ManualEntry, ManualMinutes,
+};
 pub use program::{
     day_outcome, day_progress, fitex_miles, goal_in_unit, member_week, member_week_across,
     program_week, progress_in_unit, DayOutcome, DayProgress, Membership, MileRules, Program, Unit,
+    DEFAULT_GRACE_HOURS,
 };
 pub use season::{my_week, season_days, streaks, MyWeek, SeasonDay, Streaks};
 pub use team::{

@@ -1,6 +1,6 @@
 //! Programs: FitEx miles, program weeks and one member's week.
 
-use chrono::{Days, NaiveDate};
+use chrono::{DateTime, Days, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Goal;
@@ -29,26 +29,53 @@ pub struct MileRules {
     /// Steps above this count as this many (45,000 = the outlier bound, *default*): a genuine
     /// marathon still counts 22.5 miles, a glitch cannot win the week for its team.
     pub max_counted_steps: i32,
+    /// A vigorous minute logged by hand counts this many moderate ones (1, *default*: the same as
+    /// a device's "very active" minute, so the two sources count alike; the Physical Activity
+    /// Guidelines' 2 is allowed — US HHS 2018). Bounded to 1..=2 where it is read.
+    pub vigorous_minute_weight: f64,
 }
 
 impl Default for MileRules {
     fn default() -> Self {
-        Self { steps_per_mile: 2000.0, mvpa_minutes_per_mile: 15.0, max_counted_steps: 45_000 }
+        Self {
+            steps_per_mile: 2000.0,
+            mvpa_minutes_per_mile: 15.0,
+            max_counted_steps: 45_000,
+            vigorous_minute_weight: 1.0,
+        }
     }
 }
 
-/// A day's FitEx miles, counted once: `max(steps / steps_per_mile, mvpa / mvpa_minutes_per_mile)`
-/// (the walking that produced the active minutes is the same walking that produced the steps, so
-/// the two are never added). Steps are capped at `max_counted_steps`, active minutes at 1,440;
-/// negative values count as 0. Validity does not matter here: a day with too little wear still
-/// counts what it recorded.
+/// A day's FitEx miles, counted once.
+///
+/// The device's day counts `max(steps / steps_per_mile, mvpa / mvpa_minutes_per_mile)`: the walking
+/// that produced the active minutes is the same walking that produced the steps, so the two are
+/// never added. Activity logged by hand (see docs/goals.md, "Manual activity"):
+/// - logged while the tracker was worn, the device may already count it as active minutes, so it
+///   raises the day's active minutes to the logged ones when those are more, and is never added
+///   to them;
+/// - logged while the tracker was not worn, no device minute can be the same minute, so it is
+///   added: `+ minutes / mvpa_minutes_per_mile`.
+///
+/// A vigorous minute logged by hand counts `vigorous_minute_weight` moderate ones. Steps are capped
+/// at `max_counted_steps`, minutes at 1,440 each; negative values count as 0. Validity does not
+/// matter here: a day with too little wear still counts what it recorded and what was logged.
 pub fn fitex_miles(day: &DayRecord, rules: &MileRules) -> f64 {
     let steps = f64::from(day.steps.clamp(0, rules.max_counted_steps.max(0)));
     let walking = if rules.steps_per_mile > 0.0 { steps / rules.steps_per_mile } else { 0.0 };
-    let minutes = f64::from(day.moderate_vigorous_minutes.clamp(0, 1440));
-    let active =
-        if rules.mvpa_minutes_per_mile > 0.0 { minutes / rules.mvpa_minutes_per_mile } else { 0.0 };
-    walking.max(active)
+    let weight = rules.vigorous_minute_weight.clamp(1.0, 2.0);
+    let (worn_logged, unworn_logged) = day.manual.moderate_equivalent(weight);
+    let day_minutes = f64::from(crate::manual::MINUTES_PER_DAY);
+    let device = f64::from(day.moderate_vigorous_minutes.clamp(0, crate::manual::MINUTES_PER_DAY));
+    let active_minutes = device.max(worn_logged.min(day_minutes));
+    let per_mile = |minutes: f64| {
+        if rules.mvpa_minutes_per_mile > 0.0 {
+            minutes / rules.mvpa_minutes_per_mile
+        } else {
+            0.0
+        }
+    };
+    walking.max(per_mile(active_minutes)) + per_mile(unworn_logged.min(day_minutes))
 }
 
 /// A day's progress in the program unit: FitEx miles, or steps (capped as in [`fitex_miles`]).
@@ -81,6 +108,17 @@ pub struct Program {
     pub goals: GoalSettings,
     /// A member met their goal for the week on at least this many days (4, *default*).
     pub met_days_per_week: u32,
+    /// Hours after the last day during which late syncs and manual entries still count (72,
+    /// *default*); see [`Program::grace_deadline`].
+    #[serde(default = "default_grace_hours")]
+    pub grace_hours: u32,
+}
+
+/// The grace period's length when a program does not set one.
+pub const DEFAULT_GRACE_HOURS: u32 = 72;
+
+fn default_grace_hours() -> u32 {
+    DEFAULT_GRACE_HOURS
 }
 
 impl Program {
@@ -93,7 +131,24 @@ impl Program {
             miles: MileRules::default(),
             goals: GoalSettings::default(),
             met_days_per_week: 4,
+            grace_hours: DEFAULT_GRACE_HOURS,
         }
+    }
+
+    /// When the last day has ended everywhere on earth: midnight after it in UTC−12, the last
+    /// time zone to finish a date. Participants keep their own zones, so a deadline that is fair to
+    /// all of them starts here.
+    pub fn last_day_ended(&self) -> DateTime<Utc> {
+        let midnight =
+            self.end_date().succ_opt().unwrap_or(NaiveDate::MAX).and_time(NaiveTime::MIN);
+        Utc.from_utc_datetime(&midnight) + Duration::hours(12)
+    }
+
+    /// The end of the grace period: [`grace_hours`](Self::grace_hours) after
+    /// [`last_day_ended`](Self::last_day_ended). Until then late syncs and manual entries for
+    /// season days count, and entries can be edited; after it the season closes.
+    pub fn grace_deadline(&self) -> DateTime<Utc> {
+        self.last_day_ended() + Duration::hours(i64::from(self.grace_hours))
     }
 
     /// First day of a 1-based week (`None` for week 0 or past the program).
@@ -225,17 +280,23 @@ pub enum DayOutcome {
 
 /// The one rule for "goal met" on a day, as team weeks count it ([`member_week`]): a valid day
 /// (see [`classify`]) whose progress in the program unit reached the day's goal in that unit
-/// (so 60 active minutes meet a 3.5-mile goal).
+/// (so 60 active minutes meet a 3.5-mile goal). A day without a valid wear record but with
+/// activity logged by hand is met when its progress reached the goal, and says nothing otherwise:
+/// the log proves activity, while the missing wear cannot prove its absence.
 pub fn day_outcome(program: &Program, day: Option<&DayRecord>, goal: Option<&Goal>) -> DayOutcome {
-    let Some(day) = day.filter(|d| classify(d, &program.goals.validity).is_valid()) else {
+    let Some(day) = day else { return DayOutcome::NoValidWear };
+    let valid = classify(day, &program.goals.validity).is_valid();
+    if !valid && day.manual.is_empty() {
         return DayOutcome::NoValidWear;
-    };
+    }
     let Some(goal) = goal else { return DayOutcome::NoGoal };
     let progress = progress_in_unit(day, program.unit, &program.miles);
     if progress >= goal_in_unit(goal.steps, program.unit, &program.miles) {
         DayOutcome::Met
-    } else {
+    } else if valid {
         DayOutcome::Missed
+    } else {
+        DayOutcome::NoValidWear
     }
 }
 
@@ -277,6 +338,7 @@ pub fn day_progress(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manual::ManualMinutes;
     use crate::settings::StrategyKind;
 
     fn d(n: u64) -> NaiveDate {
@@ -291,7 +353,79 @@ mod tests {
             moderate_vigorous_minutes: mvpa,
             worn_minutes: Some(800),
             no_data: false,
+            manual: ManualMinutes::default(),
         }
+    }
+
+    fn logged(worn_moderate: i32, worn_vigorous: i32, unworn_moderate: i32) -> ManualMinutes {
+        ManualMinutes { worn_moderate, worn_vigorous, unworn_moderate, unworn_vigorous: 0 }
+    }
+
+    #[test]
+    fn logged_minutes_count_without_counting_a_device_minute_twice() {
+        let r = MileRules::default();
+        let with = |steps, mvpa, manual| DayRecord { manual, ..day(steps, mvpa) };
+        // Not worn: nothing the device saw can be the same minutes, so a 60-minute swim adds 4
+        // miles to the 5 walked.
+        assert_eq!(fitex_miles(&with(10_000, 60, logged(0, 0, 60)), &r), 9.0);
+        // Worn: the device's 60 active minutes may be the same 45 logged ones: nothing is added.
+        assert_eq!(fitex_miles(&with(2_000, 60, logged(45, 0, 0)), &r), 4.0);
+        // Worn, but the device saw fewer active minutes (cycling moves the wrist little): the
+        // logged 90 count instead of the device's 30, never beside them.
+        assert_eq!(fitex_miles(&with(2_000, 30, logged(60, 30, 0)), &r), 6.0);
+        // Walking still wins when it is more.
+        assert_eq!(fitex_miles(&with(16_000, 30, logged(60, 0, 0)), &r), 8.0);
+        // A day the provider holds no data for still counts what was logged.
+        let no_data = DayRecord { manual: logged(0, 0, 30), ..DayRecord::no_data(d(0)) };
+        assert_eq!(fitex_miles(&no_data, &r), 2.0);
+        // A vigorous minute counts as one moderate one unless the program weights it.
+        let vigorous = DayRecord {
+            manual: ManualMinutes { unworn_vigorous: 30, ..ManualMinutes::default() },
+            ..day(0, 0)
+        };
+        assert_eq!(fitex_miles(&vigorous, &r), 2.0);
+        let weighted = MileRules { vigorous_minute_weight: 2.0, ..r };
+        assert_eq!(fitex_miles(&vigorous, &weighted), 4.0);
+        let out_of_bounds = MileRules { vigorous_minute_weight: 50.0, ..r };
+        assert_eq!(fitex_miles(&vigorous, &out_of_bounds), 4.0, "the weight is bounded to 2");
+        // Logged minutes never count in a steps program.
+        assert_eq!(progress_in_unit(&with(3_000, 0, logged(0, 0, 90)), Unit::Steps, &r), 3000.0);
+    }
+
+    #[test]
+    fn a_logged_activity_can_meet_the_goal_of_a_day_without_valid_wear_but_never_miss_it() {
+        let miles = Program::new(d(0));
+        let goal = goal_of(0, 7000);
+        let unworn =
+            |minutes| DayRecord { manual: logged(0, 0, minutes), ..DayRecord::no_data(d(0)) };
+        // 3.5 miles = 52.5 minutes.
+        assert_eq!(day_outcome(&miles, Some(&unworn(60)), Some(&goal)), DayOutcome::Met);
+        assert_eq!(day_outcome(&miles, Some(&unworn(30)), Some(&goal)), DayOutcome::NoValidWear);
+        assert_eq!(
+            day_outcome(&miles, Some(&DayRecord::no_data(d(0))), Some(&goal)),
+            DayOutcome::NoValidWear
+        );
+        // On a valid day the log adds to the progress that meets or misses the goal.
+        let walked = |manual| DayRecord { manual, ..day(4_000, 10) };
+        assert_eq!(
+            day_outcome(&miles, Some(&walked(logged(0, 0, 0))), Some(&goal)),
+            DayOutcome::Missed
+        );
+        assert_eq!(
+            day_outcome(&miles, Some(&walked(logged(0, 0, 30))), Some(&goal)),
+            DayOutcome::Met
+        );
+    }
+
+    #[test]
+    fn the_grace_period_starts_when_the_last_day_has_ended_everywhere() {
+        let program = Program::new("2026-03-02".parse().unwrap());
+        assert_eq!(program.end_date(), "2026-04-26".parse::<NaiveDate>().unwrap());
+        let ended = Utc.with_ymd_and_hms(2026, 4, 27, 12, 0, 0).unwrap();
+        assert_eq!(program.last_day_ended(), ended, "midnight in UTC-12 is noon UTC");
+        assert_eq!(program.grace_deadline(), ended + Duration::hours(72));
+        let none = Program { grace_hours: 0, ..program };
+        assert_eq!(none.grace_deadline(), ended);
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub struct SeasonDay {
     /// The stored record's verdict ([`classify`]); `None` without a stored record.
     pub validity: Option<Validity>,
     pub outcome: DayOutcome,
+    /// Minutes logged by hand for the day, all entries together (0: none).
+    pub logged_minutes: i32,
 }
 
 /// Every day of the season from its start through `through` (at most its last day), in date
@@ -45,6 +47,7 @@ pub fn season_days(
                 goal_steps: goal.map(|g| g.steps),
                 validity: day.map(|d| classify(d, &program.goals.validity)),
                 outcome: day_outcome(program, day, goal),
+                logged_minutes: day.map_or(0, |d| d.manual.total()),
             }
         })
         .collect()
@@ -141,6 +144,7 @@ mod tests {
             moderate_vigorous_minutes: mvpa,
             worn_minutes: Some(800),
             no_data: false,
+            manual: Default::default(),
         }
     }
 

@@ -3,6 +3,8 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::manual::ManualMinutes;
+
 /// One stored day of a participant (what the fetcher stores; the date is the participant's local
 /// date).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -18,6 +20,10 @@ pub struct DayRecord {
     /// and mean nothing, and the day is non-wear whatever the rules — never an inactive day.
     #[serde(default)]
     pub no_data: bool,
+    /// Activity logged by hand for the day (see [`crate::manual`]). It counts in FitEx miles
+    /// only: validity, baselines and step goals never read it.
+    #[serde(default)]
+    pub manual: ManualMinutes,
 }
 
 impl DayRecord {
@@ -30,6 +36,7 @@ impl DayRecord {
             moderate_vigorous_minutes: 0,
             worn_minutes,
             no_data: false,
+            manual: ManualMinutes::default(),
         }
     }
 

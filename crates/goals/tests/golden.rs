@@ -16,6 +16,7 @@ fn day(d: &str, steps: i32, mvpa: i32, worn: Option<i32>) -> DayRecord {
         moderate_vigorous_minutes: mvpa,
         worn_minutes: worn,
         no_data: false,
+        manual: Default::default(),
     }
 }
 

@@ -35,6 +35,7 @@ fn history() -> impl Gen<Value = Vec<DayRecord>> {
                 moderate_vigorous_minutes: mvpa,
                 worn_minutes: worn,
                 no_data: false,
+                manual: Default::default(),
             })
             .collect()
     })
@@ -372,6 +373,37 @@ proptest! {
             day.steps = replacement;
         }
         prop_assert_eq!(run(&changed, &strategy, &p), before);
+    }
+
+    #[test]
+    fn logged_activity_never_moves_a_goal(
+        days in history(),
+        strategy in any_strategy(),
+        p in participant(),
+        logged in prop::collection::vec((0i32..1440, 0i32..1440, 0i32..1440, 0i32..1440), 1..8),
+        manual_only_days in prop::collection::btree_set(0u64..80, 0..10),
+    ) {
+        let before = run(&days, &strategy, &p);
+        // Minutes on the stored days, and days that hold nothing but a log (as the store reads
+        // them: no data, with the minutes).
+        let mut with_logs = days.clone();
+        for (day, (wm, wv, um, uv)) in with_logs.iter_mut().zip(logged.iter().cycle()) {
+            day.manual = ManualMinutes {
+                worn_moderate: *wm,
+                worn_vigorous: *wv,
+                unworn_moderate: *um,
+                unworn_vigorous: *uv,
+            };
+        }
+        for n in manual_only_days {
+            if days.iter().all(|day| day.date != d(n)) {
+                with_logs.push(DayRecord {
+                    manual: ManualMinutes { unworn_moderate: 90, ..ManualMinutes::default() },
+                    ..DayRecord::no_data(d(n))
+                });
+            }
+        }
+        prop_assert_eq!(run(&with_logs, &strategy, &p), before);
     }
 
     #[test]

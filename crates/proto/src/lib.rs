@@ -20,6 +20,7 @@ pub mod content_type {
     pub const GOAL_CHANGED: &str = "application/x-protobuf; schema=fitex.v1.GoalChanged";
     pub const TEAM_PROGRESS_CHANGED: &str =
         "application/x-protobuf; schema=fitex.v1.TeamProgressChanged";
+    pub const SEASON_CLOSED: &str = "application/x-protobuf; schema=fitex.v1.SeasonClosed";
 }
 
 #[cfg(test)]

@@ -315,3 +315,16 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The payloads waiting in the outbox (`kafka_outbox`) from `source` for `topic`, oldest first:
+/// what that source's relay will publish.
+pub async fn outbox_payloads(pool: &PgPool, source: &str, topic: &str) -> Vec<Vec<u8>> {
+    sqlx::query_scalar(
+        "SELECT payload FROM kafka_outbox WHERE source = $1 AND topic = $2 ORDER BY id",
+    )
+    .bind(source)
+    .bind(topic)
+    .fetch_all(pool)
+    .await
+    .expect("read the outbox")
+}

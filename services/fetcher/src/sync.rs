@@ -13,7 +13,7 @@ use fitex_common::zone::ParticipantZone;
 use fitex_connections::connect::reported_zone;
 use fitex_connections::store::{self, Connection, SyncStatus, TokenKind};
 use fitex_connections::{pending, reconnect_reason, Connections, SyncError};
-use fitex_proto::{content_type, ActivityDayChanged, Message};
+use fitex_proto::{content_type, ActivityDayChanged, DataSource, Message};
 use fitex_provider::{DayActivity, ProviderError, TokenProblem};
 use secrecy::SecretString;
 use uuid::Uuid;
@@ -279,6 +279,9 @@ impl Fetcher {
             no_data: day.no_data,
             fetched_at: Some(std::time::SystemTime::from(fetched_at).into()),
             trace_context: Some(span.to_proto()),
+            source: DataSource::Device as i32,
+            entered_by: String::new(),
+            manual: None,
         };
         OutgoingRecord::event(
             &self.topics.activity_days,

@@ -10,7 +10,8 @@ use clap::Subcommand;
 use fitex_common::kafka::KafkaSettings;
 use fitex_common::trace_context::TraceParent;
 use fitex_proto::{
-    ActivityDayChanged, DeadLetter, GoalChanged, Message, ProviderNotification, TeamProgressChanged,
+    ActivityDayChanged, DeadLetter, GoalChanged, Message, ProviderNotification, SeasonClosed,
+    TeamProgressChanged,
 };
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
@@ -30,8 +31,8 @@ pub enum EventsCommand {
         timeout_s: u64,
         /// Instead, one change's path: every record whose `traceparent` carries this trace id (32
         /// hex digits, or a whole `traceparent`) on the notifications, fetch-retries,
-        /// activity-days, goals, team-progress and dead-letter topics, read to their ends, in
-        /// time order.
+        /// activity-days, goals, team-progress, seasons and dead-letter topics, read to their
+        /// ends, in time order.
         #[arg(long, value_name = "TRACE_ID", value_parser = parse_trace_id)]
         trace: Option<String>,
     },
@@ -91,6 +92,7 @@ fn tail_trace(kafka: &KafkaSettings, trace_id: &str, timeout: Duration) -> anyho
         &topics.activity_days,
         &topics.goals,
         &topics.team_progress,
+        &topics.seasons,
         &topics.dead_letters,
     ];
     let deadline = Instant::now() + timeout;
@@ -189,6 +191,19 @@ fn describe(
         return format!(
             "GoalChanged participant {} program {} {}: {} steps ({})",
             g.participant_id, g.program_id, g.effective_date, g.steps, g.strategy
+        );
+    }
+    if topic == topics.seasons {
+        let Ok(s) = SeasonClosed::decode(payload) else {
+            return undecodable("SeasonClosed");
+        };
+        let leader = s.standings.first().map_or("no team", |t| t.team_name.as_str());
+        return format!(
+            "SeasonClosed program {} {:?}: week {} final, {} team(s), first {leader}",
+            s.program_id,
+            s.program_name,
+            s.leaderboard_week,
+            s.standings.len()
         );
     }
     let Ok(t) = TeamProgressChanged::decode(payload) else {

@@ -1,6 +1,8 @@
 //! `fitexctl`: the operators' command line. Reads the same configuration as the services. This
 //! file is the command tree; each command group lives in the module named after it.
 
+mod activity;
+mod audit;
 mod backfill;
 mod dlq;
 mod events;
@@ -9,6 +11,7 @@ mod import;
 mod outbox;
 mod probe;
 mod programs;
+mod season;
 mod send_sample;
 mod settings;
 mod setup;
@@ -80,6 +83,22 @@ enum Command {
         program: i64,
         #[arg(long)]
         week: Option<u32>,
+    },
+    /// Activity logged by hand for a participant (a coordinator helping): add, list, delete.
+    Activity {
+        #[command(subcommand)]
+        command: activity::ActivityCommand,
+    },
+    /// A season's close: close it now once its grace period is over, or correct a closed
+    /// season's frozen total (audited).
+    Season {
+        #[command(subcommand)]
+        command: season::SeasonCommand,
+    },
+    /// What operators changed by hand: who, when, what and why.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
     },
     /// Staff and service tokens for the HTTP APIs; the encryption keys of stored provider tokens.
     Tokens {
@@ -172,5 +191,8 @@ async fn main() -> anyhow::Result<()> {
             programs::goals(&settings.database, &settings.kafka, command).await
         }
         Command::Leaderboard { program, week } => programs::standings(&pool(), program, week).await,
+        Command::Season { command } => season::run(&settings.kafka, &pool(), command).await,
+        Command::Audit { command } => audit::run(&pool(), command).await,
+        Command::Activity { command } => activity::run(&settings.kafka, &pool(), command).await,
     }
 }

@@ -13,7 +13,8 @@ use fitex_goals::{
 use fitex_goals_store::programs::{
     self as store, LatestGoal, NewProgram, ProgramSummary, TeamSummary,
 };
-use fitex_goals_store::recompute::Change;
+use fitex_goals_store::recompute::{Change, DataSource};
+use fitex_goals_store::store::Standing;
 use fitex_goals_store::GoalsEngine;
 use sqlx::PgPool;
 
@@ -38,6 +39,11 @@ pub enum ProgramsCommand {
         /// next_activity_level or self_chosen (defaults and citations: docs/goals.md).
         #[arg(long, default_value = "adaptive_percentile")]
         strategy: String,
+        /// Hours after the last day has ended everywhere on earth during which late syncs and
+        /// manual entries still count; then the season closes and its results are final (at most
+        /// 2160, 90 days).
+        #[arg(long, default_value_t = fitex_goals::DEFAULT_GRACE_HOURS)]
+        grace_hours: u32,
     },
     List,
 }
@@ -89,6 +95,9 @@ pub enum GoalsCommand {
     },
 }
 
+/// The longest grace period the `programs` table accepts: 90 days.
+const MAX_GRACE_HOURS: u32 = 2160;
+
 pub fn strategy_from(text: &str) -> anyhow::Result<Strategy> {
     Ok(match text {
         "adaptive_percentile" => Strategy::AdaptivePercentile(AdaptivePercentile::default()),
@@ -105,12 +114,23 @@ pub fn strategy_from(text: &str) -> anyhow::Result<Strategy> {
 
 pub async fn programs(pool: &PgPool, command: ProgramsCommand) -> anyhow::Result<()> {
     match command {
-        ProgramsCommand::Create { name, start, started_days_ago, weeks, unit, strategy } => {
+        ProgramsCommand::Create {
+            name,
+            start,
+            started_days_ago,
+            weeks,
+            unit,
+            strategy,
+            grace_hours,
+        } => {
             if !matches!(unit.as_str(), "fitex_miles" | "steps") {
                 bail!("--unit must be fitex_miles or steps");
             }
             if weeks == 0 || weeks > 52 {
                 bail!("--weeks must be between 1 and 52");
+            }
+            if grace_hours > MAX_GRACE_HOURS {
+                bail!("--grace-hours must be at most {MAX_GRACE_HOURS} (90 days)");
             }
             let today = Utc::now().date_naive();
             let start =
@@ -126,10 +146,10 @@ pub async fn programs(pool: &PgPool, command: ProgramsCommand) -> anyhow::Result
                 goal_settings: &settings,
                 mile_rules: &MileRules::default(),
             };
-            let id = store::create_program(pool, &new)
+            let id = store::create_program_with_grace(pool, &new, grace_hours)
                 .await
                 .with_context(|| format!("creating program {name:?} (names are unique)"))?;
-            println!("program {id} {name:?}: {weeks} weeks from {start}, unit {unit}, strategy {strategy}");
+            println!("program {id} {name:?}: {weeks} weeks from {start}, unit {unit}, strategy {strategy}, grace {grace_hours} hours");
         }
         ProgramsCommand::List => {
             for ProgramSummary { id, name, start_date, weeks, unit } in
@@ -226,8 +246,10 @@ async fn recompute(
     let mut changed = 0;
     // A transaction per few hundred members, as the goals service's batches.
     for chunk in members.chunks(500) {
-        let changes: BTreeMap<i64, Change> =
-            chunk.iter().map(|member| (*member, Change { from: start, trace })).collect();
+        let changes: BTreeMap<i64, Change> = chunk
+            .iter()
+            .map(|member| (*member, Change { from: start, trace, source: DataSource::Operator }))
+            .collect();
         changed += engine.recompute_batch(&changes).await?.goals_changed;
     }
     println!("recomputed {} members: {changed} goals changed (events go out through the goals service's outbox)", members.len());
@@ -239,44 +261,30 @@ pub async fn standings(pool: &PgPool, program: i64, week: Option<u32>) -> anyhow
     let ProgramSummary { name, unit, weeks, .. } = store::program_summary(pool, program)
         .await?
         .with_context(|| format!("no program {program}"))?;
-    // Teams without progress yet stay off the board.
-    let by_team: Vec<(i64, Vec<fitex_goals::TeamWeek>)> =
-        fitex_goals_store::store::program_team_weeks(pool, program)
-            .await?
-            .into_iter()
-            .filter(|(_, weeks)| !weeks.is_empty())
-            .collect();
-    let week = week.unwrap_or_else(|| {
-        by_team.iter().flat_map(|(_, w)| w.iter().map(|w| w.week)).max().unwrap_or(1)
-    });
-    if week == 0 || week as i32 > weeks {
+    if week.is_some_and(|week| week == 0 || week as i32 > weeks) {
         bail!("week must be between 1 and {weeks}");
     }
-    let names = store::team_names(pool, program).await?;
+    // The goals API's and the portal's leaderboard: a closed season's comes from its snapshot.
+    let board = fitex_goals_store::season_close::leaderboard(pool, program, week).await?;
+    let week = board.week;
     let unit_label = if unit == "steps" { "steps" } else { "FitEx miles" };
-    println!("{name} — week {week} leaderboard ({unit_label}; ranked by percent of goal, against the median team)");
+    let status = if board.is_final { "final " } else { "" };
+    println!("{name} — week {week} {status}leaderboard ({unit_label}; ranked by percent of goal, against the median team)");
     println!(
         "{:>4}  {:<16} {:>9} {:>9} {:>7} {:>10} {:>12} {:>6}",
         "rank", "team", "progress", "goal", "%", "vs median", "met goal", "streak"
     );
-    for entry in fitex_goals::leaderboard(&by_team, week) {
-        let team_week = by_team
-            .iter()
-            .find(|(id, _)| *id == entry.team_id)
-            .and_then(|(_, w)| w.iter().find(|w| w.week == week));
-        let (progress, goal, met, members) = team_week
-            .map(|w| (w.progress, w.goal, w.members_meeting_goal, w.members))
-            .unwrap_or_default();
+    for Standing { entry, name: team, team_week } in &board.standings {
         println!(
             "{:>4}  {:<16} {:>9.1} {:>9.1} {:>6.1}% {:>+9.1}pt {:>7} of {:<2} {:>4} wk",
             entry.rank,
-            names.get(&entry.team_id).map(String::as_str).unwrap_or("?"),
-            progress,
-            goal,
+            team,
+            team_week.progress,
+            team_week.goal,
             entry.percent_of_goal,
             entry.versus_median,
-            met,
-            members,
+            team_week.members_meeting_goal,
+            team_week.members,
             entry.streak_weeks
         );
     }

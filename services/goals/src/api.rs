@@ -18,8 +18,9 @@ use chrono::NaiveDate;
 use fitex_common::api_tokens::{self, Scope};
 use fitex_common::http_security::error_body;
 use fitex_common::zone::ParticipantZone;
-use fitex_goals::{classify, day_progress, StrategyKind, Unit};
-use fitex_goals_store::store;
+use fitex_goals::{classify, day_progress, StrategyKind};
+use fitex_goals_store::recompute::unit_name;
+use fitex_goals_store::{season_close, store};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
@@ -273,13 +274,6 @@ async fn goal_history(
     })))
 }
 
-fn unit_name(unit: Unit) -> &'static str {
-    match unit {
-        Unit::FitexMiles => "fitex_miles",
-        Unit::Steps => "steps",
-    }
-}
-
 async fn team_progress(
     pool: web::Data<PgPool>,
     path: web::Path<i64>,
@@ -291,11 +285,14 @@ async fn team_progress(
             .fetch_optional(pool.get_ref())
             .await?;
     let (name, program_id) = team.ok_or(ApiError::NotFound("team"))?;
-    let weeks = store::team_weeks(&pool, team_id).await?;
+    // A closed season's weeks are its frozen ones: late data changes nothing in them.
+    let season_close::TeamWeeks { weeks, is_final } =
+        season_close::team_weeks(&pool, team_id).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "team_id": team_id,
         "name": name,
         "program_id": program_id,
+        "final": is_final,
         "weeks": weeks.iter().map(|w| serde_json::json!({
             "week": w.week, "goal": w.goal, "progress": w.progress,
             "percent_of_goal": w.percent_of_goal, "members": w.members,
@@ -322,12 +319,15 @@ async fn program_leaderboard(
             program.program.weeks
         )));
     }
-    // The portal's leaderboard is the same function, so both rank alike.
-    let (week, standings) = store::program_leaderboard(&pool, program_id, query.week).await?;
+    // The portal's leaderboard is the same function, so both rank alike; a closed season's
+    // comes from its snapshot.
+    let season_close::Leaderboard { week, standings, is_final } =
+        season_close::leaderboard(&pool, program_id, query.week).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "program_id": program_id,
         "week": week,
         "unit": unit_name(program.program.unit),
+        "final": is_final,
         "teams": standings.iter().map(|s| serde_json::json!({
             "team_id": s.entry.team_id, "name": s.name, "rank": s.entry.rank,
             "percent_of_goal": s.entry.percent_of_goal, "versus_median": s.entry.versus_median,
@@ -355,7 +355,9 @@ async fn export_csv(
     .bind(program_id)
     .fetch_all(pool.get_ref())
     .await?;
-    let mut csv = String::from("participant_id,team_id,date,steps,worn_minutes,validity,goal_steps,goal_provisional,goal_strategy\n");
+    // Every row says whether the season is closed (its results final) when exported.
+    let is_final = season_close::closure(pool.get_ref(), program_id).await?.is_some();
+    let mut csv = String::from("participant_id,team_id,date,steps,worn_minutes,validity,goal_steps,goal_provisional,goal_strategy,final\n");
     for (participant, team) in participants {
         let days = store::days(pool.get_ref(), participant, p.start_date, p.end_date()).await?;
         let goals =
@@ -370,7 +372,7 @@ async fn export_csv(
                 .unwrap_or_default();
             let goal = goal_on.get(&day.date);
             csv.push_str(&format!(
-                "{participant},{team},{},{},{},{validity},{},{},{}\n",
+                "{participant},{team},{},{},{},{validity},{},{},{},{is_final}\n",
                 day.date,
                 day.steps,
                 day.worn_minutes.map(|w| w.to_string()).unwrap_or_default(),

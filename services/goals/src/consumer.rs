@@ -16,7 +16,7 @@ use fitex_common::shutdown::Shutdown;
 use fitex_common::trace_context::TraceParent;
 use fitex_goals_store::recompute::Change;
 use fitex_goals_store::GoalsEngine;
-use fitex_proto::{ActivityDayChanged, Message};
+use fitex_proto::{ActivityDayChanged, DataSource, Message};
 use rdkafka::Message as _;
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +35,8 @@ pub struct ActivityChange {
     pub participant_id: i64,
     pub date: NaiveDate,
     pub traceparent: String,
+    /// A device sync or a logged activity (events written before they named it: a device).
+    pub source: DataSource,
 }
 
 /// Why an activity record cannot be processed: it is dead-lettered with this reason.
@@ -98,22 +100,25 @@ pub fn read_activity_record(
         participant_id: event.participant_id,
         date,
         traceparent: event.trace_context.map(|t| t.traceparent).unwrap_or_default(),
+        source: match DataSource::try_from(event.source) {
+            Ok(DataSource::Unspecified) | Err(_) => DataSource::Device,
+            Ok(source) => source,
+        },
     }))
 }
 
-/// The earliest changed date per participant, with the trace of its event.
-pub fn earliest_changes(changes: &[ActivityChange]) -> BTreeMap<i64, (NaiveDate, String)> {
-    let mut earliest: BTreeMap<i64, (NaiveDate, String)> = BTreeMap::new();
+/// The earliest changed date per participant, with the trace and source of its event.
+pub fn earliest_changes(changes: &[ActivityChange]) -> BTreeMap<i64, &ActivityChange> {
+    let mut earliest: BTreeMap<i64, &ActivityChange> = BTreeMap::new();
     for change in changes {
         earliest
             .entry(change.participant_id)
-            .and_modify(|(d, t)| {
-                if change.date < *d {
-                    *d = change.date;
-                    *t = change.traceparent.clone();
+            .and_modify(|e| {
+                if change.date < e.date {
+                    *e = change;
                 }
             })
-            .or_insert((change.date, change.traceparent.clone()));
+            .or_insert(change);
     }
     earliest
 }
@@ -165,9 +170,9 @@ pub async fn run(
         }
         let by_participant: BTreeMap<i64, Change> = earliest_changes(&changes)
             .into_iter()
-            .map(|(participant, (from, traceparent))| {
-                let trace = TraceParent::continue_or_start(Some(&traceparent));
-                (participant, Change { from, trace })
+            .map(|(participant, change)| {
+                let trace = TraceParent::continue_or_start(Some(&change.traceparent));
+                (participant, Change { from: change.date, trace, source: change.source })
             })
             .collect();
         // A database failure leaves the batch uncommitted: the process exits and the records are
@@ -203,6 +208,7 @@ mod tests {
             participant_id: participant,
             date: date.parse().unwrap(),
             traceparent: format!("{participant}-{date}"),
+            source: DataSource::Device,
         }
     }
 
@@ -222,15 +228,17 @@ mod tests {
 
     #[test]
     fn one_recomputation_per_participant_from_the_earliest_date() {
-        let earliest = earliest_changes(&[
+        let changes = [
             change(1, "2026-11-20"),
             change(2, "2026-11-22"),
             change(1, "2026-11-18"),
             change(1, "2026-11-21"),
-        ]);
+        ];
+        let earliest = earliest_changes(&changes);
         assert_eq!(earliest.len(), 2);
-        assert_eq!(earliest[&1], ("2026-11-18".parse().unwrap(), "1-2026-11-18".to_string()));
-        assert_eq!(earliest[&2].0.to_string(), "2026-11-22");
+        assert_eq!(earliest[&1].date.to_string(), "2026-11-18");
+        assert_eq!(earliest[&1].traceparent, "1-2026-11-18");
+        assert_eq!(earliest[&2].date.to_string(), "2026-11-22");
     }
 
     #[test]
@@ -241,7 +249,20 @@ mod tests {
                 participant_id: 7,
                 date: "2026-11-20".parse().unwrap(),
                 traceparent: "tp".into(),
+                source: DataSource::Device,
             }))
+        );
+        let manual = ActivityDayChanged {
+            source: DataSource::Manual as i32,
+            ..ActivityDayChanged::decode(event(7, "2026-11-20").as_slice()).unwrap()
+        };
+        let read = read_activity_record("7", Some(&manual.encode_to_vec()));
+        assert!(
+            matches!(
+                read,
+                Ok(ActivityRecord::Changed(ActivityChange { source: DataSource::Manual, .. }))
+            ),
+            "{read:?}"
         );
     }
 

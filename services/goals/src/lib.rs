@@ -3,6 +3,7 @@
 //! and serves them through a read API.
 
 pub mod api;
+pub mod closer;
 pub mod consumer;
 pub mod settings;
 pub mod startup;

@@ -38,6 +38,10 @@ pub struct GoalsSettings {
     #[serde_as(as = "DurationMilliSeconds<u64>")]
     #[serde(rename = "relay_interval_ms")]
     pub relay_interval: Duration,
+    /// How often seasons whose grace period is over are looked for and closed.
+    #[serde_as(as = "DurationMilliSeconds<u64>")]
+    #[serde(rename = "season_close_interval_ms")]
+    pub season_close_interval: Duration,
     /// Bearer token the read API requires (internal consumers; participant sign-in comes with the
     /// participant pages).
     pub api_token: SecretString,
@@ -47,8 +51,9 @@ impl Settings {
     /// Refuses settings the service cannot run with, naming the key.
     pub fn validate(&self) -> Result<(), InvalidSetting> {
         self.database.validate()?;
-        // Zero would make the outbox relay poll without pause.
-        InvalidSetting::positive("goals.relay_interval_ms", self.goals.relay_interval)
+        // Zero would make the outbox relay, or the season closer, poll without pause.
+        InvalidSetting::positive("goals.relay_interval_ms", self.goals.relay_interval)?;
+        InvalidSetting::positive("goals.season_close_interval_ms", self.goals.season_close_interval)
     }
 
     /// Refuses to start on a missing, short or published secret (`fitex_common::secrets`).
@@ -75,5 +80,15 @@ mod tests {
         settings.goals.relay_interval = Duration::ZERO;
         let error = settings.validate().unwrap_err().to_string();
         assert_eq!(error, "goals.relay_interval_ms must be positive");
+    }
+
+    #[test]
+    fn the_season_closer_runs_every_minute_by_default_and_never_without_pause() {
+        let dir = fitex_common::config::config_dir().unwrap();
+        let mut settings: Settings = fitex_common::config::load_from(&dir, "test").unwrap();
+        assert_eq!(settings.goals.season_close_interval, Duration::from_secs(60));
+        settings.goals.season_close_interval = Duration::ZERO;
+        let error = settings.validate().unwrap_err().to_string();
+        assert_eq!(error, "goals.season_close_interval_ms must be positive");
     }
 }

@@ -1,5 +1,5 @@
-//! Wiring: the goals engine, its consumer and outbox relay, and the HTTP server (the read API,
-//! health and metrics).
+//! Wiring: the goals engine, its consumer, outbox relay and season closer, and the HTTP server
+//! (the read API, health and metrics).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,8 +15,8 @@ use rdkafka::consumer::Consumer;
 use tokio::task::JoinHandle;
 
 use crate::api::{self, ApiToken};
-use crate::consumer;
 use crate::settings::Settings;
+use crate::{closer, consumer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -31,6 +31,7 @@ pub struct Application {
     server: Server,
     consumer: JoinHandle<Result<(), consumer::ConsumeError>>,
     relay: JoinHandle<()>,
+    closer: JoinHandle<()>,
     producer: RecoveringProducer,
     shutdown: Shutdown,
 }
@@ -51,6 +52,11 @@ impl Application {
         let shutdown = Shutdown::new();
         let stream = settings.kafka.stats_consumer(&settings.goals.group_id, "fitex-goals")?;
         stream.subscribe(&[settings.kafka.topics.activity_days.as_str()])?;
+        let closer = tokio::spawn(closer::run(
+            engine.clone(),
+            settings.goals.season_close_interval,
+            shutdown.clone(),
+        ));
         let consumer = tokio::spawn(consumer::run(
             engine,
             stream,
@@ -91,7 +97,7 @@ impl Application {
                 cfg.app_data(token.clone()).app_data(pool_data.clone()).configure(api::routes);
             })
             .map_err(|e| StartupError::Bind(format!("port {port}"), e))?;
-        Ok(Self { port, server, consumer, relay, producer, shutdown })
+        Ok(Self { port, server, consumer, relay, closer, producer, shutdown })
     }
 
     pub fn port(&self) -> u16 {
@@ -105,12 +111,12 @@ impl Application {
     /// Runs until SIGTERM/SIGINT (or `handle().stop`), or until the consumer fails (then the error
     /// is returned so the process exits and uncommitted events are delivered again).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let Application { server, consumer, relay, producer, shutdown, .. } = self;
+        let Application { server, consumer, relay, closer, producer, shutdown, .. } = self;
         fitex_common::run::until_stopped(
             "goals",
             server,
             vec![consumer],
-            vec![relay],
+            vec![relay, closer],
             producer,
             shutdown,
         )

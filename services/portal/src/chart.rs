@@ -4,7 +4,8 @@
 //!
 //! A day without a valid wear record is never drawn as a bar of zero: it is marked "not worn
 //! enough" (the goal engine's validity rules decide, `fitex_goals::classify`). An outlier day is
-//! drawn to the top and marked; today's bar, while the day runs, is "so far".
+//! drawn to the top and marked; today's bar, while the day runs, is "so far". A day with activity
+//! logged by hand says so (`data-source`, `data-logged-minutes`).
 
 use chrono::NaiveDate;
 pub use fitex_goals::thousands;
@@ -87,6 +88,20 @@ pub struct ChartPoint {
     pub bar: Option<Bar>,
     /// The goal line's height for the day.
     pub goal_y: Option<f64>,
+    /// Minutes logged by hand for the day (0: none).
+    pub logged_minutes: i32,
+}
+
+impl ChartPoint {
+    /// Where the day's numbers come from (`data-source`): the device, activity logged by hand
+    /// beside it, or logged activity alone when the provider had nothing for the day.
+    pub fn source(&self) -> &'static str {
+        match (self.logged_minutes > 0, self.steps.is_some()) {
+            (false, _) => "device",
+            (true, true) => "device+manual",
+            (true, false) => "manual",
+        }
+    }
 }
 
 /// The whole chart's geometry.
@@ -180,6 +195,7 @@ pub fn chart(days: &[SeasonDay], season_length: u32, today: Option<NaiveDate>) -
                 x: LEFT + slot * index as f64,
                 bar,
                 goal_y: day.goal_steps.map(|g| y_of(f64::from(g), y_max)),
+                logged_minutes: day.logged_minutes,
             }
         })
         .collect();
@@ -248,11 +264,12 @@ pub fn svg(chart: &Chart, title: &str, summary: &str) -> Markup {
                 g class=(format!("day {}", p.kind.as_str())) data-date=(p.date) data-kind=(p.kind.as_str())
                     data-steps=(p.steps.map(|s| s.to_string()).unwrap_or_default())
                     data-goal=(p.goal_steps.map(|s| s.to_string()).unwrap_or_default())
-                    // Where manual activity (issue 16 part 3) will say it came from.
-                    data-source="device" {
+                    data-source=(p.source())
+                    data-logged-minutes=[(p.logged_minutes > 0).then_some(p.logged_minutes)] {
                     title {
                         (short_date(p.date)) ": "
                         @if let Some(steps) = p.steps { (thousands(steps)) " steps; " }
+                        @if p.logged_minutes > 0 { (thousands(p.logged_minutes)) " minutes logged; " }
                         @if let Some(goal) = p.goal_steps { "goal " (thousands(goal)) "; " }
                         (p.kind.words())
                     }
@@ -308,7 +325,7 @@ mod tests {
         validity: Option<Validity>,
         outcome: DayOutcome,
     ) -> SeasonDay {
-        SeasonDay { date: date(n), steps, goal_steps: goal, validity, outcome }
+        SeasonDay { date: date(n), steps, goal_steps: goal, validity, outcome, logged_minutes: 0 }
     }
 
     #[test]
@@ -400,6 +417,35 @@ mod tests {
         );
         assert!(html.contains(r#"role="img" aria-labelledby="chart-title chart-summary""#));
         assert_eq!(html.matches("class=\"bar\"").count(), 1, "no bar for the day not worn");
+        assert_eq!(html.matches(r#"data-source="device">"#).count(), 2, "{html}");
+        assert!(!html.contains("data-logged-minutes"), "{html}");
+    }
+
+    #[test]
+    fn a_day_with_logged_activity_says_where_its_numbers_come_from() {
+        use fitex_goals::DayOutcome::*;
+        let logged = |d: SeasonDay, minutes| SeasonDay { logged_minutes: minutes, ..d };
+        let days = [
+            logged(day(0, Some(6_200), Some(7_500), Some(Validity::Valid), Met), 45),
+            // Nothing from the provider that day: a swim without the tracker, logged.
+            logged(day(1, Some(0), Some(7_500), Some(Validity::NonWear), Met), 60),
+            day(2, Some(8_000), Some(7_500), Some(Validity::Valid), Met),
+        ];
+        let c = chart(&days, 14, None);
+        let sources: Vec<&str> = c.points.iter().map(ChartPoint::source).collect();
+        assert_eq!(sources, ["device+manual", "manual", "device"]);
+        let html = svg(&c, "Steps", "Three days").into_string();
+        for (date, source, minutes) in
+            [("2026-03-02", "device+manual", 45), ("2026-03-03", "manual", 60)]
+        {
+            let marked = format!(
+                r#"data-date="{date}" data-kind="met" data-steps="{}" data-goal="7500" data-source="{source}" data-logged-minutes="{minutes}">"#,
+                if source == "manual" { "" } else { "6200" }
+            );
+            assert!(html.contains(&marked), "{marked} in {html}");
+        }
+        assert!(html.contains("60 minutes logged; "), "{html}");
+        assert!(html.contains(r#"data-date="2026-03-04" data-kind="met" data-steps="8000" data-goal="7500" data-source="device">"#));
     }
 
     #[test]

@@ -36,16 +36,18 @@ pub enum Nav {
     Status,
     Season,
     Team,
+    Activity,
 }
 
 impl Nav {
-    const ALL: [Nav; 3] = [Nav::Status, Nav::Season, Nav::Team];
+    const ALL: [Nav; 4] = [Nav::Status, Nav::Season, Nav::Team, Nav::Activity];
 
     fn link(self) -> (&'static str, &'static str) {
         match self {
             Nav::Status => ("/status", "Sync status"),
             Nav::Season => ("/season", "My season"),
             Nav::Team => ("/team", "My team"),
+            Nav::Activity => ("/activity", "Log activity"),
         }
     }
 }

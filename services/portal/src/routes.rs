@@ -7,21 +7,26 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse, ResponseError};
 use chrono::Utc;
 use fitex_common::log_safe;
+use fitex_common::trace_context::TraceParent;
+use fitex_common::zone::ParticipantZone;
 use fitex_connections::settings::FitbitApiConfig;
 use fitex_connections::store::{self, SyncStatus, TokenKind};
 use fitex_connections::Connections;
 use fitex_fitbit::oauth::{read_access_token_claims, ClaimsError};
 use fitex_fitbit::{CodeExchangeError, FitbitApi, TokenCheck};
+use fitex_goals::manual::{EntryForm, EntryProblem};
+use fitex_goals_store::manual::{self as entries, ActivityOutbox, EnteredBy, ManualError};
 use fitex_google_health::GoogleHealthApi;
 use fitex_provider::{ProviderId, TokenGrant};
 use maud::Markup;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+use crate::activity_pages::Done;
 use crate::pkce::{code_challenge, code_verifier, random_token, same_secret};
 use crate::sessions::{self, Ended};
 use crate::settings::PortalSettings;
-use crate::{data, pages, season, season_pages};
+use crate::{activity, activity_pages, data, pages, season, season_pages};
 
 /// The secret of the browser's sign-in (its row in `portal_sessions`).
 const SIGN_IN: &str = "sign_in";
@@ -36,6 +41,8 @@ const PKCE_VERIFIER: &str = "pkce_verifier";
 const GOOGLE_OAUTH_STATE: &str = "google_oauth_state";
 const GOOGLE_PKCE_VERIFIER: &str = "google_pkce_verifier";
 const NOTE: &str = "note";
+/// What was just done on the "Log activity" page, shown there once.
+const ACTIVITY_NOTE: &str = "activity_note";
 
 /// Shared by every request.
 pub struct Portal {
@@ -47,6 +54,9 @@ pub struct Portal {
     /// Google OAuth for participants; `None` without a `[google_health_api]` section.
     pub google: Option<GoogleHealthApi>,
     pub settings: PortalSettings,
+    /// Where activity logged by hand is announced (`[kafka.topics] activity_days`), through the
+    /// outbox the fetcher's relay publishes.
+    pub activity_topic: String,
 }
 
 /// The two ways to connect, each with its own session keys, connect route and words.
@@ -112,6 +122,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/status", web::get().to(status))
         .route("/season", web::get().to(my_season))
         .route("/team", web::get().to(my_team))
+        .route("/activity", web::get().to(log_activity))
+        .route("/activity", web::post().to(add_activity))
+        .route("/activity/{id}/edit", web::get().to(edit_activity))
+        .route("/activity/{id}", web::post().to(change_activity))
+        .route("/activity/{id}/delete", web::post().to(delete_activity))
         .route("/signout", web::post().to(signout));
 }
 
@@ -769,12 +784,12 @@ async fn status(portal: web::Data<Portal>, session: Session) -> PageResult {
     Ok(page(StatusCode::OK, pages::status(&csrf, &participant, &programs, note.as_deref(), google)))
 }
 
-/// The signed-in participant and their `today`, for a page about their own data; or where to
+/// The signed-in participant and their time zone, for a page about their own data; or where to
 /// send a browser without a live sign-in.
-async fn signed_in_today(
+async fn signed_in_zone(
     portal: &Portal,
     session: &Session,
-) -> Result<Result<(i64, chrono::NaiveDate), HttpResponse>, PageError> {
+) -> Result<Result<(i64, ParticipantZone), HttpResponse>, PageError> {
     let participant_id = match visitor(portal, session).await? {
         Visitor::Participant(id) => id,
         Visitor::Nobody => return Ok(Err(redirect(StatusCode::SEE_OTHER, "/"))),
@@ -785,7 +800,17 @@ async fn signed_in_today(
         session.purge();
         return Ok(Err(redirect(StatusCode::SEE_OTHER, "/")));
     };
-    Ok(Ok((participant_id, participant.time_zone.today(Utc::now()))))
+    Ok(Ok((participant_id, participant.time_zone)))
+}
+
+/// The signed-in participant and their `today` (see [`signed_in_zone`]).
+async fn signed_in_today(
+    portal: &Portal,
+    session: &Session,
+) -> Result<Result<(i64, chrono::NaiveDate), HttpResponse>, PageError> {
+    Ok(signed_in_zone(portal, session)
+        .await?
+        .map(|(participant_id, zone)| (participant_id, zone.today(Utc::now()))))
 }
 
 /// "My season": takes no id; the season is the signed-in participant's own.
@@ -810,6 +835,255 @@ async fn my_team(portal: web::Data<Portal>, session: Session) -> PageResult {
     let view = season::my_team(pool, participant_id, today).await.map_err(internal)?;
     let csrf = csrf_token(&session)?;
     Ok(page(StatusCode::OK, season_pages::team(&csrf, &view)))
+}
+
+/// The entry form as posted.
+#[derive(Deserialize)]
+struct ActivityForm {
+    #[serde(default)]
+    csrf: Option<String>,
+    #[serde(flatten)]
+    entry: EntryForm,
+}
+
+/// A form that carries nothing but its CSRF token (deleting an entry).
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: Option<String>,
+}
+
+/// An entry id from the URL: a positive number, else there is no such page.
+fn entry_id(text: &str) -> Option<i64> {
+    text.parse::<i64>().ok().filter(|id| *id > 0)
+}
+
+/// Where a change's events go. Each change by a participant starts its own trace.
+fn activity_outbox<'a>(portal: &'a Portal, trace: &'a TraceParent) -> ActivityOutbox<'a> {
+    ActivityOutbox { topic: &portal.activity_topic, trace }
+}
+
+/// "Log activity": the form and the season's entries; takes no id, the season is the signed-in
+/// participant's own.
+async fn log_activity(portal: web::Data<Portal>, session: Session) -> PageResult {
+    let (participant_id, zone) = match signed_in_zone(&portal, &session).await? {
+        Ok(found) => found,
+        Err(elsewhere) => return Ok(elsewhere),
+    };
+    let pool = &portal.connections.pool;
+    let view =
+        activity::my_activity(pool, participant_id, &zone, Utc::now()).await.map_err(internal)?;
+    let note = session.get::<String>(ACTIVITY_NOTE).ok().flatten();
+    session.remove(ACTIVITY_NOTE);
+    let values = match &view {
+        season::Season::Started(header, _) => activity::blank_form(header),
+        _ => EntryForm::default(),
+    };
+    let csrf = csrf_token(&session)?;
+    let markup = activity_pages::activity(&csrf, &view, &values, &[], note.as_deref());
+    Ok(page(StatusCode::OK, markup))
+}
+
+/// An entry's edit page; another participant's entry, or one outside the season, is no page.
+async fn edit_activity(
+    portal: web::Data<Portal>,
+    session: Session,
+    id: web::Path<String>,
+) -> PageResult {
+    let (participant_id, zone) = match signed_in_zone(&portal, &session).await? {
+        Ok(found) => found,
+        Err(elsewhere) => return Ok(elsewhere),
+    };
+    let Some(id) = entry_id(&id) else { return Ok(not_found()) };
+    let pool = &portal.connections.pool;
+    let view =
+        activity::my_activity(pool, participant_id, &zone, Utc::now()).await.map_err(internal)?;
+    let season::Season::Started(header, mine) = &view else { return Ok(not_found()) };
+    let Some(stored) = mine.entry(id) else { return Ok(not_found()) };
+    let csrf = csrf_token(&session)?;
+    let markup = activity_pages::edit(&csrf, header, mine, id, &activity::form_of(stored), &[]);
+    Ok(page(StatusCode::OK, markup))
+}
+
+/// The page the entry was submitted on, again, with its values kept and why it was refused (422):
+/// the edit page of `editing`, else "Log activity".
+async fn entry_refused(
+    portal: &Portal,
+    session: &Session,
+    (participant_id, zone): (i64, ParticipantZone),
+    editing: Option<i64>,
+    values: &EntryForm,
+    problems: &[EntryProblem],
+) -> PageResult {
+    let pool = &portal.connections.pool;
+    let view =
+        activity::my_activity(pool, participant_id, &zone, Utc::now()).await.map_err(internal)?;
+    let csrf = csrf_token(session)?;
+    let markup = match (&view, editing) {
+        (season::Season::Started(header, mine), Some(id)) if mine.entry(id).is_some() => {
+            activity_pages::edit(&csrf, header, mine, id, values, problems)
+        }
+        _ => activity_pages::activity(&csrf, &view, values, problems, None),
+    };
+    Ok(page(StatusCode::UNPROCESSABLE_ENTITY, markup))
+}
+
+/// What the participant sees when the store did not take a change.
+async fn entry_not_stored(
+    portal: &Portal,
+    session: &Session,
+    participant: (i64, ParticipantZone),
+    editing: Option<i64>,
+    values: &EntryForm,
+    error: ManualError,
+) -> PageResult {
+    match error {
+        ManualError::Refused(problems) => {
+            entry_refused(portal, session, participant, editing, values, &problems).await
+        }
+        ManualError::NotFound => Ok(not_found()),
+        ManualError::Database(error) => Err(internal(error)),
+    }
+}
+
+/// Back to "Log activity", which says once what was done.
+fn entry_done(session: &Session, done: Done, entry: &fitex_goals::ManualEntry) -> PageResult {
+    session.insert(ACTIVITY_NOTE, activity_pages::note(done, entry)).map_err(internal)?;
+    Ok(redirect(StatusCode::SEE_OTHER, "/activity"))
+}
+
+/// Adds an entry to the signed-in participant's season, checked and announced where it is stored.
+async fn add_activity(
+    portal: web::Data<Portal>,
+    session: Session,
+    form: web::Form<ActivityForm>,
+) -> PageResult {
+    let (participant_id, zone) = match signed_in_zone(&portal, &session).await? {
+        Ok(found) => found,
+        Err(elsewhere) => return Ok(elsewhere),
+    };
+    if !csrf_ok(&session, form.csrf.as_deref()) {
+        return Ok(forbidden());
+    }
+    let values = form.into_inner().entry;
+    let me = (participant_id, zone);
+    let (now, pool) = (Utc::now(), &portal.connections.pool);
+    let today = zone.today(now);
+    let Some(window) =
+        activity::season_window(pool, participant_id, today).await.map_err(internal)?
+    else {
+        // In no team: the page says so, and there is nothing to add to.
+        return entry_refused(&portal, &session, me, None, &values, &[]).await;
+    };
+    let entry = match activity::submitted(&window, today, now, &values) {
+        Ok(entry) => entry,
+        Err(problems) => {
+            return entry_refused(&portal, &session, me, None, &values, &problems).await
+        }
+    };
+    let trace = TraceParent::new_root();
+    let (events, by) = (activity_outbox(&portal, &trace), EnteredBy::Participant);
+    match entries::add(pool, events, participant_id, &window, &entry, &by, now).await {
+        Ok(_) => entry_done(&session, Done::Added, &entry),
+        Err(error) => entry_not_stored(&portal, &session, me, None, &values, error).await,
+    }
+}
+
+/// One of the signed-in participant's entries that a request may change.
+struct OwnEntry {
+    participant: (i64, ParticipantZone),
+    stored: entries::StoredEntry,
+    window: entries::SeasonWindow,
+    now: chrono::DateTime<Utc>,
+}
+
+/// The entry a POST to `/activity/{id}…` is about, when the request may change it: a live
+/// sign-in, the session's CSRF token, and an id naming one of the participant's own entries with
+/// their season. Otherwise the answer: to sign in, 403, or 404 (another participant's entry, or an
+/// id that is not one, is no page).
+async fn own_entry(
+    portal: &Portal,
+    session: &Session,
+    id: &str,
+    csrf: Option<&str>,
+) -> Result<Result<OwnEntry, HttpResponse>, PageError> {
+    let (participant_id, zone) = match signed_in_zone(portal, session).await? {
+        Ok(found) => found,
+        Err(elsewhere) => return Ok(Err(elsewhere)),
+    };
+    if !csrf_ok(session, csrf) {
+        return Ok(Err(forbidden()));
+    }
+    let Some(id) = entry_id(id) else { return Ok(Err(not_found())) };
+    let (now, pool) = (Utc::now(), &portal.connections.pool);
+    let Some(stored) = entries::entry(pool, participant_id, id).await.map_err(internal)? else {
+        return Ok(Err(not_found()));
+    };
+    let today = zone.today(now);
+    let Some(window) =
+        activity::season_window(pool, participant_id, today).await.map_err(internal)?
+    else {
+        return Ok(Err(not_found()));
+    };
+    Ok(Ok(OwnEntry { participant: (participant_id, zone), stored, window, now }))
+}
+
+/// Changes one of the signed-in participant's entries; another participant's is no page, and
+/// nothing about it changes.
+async fn change_activity(
+    portal: web::Data<Portal>,
+    session: Session,
+    id: web::Path<String>,
+    form: web::Form<ActivityForm>,
+) -> PageResult {
+    let OwnEntry { participant, stored, window, now } =
+        match own_entry(&portal, &session, &id, form.csrf.as_deref()).await? {
+            Ok(own) => own,
+            Err(answer) => return Ok(answer),
+        };
+    let ((participant_id, zone), id) = (participant, stored.id);
+    let values = form.into_inner().entry;
+    let entry = match activity::submitted(&window, zone.today(now), now, &values) {
+        Ok(entry) => entry,
+        Err(problems) => {
+            return entry_refused(&portal, &session, participant, Some(id), &values, &problems)
+                .await
+        }
+    };
+    let trace = TraceParent::new_root();
+    let (pool, events) = (&portal.connections.pool, activity_outbox(&portal, &trace));
+    let by = EnteredBy::Participant;
+    match entries::change(pool, events, participant_id, id, &window, &entry, &by, now).await {
+        Ok(()) => entry_done(&session, Done::Changed, &entry),
+        Err(error) => {
+            entry_not_stored(&portal, &session, participant, Some(id), &values, error).await
+        }
+    }
+}
+
+/// Deletes one of the signed-in participant's entries; another participant's is no page, and
+/// stays.
+async fn delete_activity(
+    portal: web::Data<Portal>,
+    session: Session,
+    id: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> PageResult {
+    let OwnEntry { participant, stored, window, now } =
+        match own_entry(&portal, &session, &id, form.csrf.as_deref()).await? {
+            Ok(own) => own,
+            Err(answer) => return Ok(answer),
+        };
+    let trace = TraceParent::new_root();
+    let (pool, events) = (&portal.connections.pool, activity_outbox(&portal, &trace));
+    let by = EnteredBy::Participant;
+    match entries::delete(pool, events, participant.0, stored.id, &window, &by, now).await {
+        Ok(()) => entry_done(&session, Done::Deleted, &stored.entry),
+        Err(error) => {
+            entry_not_stored(&portal, &session, participant, None, &EntryForm::default(), error)
+                .await
+        }
+    }
 }
 
 #[derive(Deserialize)]

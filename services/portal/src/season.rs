@@ -3,13 +3,13 @@
 //! through `fitex-goals-store` and computed with the goal engine's own rules (`fitex-goals`), so
 //! the pages agree with the goals API and the status page.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use fitex_goals::{
     day_progress, member_week_across, my_week, program_week, required_met_days, season_days,
     streaks, DayProgress, Goal, MemberWeek, MyWeek, SeasonDay, Streaks, TeamWeek, Unit,
 };
-use fitex_goals_store::programs;
 use fitex_goals_store::store::{self, Enrolment, Standing};
+use fitex_goals_store::{programs, season_close};
 use sqlx::PgPool;
 
 /// The program and team a season page is about, on the participant's `today`.
@@ -22,11 +22,16 @@ pub struct Header {
     pub last_day: NaiveDate,
     pub weeks: u32,
     pub today: NaiveDate,
+    /// The end of the grace period after the last day: late syncs and logged activity count until
+    /// then, and the season closes after it.
+    pub grace_deadline: DateTime<Utc>,
+    /// The season is closed: its team totals and leaderboard are frozen, its results final.
+    pub is_final: bool,
 }
 
 impl Header {
-    /// The season's last day has passed. (Closing a season with a grace period and a frozen
-    /// final leaderboard, issue 16 part 4, will say "final" here.)
+    /// The season's last day has passed (its results are final once [`Header::is_final`]; until
+    /// then, after [`Header::grace_deadline`]).
     pub fn ended(&self) -> bool {
         self.today > self.last_day
     }
@@ -96,6 +101,8 @@ async fn enrolment(
         last_day: program.end_date(),
         weeks: program.weeks,
         today,
+        grace_deadline: program.grace_deadline(),
+        is_final: season_close::closure(pool, chosen.program.id).await?.is_some(),
     };
     Ok(Some((chosen, header)))
 }
@@ -184,12 +191,14 @@ impl MemberRow {
 pub struct MyTeam {
     pub team_id: i64,
     pub week: u32,
-    /// The team's stored week (as the leaderboard and the status page show it).
+    /// The team's stored week (as the leaderboard and the status page show it); once the season
+    /// is closed, its frozen week.
     pub team_week: Option<TeamWeek>,
     /// The members on the team this week, in participant order.
     pub members: Vec<MemberRow>,
     /// The week the leaderboard ranks (the latest with progress, as the goals API's default).
     pub leaderboard_week: u32,
+    /// As the goals API ranks them: once the season is closed, its frozen final leaderboard.
     pub standings: Vec<Standing>,
 }
 
@@ -209,8 +218,11 @@ pub async fn my_team(
     let week = program_week(program, header.through()).unwrap_or(1);
     let week_start = program.week_start(week).unwrap_or(header.start);
     let week_end = week_start + chrono::Duration::days(6);
-    let team_week =
-        store::team_weeks(pool, enrolment.team_id).await?.into_iter().find(|w| w.week == week);
+    let team_week = season_close::team_weeks(pool, enrolment.team_id)
+        .await?
+        .weeks
+        .into_iter()
+        .find(|w| w.week == week);
     let members = store::team_members(pool, enrolment.team_id).await?;
     let ids: Vec<i64> = members.iter().map(|(id, _)| *id).collect();
     let names = store::display_names(pool, &ids).await?;
@@ -234,8 +246,8 @@ pub async fn my_team(
             week: member_week,
         });
     }
-    let (leaderboard_week, standings) =
-        store::program_leaderboard(pool, enrolment.program.id, None).await?;
+    let season_close::Leaderboard { week: leaderboard_week, standings, .. } =
+        season_close::leaderboard(pool, enrolment.program.id, None).await?;
     let view = MyTeam {
         team_id: enrolment.team_id,
         week,

@@ -1,13 +1,13 @@
 //! The "My season" and "My team" pages (maud escapes every interpolated value). Plain words, as
 //! on the status page; every number in the chart is also in a table; readable at 360 px.
 
-use chrono::NaiveDate;
 use fitex_goals::{citations, DayOutcome, Unit};
 use maud::{html, Markup};
 
 use crate::chart::{self, short_date, thousands, PointKind};
 use crate::pages::{signed_in_layout, Nav};
 use crate::season::{Header, MySeason, MyTeam, Season};
+use crate::season_notice::{long_date, no_season};
 
 const CSS: &str = "
 table{width:100%;border-collapse:collapse;font-size:.95rem;margin:.6rem 0}
@@ -22,11 +22,6 @@ tr.yours{background:#eef8f8;font-weight:600;box-shadow:inset .3rem 0 #00707a}
 details{margin:.8rem 0} summary{cursor:pointer;color:#00707a}
 ";
 
-/// "3 Mar 2026".
-fn long_date(date: NaiveDate) -> String {
-    date.format("%-d %B %Y").to_string()
-}
-
 fn amount(value: f64, unit: Unit) -> String {
     match unit {
         Unit::Steps => format!("{} steps", thousands(value.round() as i32)),
@@ -38,44 +33,32 @@ fn percent(share: f64) -> String {
     format!("{:.0}\u{a0}%", share * 100.0)
 }
 
-/// What the pages say instead, when there is no season to show.
-fn no_season<T>(season: &Season<T>) -> Option<Markup> {
-    match season {
-        Season::NoTeam => Some(html! {
-            div.notice.info role="status" {
-                p { "You are not in a team yet." }
-                p {
-                    "When your coordinator adds you to a team, your season — your steps against your "
-                    "goal, your streaks, your team's progress and the leaderboard — appears here. "
-                    "Your synced days are kept meanwhile."
-                }
-            }
-        }),
-        Season::NotStarted(header) => Some(html! {
-            div.notice.info role="status" {
-                p {
-                    (header.program_name) " starts on " strong { (long_date(header.start)) } ". "
-                    "You are in team " (header.team_name) "."
-                }
-                p {
-                    "Your daily goal, your chart and your team's standing appear from the first day. "
-                    "Keep wearing your tracker: the days before the start help set your first goal."
-                }
-            }
-        }),
-        Season::Started(..) => None,
-    }
-}
-
 fn heading(header: &Header) -> Markup {
     html! {
         @if header.ended() {
             p.muted { (header.program_name) " ended on " (long_date(header.last_day)) ". These are your numbers for the whole season." }
+            (results_status(header))
         } @else {
             p.muted {
                 (header.program_name) ", week "
                 (fitex_goals::program_week(&season_program(header), header.today).unwrap_or(1))
                 " of " (header.weeks) " · team " (header.team_name)
+            }
+        }
+    }
+}
+
+/// Whether a season that has ended has final results yet, in words.
+fn results_status(header: &Header) -> Markup {
+    html! {
+        div.notice.info role="status" data-results=(if header.is_final { "final" } else { "pending" }) {
+            @if header.is_final {
+                p { strong { "These results are final." } " The season is closed: its team totals and leaderboard no longer change." }
+            } @else {
+                p {
+                    "Results become final on " strong { (long_date(header.grace_deadline.date_naive())) } ". "
+                    "Until then, days your tracker syncs late and activity you log for the season still count."
+                }
             }
         }
     }
@@ -313,7 +296,10 @@ fn team_body(header: &Header, view: &MyTeam) -> Markup {
             }
         }
         section aria-labelledby="leaderboard" {
-            h2 id="leaderboard" { "Leaderboard, week " (view.leaderboard_week) }
+            h2 id="leaderboard" {
+                @if header.is_final { "Final leaderboard, week " } @else { "Leaderboard, week " }
+                (view.leaderboard_week)
+            }
             @if view.standings.is_empty() {
                 p { "The leaderboard appears once teams have synced days this week." }
             } @else {
@@ -342,5 +328,43 @@ fn short_amount(value: f64, unit: Unit) -> String {
     match unit {
         Unit::Steps => thousands(value.round() as i32),
         Unit::FitexMiles => format!("{value:.1}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{NaiveDate, TimeZone, Utc};
+
+    use super::*;
+
+    fn header(is_final: bool) -> Header {
+        let date = |s: &str| s.parse::<NaiveDate>().unwrap();
+        Header {
+            program_name: "Spring".into(),
+            team_name: "Walkers".into(),
+            unit: Unit::Steps,
+            start: date("2026-03-02"),
+            last_day: date("2026-03-15"),
+            weeks: 2,
+            today: date("2026-03-17"),
+            grace_deadline: Utc.with_ymd_and_hms(2026, 3, 19, 12, 0, 0).unwrap(),
+            is_final,
+        }
+    }
+
+    #[test]
+    fn an_ended_season_says_when_its_results_become_final_and_then_that_they_are() {
+        let pending = heading(&header(false)).into_string();
+        assert!(pending.contains("Spring ended on 15 March 2026."), "{pending}");
+        assert!(
+            pending.contains("Results become final on <strong>19 March 2026</strong>."),
+            "{pending}"
+        );
+        let closed = heading(&header(true)).into_string();
+        assert!(closed.contains("<strong>These results are final.</strong>"), "{closed}");
+        assert!(!closed.contains("become final"), "{closed}");
+        // While the season runs, nothing is said about results.
+        let running = heading(&Header { today: "2026-03-10".parse().unwrap(), ..header(false) });
+        assert!(!running.into_string().contains("final"));
     }
 }

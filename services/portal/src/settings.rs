@@ -1,7 +1,8 @@
 //! The portal reads the sections the connection core reads (`[database]`, `[fitbit_api]`,
 //! `[google_health_api]` when present, `[tokens]`, and `[fetcher]`'s keys about connecting: see
-//! `fitex_connections::settings`), `[telemetry]`, `[http]` and its own `[portal]` section (every
-//! key but the optional secret in `config/base.toml`).
+//! `fitex_connections::settings`), `[telemetry]`, `[http]`, the topics' names from
+//! `[kafka.topics]` (no other `[kafka]` key: it never talks to the broker) and its own `[portal]`
+//! section (every key but the optional secret in `config/base.toml`).
 
 use std::num::{NonZeroU64, NonZeroUsize};
 use std::path::Path;
@@ -11,6 +12,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use base64::Engine;
 use fitex_common::config::{ConfigError, InvalidSetting};
 use fitex_common::health::HttpLimits;
+use fitex_common::kafka::Topics;
 use fitex_common::telemetry::TelemetrySettings;
 use fitex_connections::ConnectionsSettings;
 use secrecy::{ExposeSecret, SecretString};
@@ -24,6 +26,9 @@ pub struct Settings {
     pub portal: PortalSettings,
     /// Head size, head and body deadlines, keep-alive (`[http]`).
     pub http: HttpLimits,
+    /// The topics' names (`[kafka.topics]`): activity logged by hand is announced on
+    /// `activity_days`, through the outbox the fetcher's relay publishes.
+    pub topics: Topics,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -63,6 +68,14 @@ struct PortalSection {
     portal: PortalSettings,
     http: HttpLimits,
     telemetry: TelemetrySettings,
+    kafka: TopicNames,
+}
+
+/// Of `[kafka]`, only the topics' names: the portal writes its events into the outbox and needs
+/// no broker address or client setting.
+#[derive(Deserialize)]
+struct TopicNames {
+    topics: Topics,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -116,6 +129,7 @@ impl Settings {
             telemetry: own.telemetry,
             portal: own.portal,
             http: own.http,
+            topics: own.kafka.topics,
         })
     }
 
@@ -144,6 +158,7 @@ impl Settings {
             telemetry: own.telemetry,
             portal: own.portal,
             http: own.http,
+            topics: own.kafka.topics,
         })
     }
 }
@@ -205,5 +220,32 @@ mod tests {
         assert!(read("[portal]\nsession_absolute_timeout_s = -5").is_err());
         let defaults = read("").unwrap().portal;
         assert_eq!(defaults.session_idle_timeout, Duration::from_secs(7200));
+    }
+
+    #[test]
+    fn of_kafka_only_the_topic_names_are_needed() {
+        let dir = fitex_common::config::config_dir().unwrap();
+        let settings = Settings::load_from(&dir, "test").unwrap();
+        assert_eq!(settings.topics.activity_days, "fitex.activity-days.v1");
+
+        // base.toml without the broker and client keys of `[kafka]`.
+        let base = std::fs::read_to_string(dir.join("base.toml")).unwrap();
+        let client_keys = ["brokers", "message_timeout_ms", "statistics_interval_ms"];
+        let without_broker: Vec<&str> = base
+            .lines()
+            .filter(|line| !client_keys.iter().any(|key| line.starts_with(&format!("{key} ="))))
+            .collect();
+        assert_eq!(base.lines().count() - without_broker.len(), 3);
+        let read = |toml: &str| {
+            config::Config::builder()
+                .add_source(config::File::from_str(toml, config::FileFormat::Toml))
+                .build()
+                .unwrap()
+                .try_deserialize::<PortalSection>()
+        };
+        let own = read(&without_broker.join("\n")).unwrap();
+        assert_eq!(own.kafka.topics, Topics::default());
+        let without_activity_topic = without_broker.join("\n").replace("activity_days =", "x =");
+        assert!(read(&without_activity_topic).is_err(), "the activity topic is needed");
     }
 }

@@ -58,6 +58,7 @@ impl Application {
             api: base.fitbit_api.clone(),
             google,
             settings: settings.portal.clone(),
+            activity_topic: settings.topics.activity_days.clone(),
         });
 
         let address = format!("{}:{}", settings.portal.host, settings.portal.port);

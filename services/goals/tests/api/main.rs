@@ -5,3 +5,4 @@ mod http_abuse;
 mod kafka_metrics;
 mod read_api;
 mod recompute;
+mod season_close;

@@ -78,7 +78,7 @@ async fn goal_progress_leaderboard_and_export_are_served() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "participant_id,team_id,date,steps,worn_minutes,validity,goal_steps,goal_provisional,goal_strategy"
+        "participant_id,team_id,date,steps,worn_minutes,validity,goal_steps,goal_provisional,goal_strategy,final"
     );
     assert_eq!(lines.count(), 16, "8 days for each of 2 participants");
     assert!(csv.contains(&format!("{a},{north},{start},9000,800,valid,")));

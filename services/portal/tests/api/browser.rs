@@ -5,7 +5,8 @@
 //! Fitbit participant comes back through "Connect with Google" and continues as themselves. And
 //! "My season" and "My team" (tests/browser/season.cjs): the chart's days and the leaderboard as
 //! the browser sees them against the database, axe-core (npm) on every page at 1280 and 360 px,
-//! no horizontal scrolling, and screenshots of each.
+//! no horizontal scrolling, and screenshots of each. The helpers here also run "Log activity" in
+//! the browser (`activity.rs`, tests/browser/activity.cjs).
 //! Screenshots are kept under `target/tmp`. `scripts/test.sh` installs Chromium, Node.js and
 //! playwright-core; without one of them these tests fail under `CI=true` and, elsewhere, return
 //! early with a warning that they did not run (`fitex_testkit::tools`).
@@ -21,7 +22,7 @@ use fitex_provider_simulator::google::health_user_id;
 use fitex_testkit::tools::{self, AXE_CORE, CHROMIUM, NODE, PLAYWRIGHT_CORE};
 
 /// Where the browser step finds its tools.
-struct Browser {
+pub struct Browser {
     chromium: PathBuf,
     node: PathBuf,
     playwright: PathBuf,
@@ -33,13 +34,21 @@ fn browser_tools(test: &str) -> Option<Browser> {
     Some(Browser { chromium: next(), node: next(), playwright: next() })
 }
 
+/// The browser's tools and axe-core (for scripts that check pages with it, `AXE_CORE`).
+pub fn browser_tools_with_axe(test: &str) -> Option<(Browser, PathBuf)> {
+    let found = tools::require(test, &[&CHROMIUM, &NODE, &PLAYWRIGHT_CORE, &AXE_CORE])?;
+    let mut found = found.into_iter();
+    let mut next = || found.next().expect("one path per tool");
+    Some((Browser { chromium: next(), node: next(), playwright: next() }, next()))
+}
+
 /// Runs one browser step off the test's runtime, which must keep serving the portal meanwhile.
-async fn drive(browser: &Browser, args: &[&str]) -> String {
+pub async fn drive(browser: &Browser, args: &[&str]) -> String {
     run_script(browser, "reconnect.cjs", args, &[]).await
 }
 
 /// Runs `tests/browser/{script}` under Node.js with the browser's tools and `env`; its output.
-async fn run_script(
+pub async fn run_script(
     browser: &Browser,
     script: &str,
     args: &[&str],
@@ -147,8 +156,52 @@ async fn a_fitbit_participant_comes_back_through_google_in_the_browser() {
     eprintln!("screenshots in {}", dir.display());
 }
 
+/// A participant in a running season (`season::seed_season`), signed in through "Connect your
+/// Fitbit" in the browser as the simulator's `user`. Returns a directory of the test's own,
+/// `{name}-…`, under the target directory like the others, for screenshots a reviewer can open
+/// (its `state.json` holds the browser's cookies), the participant and the season.
+pub async fn in_a_season_in_the_browser(
+    browser: &Browser,
+    portal: &TestPortal,
+    user: &str,
+    name: &str,
+) -> (PathBuf, i64, season::Seeded) {
+    portal.create_sim_user(user, &["activity", "heartrate", "profile", "settings"]).await;
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{name}-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("state.json");
+    let (state, shots) = (state.to_str().unwrap(), dir.to_str().unwrap());
+    drive(browser, &["connect", &portal.base, user, state, shots]).await;
+    let (_, me, _, _) = portal.connection(user).await;
+    let seeded = season::seed_season(&portal.pool, me, "Spring season").await;
+    (dir, me, seeded)
+}
+
+/// The pages a script checked (report.cjs `checkPage`; `pages` of them): no serious or critical
+/// axe-core violation, and no horizontal scrolling at any width.
+pub fn assert_accessible_and_readable(output: &str, pages: usize) {
+    let checks = reported(output, "AXE");
+    assert_eq!(checks.len(), pages, "{output}");
+    for check in &checks {
+        let bad: Vec<&serde_json::Value> = check["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+            .collect();
+        assert!(bad.is_empty(), "{} at {} px: {bad:#?}", check["page"], check["width"]);
+    }
+    let widths = reported(output, "WIDTH");
+    assert_eq!(widths.len(), pages, "{output}");
+    for width in widths {
+        let (viewport, page) = (width["width"].as_i64().unwrap(), width["scrollWidth"].as_i64());
+        assert!(page.unwrap() <= viewport, "{width}");
+    }
+}
+
 /// The lines of a browser step's output named `name`, each one JSON value.
-fn reported(output: &str, name: &str) -> Vec<serde_json::Value> {
+pub fn reported(output: &str, name: &str) -> Vec<serde_json::Value> {
     let prefix = format!("{name} ");
     output
         .lines()
@@ -160,24 +213,12 @@ fn reported(output: &str, name: &str) -> Vec<serde_json::Value> {
 #[tokio::test]
 async fn the_season_pages_in_the_browser_match_the_database_and_pass_axe() {
     let test = "the_season_pages_in_the_browser_match_the_database_and_pass_axe";
-    let Some(found) = tools::require(test, &[&CHROMIUM, &NODE, &PLAYWRIGHT_CORE, &AXE_CORE]) else {
-        return;
-    };
-    let mut found = found.into_iter();
-    let mut next = || found.next().expect("one path per tool");
-    let browser = Browser { chromium: next(), node: next(), playwright: next() };
-    let axe = next();
+    let Some((browser, axe)) = browser_tools_with_axe(test) else { return };
     let portal = spawn_portal_plain_http().await;
-    portal.create_sim_user("BROWSE3", &["activity", "heartrate", "profile", "settings"]).await;
-    // Screenshots a reviewer can open, under the target directory like the others.
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("season-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let (dir, me, seeded) =
+        in_a_season_in_the_browser(&browser, &portal, "BROWSE3", "season").await;
     let state = dir.join("state.json");
     let (state, shots) = (state.to_str().unwrap(), dir.to_str().unwrap());
-    drive(&browser, &["connect", &portal.base, "BROWSE3", state, shots]).await;
-    let (_, me, _, _) = portal.connection("BROWSE3").await;
-    let seeded = season::seed_season(&portal.pool, me, "Browser season").await;
 
     let output =
         run_script(&browser, "season.cjs", &[&portal.base, state, shots], &[("AXE_CORE", &axe)])
@@ -208,23 +249,9 @@ async fn the_season_pages_in_the_browser_match_the_database_and_pass_axe() {
     let wanted: Vec<(String, bool)> =
         standings.iter().map(|s| (s.name.clone(), s.entry.team_id == seeded.walkers)).collect();
     assert_eq!(shown, wanted);
-    // No serious or critical accessibility violation on either page at either width.
-    let checks = reported(&output, "AXE");
-    assert_eq!(checks.len(), 4, "{output}");
-    for check in &checks {
-        let bad: Vec<&serde_json::Value> = check["violations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
-            .collect();
-        assert!(bad.is_empty(), "{} at {} px: {bad:#?}", check["page"], check["width"]);
-    }
-    // Readable at 360 px: no horizontal scrolling, and the chart fits.
-    for width in reported(&output, "WIDTH") {
-        let (viewport, page) = (width["width"].as_i64().unwrap(), width["scrollWidth"].as_i64());
-        assert!(page.unwrap() <= viewport, "{width}");
-    }
+    // No serious or critical accessibility violation on either page at either width; readable
+    // at 360 px: no horizontal scrolling, and the chart fits.
+    assert_accessible_and_readable(&output, 4);
     for chart in reported(&output, "CHART_WIDTH") {
         assert!(chart["chart"].as_f64().unwrap() <= chart["width"].as_f64().unwrap(), "{chart}");
     }

@@ -1,5 +1,5 @@
 //! Bad input over HTTP on the participant pages (`/`, `/connect/…`, `/token`, `/status`,
-//! `/signout`) and the operational endpoints: oversized heads, slow clients, wrong methods and
+//! `/season`, `/team`, `/activity…`, `/signout`) and the operational endpoints: oversized heads, slow clients, wrong methods and
 //! content types, unreadable bytes, bodies over the limit. Each gets a clean 4xx, never a 5xx,
 //! nothing is stored, and the pages keep being served.
 
@@ -41,6 +41,19 @@ async fn oversized_headers_get_431_on_every_page_and_the_portal_keeps_serving() 
         ("GET", "/connect/google/callback?code=x&state=y", vec![], vec![], StatusCode::BAD_REQUEST),
         ("POST", "/token", vec![form_type.clone()], form.clone(), StatusCode::BAD_REQUEST),
         ("GET", "/status", vec![], vec![], StatusCode::SEE_OTHER),
+        ("GET", "/season", vec![], vec![], StatusCode::SEE_OTHER),
+        ("GET", "/team", vec![], vec![], StatusCode::SEE_OTHER),
+        ("GET", "/activity", vec![], vec![], StatusCode::SEE_OTHER),
+        ("POST", "/activity", vec![form_type.clone()], form.clone(), StatusCode::SEE_OTHER),
+        ("GET", "/activity/1/edit", vec![], vec![], StatusCode::SEE_OTHER),
+        ("POST", "/activity/1", vec![form_type.clone()], form.clone(), StatusCode::SEE_OTHER),
+        (
+            "POST",
+            "/activity/1/delete",
+            vec![form_type.clone()],
+            form.clone(),
+            StatusCode::SEE_OTHER,
+        ),
         (
             "POST",
             "/signout",
@@ -121,6 +134,12 @@ async fn wrong_methods_are_refused_and_never_a_5xx() {
         "/connect/google/callback",
         "/token",
         "/status",
+        "/season",
+        "/team",
+        "/activity",
+        "/activity/1/edit",
+        "/activity/1",
+        "/activity/1/delete",
         "/signout",
     ];
     for path in paths {
@@ -130,9 +149,17 @@ async fn wrong_methods_are_refused_and_never_a_5xx() {
             assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}");
         }
     }
-    for (method, path) in
-        [("GET", "/token"), ("GET", "/signout"), ("POST", "/"), ("POST", "/status")]
-    {
+    for (method, path) in [
+        ("GET", "/token"),
+        ("GET", "/signout"),
+        ("POST", "/"),
+        ("POST", "/status"),
+        ("POST", "/season"),
+        ("POST", "/team"),
+        ("POST", "/activity/1/edit"),
+        ("GET", "/activity/1"),
+        ("GET", "/activity/1/delete"),
+    ] {
         let status = portal.send(method, path, &[], vec![]).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}");
     }

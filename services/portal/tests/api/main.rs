@@ -1,3 +1,4 @@
+mod activity;
 mod browser;
 mod connecting;
 mod google;
@@ -7,5 +8,6 @@ mod logging;
 mod pasting;
 mod screenshot;
 mod season;
+mod season_close;
 mod sessions;
 mod status;

@@ -11,7 +11,7 @@ use fitex_common::kafka::Topics;
 use fitex_common::trace_context::TraceParent;
 use fitex_goals::{GoalSettings, Guideline, MileRules, Strategy};
 use fitex_goals_store::programs::{self, NewProgram};
-use fitex_goals_store::recompute::Change;
+use fitex_goals_store::recompute::{Change, DataSource};
 use fitex_goals_store::{store, GoalsEngine};
 use reqwest::StatusCode;
 use sqlx::PgPool;
@@ -166,27 +166,32 @@ pub async fn seed_season(pool: &PgPool, participant: i64, name: &str) -> Seeded 
     everyone.extend(&striders_members);
     let changes: BTreeMap<i64, Change> = everyone
         .iter()
-        .map(|id| (*id, Change { from: start, trace: TraceParent::new_root() }))
+        .map(|id| {
+            (
+                *id,
+                Change { from: start, trace: TraceParent::new_root(), source: DataSource::Device },
+            )
+        })
         .collect();
     engine.recompute_batch(&changes).await.unwrap();
     Seeded { program_id, start, today, walkers, striders, ana, nameless, striders_members }
 }
 
 /// A signed-in participant (through the simulated Fitbit consent) in `portal`'s browser.
-async fn signed_in(portal: &TestPortal, user: &str) -> i64 {
+pub async fn signed_in(portal: &TestPortal, user: &str) -> i64 {
     assert_eq!(portal.connect_with_oauth(user).await.status(), StatusCode::SEE_OTHER);
     portal.connection(user).await.1
 }
 
 /// The value of `name="…"` in one tag.
-fn attribute(tag: &str, name: &str) -> Option<String> {
+pub fn attribute(tag: &str, name: &str) -> Option<String> {
     let marker = format!(" {name}=\"");
     let start = tag.find(&marker)? + marker.len();
     Some(tag[start..].split('"').next().unwrap_or_default().to_string())
 }
 
 /// Every opening tag of `html` that starts with `prefix` (e.g. `<g class="day `).
-fn tags<'a>(html: &'a str, prefix: &str) -> Vec<&'a str> {
+pub fn tags<'a>(html: &'a str, prefix: &str) -> Vec<&'a str> {
     html.match_indices(prefix)
         .map(|(at, _)| {
             let end = html[at..].find('>').map_or(html.len(), |e| at + e + 1);

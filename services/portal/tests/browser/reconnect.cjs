@@ -8,13 +8,7 @@
 //                                               Google"; screenshot the start and status pages
 // The simulated sign-in pages (Fitbit's and Google's) list no one here, so the script picks USER
 // by adding `sim_user` to the simulator's URL, as a person choosing themselves would.
-for (const name of ['CHROMIUM', 'PLAYWRIGHT_CORE']) {
-  if (!process.env[name]) {
-    console.error(`${name} is not set: run this through tests/api/browser.rs`);
-    process.exit(2);
-  }
-}
-const { chromium } = require(process.env.PLAYWRIGHT_CORE);
+const { launch } = require('./launch.cjs');
 
 const [mode, portal, user, stateFile, shotDir] = process.argv.slice(2);
 const text = async (page) => (await page.textContent('body')).replace(/\s+/g, ' ').trim();
@@ -39,11 +33,7 @@ async function signInAt(page, consentPath) {
 }
 
 (async () => {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launch();
   try {
     // Only `reconnect` continues a signed-in session; the others start with no cookies.
     const context = await browser.newContext(
