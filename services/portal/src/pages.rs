@@ -8,6 +8,7 @@ use fitex_provider::ProviderId;
 
 use crate::data::{ConnectionView, ParticipantView, ProgramView};
 
+// `dd` wraps anywhere: a Google Health user id is one long word, wider than a 360 px screen.
 const CSS: &str = "
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem;color:#1d2430;line-height:1.5}
 header{display:flex;justify-content:space-between;align-items:center;border-bottom:1px solid #d8dde6;margin-bottom:1.5rem}
@@ -18,8 +19,8 @@ button.link{background:none;color:#00707a;padding:0;text-decoration:underline}
 .notice{border-left:.4rem solid #c2410c;background:#fff4ec;padding:1rem 1.2rem;margin:1rem 0;border-radius:.3rem}
 .notice.info{border-color:#00707a;background:#eef8f8}
 .error{border-left:.4rem solid #b91c1c;background:#fdeeee;padding:.8rem 1.1rem;border-radius:.3rem}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1.2rem} dt{color:#5b6472} dd{margin:0}
-textarea{width:100%;font-family:monospace;font-size:.85rem}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1.2rem} dt{color:#5b6472} dd{margin:0;overflow-wrap:anywhere}
+textarea{width:100%;box-sizing:border-box;font-family:monospace;font-size:.85rem}
 .muted{color:#5b6472;font-size:.9rem}
 nav{display:flex;flex-wrap:wrap;gap:.4rem 1.2rem;margin:-.8rem 0 1.2rem}
 nav a{color:#00707a} nav a[aria-current=page]{color:#1d2430;font-weight:600;text-decoration:none}

@@ -19,8 +19,8 @@ use reqwest::header::LOCATION;
 use reqwest::StatusCode;
 
 use crate::browser::{
-    assert_accessible_and_readable, browser_tools_with_axe, in_a_season_in_the_browser, reported,
-    run_script,
+    assert_accessible_and_readable, assert_screenshots, browser_tools_with_axe,
+    in_a_season_in_the_browser, reported, run_script,
 };
 use crate::helpers::{
     browser_with_jar, csrf_in, spawn_portal, spawn_portal_plain_http, TestPortal,
@@ -28,10 +28,10 @@ use crate::helpers::{
 use crate::season::{attribute, seed_season, signed_in, tags, today};
 
 /// A form's fields, as a browser posts them.
-type Fields = Vec<(&'static str, String)>;
+pub type Fields = Vec<(&'static str, String)>;
 
 /// 45 minutes of moderate swimming on `day`, without the tracker.
-fn swim(day: NaiveDate) -> Fields {
+pub fn swim(day: NaiveDate) -> Fields {
     vec![
         ("day", day.to_string()),
         ("kind", "swimming".into()),
@@ -53,7 +53,7 @@ fn with(fields: &Fields, name: &str, value: Option<&str>) -> Fields {
 }
 
 /// Posts `fields` with the session's CSRF token to `path`: (status, `Location` or "", body).
-async fn post(
+pub async fn post(
     portal: &TestPortal,
     path: &str,
     fields: &[(&str, String)],
@@ -584,14 +584,14 @@ async fn logging_activity_in_the_browser_tells_each_problem_plainly_and_passes_a
 
     // No serious or critical axe-core violation, no horizontal scrolling, with and without errors.
     assert_accessible_and_readable(&output, 4);
-    for shot in [
-        "activity-1280.png",
-        "activity-360.png",
-        "activity-errors-1280.png",
-        "activity-errors-360.png",
-    ] {
-        let png = std::fs::read(dir.join(shot)).unwrap();
-        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 5_000, "{shot}");
-    }
+    assert_screenshots(
+        &dir,
+        [
+            "activity-1280.png",
+            "activity-360.png",
+            "activity-errors-1280.png",
+            "activity-errors-360.png",
+        ],
+    );
     eprintln!("screenshots in {}", dir.display());
 }

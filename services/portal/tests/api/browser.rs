@@ -11,7 +11,7 @@
 //! playwright-core; without one of them these tests fail under `CI=true` and, elsewhere, return
 //! early with a warning that they did not run (`fitex_testkit::tools`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::helpers::*;
@@ -52,7 +52,7 @@ pub async fn run_script(
     browser: &Browser,
     script: &str,
     args: &[&str],
-    env: &[(&str, &std::path::Path)],
+    env: &[(&str, &Path)],
 ) -> String {
     let script = format!("{}/tests/browser/{script}", env!("CARGO_MANIFEST_DIR"));
     let node = browser.node.clone();
@@ -85,9 +85,7 @@ async fn a_participant_reconnects_in_the_browser() {
     let Some(browser) = browser_tools("a_participant_reconnects_in_the_browser") else { return };
     let portal = spawn_portal_plain_http().await;
     portal.create_sim_user("BROWSE1", &["activity", "heartrate", "profile", "settings"]).await;
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("browser-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = shots_dir("browser");
     let state = dir.join("state.json");
     let (state, shots) = (state.to_str().unwrap(), dir.to_str().unwrap());
 
@@ -113,10 +111,7 @@ async fn a_participant_reconnects_in_the_browser() {
     assert!(!after.contains("Reconnect Fitbit"), "active again: {after}");
     let (_, _, _, status) = portal.connection("BROWSE1").await;
     assert_eq!(status, "active");
-    for shot in ["reconnect-required.png", "reconnected.png"] {
-        let png = std::fs::read(dir.join(shot)).unwrap();
-        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 5_000, "{shot}");
-    }
+    assert_screenshots(&dir, ["reconnect-required.png", "reconnected.png"]);
     eprintln!("screenshots in {}", dir.display());
 }
 
@@ -129,9 +124,7 @@ async fn a_fitbit_participant_comes_back_through_google_in_the_browser() {
     };
     let portal = spawn_portal_with(PortalOptions { cookie_secure: false, google: true }).await;
     portal.create_sim_user("BROWSE2", &["activity", "heartrate", "profile", "settings"]).await;
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("browser-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = shots_dir("browser");
     let (fitbit_state, google_state) = (dir.join("fitbit.json"), dir.join("google.json"));
     let (fitbit_state, google_state) =
         (fitbit_state.to_str().unwrap(), google_state.to_str().unwrap());
@@ -149,10 +142,7 @@ async fn a_fitbit_participant_comes_back_through_google_in_the_browser() {
     let (_, google_participant, _, _) =
         portal.connection_at("google_health", &health_user_id("BROWSE2")).await;
     assert_eq!(google_participant, participant_id, "the same participant continues");
-    for shot in ["start.png", "google-connected.png"] {
-        let png = std::fs::read(dir.join(shot)).unwrap();
-        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 5_000, "{shot}");
-    }
+    assert_screenshots(&dir, ["start.png", "google-connected.png"]);
     eprintln!("screenshots in {}", dir.display());
 }
 
@@ -167,9 +157,7 @@ pub async fn in_a_season_in_the_browser(
     name: &str,
 ) -> (PathBuf, i64, season::Seeded) {
     portal.create_sim_user(user, &["activity", "heartrate", "profile", "settings"]).await;
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("{name}-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = shots_dir(name);
     let state = dir.join("state.json");
     let (state, shots) = (state.to_str().unwrap(), dir.to_str().unwrap());
     drive(browser, &["connect", &portal.base, user, state, shots]).await;
@@ -197,6 +185,24 @@ pub fn assert_accessible_and_readable(output: &str, pages: usize) {
     for width in widths {
         let (viewport, page) = (width["width"].as_i64().unwrap(), width["scrollWidth"].as_i64());
         assert!(page.unwrap() <= viewport, "{width}");
+    }
+}
+
+/// A new directory of the test's own, `{name}-…` under the target directory, for screenshots a
+/// reviewer can open.
+pub fn shots_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{name}-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Each of `shots` in `dir` is a PNG of a page, not a blank image.
+pub fn assert_screenshots<S: AsRef<str>>(dir: &Path, shots: impl IntoIterator<Item = S>) {
+    for shot in shots {
+        let shot = shot.as_ref();
+        let png = std::fs::read(dir.join(shot)).unwrap_or_else(|e| panic!("{shot}: {e}"));
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 5_000, "{shot}");
     }
 }
 
@@ -255,9 +261,9 @@ async fn the_season_pages_in_the_browser_match_the_database_and_pass_axe() {
     for chart in reported(&output, "CHART_WIDTH") {
         assert!(chart["chart"].as_f64().unwrap() <= chart["width"].as_f64().unwrap(), "{chart}");
     }
-    for shot in ["season-1280.png", "season-360.png", "team-1280.png", "team-360.png"] {
-        let png = std::fs::read(dir.join(shot)).unwrap();
-        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 5_000, "{shot}");
-    }
+    assert_screenshots(
+        &dir,
+        ["season-1280.png", "season-360.png", "team-1280.png", "team-360.png"],
+    );
     eprintln!("screenshots in {}", dir.display());
 }

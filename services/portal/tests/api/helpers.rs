@@ -272,7 +272,12 @@ impl TestPortal {
 impl TestPortal {
     /// The `Cookie` header the test's browser sends now: what someone who copied it would hold.
     pub fn copied_cookie(&self) -> String {
-        let cookies = self.jar.cookies(&self.base.parse().unwrap()).expect("a session cookie");
+        self.cookie_in(&self.jar)
+    }
+
+    /// The `Cookie` header a browser with `jar` sends to the portal now.
+    pub fn cookie_in(&self, jar: &Jar) -> String {
+        let cookies = jar.cookies(&self.base.parse().unwrap()).expect("a session cookie");
         cookies.to_str().unwrap().to_string()
     }
 

@@ -5,6 +5,7 @@ mod google;
 mod helpers;
 mod http_abuse;
 mod logging;
+mod pages;
 mod pasting;
 mod screenshot;
 mod season;
