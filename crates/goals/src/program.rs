@@ -336,12 +336,13 @@ pub fn day_progress(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::manual::ManualMinutes;
     use crate::settings::StrategyKind;
 
-    fn d(n: u64) -> NaiveDate {
+    /// Day `n` of the test calendar (from Monday 2025-03-03).
+    pub(crate) fn d(n: u64) -> NaiveDate {
         NaiveDate::from_ymd_opt(2025, 3, 3).unwrap().checked_add_days(Days::new(n)).unwrap()
     }
 
@@ -486,7 +487,8 @@ mod tests {
         assert_eq!(member_week(&p, 9, 12, &days, &goals, &m).active_days, 0);
     }
 
-    fn goal_of(n: u64, steps: i32) -> Goal {
+    /// A guideline goal of `steps` for day `n`.
+    pub(crate) fn goal_of(n: u64, steps: i32) -> Goal {
         Goal {
             effective_date: d(n),
             steps,

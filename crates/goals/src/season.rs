@@ -126,15 +126,9 @@ pub fn my_week(
 
 #[cfg(test)]
 mod tests {
-    use chrono::Days;
-
     use super::*;
+    use crate::program::tests::{d, goal_of};
     use crate::program::DayOutcome::{Met, Missed, NoGoal, NoValidWear};
-    use crate::settings::StrategyKind;
-
-    fn d(n: u64) -> NaiveDate {
-        NaiveDate::from_ymd_opt(2025, 3, 3).unwrap().checked_add_days(Days::new(n)).unwrap()
-    }
 
     fn worn(n: u64, steps: i32, mvpa: i32) -> DayRecord {
         DayRecord {
@@ -145,18 +139,6 @@ mod tests {
             worn_minutes: Some(800),
             no_data: false,
             manual: Default::default(),
-        }
-    }
-
-    fn goal(n: u64, steps: i32) -> Goal {
-        Goal {
-            effective_date: d(n),
-            steps,
-            strategy: StrategyKind::Guideline,
-            inputs: vec![],
-            citation: "paluch2022".into(),
-            provisional: false,
-            explanation: String::new(),
         }
     }
 
@@ -193,7 +175,7 @@ mod tests {
             worn(4, 5000, 0),
             worn(9, 8000, 0), // after the season
         ];
-        let goals: Vec<Goal> = (0..7).map(|n| goal(n, 7000)).collect();
+        let goals: Vec<Goal> = (0..7).map(|n| goal_of(n, 7000)).collect();
         let season = season_days(&p, &days, &goals, d(20));
         assert_eq!(season.len(), 7, "the season's days only");
         assert_eq!(season[0].outcome, Met);
@@ -210,7 +192,7 @@ mod tests {
     #[test]
     fn my_week_is_in_fitex_miles_whatever_the_program_unit() {
         let p = Program { unit: Unit::Steps, ..Program::new(d(0)) };
-        let goals: Vec<Goal> = (0..7).map(|n| goal(n, 7000)).collect();
+        let goals: Vec<Goal> = (0..7).map(|n| goal_of(n, 7000)).collect();
         // A 60-minute swim (4 miles), a walk of 8,000 steps (4 miles), one day not worn.
         let days = [worn(0, 2000, 60), worn(1, 8000, 0), DayRecord::no_data(d(2))];
         let always = [Membership { joined: d(0), left: None }];
